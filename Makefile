@@ -1,0 +1,122 @@
+# portcullis - build, test, bench, demo, install.  `make help` lists targets.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+BUILD     := build
+CC        ?= gcc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+N         ?= 1000000
+
+PKGS      := libbpf libxdp libelf zlib jansson libmicrohttpd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -I. $(PKG_CFLAGS) -MMD -MP
+LDLIBS    += $(PKG_LIBS)
+
+ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
+	      -I. -idirafter /usr/include/$(MULTIARCH) -MMD -MP
+
+# BPF objects: bpf/*.bpf.c (product) and tests/bench/*.bpf.c (bench helpers)
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+BENCH_BPF_SRCS := $(wildcard tests/bench/*.bpf.c)
+BENCH_BPF_OBJS := $(patsubst tests/bench/%.bpf.c,$(BUILD)/bench/%.bpf.o,$(BENCH_BPF_SRCS))
+
+LIB_SRCS  := $(wildcard loader/*.c)
+LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+LIB       := $(BUILD)/libportcullis.a
+CLI_SRCS  := $(wildcard cli/*.c)
+CLI_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
+CLI       := $(BUILD)/portcullis
+
+# tests/lib/*.c: shared test code (packet builder, reference classifier);
+# every tests/{unit,bpf,bench}/*.c is one program linked with it.
+TLIB_SRCS := $(wildcard tests/lib/*.c)
+TLIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TLIB_SRCS))
+TLIB      := $(BUILD)/libpctest.a
+TEST_SRCS := $(wildcard tests/unit/*.c tests/bpf/*.c)
+TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
+BENCH_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRCS))
+
+.PHONY: all test check-test bench fuzz demo deps install uninstall clean help
+
+all: $(CLI) $(TEST_BINS) $(BENCH_BINS) $(BENCH_BPF_OBJS)
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/%.bpf.o: tests/bench/%.bpf.c
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+$(BUILD)/%.o: %.c $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(TLIB): $(TLIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CLI): $(CLI_OBJS) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TLIB) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(TLIB) $(LIB) $(LDLIBS) -lcmocka -lpthread
+
+test: all
+	tests/run.sh
+
+fuzz: all
+	$(BUILD)/tests/bpf/fuzz_diff $(N)
+
+bench: all
+	tests/bench/run.sh
+
+demo: deps
+	$(MAKE) all
+	scripts/demo.sh
+
+deps:
+	scripts/install-deps.sh
+
+install: $(CLI)
+	install -D -m 0755 $(CLI) $(DESTDIR)$(PREFIX)/sbin/portcullis
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/portcullis/examples
+	install -m 0644 examples/*.policy $(DESTDIR)$(PREFIX)/share/portcullis/examples/
+	@if [ -d dist ]; then $(MAKE) -s install-dist; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/portcullis
+	rm -rf $(DESTDIR)$(PREFIX)/share/portcullis
+
+clean:
+	rm -rf $(BUILD)
+
+help:
+	@echo "make            build the XDP object, skeleton, library, CLI and tests"
+	@echo "make test       run unit, BPF, fuzz and system tests (root, BPF kernel)"
+	@echo "make fuzz N=..  differential fuzz with N frames"
+	@echo "make bench      benchmarks (docs/BENCHMARKS.md)"
+	@echo "make demo       install deps, build, run the namespace lab demo"
+	@echo "make deps       install the Debian packages portcullis needs"
+	@echo "make install    install (PREFIX=$(PREFIX) DESTDIR=$(DESTDIR))"
+	@echo "make clean      remove $(BUILD)/"
+
+-include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d $(BUILD)/*/*/*.d $(BUILD)/*/*/*/*.d)

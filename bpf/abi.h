@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * abi.h - the one contract between the XDP program (bpf/) and user space
+ * (loader/, cli/, tests/). Every map key, value, enum, pin name and limit
+ * shared by both sides is defined here and nowhere else.
+ *
+ * Byte order: every field is in HOST byte order unless its name ends in _be.
+ * Ports are host order everywhere in maps (the program converts once).
+ *
+ * Datapath contract (SPEC section 2), implemented by bpf/portcullis.bpf.c and,
+ * independently, by the reference classifier in tests/:
+ *
+ *  1. Frame shorter than 14 bytes: MALFORMED.
+ *     Ethernet type 0x8100 / 0x88a8: skip a 4-byte tag, at most PC_MAX_VLAN
+ *     times (a tag cut short by the frame end: MALFORMED). After that, a type
+ *     other than 0x0800 / 0x86dd: NON_IP, always passes.
+ *  2. IPv4: 20 bytes must be present, version == 4, IHL >= 5, IHL*4 bytes
+ *     present, tot_len >= IHL*4; otherwise MALFORMED. (tot_len larger than the
+ *     frame is NOT checked: frames may be padded, and the L4 checks below
+ *     guard every read.) Fragment offset (frag_off & 0x1fff) > 0: FRAGMENT.
+ *     Protocol 6 TCP, 17 UDP, 1 ICMP, anything else OTHER.
+ *  3. IPv6: 40 bytes present and version == 6, otherwise MALFORMED. Walk
+ *     next-header through extension headers 0 (Hop-by-Hop), 43 (Routing),
+ *     60 (Destination Options): length (hdrlen + 1) * 8; 51 (AH): length
+ *     (hdrlen + 2) * 4; 44 (Fragment): 8 bytes, offset = ntohs(frag_off) >> 3,
+ *     offset > 0 means FRAGMENT (verdict decided, walk stops). The first 2
+ *     bytes of each extension header (8 for Fragment) must be present and the
+ *     whole header must fit in the frame, otherwise MALFORMED. At most
+ *     PC_MAX_IPV6_EXT extension headers are walked; a chain that still has an
+ *     extension header after that is MALFORMED (fail closed: no port rule can
+ *     be bypassed by a long chain). 50 (ESP) and 59 (No Next Header) end the
+ *     walk: OTHER. 6 TCP, 17 UDP, 58 ICMPv6, anything else OTHER.
+ *  4. TCP: 20 bytes present, doff >= 5, doff*4 bytes present; UDP: 8 bytes
+ *     present; ICMP/ICMPv6: 4 bytes present. Otherwise MALFORMED.
+ *  5. ICMPv6 types 133..137 (router/neighbour discovery): always pass,
+ *     counted in the ICMP bucket. Other ICMP/ICMPv6: the policy's icmp verdict.
+ *     OTHER: the policy's other verdict. FRAGMENT: the fragments verdict.
+ *  6. TCP/UDP: gen = control[0].gen (read ONCE per packet); e =
+ *     ports[pc_port_index(gen, proto, dport)]. If e.class_id == 0 the verdict
+ *     is e.verdict. Otherwise one LPM look-up in prefixes with key
+ *     {scope = pc_scope(gen, e.class_id, is_v6), addr = source address};
+ *     a hit gives its verdict, a miss gives e.verdict.
+ *  7. Mode (settings[gen].mode): in PC_MODE_AUDIT a DENY verdict (policy
+ *     verdicts only, never MALFORMED) passes and is counted as PC_OUT_AUDIT.
+ *     MALFORMED is always dropped and counted as PC_OUT_DROP.
+ *  8. Counting (per-CPU, every packet exactly once): TCP/UDP packets in
+ *     port_stats[proto * 65536 + dport]; every other packet in
+ *     bucket_stats[bucket]. Slot = outcome; bytes = data_end - data.
+ *     Range classes are derived in user space by summing port_stats.
+ *  The program returns only XDP_PASS or XDP_DROP, never XDP_ABORTED.
+ */
+#ifndef PORTCULLIS_ABI_H
+#define PORTCULLIS_ABI_H
+
+#include <linux/types.h>
+
+/* ---- limits ---- */
+#define PC_MAX_VLAN		2	/* 802.1Q / 802.1ad tags skipped */
+#define PC_MAX_IPV6_EXT		10	/* IPv6 extension headers walked (SPEC: >= 8) */
+#define PC_NUM_PORTS		65536
+#define PC_NUM_PROTOS		2	/* PC_PROTO_TCP, PC_PROTO_UDP */
+#define PC_NUM_GENS		2	/* two halves of every policy map */
+#define PC_PORTS_ENTRIES	(PC_NUM_GENS * PC_NUM_PROTOS * PC_NUM_PORTS)
+#define PC_PORT_STATS_ENTRIES	(PC_NUM_PROTOS * PC_NUM_PORTS)
+#define PC_PREFIX_ENTRIES	(1 << 20)	/* LPM, both generations together */
+#define PC_MAX_CLASS_ID		((1u << 30) - 1)
+
+/* ---- enums (append-only) ---- */
+enum pc_proto {
+	PC_PROTO_TCP = 0,
+	PC_PROTO_UDP = 1,
+};
+
+enum pc_verdict {
+	PC_ALLOW = 0,
+	PC_DENY = 1,
+};
+
+enum pc_mode {
+	PC_MODE_ENFORCE = 0,
+	PC_MODE_AUDIT = 1,
+};
+
+/* Counter slot: what happened to the packet. */
+enum pc_outcome {
+	PC_OUT_PASS = 0,	/* allowed, passed */
+	PC_OUT_DROP = 1,	/* denied (or malformed), dropped */
+	PC_OUT_AUDIT = 2,	/* denied by policy, passed because mode audit */
+	PC_OUT_MAX = 3,
+};
+
+/* Buckets for everything that is not TCP/UDP classified by port. */
+enum pc_bucket {
+	PC_BUCKET_NON_IP = 0,
+	PC_BUCKET_ICMP = 1,
+	PC_BUCKET_OTHER = 2,
+	PC_BUCKET_FRAGMENT = 3,
+	PC_BUCKET_MALFORMED = 4,
+	PC_BUCKET_MAX = 5,
+};
+
+/* Range classes (derived in user space from port_stats). */
+enum pc_range_class {
+	PC_CLASS_WELL_KNOWN = 0,	/* 0..1023 */
+	PC_CLASS_REGISTERED = 1,	/* 1024..49151 */
+	PC_CLASS_DYNAMIC = 2,		/* 49152..65535 */
+	PC_CLASS_MAX = 3,
+};
+
+/* ---- maps ---- */
+
+/* control: ARRAY, 1 entry. Which half of the policy maps is live. */
+struct pc_control {
+	__u32 gen;		/* 0 or 1 */
+	__u32 pad;
+};
+
+/* settings: ARRAY, PC_NUM_GENS entries, indexed by gen. Scalar policy plus
+ * metadata of the version in that half (metadata is for user space only). */
+#define PC_SOURCE_LEN 200
+struct pc_settings {
+	__u8 default_verdict;	/* enum pc_verdict, TCP/UDP that no rule matches */
+	__u8 icmp_verdict;
+	__u8 other_verdict;
+	__u8 fragment_verdict;
+	__u8 mode;		/* enum pc_mode */
+	__u8 pad[3];
+	__u64 version;		/* 1 for the first policy, +1 per successful apply */
+	__u64 applied_unix_ns;	/* CLOCK_REALTIME when published */
+	__u64 policy_hash;	/* FNV-1a 64 of the policy file's bytes */
+	__u32 rule_count;
+	__u32 class_count;
+	__u32 prefix_count;	/* LPM entries of this version */
+	__u32 pad2;
+	char source[PC_SOURCE_LEN];	/* policy file path, NUL-terminated */
+};
+
+/* ports: ARRAY, PC_PORTS_ENTRIES entries, index pc_port_index(). */
+struct pc_port_entry {
+	__u32 class_id;		/* 0: no source look-up; else LPM scope class */
+	__u32 rule_id;		/* rule deciding e.verdict: 1-based, 0 = default */
+	__u8 verdict;		/* enum pc_verdict when no LPM entry matches */
+	__u8 pad[3];
+};
+
+/* prefixes: LPM_TRIE, key pc_lpm_key. prefixlen = 32 + address prefix
+ * length: the scope is always matched in full. */
+struct pc_lpm_key {
+	__u32 prefixlen;
+	__u32 scope;		/* pc_scope(): gen, class, family; host order */
+	__u8 addr[16];		/* network order; IPv4 in addr[0..3], rest 0 */
+};
+
+struct pc_lpm_value {
+	__u32 rule_id;		/* 1-based rule that decides for this prefix */
+	__u8 verdict;		/* enum pc_verdict */
+	__u8 pad[3];
+};
+
+/* port_stats: PERCPU_ARRAY, PC_PORT_STATS_ENTRIES, index proto*65536+port.
+ * bucket_stats: PERCPU_ARRAY, PC_BUCKET_MAX entries. */
+struct pc_counter {
+	__u64 packets[PC_OUT_MAX];	/* indexed by enum pc_outcome */
+	__u64 bytes[PC_OUT_MAX];
+};
+
+/* sync: ARRAY_OF_MAPS, 1 entry, created and used by user space only: an
+ * update of it makes the kernel wait (synchronize_rcu) until every program
+ * run that started before has finished. */
+
+static inline __u32 pc_port_index(__u32 gen, __u32 proto, __u32 port)
+{
+	return (gen * PC_NUM_PROTOS + proto) * PC_NUM_PORTS + port;
+}
+
+static inline __u32 pc_scope(__u32 gen, __u32 class_id, __u32 is_v6)
+{
+	return (gen << 31) | (class_id << 1) | (is_v6 & 1);
+}
+
+/* ---- pins: /sys/fs/bpf/portcullis/[netns-INODE/]IFACE/NAME ---- */
+#define PC_PIN_ROOT		"/sys/fs/bpf/portcullis"
+#define PC_PIN_PROG		"prog"
+#define PC_PIN_CONTROL		"control"
+#define PC_PIN_SETTINGS		"settings"
+#define PC_PIN_PORTS		"ports"
+#define PC_PIN_PREFIXES		"prefixes"
+#define PC_PIN_PORT_STATS	"port_stats"
+#define PC_PIN_BUCKET_STATS	"bucket_stats"
+#define PC_PIN_SYNC		"sync"
+
+#ifndef __cplusplus
+_Static_assert(sizeof(struct pc_control) == 8, "pc_control layout");
+_Static_assert(sizeof(struct pc_settings) == 248, "pc_settings layout");
+_Static_assert(sizeof(struct pc_port_entry) == 12, "pc_port_entry layout");
+_Static_assert(sizeof(struct pc_lpm_key) == 24, "pc_lpm_key layout");
+_Static_assert(sizeof(struct pc_lpm_value) == 8, "pc_lpm_value layout");
+_Static_assert(sizeof(struct pc_counter) == 48, "pc_counter layout");
+#endif
+
+#endif /* PORTCULLIS_ABI_H */

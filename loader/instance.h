@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * instance.h - everything that talks to the kernel: load the XDP object,
+ * attach / detach it through libxdp (direct attach as fallback), pin and
+ * re-open its maps, publish a compiled policy atomically, read counters.
+ *
+ * One instance per interface. Pins live in pc_pin_dir(): the pin root
+ * PC_PIN_ROOT/IFACE in the initial network namespace, and
+ * PC_PIN_ROOT/netns-INODE/IFACE in any other (INODE = the namespace's inode
+ * number), so interfaces of the same name in two namespaces never collide.
+ * Directories are mode 0700.
+ *
+ * All functions return 0 or a negative errno; messages for the user go to
+ * stderr through pc_log() only where noted.
+ */
+#ifndef PORTCULLIS_INSTANCE_H
+#define PORTCULLIS_INSTANCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../bpf/abi.h"
+#include "compile.h"
+
+enum pc_attach_mode {
+	PC_ATTACH_NATIVE = 0,
+	PC_ATTACH_SKB = 1,
+	PC_ATTACH_HW = 2,
+};
+
+struct pc_instance {
+	char ifname[64];
+	int ifindex;		/* 0 for an unattached (test) instance */
+	char pin_dir[256];	/* "" for an unattached instance */
+	int prog_fd;
+	int control_fd, settings_fd, ports_fd, prefixes_fd;
+	int port_stats_fd, bucket_stats_fd, sync_fd;
+	int lock_fd;		/* flock on pin_dir while publishing, or -1 */
+	int ncpus;		/* possible CPUs, for per-CPU values */
+	void *skel;		/* struct portcullis_bpf *, owned, or NULL */
+};
+
+/* Build the pin directory path for an interface in the caller's network
+ * namespace. */
+int pc_pin_dir(const char *ifname, char *buf, size_t len);
+
+/* Load the object without attaching or pinning, with the compiled policy
+ * published as version 1. For BPF_PROG_TEST_RUN tests and benchmarks.
+ * c may be NULL: then everything is allowed (empty policy). */
+int pc_load_unattached(const struct pc_compiled *c, struct pc_instance **out);
+
+/* Load, publish c as version 1, pin under pc_pin_dir(ifname), attach.
+ * -EEXIST when ifname already has a portcullis instance. On any failure
+ * nothing is left behind (no pins, no program). */
+int pc_attach(const char *ifname, enum pc_attach_mode mode,
+	      const struct pc_compiled *c, struct pc_instance **out);
+
+/* Detach the program and remove the pins. -ENOENT when there is none. */
+int pc_detach(const char *ifname);
+
+/* Open the pinned maps of an attached instance and check each map's type,
+ * key size, value size and max_entries. -ENOENT when not attached. */
+int pc_open(const char *ifname, struct pc_instance **out);
+
+/* Open from an explicit pin directory (exporter, tests). */
+int pc_open_dir(const char *pin_dir, const char *ifname, struct pc_instance **out);
+
+void pc_close(struct pc_instance *inst);
+
+/* Publish c into the inactive half, flip control.gen, then wait until no
+ * program run can still use the old half. Takes an exclusive flock on the
+ * pin directory for the whole call. version = previous version + 1.
+ * Fails without touching the live half. */
+int pc_publish(struct pc_instance *inst, const struct pc_compiled *c);
+
+/* The live generation's settings (policy metadata). */
+int pc_read_settings(struct pc_instance *inst, struct pc_settings *out);
+
+/* Read the live generation's port entry / LPM look-up, as the program does:
+ * used by explain. lpm_hit is set to 1 when a prefix entry decided. */
+int pc_lookup(struct pc_instance *inst, unsigned proto, unsigned port,
+	      int family, const uint8_t addr[16], struct pc_port_entry *entry,
+	      struct pc_lpm_value *lpm, int *lpm_hit);
+
+/* Counters summed over CPUs. port_stats: PC_PORT_STATS_ENTRIES entries
+ * (caller allocates), buckets: PC_BUCKET_MAX entries. */
+int pc_read_port_stats(struct pc_instance *inst, struct pc_counter *out);
+int pc_read_bucket_stats(struct pc_instance *inst, struct pc_counter *out);
+
+/* How the program is attached right now. */
+struct pc_attach_info {
+	int attached;		/* program found on the interface */
+	int dispatcher;		/* 1 libxdp dispatcher, 0 direct attach */
+	enum pc_attach_mode mode;
+	uint32_t prog_id;
+};
+int pc_attach_info(struct pc_instance *inst, struct pc_attach_info *out);
+
+/* Bytes of kernel memory held by the instance's maps (all CPUs). */
+int pc_map_memory(struct pc_instance *inst, uint64_t *bytes);
+
+/* Every instance visible from this network namespace: calls fn for each
+ * pin directory with its interface name. */
+int pc_for_each_instance(int (*fn)(void *ctx, const char *pin_dir,
+				   const char *ifname), void *ctx);
+
+/* Verbose libbpf / libxdp logging (cli -v). */
+void pc_set_verbose(int verbose);
+
+#endif

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * policy.h - the policy language (SPEC section 3): parse a policy file into
+ * rules. Pure user space, no kernel access.
+ *
+ * Errors are reported as "FILE:LINE:COL: message" (1-based line and column
+ * of the offending token) in struct pc_diag; the caller prints them.
+ */
+#ifndef PORTCULLIS_POLICY_H
+#define PORTCULLIS_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PC_PROTO_BIT_TCP 1u
+#define PC_PROTO_BIT_UDP 2u
+
+struct pc_prefix {
+	uint8_t family;		/* AF_INET or AF_INET6 */
+	uint8_t len;		/* prefix length, host bits are zero */
+	uint8_t addr[16];	/* network order; IPv4 in addr[0..3] */
+};
+
+struct pc_port_range {
+	uint16_t lo, hi;	/* inclusive, 1 <= lo <= hi */
+};
+
+struct pc_rule {
+	int line, col;		/* where the statement starts */
+	uint8_t verdict;	/* enum pc_verdict */
+	uint8_t protos;		/* PC_PROTO_BIT_* */
+	int any_source;		/* 1: no "from", or "from any" among sources */
+	struct pc_port_range *ranges;
+	size_t n_ranges;
+	struct pc_prefix *sources;	/* empty when any_source */
+	size_t n_sources;
+	char *text;		/* the statement as written, comment stripped */
+};
+
+struct pc_set {
+	char *name;
+	int line;
+	struct pc_prefix *prefixes;
+	size_t n_prefixes;
+	int has_any;
+};
+
+struct pc_policy {
+	char *file;		/* name used in messages */
+	uint8_t default_verdict, icmp_verdict, other_verdict, fragment_verdict;
+	uint8_t mode;		/* enum pc_mode */
+	struct pc_rule *rules;	/* in file order; rule_id = index + 1 */
+	size_t n_rules;
+	struct pc_set *sets;
+	size_t n_sets;
+	uint64_t hash;		/* FNV-1a 64 of the file's bytes */
+};
+
+struct pc_diag {
+	int line, col;
+	char msg[256];
+	char text[512];		/* formatted "FILE:LINE:COL: msg" */
+};
+
+/* Parse text (len bytes, need not be NUL-terminated) named file.
+ * Returns 0 and fills *out, or -EINVAL and fills *diag (out untouched). */
+int pc_policy_parse(const char *file, const char *text, size_t len,
+		    struct pc_policy *out, struct pc_diag *diag);
+
+/* Read and parse a file. -errno (with diag->text saying what) when the file
+ * cannot be read, -EINVAL on a syntax or semantic error. */
+int pc_policy_load(const char *path, struct pc_policy *out, struct pc_diag *diag);
+
+void pc_policy_free(struct pc_policy *p);
+
+/* FNV-1a 64 of a buffer. */
+uint64_t pc_fnv1a64(const void *buf, size_t len);
+
+/* "allow"/"deny", "tcp"/"udp", range class names. */
+const char *pc_verdict_name(unsigned verdict);
+const char *pc_proto_name(unsigned proto);	/* enum pc_proto */
+const char *pc_range_class_name(unsigned cls);	/* enum pc_range_class */
+unsigned pc_range_class_of(unsigned port);
+
+#endif

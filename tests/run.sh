@@ -1,0 +1,38 @@
+#!/bin/bash
+# Run every test: unit and BPF programs under build/tests/{unit,bpf}/, then
+# the system tests tests/system/*.sh. Each is one test; prints a closing
+# "N passed, N failed" line and exits non-zero when anything failed.
+# Needs root and a BPF-capable kernel: fails loudly without them.
+set -u
+cd "$(dirname "$0")/.."
+. tests/lib/preflight.sh || exit 1
+
+pass=0; fail=0; failed=()
+run() {
+	local name=$1; shift
+	local log; log=$(mktemp)
+	local t0=$SECONDS
+	if "$@" >"$log" 2>&1; then
+		pass=$((pass + 1)); echo "PASS $name ($((SECONDS - t0))s)"
+	else
+		fail=$((fail + 1)); failed+=("$name"); echo "FAIL $name ($((SECONDS - t0))s)"
+		sed 's/^/    | /' "$log" | tail -60
+	fi
+	rm -f "$log"
+}
+only=${TESTS:-}
+for bin in build/tests/unit/* build/tests/bpf/*; do
+	[ -x "$bin" ] && [ -f "$bin" ] || continue
+	case "$bin" in *.o|*.d) continue ;; esac
+	[ -n "$only" ] && [[ "$bin" != *$only* ]] && continue
+	run "${bin#build/}" "$bin"
+done
+for t in tests/system/*.sh; do
+	[ -f "$t" ] || continue
+	[ -n "$only" ] && [[ "$t" != *$only* ]] && continue
+	run "${t#tests/}" bash "$t"
+done
+echo
+[ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ] && [ "$pass" -gt 0 ]
