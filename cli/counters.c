@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * counters.c - counter snapshots and their aggregation, shared by `stats`
+ * and the exporter (contract in counters.h). Reads go through the library
+ * (pc_read_port_stats / pc_read_bucket_stats); only the live half of the
+ * ports map is read here directly, with one batch look-up, because the
+ * library has no call for "every port entry".
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+
+#include "counters.h"
+#include "../loader/policy.h"
+
+int pc_snapshot_read(struct pc_instance *inst, struct pc_snapshot *snap)
+{
+	int err;
+
+	if (!snap->ports) {
+		snap->ports = calloc(PC_PORT_STATS_ENTRIES, sizeof(*snap->ports));
+		if (!snap->ports)
+			return -ENOMEM;
+	}
+	err = pc_read_port_stats(inst, snap->ports);
+	if (err)
+		return err;
+	err = pc_read_bucket_stats(inst, snap->buckets);
+	if (err)
+		return err;
+	clock_gettime(CLOCK_MONOTONIC, &snap->taken);
+
+	/* Range classes are not counted by the program (abi.h rule 8): one
+	 * pass over the port counters derives them. */
+	memset(snap->classes, 0, sizeof(snap->classes));
+	for (unsigned proto = 0; proto < PC_NUM_PROTOS; proto++) {
+		const struct pc_counter *p = snap->ports + proto * PC_NUM_PORTS;
+
+		for (unsigned port = 0; port < PC_NUM_PORTS; port++) {
+			struct pc_counter *cls =
+				&snap->classes[proto][pc_range_class_of(port)];
+
+			for (int o = 0; o < PC_OUT_MAX; o++) {
+				cls->packets[o] += p[port].packets[o];
+				cls->bytes[o] += p[port].bytes[o];
+			}
+		}
+	}
+	return 0;
+}
+
+void pc_snapshot_free(struct pc_snapshot *snap)
+{
+	free(snap->ports);
+	snap->ports = NULL;
+}
+
+double pc_snapshot_elapsed(const struct pc_snapshot *a, const struct pc_snapshot *b)
+{
+	return (double)(b->taken.tv_sec - a->taken.tv_sec) +
+	       (double)(b->taken.tv_nsec - a->taken.tv_nsec) / 1e9;
+}
+
+uint64_t pc_counter_packets(const struct pc_counter *c)
+{
+	return c->packets[PC_OUT_PASS] + c->packets[PC_OUT_DROP] +
+	       c->packets[PC_OUT_AUDIT];
+}
+
+uint64_t pc_counter_bytes(const struct pc_counter *c)
+{
+	return c->bytes[PC_OUT_PASS] + c->bytes[PC_OUT_DROP] +
+	       c->bytes[PC_OUT_AUDIT];
+}
+
+void pc_counter_add(struct pc_counter *a, const struct pc_counter *b)
+{
+	for (int o = 0; o < PC_OUT_MAX; o++) {
+		a->packets[o] += b->packets[o];
+		a->bytes[o] += b->bytes[o];
+	}
+}
+
+void pc_counter_delta(const struct pc_counter *a, const struct pc_counter *b,
+		      struct pc_counter *out)
+{
+	for (int o = 0; o < PC_OUT_MAX; o++) {
+		out->packets[o] = b->packets[o] >= a->packets[o] ?
+				  b->packets[o] - a->packets[o] : 0;
+		out->bytes[o] = b->bytes[o] >= a->bytes[o] ?
+				b->bytes[o] - a->bytes[o] : 0;
+	}
+}
+
+/* Read n port entries starting at index first, batch first. */
+static int read_port_entries(int fd, __u32 first, __u32 n,
+			     struct pc_port_entry *vals)
+{
+	__u32 *keys = calloc(n, sizeof(*keys));
+	__u32 in, out, count = n;
+	int err;
+
+	if (!keys)
+		return -ENOMEM;
+	/* in_batch is the key before the first one wanted (NULL: start) */
+	in = first - 1;
+	err = bpf_map_lookup_batch(fd, first ? &in : NULL, &out, keys, vals,
+				   &count, NULL);
+	if (err && errno != ENOENT)
+		count = 0;	/* no batch support: one by one below */
+	if (count == n && keys[0] == first) {
+		free(keys);
+		return 0;
+	}
+	free(keys);
+	for (__u32 i = 0; i < n; i++) {
+		__u32 k = first + i;
+
+		if (bpf_map_lookup_elem(fd, &k, &vals[i]))
+			return -errno;
+	}
+	return 0;
+}
+
+int pc_named_ports(struct pc_instance *inst, uint8_t *named, size_t *count)
+{
+	struct pc_port_entry *vals;
+	struct pc_control ctl;
+	__u32 zero = 0;
+	size_t n = 0;
+	int err;
+
+	if (bpf_map_lookup_elem(inst->control_fd, &zero, &ctl))
+		return -errno;
+	if (ctl.gen >= PC_NUM_GENS)
+		return -EINVAL;
+	vals = calloc(PC_PORT_STATS_ENTRIES, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	/* the live half is contiguous: gen * (protos * ports) onwards */
+	err = read_port_entries(inst->ports_fd,
+				pc_port_index(ctl.gen, 0, 0),
+				PC_PORT_STATS_ENTRIES, vals);
+	if (!err) {
+		for (size_t i = 0; i < PC_PORT_STATS_ENTRIES; i++) {
+			/* port 0 is never matched by a rule (compile.h) */
+			named[i] = i % PC_NUM_PORTS != 0 &&
+				   (vals[i].rule_id != 0 || vals[i].class_id != 0);
+			n += named[i];
+		}
+		*count = n;
+	}
+	free(vals);
+	return err;
+}
+
+int pc_port_spec_parse(const char *spec, uint8_t *ports)
+{
+	const char *s = spec;
+
+	memset(ports, 0, PC_NUM_PORTS);
+	if (!*s)
+		return -EINVAL;
+	while (*s) {
+		char *end;
+		unsigned long lo, hi;
+
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		lo = strtoul(s, &end, 10);
+		hi = lo;
+		if (*end == '-') {
+			s = end + 1;
+			if (*s < '0' || *s > '9')
+				return -EINVAL;
+			hi = strtoul(s, &end, 10);
+		}
+		if (lo > 65535 || hi > 65535 || lo > hi)
+			return -EINVAL;
+		for (unsigned long p = lo; p <= hi; p++)
+			ports[p] = 1;
+		s = end;
+		if (*s == ',')
+			s++;
+		else if (*s)
+			return -EINVAL;
+		else
+			break;
+		if (!*s)
+			return -EINVAL;	/* trailing comma */
+	}
+	return 0;
+}
+
+static int row_cmp(const void *pa, const void *pb)
+{
+	const struct pc_port_row *a = pa, *b = pb;
+	uint64_t ap = pc_counter_packets(&a->c), bp = pc_counter_packets(&b->c);
+	uint64_t ab = pc_counter_bytes(&a->c), bb = pc_counter_bytes(&b->c);
+
+	if (ap != bp)
+		return ap < bp ? 1 : -1;
+	if (ab != bb)
+		return ab < bb ? 1 : -1;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	return a->port < b->port ? -1 : a->port > b->port;
+}
+
+void pc_rows_sort(struct pc_port_row *rows, size_t n)
+{
+	qsort(rows, n, sizeof(*rows), row_cmp);
+}
+
+int pc_snapshot_rows(const struct pc_snapshot *snap, unsigned proto_mask,
+		     const uint8_t *port_filter, struct pc_port_row **rows,
+		     size_t *n)
+{
+	struct pc_port_row *r;
+	size_t k = 0, cap = 0;
+
+	for (unsigned i = 0; i < PC_PORT_STATS_ENTRIES; i++)
+		cap += pc_counter_packets(&snap->ports[i]) != 0;
+	r = malloc((cap ? cap : 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	for (unsigned i = 0; i < PC_PORT_STATS_ENTRIES; i++) {
+		unsigned proto = i / PC_NUM_PORTS, port = i % PC_NUM_PORTS;
+
+		if (!pc_counter_packets(&snap->ports[i]))
+			continue;
+		if (!(proto_mask & (1u << proto)))
+			continue;
+		if (port_filter && !port_filter[port])
+			continue;
+		r[k].proto = proto;
+		r[k].port = port;
+		r[k].c = snap->ports[i];
+		k++;
+	}
+	pc_rows_sort(r, k);
+	*rows = r;
+	*n = k;
+	return 0;
+}
+
+/* services database, loaded once: [proto][port] -> name */
+static char **services[PC_NUM_PROTOS];
+static int services_loaded;
+
+static void services_load(void)
+{
+	struct servent *se;
+
+	services_loaded = 1;
+	for (int p = 0; p < PC_NUM_PROTOS; p++) {
+		services[p] = calloc(PC_NUM_PORTS, sizeof(char *));
+		if (!services[p])
+			return;
+	}
+	setservent(1);
+	while ((se = getservent())) {
+		unsigned port = ntohs((uint16_t)se->s_port);
+		int p;
+
+		if (!strcmp(se->s_proto, "tcp"))
+			p = PC_PROTO_TCP;
+		else if (!strcmp(se->s_proto, "udp"))
+			p = PC_PROTO_UDP;
+		else
+			continue;
+		/* first entry wins, as with getservbyport */
+		if (!services[p][port])
+			services[p][port] = strdup(se->s_name);
+	}
+	endservent();
+}
+
+const char *pc_service_name(unsigned proto, unsigned port)
+{
+	if (!services_loaded)
+		services_load();
+	if (proto >= PC_NUM_PROTOS || port >= PC_NUM_PORTS || !services[proto])
+		return NULL;
+	return services[proto][port];
+}
+
+const char *pc_outcome_label(unsigned outcome)
+{
+	static const char *const names[PC_OUT_MAX] = { "pass", "drop", "audit" };
+
+	return outcome < PC_OUT_MAX ? names[outcome] : "?";
+}
+
+const char *pc_bucket_label(unsigned bucket)
+{
+	static const char *const names[PC_BUCKET_MAX] = {
+		"non_ip", "icmp", "other", "fragment", "malformed",
+	};
+
+	return bucket < PC_BUCKET_MAX ? names[bucket] : "?";
+}
+
+const char *pc_mode_label(unsigned mode)
+{
+	switch (mode) {
+	case PC_ATTACH_NATIVE: return "native";
+	case PC_ATTACH_SKB: return "skb";
+	case PC_ATTACH_HW: return "hw";
+	}
+	return "?";
+}

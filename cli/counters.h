@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * counters.h - one snapshot of an instance's counters, aggregated the way
+ * `stats` and the exporter present them: per (protocol, port), per range
+ * class, per bucket, plus the set of ports the live policy names.
+ *
+ * All functions return 0 or a negative errno.
+ */
+#ifndef PORTCULLIS_CLI_COUNTERS_H
+#define PORTCULLIS_CLI_COUNTERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "../loader/instance.h"
+
+struct pc_snapshot {
+	/* summed over CPUs, index proto * PC_NUM_PORTS + port */
+	struct pc_counter *ports;		/* PC_PORT_STATS_ENTRIES */
+	struct pc_counter classes[PC_NUM_PROTOS][PC_CLASS_MAX];
+	struct pc_counter buckets[PC_BUCKET_MAX];
+	struct timespec taken;	/* CLOCK_MONOTONIC, when read */
+};
+
+/* One (protocol, port) with its counters. */
+struct pc_port_row {
+	unsigned proto;		/* enum pc_proto */
+	unsigned port;
+	struct pc_counter c;
+};
+
+/* Allocate snap->ports (once; reused by later reads) and read everything.
+ * A snapshot must be zero-initialised before its first read. */
+int pc_snapshot_read(struct pc_instance *inst, struct pc_snapshot *snap);
+void pc_snapshot_free(struct pc_snapshot *snap);
+
+/* Seconds between two snapshots (b later than a). */
+double pc_snapshot_elapsed(const struct pc_snapshot *a, const struct pc_snapshot *b);
+
+/* Total packets / bytes of a counter over every outcome. */
+uint64_t pc_counter_packets(const struct pc_counter *c);
+uint64_t pc_counter_bytes(const struct pc_counter *c);
+/* a += b */
+void pc_counter_add(struct pc_counter *a, const struct pc_counter *b);
+/* out = b - a, slot by slot, clamped at 0 (counters reset by re-attach) */
+void pc_counter_delta(const struct pc_counter *a, const struct pc_counter *b,
+		      struct pc_counter *out);
+
+/* Which ports the live policy names: named[proto * PC_NUM_PORTS + port] is
+ * set to 1 when a rule decides that port for some or all sources (its port
+ * entry has rule_id != 0 or class_id != 0). named has
+ * PC_PORT_STATS_ENTRIES bytes. *count receives how many are set. */
+int pc_named_ports(struct pc_instance *inst, uint8_t *named, size_t *count);
+
+/* Port filter of `stats --port SPEC`: a number, a range a-b, or a comma
+ * list of both. Fills a PC_NUM_PORTS byte map. -EINVAL on a bad spec. */
+int pc_port_spec_parse(const char *spec, uint8_t *ports);
+
+/* Rows with any traffic, sorted by total packets (descending; ties by
+ * bytes, then protocol and port). proto_mask: bit (1 << enum pc_proto)
+ * selects protocols; port_filter may be NULL (all ports). *rows is
+ * malloc'd; free() it. */
+int pc_snapshot_rows(const struct pc_snapshot *snap, unsigned proto_mask,
+		     const uint8_t *port_filter, struct pc_port_row **rows,
+		     size_t *n);
+
+/* Sort rows in place as pc_snapshot_rows does. */
+void pc_rows_sort(struct pc_port_row *rows, size_t n);
+
+/* Service name of a port from the services database, or NULL. The whole
+ * database is read once (getservbyport per row would rescan it). */
+const char *pc_service_name(unsigned proto, unsigned port);
+
+/* Names used in output. */
+const char *pc_outcome_label(unsigned outcome);	/* pass, drop, audit */
+const char *pc_bucket_label(unsigned bucket);	/* non_ip, icmp, ... */
+const char *pc_mode_label(unsigned mode);	/* native, skb, hw */
+
+#endif
