@@ -39,7 +39,9 @@
  *     ports[pc_port_index(gen, proto, dport)]. If e.class_id == 0 the verdict
  *     is e.verdict. Otherwise one LPM look-up in prefixes with key
  *     {scope = pc_scope(gen, e.class_id, is_v6), addr = source address};
- *     a hit gives its verdict, a miss gives e.verdict.
+ *     a hit gives its verdict, a miss gives e.verdict. (Only bit 0 of
+ *     control[0].gen is used; any verdict byte other than PC_ALLOW acts as
+ *     PC_DENY, so a corrupt value fails closed.)
  *  7. Mode (settings[gen].mode): in PC_MODE_AUDIT a DENY verdict (policy
  *     verdicts only, never MALFORMED) passes and is counted as PC_OUT_AUDIT.
  *     MALFORMED is always dropped and counted as PC_OUT_DROP.
