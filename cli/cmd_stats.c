@@ -8,22 +8,23 @@
  * range class and bucket totals instead. --watch redraws every SECONDS with
  * rates computed from two reads (--count N stops after N redraws).
  *
- * JSON schema (also in docs/JSON.md). Counts are integers; with --watch the
- * "packets"/"bytes" objects become "packets_per_second"/"bytes_per_second"
- * holding numbers, one JSON object is printed per line per interval, and
- * the object has "interval_seconds".
- *
+ * JSON schema (also in docs/JSON.md). A "counter" is
+ *   { "passed":  { "packets": N, "bytes": N },
+ *     "dropped": { "packets": N, "bytes": N },
+ *     "audited": { "packets": N, "bytes": N },
+ *     "total":   { "packets": N, "bytes": N } }
+ * and the output is one object:
  *   { "interface": "eth0", "policy_version": 3, "policy_mode": "enforce",
- *     "ports": [                                   (without --classes)
- *       { "protocol": "tcp", "port": 22, "service": "ssh" | null,
- *         "class": "well-known",
- *         "packets": { "pass": 10, "drop": 0, "audit": 0, "total": 10 },
- *         "bytes":   { "pass": 740, "drop": 0, "audit": 0, "total": 740 } } ],
- *     "classes": [                                 (with --classes)
- *       { "protocol": "tcp", "class": "well-known", "packets": {..},
- *         "bytes": {..} } ],
- *     "buckets": [                                 (with --classes)
- *       { "bucket": "non_ip", "packets": {..}, "bytes": {..} } ] }
+ *     "classes": { "tcp": { "well-known": counter, "registered": counter,
+ *                           "dynamic": counter }, "udp": { ... } },
+ *     "buckets": { "non_ip": counter, "icmp": counter, "other": counter,
+ *                  "fragment": counter, "malformed": counter },
+ *     "ports": [ { "protocol": "tcp", "port": 22, "service": "ssh" | null,
+ *                  "class": "well-known", + the counter's keys }, ... ] }
+ * "ports" (sorted by total packets, only ports with traffic, after --top,
+ * --proto, --port) is absent with --classes; --proto also limits "classes".
+ * With --watch one such object is printed per line per interval, every
+ * number is a per-second rate (a JSON real) over "interval_seconds".
  *
  * Errors in JSON mode: { "error": "..." } on stdout (cli_error).
  */
@@ -76,34 +77,42 @@ static void usage(void)
 		"                        [--port SPEC] [--classes] [--watch SECONDS [--count N]]\n");
 }
 
-static json_t *json_counts(const struct view *v, const __u64 *vals)
+static json_t *json_num(const struct view *v, __u64 val)
 {
-	json_t *o = json_object();
-	__u64 total = 0;
+	return v->rate ? json_real(val / v->seconds) : json_integer((json_int_t)val);
+}
 
-	for (int k = 0; k < PC_OUT_MAX; k++) {
-		total += vals[k];
-		json_object_set_new(o, pc_outcome_label(k), v->rate ?
-				    json_real(vals[k] / v->seconds) :
-				    json_integer((json_int_t)vals[k]));
-	}
-	json_object_set_new(o, "total", v->rate ? json_real(total / v->seconds) :
-			    json_integer((json_int_t)total));
+/* {"passed": {"packets", "bytes"}, "dropped": .., "audited": ..,
+ *  "total": ..}: one object per outcome so that jq paths read like the
+ * table's columns (.passed.packets). */
+static json_t *json_counter(const struct view *v, const struct pc_counter *c)
+{
+	static const char *const key[PC_OUT_MAX] = { "passed", "dropped", "audited" };
+	json_t *o = json_object();
+
+	for (int k = 0; k < PC_OUT_MAX; k++)
+		json_object_set_new(o, key[k], json_pack("{s:o,s:o}",
+			"packets", json_num(v, c->packets[k]),
+			"bytes", json_num(v, c->bytes[k])));
+	json_object_set_new(o, "total", json_pack("{s:o,s:o}",
+		"packets", json_num(v, pc_counter_packets(c)),
+		"bytes", json_num(v, pc_counter_bytes(c))));
 	return o;
 }
 
-static void json_add_counter(json_t *o, const struct view *v,
+/* Merge the counter's keys into row object r. */
+static void json_add_counter(json_t *r, const struct view *v,
 			     const struct pc_counter *c)
 {
-	json_object_set_new(o, v->rate ? "packets_per_second" : "packets",
-			    json_counts(v, c->packets));
-	json_object_set_new(o, v->rate ? "bytes_per_second" : "bytes",
-			    json_counts(v, c->bytes));
+	json_t *o = json_counter(v, c);
+
+	json_object_update(r, o);
+	json_decref(o);
 }
 
 static json_t *json_header(const struct stats_opts *o, const struct view *v)
 {
-	json_t *root = json_object();
+	json_t *root = json_object(), *cls = json_object(), *bkt = json_object();
 
 	json_object_set_new(root, "interface", json_string(o->ifname));
 	json_object_set_new(root, "policy_version",
@@ -113,6 +122,24 @@ static json_t *json_header(const struct stats_opts *o, const struct view *v)
 					"audit" : "enforce"));
 	if (v->rate)
 		json_object_set_new(root, "interval_seconds", json_real(v->seconds));
+	/* classes and buckets are a handful of objects: always there */
+	for (unsigned p = 0; p < PC_NUM_PROTOS; p++) {
+		json_t *per = json_object();
+
+		if (!(o->proto_mask & (1u << p))) {
+			json_decref(per);
+			continue;
+		}
+		for (unsigned c = 0; c < PC_CLASS_MAX; c++)
+			json_object_set_new(per, pc_range_class_name(c),
+					    json_counter(v, &v->snap->classes[p][c]));
+		json_object_set_new(cls, pc_proto_name(p), per);
+	}
+	for (unsigned b = 0; b < PC_BUCKET_MAX; b++)
+		json_object_set_new(bkt, pc_bucket_label(b),
+				    json_counter(v, &v->snap->buckets[b]));
+	json_object_set_new(root, "classes", cls);
+	json_object_set_new(root, "buckets", bkt);
 	return root;
 }
 
@@ -120,7 +147,6 @@ static int show_json(const struct stats_opts *o, const struct view *v,
 		     const struct pc_port_row *rows, size_t n)
 {
 	json_t *root = json_header(o, v);
-	size_t flags = JSON_COMPACT;
 
 	if (!o->classes) {
 		json_t *arr = json_array();
@@ -140,34 +166,8 @@ static int show_json(const struct stats_opts *o, const struct view *v,
 			json_array_append_new(arr, r);
 		}
 		json_object_set_new(root, "ports", arr);
-	} else {
-		json_t *cls = json_array(), *bkt = json_array();
-
-		for (unsigned p = 0; p < PC_NUM_PROTOS; p++) {
-			if (!(o->proto_mask & (1u << p)))
-				continue;
-			for (unsigned c = 0; c < PC_CLASS_MAX; c++) {
-				json_t *r = json_object();
-
-				json_object_set_new(r, "protocol",
-						    json_string(pc_proto_name(p)));
-				json_object_set_new(r, "class",
-						    json_string(pc_range_class_name(c)));
-				json_add_counter(r, v, &v->snap->classes[p][c]);
-				json_array_append_new(cls, r);
-			}
-		}
-		for (unsigned b = 0; b < PC_BUCKET_MAX; b++) {
-			json_t *r = json_object();
-
-			json_object_set_new(r, "bucket", json_string(pc_bucket_label(b)));
-			json_add_counter(r, v, &v->snap->buckets[b]);
-			json_array_append_new(bkt, r);
-		}
-		json_object_set_new(root, "classes", cls);
-		json_object_set_new(root, "buckets", bkt);
 	}
-	if (json_dumpf(root, stdout, flags) || fputc('\n', stdout) == EOF) {
+	if (json_dumpf(root, stdout, JSON_COMPACT) || fputc('\n', stdout) == EOF) {
 		json_decref(root);
 		return -EIO;
 	}
