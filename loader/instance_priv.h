@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * instance_priv.h - helpers shared by the loader's kernel-facing files
+ * (maps.c, pins.c, publish.c, attach.c, counters.c). Not part of the
+ * library's interface: use instance.h from outside loader/.
+ *
+ * All functions return 0 or a negative errno.
+ */
+#ifndef PORTCULLIS_INSTANCE_PRIV_H
+#define PORTCULLIS_INSTANCE_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "instance.h"
+
+/* One map of an instance as the ABI defines it. */
+struct pc_map_spec {
+	const char *pin;	/* PC_PIN_* name, also the skeleton's map name */
+	uint32_t type, key_size, value_size, max_entries, flags;
+	size_t fd_off;		/* offsetof(struct pc_instance, X_fd) */
+};
+
+extern const struct pc_map_spec pc_map_specs[];
+extern const size_t pc_n_map_specs;
+
+static inline int *pc_spec_fd(struct pc_instance *inst,
+			      const struct pc_map_spec *s)
+{
+	return (int *)((char *)inst + s->fd_off);
+}
+
+/* A zeroed instance with every fd -1. */
+struct pc_instance *pc_instance_new(void);
+
+/* Check an open map fd against spec: -EINVAL on any mismatch. */
+int pc_map_check(int fd, const struct pc_map_spec *s);
+
+/* Create every map (sync included, with its inner template) the ABI
+ * describes, from the ABI's definitions, into inst's fds. */
+int pc_maps_create(struct pc_instance *inst);
+
+/* Open the skeleton, check its map definitions against the ABI and make
+ * it use inst's maps (bpf_map__reuse_fd). The object is not loaded.
+ * *skel_out is a struct portcullis_bpf *. */
+int pc_skel_open(struct pc_instance *inst, void **skel_out);
+void pc_skel_destroy(void *skel);
+struct bpf_object *pc_skel_obj(void *skel);
+struct bpf_program *pc_skel_prog(void *skel);
+int pc_skel_load(void *skel);
+
+/* Quiet libbpf / libxdp unless pc_set_verbose() asked otherwise. */
+void pc_log_init(void);
+
+/* Pins. */
+int pc_bpffs_ensure(void);
+int pc_mkdir_p(const char *path);	/* mode 0700 for every level made */
+/* Pin every map, then the program if inst->prog_fd >= 0. */
+int pc_pin_all(struct pc_instance *inst, const char *dir);
+void pc_unlink_pins(const char *dir);	/* every pin we create */
+void pc_unpin_all(const char *dir);	/* the pins, then empty dirs */
+/* Remove dir and then its parents up to (not including) PC_PIN_ROOT's
+ * parent, as long as they are empty. */
+void pc_rmdir_empty(const char *dir);
+/* "" in the initial network namespace, "netns-INODE" elsewhere. */
+int pc_netns_subdir(char *buf, size_t len);
+
+/* The id of a BPF object fd (program or map), 0 on error. */
+uint32_t pc_obj_id(int fd);
+
+#endif

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * maps.c - the instance's maps: their ABI definitions, creating them,
+ * checking pinned ones before trusting them, opening a pinned instance,
+ * loading an unattached one, closing. Returns 0 or -errno.
+ *
+ * Maps are created here in user space, not by libbpf at program load, so
+ * that a policy can be published into them before any program can see
+ * them (the skeleton is told to reuse them): the first packet after attach
+ * already meets the complete first policy.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+#include "portcullis.skel.h"
+#include "instance_priv.h"
+
+#define SPEC(pin_, type_, k_, v_, max_, flags_, field_)                     \
+	{ .pin = pin_, .type = type_, .key_size = k_, .value_size = v_,      \
+	  .max_entries = max_, .flags = flags_,                              \
+	  .fd_off = offsetof(struct pc_instance, field_) }
+
+const struct pc_map_spec pc_map_specs[] = {
+	SPEC(PC_PIN_CONTROL, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pc_control),
+	     1, 0, control_fd),
+	SPEC(PC_PIN_SETTINGS, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pc_settings),
+	     PC_NUM_GENS, 0, settings_fd),
+	SPEC(PC_PIN_PORTS, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pc_port_entry),
+	     PC_PORTS_ENTRIES, 0, ports_fd),
+	SPEC(PC_PIN_PREFIXES, BPF_MAP_TYPE_LPM_TRIE, sizeof(struct pc_lpm_key),
+	     sizeof(struct pc_lpm_value), PC_PREFIX_ENTRIES, BPF_F_NO_PREALLOC,
+	     prefixes_fd),
+	SPEC(PC_PIN_PORT_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+	     sizeof(struct pc_counter), PC_PORT_STATS_ENTRIES, 0, port_stats_fd),
+	SPEC(PC_PIN_BUCKET_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+	     sizeof(struct pc_counter), PC_BUCKET_MAX, 0, bucket_stats_fd),
+	/* user space only; value is an inner map (a 1-entry ARRAY) */
+	SPEC(PC_PIN_SYNC, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 1, 0, sync_fd),
+};
+const size_t pc_n_map_specs = sizeof(pc_map_specs) / sizeof(pc_map_specs[0]);
+
+static int verbose_level = -1;	/* -1: never set, quiet */
+
+static int print_quiet(enum libbpf_print_level l, const char *f, va_list a)
+{
+	(void)l; (void)f; (void)a;
+	return 0;
+}
+
+static int print_all(enum libbpf_print_level l, const char *f, va_list a)
+{
+	(void)l;
+	return vfprintf(stderr, f, a);
+}
+
+static int xdp_print_quiet(enum libxdp_print_level l, const char *f, va_list a)
+{
+	(void)l; (void)f; (void)a;
+	return 0;
+}
+
+static int xdp_print_all(enum libxdp_print_level l, const char *f, va_list a)
+{
+	(void)l;
+	return vfprintf(stderr, f, a);
+}
+
+void pc_set_verbose(int verbose)
+{
+	verbose_level = verbose ? 1 : 0;
+	libbpf_set_print(verbose ? print_all : print_quiet);
+	libxdp_set_print(verbose ? xdp_print_all : xdp_print_quiet);
+}
+
+void pc_log_init(void)
+{
+	if (verbose_level < 0)
+		pc_set_verbose(0);
+}
+
+uint32_t pc_obj_id(int fd)
+{
+	/* bpf_prog_info and bpf_map_info both start with type, id */
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+struct pc_instance *pc_instance_new(void)
+{
+	struct pc_instance *inst = calloc(1, sizeof(*inst));
+	size_t i;
+
+	if (!inst)
+		return NULL;
+	inst->prog_fd = -1;
+	inst->lock_fd = -1;
+	for (i = 0; i < pc_n_map_specs; i++)
+		*pc_spec_fd(inst, &pc_map_specs[i]) = -1;
+	inst->ncpus = libbpf_num_possible_cpus();
+	if (inst->ncpus <= 0)
+		inst->ncpus = 1;
+	return inst;
+}
+
+int pc_map_check(int fd, const struct pc_map_spec *s)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	if (info.type != s->type || info.key_size != s->key_size ||
+	    info.value_size != s->value_size ||
+	    info.max_entries != s->max_entries)
+		return -EINVAL;
+	return 0;
+}
+
+static int create_inner(void)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pc_sync_inner", 4, 4, 1,
+				NULL);
+	return fd < 0 ? -errno : fd;
+}
+
+static int create_one(const struct pc_map_spec *s)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = s->flags);
+	int inner = -1, fd, err;
+	char name[16];
+
+	if (s->type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
+		inner = create_inner();
+		if (inner < 0)
+			return inner;
+		opts.inner_map_fd = inner;
+	}
+	/* kernel map names: 15 chars, [A-Za-z0-9_.] */
+	snprintf(name, sizeof(name), "pc_%s", s->pin);
+	fd = bpf_map_create(s->type, name, s->key_size, s->value_size,
+			    s->max_entries, &opts);
+	err = fd < 0 ? -errno : 0;
+	if (fd >= 0 && inner >= 0) {
+		__u32 key = 0;
+
+		if (bpf_map_update_elem(fd, &key, &inner, BPF_ANY)) {
+			err = -errno;
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (inner >= 0)
+		close(inner);
+	return fd < 0 ? err : fd;
+}
+
+int pc_maps_create(struct pc_instance *inst)
+{
+	size_t i;
+
+	for (i = 0; i < pc_n_map_specs; i++) {
+		int fd = create_one(&pc_map_specs[i]);
+
+		if (fd < 0)
+			return fd;
+		*pc_spec_fd(inst, &pc_map_specs[i]) = fd;
+	}
+	return 0;
+}
+
+int pc_skel_open(struct pc_instance *inst, void **skel_out)
+{
+	struct portcullis_bpf *skel;
+	size_t i;
+	int err;
+
+	pc_log_init();
+	skel = portcullis_bpf__open();
+	if (!skel)
+		return errno ? -errno : -ENOMEM;
+	for (i = 0; i < pc_n_map_specs; i++) {
+		const struct pc_map_spec *s = &pc_map_specs[i];
+		struct bpf_map *m;
+
+		if (s->type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
+			continue;	/* sync is ours alone */
+		m = bpf_object__find_map_by_name(skel->obj, s->pin);
+		/* the object and the ABI must agree, or the verifier would
+		 * judge the program against maps of another shape */
+		if (!m || bpf_map__type(m) != s->type ||
+		    bpf_map__key_size(m) != s->key_size ||
+		    bpf_map__value_size(m) != s->value_size ||
+		    bpf_map__max_entries(m) != s->max_entries) {
+			err = -EINVAL;
+			goto fail;
+		}
+		err = bpf_map__reuse_fd(m, *pc_spec_fd(inst, s));
+		if (err)
+			goto fail;
+	}
+	*skel_out = skel;
+	return 0;
+fail:
+	portcullis_bpf__destroy(skel);
+	return err;
+}
+
+void pc_skel_destroy(void *skel)
+{
+	portcullis_bpf__destroy(skel);
+}
+
+struct bpf_object *pc_skel_obj(void *skel)
+{
+	return ((struct portcullis_bpf *)skel)->obj;
+}
+
+struct bpf_program *pc_skel_prog(void *skel)
+{
+	return ((struct portcullis_bpf *)skel)->progs.portcullis_xdp;
+}
+
+int pc_skel_load(void *skel)
+{
+	int err = portcullis_bpf__load(skel);
+
+	return err ? (err < 0 ? err : -err) : 0;
+}
+
+void pc_close(struct pc_instance *inst)
+{
+	size_t i;
+
+	if (!inst)
+		return;
+	for (i = 0; i < pc_n_map_specs; i++) {
+		int fd = *pc_spec_fd(inst, &pc_map_specs[i]);
+
+		if (fd >= 0)
+			close(fd);
+	}
+	/* a skeleton owns its program fd */
+	if (inst->skel)
+		portcullis_bpf__destroy(inst->skel);
+	else if (inst->prog_fd >= 0)
+		close(inst->prog_fd);
+	if (inst->lock_fd >= 0)
+		close(inst->lock_fd);
+	free(inst);
+}
+
+int pc_load_unattached(const struct pc_compiled *c, struct pc_instance **out)
+{
+	struct pc_instance *inst = pc_instance_new();
+	int err;
+
+	if (!inst)
+		return -ENOMEM;
+	err = pc_maps_create(inst);
+	if (!err)
+		err = pc_skel_open(inst, &inst->skel);
+	if (!err)
+		err = pc_skel_load(inst->skel);
+	if (!err) {
+		inst->prog_fd = bpf_program__fd(pc_skel_prog(inst->skel));
+		err = pc_publish(inst, c);
+	}
+	if (err) {
+		pc_close(inst);
+		return err;
+	}
+	*out = inst;
+	return 0;
+}
+
+int pc_open_dir(const char *pin_dir, const char *ifname,
+		struct pc_instance **out)
+{
+	struct pc_instance *inst;
+	struct bpf_prog_info pinfo;
+	__u32 plen = sizeof(pinfo);
+	char path[512];
+	struct stat st;
+	size_t i;
+	int err = 0;
+
+	pc_log_init();
+	if (stat(pin_dir, &st))
+		return -errno;
+	inst = pc_instance_new();
+	if (!inst)
+		return -ENOMEM;
+	snprintf(inst->ifname, sizeof(inst->ifname), "%s", ifname);
+	snprintf(inst->pin_dir, sizeof(inst->pin_dir), "%s", pin_dir);
+	inst->ifindex = if_nametoindex(ifname);
+
+	for (i = 0; i < pc_n_map_specs && !err; i++) {
+		const struct pc_map_spec *s = &pc_map_specs[i];
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, s->pin);
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			err = -errno;
+			break;
+		}
+		*pc_spec_fd(inst, s) = fd;
+		err = pc_map_check(fd, s);
+	}
+	if (!err) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, PC_PIN_PROG);
+		inst->prog_fd = bpf_obj_get(path);
+		if (inst->prog_fd < 0)
+			err = -errno;
+	}
+	if (!err) {
+		memset(&pinfo, 0, sizeof(pinfo));
+		if (bpf_obj_get_info_by_fd(inst->prog_fd, &pinfo, &plen))
+			err = -errno;
+		/* EXT: loaded as a libxdp dispatcher component */
+		else if (pinfo.type != BPF_PROG_TYPE_XDP &&
+			 pinfo.type != BPF_PROG_TYPE_EXT)
+			err = -EINVAL;
+	}
+	if (!err) {
+		inst->lock_fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (inst->lock_fd < 0)
+			err = -errno;
+	}
+	if (err) {
+		pc_close(inst);
+		return err;
+	}
+	*out = inst;
+	return 0;
+}
+
+int pc_open(const char *ifname, struct pc_instance **out)
+{
+	char dir[256];
+	int err = pc_pin_dir(ifname, dir, sizeof(dir));
+
+	return err ? err : pc_open_dir(dir, ifname, out);
+}

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * publish.c - swap a compiled policy in atomically (SPEC section 4), and
+ * read the live policy back (settings, the look-ups explain needs).
+ *
+ * Every policy map has two halves, selected by control.gen, which the
+ * program reads once per packet. pc_publish writes the whole inactive half
+ * (ports, LPM entries tagged with that gen in their scope, settings), flips
+ * control.gen with one map update, then waits for an RCU grace period (an
+ * update of the ARRAY_OF_MAPS `sync` makes the kernel synchronize_rcu()), so
+ * that when it returns no program run can still be reading the old half.
+ * Nothing before the flip touches the live half: a failure or a SIGKILL at
+ * any point leaves either the old or the new version in force, whole.
+ * Returns 0 or -errno.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "instance_priv.h"
+
+#define PORT_HALF (PC_NUM_PROTOS * PC_NUM_PORTS)
+
+static int read_gen(struct pc_instance *inst, __u32 *gen)
+{
+	struct pc_control ctl;
+	__u32 key = 0;
+
+	if (bpf_map_lookup_elem(inst->control_fd, &key, &ctl))
+		return -errno;
+	*gen = ctl.gen & 1;
+	return 0;
+}
+
+/* Wait until every program run that may have read the old control value
+ * has finished: the kernel calls synchronize_rcu() after an update of a
+ * map-in-map, and XDP runs inside an RCU read-side section. */
+static int barrier(struct pc_instance *inst)
+{
+	__u32 key = 0;
+	int inner, err = 0;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pc_sync_inner", 4, 4, 1,
+			       NULL);
+	if (inner < 0)
+		return -errno;
+	if (bpf_map_update_elem(inst->sync_fd, &key, &inner, BPF_ANY))
+		err = -errno;
+	close(inner);
+	return err;
+}
+
+static int write_ports(struct pc_instance *inst, __u32 gen,
+		       const struct pc_compiled *c,
+		       const struct pc_port_entry *allow_all)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+	const struct pc_port_entry *vals = c ? &c->ports[0][0] : allow_all;
+	__u32 *keys, base = pc_port_index(gen, 0, 0), i, count = PORT_HALF;
+	int err = 0;
+
+	keys = malloc(sizeof(*keys) * PORT_HALF);
+	if (!keys)
+		return -ENOMEM;
+	/* c->ports[proto][port] is laid out exactly like one half */
+	for (i = 0; i < PORT_HALF; i++)
+		keys[i] = base + i;
+	if (bpf_map_update_batch(inst->ports_fd, keys, vals, &count, &opts)) {
+		/* old kernels: no batch ops on arrays; one by one */
+		for (i = 0; i < PORT_HALF; i++) {
+			if (bpf_map_update_elem(inst->ports_fd, &keys[i],
+						&vals[i], BPF_ANY)) {
+				err = -errno;
+				break;
+			}
+		}
+	}
+	free(keys);
+	return err;
+}
+
+/* Delete every LPM entry of generation gen: collect first, since
+ * deleting while walking with get_next_key could skip entries. */
+static int clear_prefixes(struct pc_instance *inst, __u32 gen)
+{
+	struct pc_lpm_key *keys = NULL, *prev = NULL, k, last;
+	size_t n = 0, cap = 0, i;
+	int err = 0;
+
+	for (;;) {
+		if (bpf_map_get_next_key(inst->prefixes_fd, prev, &k)) {
+			if (errno != ENOENT)
+				err = -errno;
+			break;
+		}
+		if ((k.scope >> 31) == gen) {
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 1024;
+				struct pc_lpm_key *nk =
+					realloc(keys, ncap * sizeof(*keys));
+
+				if (!nk) {
+					err = -ENOMEM;
+					break;
+				}
+				keys = nk;
+				cap = ncap;
+			}
+			keys[n++] = k;
+		}
+		/* the walk continues from the last key seen */
+		last = k;
+		prev = &last;
+	}
+	for (i = 0; !err && i < n; i++)
+		if (bpf_map_delete_elem(inst->prefixes_fd, &keys[i]) &&
+		    errno != ENOENT)
+			err = -errno;
+	free(keys);
+	return err;
+}
+
+static int insert_prefixes(struct pc_instance *inst, __u32 gen,
+			   const struct pc_compiled *c)
+{
+	size_t i;
+
+	if (!c)
+		return 0;
+	for (i = 0; i < c->n_prefixes; i++) {
+		struct pc_lpm_key k = c->prefixes[i].key;
+
+		k.scope |= gen << 31;
+		if (bpf_map_update_elem(inst->prefixes_fd, &k,
+					&c->prefixes[i].value, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+static int publish_locked(struct pc_instance *inst, const struct pc_compiled *c)
+{
+	static const struct pc_port_entry zero_ports[PORT_HALF];
+	struct pc_settings old, s;
+	struct pc_control ctl = { 0 };
+	struct timespec ts;
+	__u32 g = 0, n, key = 0;
+	int err;
+
+	err = read_gen(inst, &g);
+	if (err)
+		return err;
+	n = 1 - g;
+	if (bpf_map_lookup_elem(inst->settings_fd, &g, &old))
+		return -errno;
+	/* a publish killed between its flip and its barrier could leave
+	 * programs on half n; one grace period now makes reusing it safe */
+	err = barrier(inst);
+	if (!err)
+		err = write_ports(inst, n, c, zero_ports);
+	if (!err)
+		err = clear_prefixes(inst, n);
+	if (!err)
+		err = insert_prefixes(inst, n, c);
+	if (err)
+		return err;
+
+	if (c) {
+		s = c->settings;
+	} else {
+		/* no policy: everything allowed (all verdicts PC_ALLOW = 0) */
+		memset(&s, 0, sizeof(s));
+	}
+	s.version = old.version + 1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s.applied_unix_ns = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	if (c)
+		s.prefix_count = c->n_prefixes;
+	if (bpf_map_update_elem(inst->settings_fd, &n, &s, BPF_ANY))
+		return -errno;
+
+	/* the flip: one 8-byte value, the program reads it once per packet */
+	ctl.gen = n;
+	if (bpf_map_update_elem(inst->control_fd, &key, &ctl, BPF_ANY))
+		return -errno;
+	/* past the flip the new version is live; the barrier only delays
+	 * our return until nothing runs on the old half (invariant 2) */
+	return barrier(inst);
+}
+
+int pc_publish(struct pc_instance *inst, const struct pc_compiled *c)
+{
+	int err;
+
+	if (!inst)
+		return -EINVAL;
+	if (inst->lock_fd >= 0 && flock(inst->lock_fd, LOCK_EX))
+		return -errno;
+	err = publish_locked(inst, c);
+	if (inst->lock_fd >= 0)
+		flock(inst->lock_fd, LOCK_UN);
+	return err;
+}
+
+int pc_read_settings(struct pc_instance *inst, struct pc_settings *out)
+{
+	__u32 g = 0;
+	int err = read_gen(inst, &g);
+
+	if (err)
+		return err;
+	if (bpf_map_lookup_elem(inst->settings_fd, &g, out))
+		return -errno;
+	return 0;
+}
+
+int pc_lookup(struct pc_instance *inst, unsigned proto, unsigned port,
+	      int family, const uint8_t addr[16], struct pc_port_entry *entry,
+	      struct pc_lpm_value *lpm, int *lpm_hit)
+{
+	struct pc_lpm_key k;
+	__u32 g = 0, idx;
+	int v6 = family == AF_INET6, err;
+
+	*lpm_hit = 0;
+	if (proto >= PC_NUM_PROTOS || port >= PC_NUM_PORTS)
+		return -EINVAL;
+	err = read_gen(inst, &g);
+	if (err)
+		return err;
+	idx = pc_port_index(g, proto, port);
+	if (bpf_map_lookup_elem(inst->ports_fd, &idx, entry))
+		return -errno;
+	if (!entry->class_id)
+		return 0;
+	memset(&k, 0, sizeof(k));
+	k.prefixlen = 32 + (v6 ? 128 : 32);
+	k.scope = pc_scope(g, entry->class_id, v6);
+	memcpy(k.addr, addr, v6 ? 16 : 4);
+	if (bpf_map_lookup_elem(inst->prefixes_fd, &k, lpm)) {
+		if (errno == ENOENT)
+			return 0;
+		return -errno;
+	}
+	*lpm_hit = 1;
+	return 0;
+}
