@@ -81,6 +81,12 @@ int pc_lookup(struct pc_instance *inst, unsigned proto, unsigned port,
 	      int family, const uint8_t addr[16], struct pc_port_entry *entry,
 	      struct pc_lpm_value *lpm, int *lpm_hit);
 
+/* The live generation as a compiled policy: ports (class ids as stored),
+ * prefixes with the generation bit cleared from their scope, n_classes,
+ * settings. Used by apply --dry-run to compare. The caller frees
+ * (*out)->prefixes and *out with free(). (Added by the loader.) */
+int pc_read_live(struct pc_instance *inst, struct pc_compiled **out);
+
 /* Counters summed over CPUs. port_stats: PC_PORT_STATS_ENTRIES entries
  * (caller allocates), buckets: PC_BUCKET_MAX entries. */
 int pc_read_port_stats(struct pc_instance *inst, struct pc_counter *out);

@@ -217,6 +217,20 @@ static void test_publish_versions_and_halves(void **state)
 	assert_string_equal(s.source, "two.policy");
 	assert_int_equal(count_gen(inst, 1 - g), 1);
 	assert_int_equal(count_gen(inst, g), 2);	/* c1's, not reused yet */
+	{
+		/* reading the live half back gives exactly what was published */
+		struct pc_compiled *live;
+
+		assert_int_equal(pc_read_live(inst, &live), 0);
+		assert_memory_equal(live->ports, c2->ports, sizeof(c2->ports));
+		assert_int_equal(live->n_prefixes, 1);
+		assert_memory_equal(&live->prefixes[0].key, &c2->prefixes[0].key,
+				    sizeof(struct pc_lpm_key));
+		assert_int_equal(live->prefixes[0].value.verdict, PC_DENY);
+		assert_int_equal(live->settings.version, 2);
+		free(live->prefixes);
+		free(live);
+	}
 	assert_int_equal(run_tcp(inst, "10.9.2.3", 22), XDP_PASS);
 	assert_int_equal(run_tcp(inst, "192.168.1.1", 22), XDP_DROP);
 	assert_int_equal(run_tcp(inst, "192.168.1.1", 81), XDP_PASS);

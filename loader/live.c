@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * live.c - read the live generation of the policy maps back into the
+ * compiled form (struct pc_compiled), so that `apply --dry-run` can
+ * compare it with a new policy. Reads only; takes no lock (a concurrent
+ * apply may flip the generation, then the caller sees either version).
+ * Returns 0 or -errno.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "instance_priv.h"
+
+#define HALF (PC_NUM_PROTOS * PC_NUM_PORTS)
+
+static int read_ports(struct pc_instance *inst, __u32 gen,
+		      struct pc_port_entry *out)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 *keys, base = pc_port_index(gen, 0, 0), prev, next, got, done = 0;
+	__u32 i, k;
+	int err = 0;
+
+	keys = malloc(HALF * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	/* array batches resume after the "previous" index given */
+	while (done < HALF) {
+		prev = base + done - 1;
+		got = HALF - done;
+		if (bpf_map_lookup_batch(inst->ports_fd,
+					 base + done ? &prev : NULL, &next,
+					 keys, out + done, &got, &opts) &&
+		    errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		if (!got)
+			break;
+		done += got;
+	}
+	free(keys);
+	if (!err && done >= HALF)
+		return 0;
+	/* no batch support (or a short read): one by one */
+	for (i = 0; i < HALF; i++) {
+		k = base + i;
+		if (bpf_map_lookup_elem(inst->ports_fd, &k, &out[i]))
+			return -errno;
+	}
+	return 0;
+}
+
+static int read_prefixes(struct pc_instance *inst, __u32 gen,
+			 struct pc_compiled *c)
+{
+	struct pc_lpm_key k, last, *prev = NULL;
+	size_t cap = 0;
+
+	while (!bpf_map_get_next_key(inst->prefixes_fd, prev, &k)) {
+		last = k;
+		prev = &last;
+		if ((k.scope >> 31) != gen)
+			continue;
+		if (c->n_prefixes == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			void *np = realloc(c->prefixes, ncap * sizeof(*c->prefixes));
+
+			if (!np)
+				return -ENOMEM;
+			c->prefixes = np;
+			cap = ncap;
+		}
+		if (bpf_map_lookup_elem(inst->prefixes_fd, &k,
+					&c->prefixes[c->n_prefixes].value))
+			continue;	/* deleted meanwhile */
+		k.scope &= ~(1u << 31);
+		c->prefixes[c->n_prefixes].key = k;
+		if (((k.scope >> 1) & PC_MAX_CLASS_ID) > c->n_classes)
+			c->n_classes = (k.scope >> 1) & PC_MAX_CLASS_ID;
+		c->n_prefixes++;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+int pc_read_live(struct pc_instance *inst, struct pc_compiled **out)
+{
+	struct pc_compiled *c = calloc(1, sizeof(*c));
+	struct pc_control ctl;
+	__u32 key = 0, gen;
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(inst->control_fd, &key, &ctl)) {
+		err = -errno;
+		goto fail;
+	}
+	gen = ctl.gen & 1;
+	if (bpf_map_lookup_elem(inst->settings_fd, &gen, &c->settings)) {
+		err = -errno;
+		goto fail;
+	}
+	err = read_ports(inst, gen, &c->ports[0][0]);
+	if (!err)
+		err = read_prefixes(inst, gen, c);
+	if (err)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	free(c->prefixes);
+	free(c);
+	return err;
+}
