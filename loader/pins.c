@@ -22,16 +22,30 @@
 #define BPFFS_MNT "/sys/fs/bpf"
 #define NETNS_PREFIX "netns-"
 
+/* Linux >= 6.x gives the initial network namespace this fixed inode
+ * (PROC_NET_INIT_INO); older kernels allocate it at boot. */
+#define NET_INIT_INO 0xEFFFFFF9UL
+
+static int is_initial_netns(const struct stat *self)
+{
+	struct stat init;
+
+	/* pid 1's namespace stands for the initial one, when we may look
+	 * (a sandbox or a pid namespace can hide it: then rely on the
+	 * kernel's fixed inode, and otherwise say "not initial", which only
+	 * costs a longer but still collision-free pin path) */
+	if (!stat("/proc/1/ns/net", &init))
+		return self->st_ino == init.st_ino && self->st_dev == init.st_dev;
+	return self->st_ino == NET_INIT_INO;
+}
+
 int pc_netns_subdir(char *buf, size_t len)
 {
-	struct stat self, init;
+	struct stat self;
 
 	if (stat("/proc/self/ns/net", &self))
 		return -errno;
-	/* pid 1's namespace stands for the initial one */
-	if (stat("/proc/1/ns/net", &init))
-		return -errno;
-	if (self.st_ino == init.st_ino && self.st_dev == init.st_dev)
+	if (is_initial_netns(&self))
 		buf[0] = '\0';
 	else if ((size_t)snprintf(buf, len, NETNS_PREFIX "%lu",
 				  (unsigned long)self.st_ino) >= len)
