@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * metrics.h - one Prometheus scrape: read every portcullis instance visible
+ * in this network namespace from its pins and render the text exposition
+ * format (version 0.0.4). Used by `portcullis exporter`.
+ *
+ * Families (labels), documented for users in docs/JSON.md:
+ *   portcullis_packets_total / portcullis_bytes_total
+ *       {interface, protocol, port, verdict}   port: a number or "other"
+ *   portcullis_class_packets_total / portcullis_class_bytes_total
+ *       {interface, protocol, class, verdict}
+ *   portcullis_bucket_packets_total / portcullis_bucket_bytes_total
+ *       {interface, bucket, verdict}
+ *   portcullis_policy_info {interface, version, hash, policy_mode} 1
+ *   portcullis_policy_version, portcullis_policy_rules,
+ *   portcullis_policy_applied_timestamp_seconds {interface}
+ *   portcullis_policy_applies_total {interface}
+ *   portcullis_attached {interface, mode}
+ *   portcullis_scrape_skipped_instances, portcullis_scrape_duration_seconds
+ * verdict is pass, drop or audit.
+ */
+#ifndef PORTCULLIS_CLI_METRICS_H
+#define PORTCULLIS_CLI_METRICS_H
+
+#include <stdio.h>
+
+/* Named ports are exported even when idle while the policy names at most
+ * this many (protocol, port) pairs; beyond it (a rule like 1-65535) only
+ * named ports with traffic are, so the series stay bounded. */
+#define PC_METRICS_NAMED_IDLE_MAX 1024
+
+struct pc_metrics_opts {
+	unsigned top;		/* busiest unnamed ports exported per instance */
+	int log_skips;		/* report skipped instances on stderr */
+};
+
+/* Render one scrape into *buf (malloc'd, *len bytes, NUL-terminated).
+ * An instance that cannot be read is skipped with a comment line, never
+ * fails the scrape. Returns 0 or -ENOMEM. Not reentrant: callers
+ * serialise scrapes (it reuses a large counter buffer). */
+int pc_metrics_scrape(const struct pc_metrics_opts *o, char **buf, size_t *len);
+
+#endif
