@@ -102,6 +102,21 @@ install: $(CLI)
 	install -m 0644 examples/*.policy $(DESTDIR)$(PREFIX)/share/portcullis/examples/
 	@if [ -d dist ]; then $(MAKE) -s install-dist; fi
 
+# install-dist: systemd units and the man page (called by install).
+# Units go to /lib/systemd/system when PREFIX is /usr, else
+# PREFIX/lib/systemd/system (systemd searches /usr/local/lib/systemd/system);
+# UNITDIR overrides. @SBINDIR@ in the units becomes the installed binary's dir.
+UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+.PHONY: install-dist
+install-dist:
+	install -d -m 0755 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/man/man8
+	for u in dist/*.service; do \
+		sed 's|@SBINDIR@|$(PREFIX)/sbin|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}.tmp && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}.tmp && \
+		mv $(DESTDIR)$(UNITDIR)/$${u##*/}.tmp $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 0644 dist/portcullis.8 $(DESTDIR)$(PREFIX)/share/man/man8/portcullis.8
+
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/portcullis
 	rm -rf $(DESTDIR)$(PREFIX)/share/portcullis
