@@ -92,7 +92,7 @@ void pkt_lldp(struct pkt *p)
 
 void pkt_ipv4(struct pkt *p, const struct pkt_ip4 *ip)
 {
-	unsigned ihl = ip->ihl ? ip->ihl : 5;
+	unsigned ihl = ip->ihl ? ip->ihl & 0xf : 5;
 	size_t hlen = ihl > 5 ? ihl * 4 : 20;
 	uint8_t *h = grow(p, "ipv4", hlen);
 	uint16_t frag = ip->frag_offset & 0x1fff;
@@ -267,6 +267,85 @@ void pkt_truncate(struct pkt *p, size_t n)
 {
 	if (n < p->len)
 		p->len = n;
+}
+
+static void build_l4(struct pkt *p, const struct pkt_desc *d, int v6)
+{
+	uint16_t sport = d->sport ? d->sport : 40000;
+	uint8_t icmp = d->icmp_set || d->icmp_type ? d->icmp_type : v6 ? 128 : 8;
+
+	switch (d->proto) {
+	case PKT_IP_TCP:
+		pkt_tcp(p, sport, d->dport, d->doff, 0x02);
+		break;
+	case PKT_IP_UDP:
+		pkt_udp(p, sport, d->dport);
+		break;
+	case PKT_IP_ICMP:
+		pkt_icmp(p, icmp, 0);
+		break;
+	case PKT_IP_ICMPV6:
+		pkt_icmp6(p, icmp, 0);
+		break;
+	default:
+		/* ESP, GRE, SCTP, ...: something that starts like ports, so a
+		 * parser that reads it as TCP/UDP would find one */
+		pkt_udp(p, sport, d->dport);
+		p->udp_off = -1;
+		p->hdr[p->n_hdr - 1].name = "l4other";
+		break;
+	}
+	if (d->payload)
+		pkt_payload(p, d->payload, 0x40);
+}
+
+void pkt_build(struct pkt *p, const struct pkt_desc *d)
+{
+	uint16_t etype = d->ethertype ? d->ethertype :
+			 d->family == 4 ? PKT_ETH_IPV4 :
+			 d->family == 6 ? PKT_ETH_IPV6 : PKT_ETH_ARP;
+	int ntags = 0;
+
+	while (ntags < 3 && d->tags[ntags])
+		ntags++;
+	pkt_init(p, ntags ? d->tags[0] : etype);
+	for (int i = 0; i < ntags; i++)
+		pkt_vlan(p, (uint16_t)(100 + i), i + 1 < ntags ? d->tags[i + 1] : etype);
+
+	if (d->family == 4) {
+		struct pkt_ip4 ip = {
+			.proto = d->proto, .ihl = d->ihl, .frag_offset = d->frag,
+			.mf = d->mf, .tot_len = d->tot_len, .version = d->version,
+		};
+		pkt_addr4(d->src ? d->src : "192.0.2.1", ip.src);
+		pkt_addr4(d->dst ? d->dst : "198.51.100.1", ip.dst);
+		pkt_ipv4(p, &ip);
+		build_l4(p, d, 0);
+	} else if (d->family == 6) {
+		uint8_t src[16], dst[16];
+
+		pkt_addr6(d->src ? d->src : "2001:db8::1", src);
+		pkt_addr6(d->dst ? d->dst : "2001:db8:ffff::1", dst);
+		pkt_ipv6(p, src, dst, d->n_ext ? d->ext[0] : d->proto);
+		for (int i = 0; i < d->n_ext && i < PKT_DESC_MAX_EXT; i++) {
+			uint8_t t = d->ext[i];
+			uint8_t next = i + 1 < d->n_ext ? d->ext[i + 1] : d->proto;
+			size_t len = d->ext_len[i] ? d->ext_len[i] : t == PKT_IP_AH ? 12 : 8;
+
+			if (t == PKT_IP_FRAGMENT)
+				pkt_ip6_frag(p, next, d->frag6, d->m6, 0x5151);
+			else
+				pkt_ip6_ext(p, t, next, len);
+		}
+		build_l4(p, d, 1);
+	} else if (etype == PKT_ETH_ARP) {
+		pkt_arp(p);
+	} else if (etype == PKT_ETH_LLDP) {
+		pkt_lldp(p);
+	} else {
+		pkt_payload(p, 46, 0);
+	}
+	pkt_finish(p);
 }
 
 void pkt_hexdump(FILE *f, const uint8_t *b, size_t len)

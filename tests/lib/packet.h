@@ -68,7 +68,8 @@ struct pkt_ip4 {
 	uint8_t src[4], dst[4];
 	uint8_t proto;
 	uint8_t ihl;		/* 0: 5; > 5 appends (ihl-5)*4 option bytes;
-				 * < 5 is written as is, 20 bytes still built */
+				 * < 5 is written as is, 20 bytes still built;
+				 * 16 writes IHL 0 */
 	uint16_t frag_offset;	/* in 8-byte units, 13 bits */
 	uint8_t mf, df;
 	int tot_len;		/* 0: automatic; else written as is (& 0xffff) */
@@ -112,6 +113,38 @@ void pkt_raw(struct pkt *p, const void *data, size_t n);
 void pkt_finish(struct pkt *p);
 /* Cut the frame to n bytes (no-op when n >= len). */
 void pkt_truncate(struct pkt *p, size_t n);
+
+/*
+ * A whole frame from a description, for tables and the fuzzer. Zero fields
+ * take defaults: addresses 192.0.2.1 -> 198.51.100.1 / 2001:db8::1 ->
+ * 2001:db8:ffff::1, ports 40000 -> 0, ICMP echo request.
+ */
+#define PKT_DESC_MAX_EXT 20
+struct pkt_desc {
+	uint16_t tags[3];	/* VLAN TPIDs in wire order, 0 ends the list */
+	uint16_t ethertype;	/* 0: from family (0x0800 / 0x86dd) */
+	int family;		/* 4, 6, or 0 for non-IP (ARP, LLDP by type) */
+	const char *src, *dst;	/* address literals of the family */
+	uint8_t proto;		/* IPv4 protocol / last IPv6 next header */
+	uint16_t sport, dport;
+	uint8_t icmp_type;	/* ICMP (proto 1 in v4) / ICMPv6 (58 in v6) */
+	uint8_t icmp_set;	/* 1: icmp_type is meant, even 0 */
+	uint8_t doff;		/* TCP data offset, 0: 5 */
+	/* IPv4 */
+	uint8_t ihl, version, mf;
+	int tot_len;
+	uint16_t frag;		/* fragment offset, 8-byte units */
+	/* IPv6: extension headers in order (0, 43, 44, 51, 60 or anything
+	 * else, built as an 8-byte generic header), their byte lengths
+	 * (0: 8, AH 12), and the fields of every Fragment header */
+	int n_ext;
+	uint8_t ext[PKT_DESC_MAX_EXT];
+	uint16_t ext_len[PKT_DESC_MAX_EXT];
+	uint16_t frag6;
+	uint8_t m6;
+	size_t payload;		/* bytes after the L4 header */
+};
+void pkt_build(struct pkt *p, const struct pkt_desc *d);
 
 /* "aa bb cc ..." hex dump on stream f, 16 bytes a line. */
 void pkt_hexdump(FILE *f, const uint8_t *b, size_t len);
