@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cmd_apply.c - `portcullis apply IFACE FILE [--dry-run]`.
+ *
+ * The file is compiled before anything else: a bad file changes nothing
+ * and exits 2. Then the policy is published atomically (pc_publish) and
+ * the version change printed. With --dry-run nothing is published: the
+ * live half is read back from the kernel and compared with the new policy,
+ * showing the settings that change and, per protocol, the port ranges
+ * whose verdict or source restriction changes. Source classes are compared
+ * by content (their prefixes and verdicts), not by their numeric ids,
+ * which differ between compilations. Returns an exit status.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "cli.h"
+
+/* What decides one (proto, port): the verdict without a source match and
+ * the content of its source class (0: no source look-up). */
+struct side {
+	unsigned verdict;
+	uint64_t class_sig;
+	uint32_t n_prefixes;
+};
+
+struct class_info {
+	uint64_t sig;
+	uint32_t n;
+};
+
+static int cmp_prefix(const void *a, const void *b)
+{
+	const struct pc_compiled_prefix *x = a, *y = b;
+
+	if (x->key.scope != y->key.scope)
+		return x->key.scope < y->key.scope ? -1 : 1;
+	if (x->key.prefixlen != y->key.prefixlen)
+		return x->key.prefixlen < y->key.prefixlen ? -1 : 1;
+	return memcmp(x->key.addr, y->key.addr, sizeof(x->key.addr));
+}
+
+static uint64_t fnv(uint64_t h, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	while (len--)
+		h = (h ^ *p++) * 0x100000001b3ull;
+	return h;
+}
+
+/* Per class id: a hash of its sorted (family, length, address, verdict)
+ * entries, and how many there are. */
+static struct class_info *class_table(struct pc_compiled *c, uint32_t *n_out)
+{
+	uint32_t max = c->n_classes, cls, p, port;
+	struct class_info *t;
+	size_t i;
+
+	for (p = 0; p < PC_NUM_PROTOS; p++)
+		for (port = 0; port < PC_NUM_PORTS; port++)
+			if (c->ports[p][port].class_id > max)
+				max = c->ports[p][port].class_id;
+	for (i = 0; i < c->n_prefixes; i++) {
+		cls = (c->prefixes[i].key.scope >> 1) & PC_MAX_CLASS_ID;
+		if (cls > max)
+			max = cls;
+	}
+	t = calloc(max + 1, sizeof(*t));
+	if (!t)
+		return NULL;
+	for (cls = 0; cls <= max; cls++)
+		t[cls].sig = 0xcbf29ce484222325ull;
+	qsort(c->prefixes, c->n_prefixes, sizeof(*c->prefixes), cmp_prefix);
+	for (i = 0; i < c->n_prefixes; i++) {
+		const struct pc_compiled_prefix *e = &c->prefixes[i];
+		unsigned char v6 = e->key.scope & 1, verdict = e->value.verdict != PC_ALLOW;
+
+		cls = (e->key.scope >> 1) & PC_MAX_CLASS_ID;
+		t[cls].sig = fnv(t[cls].sig, &v6, 1);
+		t[cls].sig = fnv(t[cls].sig, &e->key.prefixlen, 4);
+		t[cls].sig = fnv(t[cls].sig, e->key.addr, 16);
+		t[cls].sig = fnv(t[cls].sig, &verdict, 1);
+		t[cls].n++;
+	}
+	*n_out = max + 1;
+	return t;
+}
+
+static struct side side_of(const struct pc_compiled *c, const struct class_info *t,
+			   unsigned proto, unsigned port)
+{
+	const struct pc_port_entry *e = &c->ports[proto][port];
+	struct side s = { .verdict = e->verdict != PC_ALLOW };
+
+	if (e->class_id) {
+		s.class_sig = t[e->class_id].sig | 1;	/* never 0 */
+		s.n_prefixes = t[e->class_id].n;
+	}
+	return s;
+}
+
+static int same(struct side a, struct side b)
+{
+	return a.verdict == b.verdict && a.class_sig == b.class_sig;
+}
+
+static void side_text(struct side s, char *buf, size_t len)
+{
+	const char *v = s.verdict ? "deny" : "allow";
+
+	if (!s.class_sig)
+		snprintf(buf, len, "%s", v);
+	else
+		snprintf(buf, len, "by source (%u prefixes), otherwise %s",
+			 s.n_prefixes, v);
+}
+
+static const char *verdict_text(unsigned v)
+{
+	return v == PC_ALLOW ? "allow" : "deny";
+}
+
+static void add_setting(json_t *arr, const char *name, const char *old,
+			const char *new)
+{
+	if (strcmp(old, new))
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "name",
+						     name, "old", old, "new", new));
+}
+
+static int dry_run(struct pc_instance *inst, struct pc_compiled *c,
+		   const char *file)
+{
+	struct class_info *told = NULL, *tnew = NULL;
+	struct pc_compiled *live = NULL;
+	uint32_t nold, nnew;
+	json_t *settings, *ports, *out, *it;
+	unsigned proto, port, first;
+	size_t i;
+	int err;
+
+	err = pc_read_live(inst, &live);
+	if (err) {
+		cli_error("failed to read the live policy of %s: %s",
+			  inst->ifname, strerror(-err));
+		return PC_EXIT_FAIL;
+	}
+	told = class_table(live, &nold);
+	tnew = class_table(c, &nnew);
+	settings = json_array();
+	ports = json_array();
+	if (!told || !tnew || !settings || !ports) {
+		cli_error("failed to compare policies: %s", strerror(ENOMEM));
+		err = PC_EXIT_FAIL;
+		goto out;
+	}
+	add_setting(settings, "default", verdict_text(live->settings.default_verdict),
+		    verdict_text(c->settings.default_verdict));
+	add_setting(settings, "icmp", verdict_text(live->settings.icmp_verdict),
+		    verdict_text(c->settings.icmp_verdict));
+	add_setting(settings, "other", verdict_text(live->settings.other_verdict),
+		    verdict_text(c->settings.other_verdict));
+	add_setting(settings, "fragments", verdict_text(live->settings.fragment_verdict),
+		    verdict_text(c->settings.fragment_verdict));
+	add_setting(settings, "mode",
+		    live->settings.mode == PC_MODE_AUDIT ? "audit" : "enforce",
+		    c->settings.mode == PC_MODE_AUDIT ? "audit" : "enforce");
+
+	/* port 0 is never matched by a rule: compare 1..65535, in runs */
+	for (proto = 0; proto < PC_NUM_PROTOS; proto++) {
+		for (port = 1; port < PC_NUM_PORTS;) {
+			struct side o = side_of(live, told, proto, port);
+			struct side n = side_of(c, tnew, proto, port);
+			char os[96], ns[96];
+
+			first = port++;
+			if (same(o, n))
+				continue;
+			while (port < PC_NUM_PORTS &&
+			       same(side_of(live, told, proto, port), o) &&
+			       same(side_of(c, tnew, proto, port), n))
+				port++;
+			side_text(o, os, sizeof(os));
+			side_text(n, ns, sizeof(ns));
+			json_array_append_new(ports, json_pack(
+				"{s:s, s:i, s:i, s:s, s:s}", "protocol",
+				pc_proto_name(proto), "first", first, "last",
+				port - 1, "old", os, "new", ns));
+		}
+	}
+
+	if (cli.json) {
+		out = json_pack("{s:s, s:b, s:I, s:s, s:s, s:b, s:O, s:O}",
+				"interface", inst->ifname, "dry_run", 1,
+				"live_version", (json_int_t)live->settings.version,
+				"live_source", live->settings.source,
+				"new_source", file,
+				"changed", json_array_size(settings) || json_array_size(ports),
+				"settings", settings, "ports", ports);
+		json_dumpf(out, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(out);
+	} else {
+		live->settings.source[PC_SOURCE_LEN - 1] = '\0';
+		printf("dry run on %s: live version %llu (%s) against %s; nothing changed\n",
+		       inst->ifname, (unsigned long long)live->settings.version,
+		       live->settings.source[0] ? live->settings.source : "no policy",
+		       file);
+		json_array_foreach(settings, i, it)
+			printf("  %-9s %s -> %s\n",
+			       json_string_value(json_object_get(it, "name")),
+			       json_string_value(json_object_get(it, "old")),
+			       json_string_value(json_object_get(it, "new")));
+		json_array_foreach(ports, i, it) {
+			char range[32];
+			json_int_t a = json_integer_value(json_object_get(it, "first"));
+			json_int_t b = json_integer_value(json_object_get(it, "last"));
+
+			if (a == b)
+				snprintf(range, sizeof(range), "%" JSON_INTEGER_FORMAT, a);
+			else
+				snprintf(range, sizeof(range), "%" JSON_INTEGER_FORMAT
+					 "-%" JSON_INTEGER_FORMAT, a, b);
+			printf("  %s %-11s %s -> %s\n",
+			       json_string_value(json_object_get(it, "protocol")),
+			       range, json_string_value(json_object_get(it, "old")),
+			       json_string_value(json_object_get(it, "new")));
+		}
+		if (!json_array_size(settings) && !json_array_size(ports))
+			printf("  no change: the new policy decides every packet as the live one does\n");
+		else
+			printf("%zu setting(s) and %zu port range(s) would change\n",
+			       json_array_size(settings), json_array_size(ports));
+	}
+	err = PC_EXIT_OK;
+out:
+	json_decref(settings);
+	json_decref(ports);
+	free(told);
+	free(tnew);
+	free(live->prefixes);
+	free(live);
+	return err;
+}
+
+static int publish(struct pc_instance *inst, struct pc_compiled *c,
+		   const char *file)
+{
+	struct pc_settings old, new;
+	int err;
+
+	memset(&old, 0, sizeof(old));
+	pc_read_settings(inst, &old);
+	err = pc_publish(inst, c);
+	if (err) {
+		if (err == -ENOSPC || err == -E2BIG || err == -ENOMEM)
+			cli_error("failed to apply %s to %s: %s (too many prefixes "
+				  "for the kernel map?): version %llu stays in force",
+				  file, inst->ifname, strerror(-err),
+				  (unsigned long long)old.version);
+		else
+			cli_error("failed to apply %s to %s: %s: version %llu stays in force",
+				  file, inst->ifname, strerror(-err),
+				  (unsigned long long)old.version);
+		return PC_EXIT_FAIL;
+	}
+	err = pc_read_settings(inst, &new);
+	if (err) {
+		cli_error("applied, but failed to read the new version back: %s",
+			  strerror(-err));
+		return PC_EXIT_FAIL;
+	}
+	if (cli.json) {
+		json_t *o = json_pack("{s:s, s:I, s:I, s:s}", "interface",
+				      inst->ifname, "old_version",
+				      (json_int_t)old.version, "version",
+				      (json_int_t)new.version, "source",
+				      new.source);
+
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(o);
+	} else {
+		printf("%s: policy version %llu -> %llu (%s)\n", inst->ifname,
+		       (unsigned long long)old.version,
+		       (unsigned long long)new.version, new.source);
+	}
+	return PC_EXIT_OK;
+}
+
+int cmd_apply(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ 0 }
+	};
+	struct pc_compiled *c = NULL;
+	struct pc_instance *inst;
+	struct pc_policy p;
+	int o, rc, dry = 0;
+
+	while ((o = getopt_long(argc, argv, "n", opts, NULL)) != -1) {
+		switch (o) {
+		case 'n':
+			dry = 1;
+			break;
+		case 'j':
+			cli.json = 1;
+			break;
+		default:
+			cli_error("usage: portcullis apply IFACE FILE [--dry-run]");
+			return PC_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 2) {
+		cli_error("usage: portcullis apply IFACE FILE [--dry-run]");
+		return PC_EXIT_USAGE;
+	}
+	rc = cli_load_policy(argv[optind + 1], &p, &c);
+	if (rc)
+		return rc;
+	rc = cli_need_root();
+	if (!rc)
+		rc = cli_open_instance(argv[optind], &inst);
+	if (!rc) {
+		rc = dry ? dry_run(inst, c, argv[optind + 1])
+			 : publish(inst, c, argv[optind + 1]);
+		pc_close(inst);
+	}
+	pc_compiled_free(c);
+	pc_policy_free(&p);
+	return rc;
+}

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cmd_attach.c - `portcullis attach IFACE [--mode native|skb|hw]
+ * [--policy FILE]` and `portcullis detach IFACE`.
+ *
+ * attach compiles the policy first (a bad file attaches nothing, exit 2),
+ * then loads, publishes it as version 1, pins and attaches in one step
+ * (pc_attach undoes everything on failure). Without --policy everything is
+ * allowed, and it says so. Returns an exit status.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <jansson.h>
+#include "cli.h"
+
+static const char *mode_name(enum pc_attach_mode m)
+{
+	return m == PC_ATTACH_SKB ? "skb" : m == PC_ATTACH_HW ? "hw" : "native";
+}
+
+static int attach_error(const char *ifname, enum pc_attach_mode mode, int err)
+{
+	switch (-err) {
+	case ENODEV:
+		cli_error("no such interface: %s", ifname);
+		break;
+	case EEXIST:
+		cli_error("%s already has a portcullis program: change its policy "
+			  "with portcullis apply %s FILE, or run portcullis detach %s first",
+			  ifname, ifname, ifname);
+		break;
+	case EBUSY:
+		cli_error("failed to attach to %s: another XDP program is attached "
+			  "without the libxdp dispatcher: remove it first (xdp-loader "
+			  "status %s)", ifname, ifname);
+		break;
+	case EOPNOTSUPP:
+		cli_error("failed to attach to %s in %s mode: not supported by the "
+			  "driver: try --mode skb", ifname, mode_name(mode));
+		break;
+	case EPERM:
+	case EACCES:
+		cli_error("need root (CAP_BPF and CAP_NET_ADMIN)");
+		break;
+	case EINVAL:
+		cli_error("failed to attach to %s: the XDP object does not match "
+			  "this portcullis build (or the mode is invalid): rebuild, "
+			  "or run with -v for the loader's log", ifname);
+		break;
+	default:
+		cli_error("failed to attach to %s: %s (run with -v for details)",
+			  ifname, strerror(-err));
+	}
+	return PC_EXIT_FAIL;
+}
+
+static void print_attached(struct pc_instance *inst, const char *policy)
+{
+	struct pc_attach_info ai;
+	struct pc_settings s;
+
+	memset(&s, 0, sizeof(s));
+	pc_attach_info(inst, &ai);
+	pc_read_settings(inst, &s);
+	if (cli.json) {
+		json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:I, s:s?}",
+				      "interface", inst->ifname,
+				      "attach_mode", mode_name(ai.mode),
+				      "dispatcher", ai.dispatcher,
+				      "prog_id", (json_int_t)ai.prog_id,
+				      "version", (json_int_t)s.version,
+				      "source", policy ? s.source : NULL);
+
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(o);
+		return;
+	}
+	printf("attached to %s: %s mode, %s, program id %u, policy version %llu\n",
+	       inst->ifname, mode_name(ai.mode),
+	       ai.dispatcher ? "libxdp dispatcher" : "direct attach",
+	       ai.prog_id, (unsigned long long)s.version);
+	if (policy)
+		printf("policy: %s\n", s.source);
+	else
+		printf("no policy given: everything is allowed (apply one with: "
+		       "portcullis apply %s FILE)\n", inst->ifname);
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mode", required_argument, NULL, 'm' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ 0 }
+	};
+	enum pc_attach_mode mode = PC_ATTACH_NATIVE;
+	const char *policy = NULL, *ifname;
+	struct pc_compiled *c = NULL;
+	struct pc_instance *inst;
+	struct pc_policy p;
+	int o, err, rc;
+
+	while ((o = getopt_long(argc, argv, "m:p:", opts, NULL)) != -1) {
+		switch (o) {
+		case 'm':
+			if (!strcmp(optarg, "native"))
+				mode = PC_ATTACH_NATIVE;
+			else if (!strcmp(optarg, "skb"))
+				mode = PC_ATTACH_SKB;
+			else if (!strcmp(optarg, "hw"))
+				mode = PC_ATTACH_HW;
+			else {
+				cli_error("unknown mode %s: use native, skb or hw", optarg);
+				return PC_EXIT_USAGE;
+			}
+			break;
+		case 'p':
+			policy = optarg;
+			break;
+		case 'j':
+			cli.json = 1;
+			break;
+		default:
+			cli_error("usage: portcullis attach IFACE [--mode native|skb|hw] [--policy FILE]");
+			return PC_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_error("usage: portcullis attach IFACE [--mode native|skb|hw] [--policy FILE]");
+		return PC_EXIT_USAGE;
+	}
+	ifname = argv[optind];
+	if (policy) {
+		rc = cli_load_policy(policy, &p, &c);
+		if (rc)
+			return rc;
+	}
+	rc = cli_need_root();
+	if (rc)
+		goto out;
+	if (!if_nametoindex(ifname)) {
+		cli_error("no such interface: %s", ifname);
+		rc = PC_EXIT_FAIL;
+		goto out;
+	}
+	err = pc_attach(ifname, mode, c, &inst);
+	if (err) {
+		rc = attach_error(ifname, mode, err);
+		goto out;
+	}
+	print_attached(inst, policy);
+	pc_close(inst);
+	rc = PC_EXIT_OK;
+out:
+	if (c) {
+		pc_compiled_free(c);
+		pc_policy_free(&p);
+	}
+	return rc;
+}
+
+int cmd_detach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ 0 }
+	};
+	const char *ifname;
+	int o, err, rc;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == 'j') {
+			cli.json = 1;
+			continue;
+		}
+		cli_error("usage: portcullis detach IFACE");
+		return PC_EXIT_USAGE;
+	}
+	if (optind != argc - 1) {
+		cli_error("usage: portcullis detach IFACE");
+		return PC_EXIT_USAGE;
+	}
+	ifname = argv[optind];
+	rc = cli_need_root();
+	if (rc)
+		return rc;
+	err = pc_detach(ifname);
+	if (err == -ENOENT) {
+		if (!if_nametoindex(ifname))
+			cli_error("no such interface: %s", ifname);
+		else
+			cli_error("%s has no portcullis program: nothing to detach",
+				  ifname);
+		return PC_EXIT_FAIL;
+	}
+	if (err) {
+		cli_error("failed to detach from %s: %s", ifname, strerror(-err));
+		return PC_EXIT_FAIL;
+	}
+	if (cli.json) {
+		json_t *j = json_pack("{s:s, s:b}", "interface", ifname,
+				      "detached", 1);
+
+		json_dumpf(j, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(j);
+	} else
+		printf("detached from %s\n", ifname);
+	return PC_EXIT_OK;
+}

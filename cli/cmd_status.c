@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cmd_status.c - `portcullis status [IFACE] [--json]`: for every instance
+ * visible from this network namespace (or the one named): interface,
+ * attach mode, libxdp dispatcher or direct attach, program id, policy
+ * version, source file, hash, applied time, mode, rule / class / prefix
+ * counts and the kernel memory its maps hold. JSON: one object for
+ * `status IFACE`, an array otherwise. Returns an exit status.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+#include "cli.h"
+
+static const char *mode_name(enum pc_attach_mode m)
+{
+	return m == PC_ATTACH_SKB ? "skb" : m == PC_ATTACH_HW ? "hw" : "native";
+}
+
+static void iso_time(uint64_t ns, char *buf, size_t len)
+{
+	time_t t = ns / 1000000000ull;
+	struct tm tm;
+
+	if (!ns || !gmtime_r(&t, &tm)) {
+		snprintf(buf, len, "never");
+		return;
+	}
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* One instance as JSON, or printed; NULL (printed error) on failure. */
+static json_t *describe(struct pc_instance *inst)
+{
+	struct pc_attach_info ai;
+	struct pc_settings s;
+	uint64_t mem = 0;
+	char when[64], hash[17];
+	int err;
+
+	err = pc_read_settings(inst, &s);
+	if (!err)
+		err = pc_attach_info(inst, &ai);
+	if (!err)
+		err = pc_map_memory(inst, &mem);
+	if (err) {
+		cli_error("failed to read the state of %s: %s", inst->ifname,
+			  strerror(-err));
+		return NULL;
+	}
+	s.source[sizeof(s.source) - 1] = '\0';
+	iso_time(s.applied_unix_ns, when, sizeof(when));
+	snprintf(hash, sizeof(hash), "%016" PRIx64, (uint64_t)s.policy_hash);
+	return json_pack("{s:s, s:b, s:s?, s:s?, s:I, s:I, s:s?, s:s?, s:s, s:I,"
+			 " s:s, s:I, s:I, s:I, s:I}",
+			 "interface", inst->ifname,
+			 "attached", ai.attached,
+			 "attach_mode", ai.attached ? mode_name(ai.mode) : NULL,
+			 "attach_type", ai.attached ? (ai.dispatcher ? "dispatcher" : "direct") : NULL,
+			 "prog_id", (json_int_t)ai.prog_id,
+			 "version", (json_int_t)s.version,
+			 "source", s.source[0] ? s.source : NULL,
+			 "hash", s.policy_hash ? hash : NULL,
+			 "applied", when,
+			 "applied_unix_ns", (json_int_t)s.applied_unix_ns,
+			 "mode", s.mode == PC_MODE_AUDIT ? "audit" : "enforce",
+			 "rules", (json_int_t)s.rule_count,
+			 "classes", (json_int_t)s.class_count,
+			 "prefixes", (json_int_t)s.prefix_count,
+			 "map_memory_bytes", (json_int_t)mem);
+}
+
+static void print_text(json_t *o)
+{
+	const char *src = json_string_value(json_object_get(o, "source"));
+	const char *hash = json_string_value(json_object_get(o, "hash"));
+	json_int_t mem = json_integer_value(json_object_get(o, "map_memory_bytes"));
+
+	printf("%s:\n", json_string_value(json_object_get(o, "interface")));
+	if (json_is_true(json_object_get(o, "attached")))
+		printf("  attached:  %s mode, %s, program id %" JSON_INTEGER_FORMAT "\n",
+		       json_string_value(json_object_get(o, "attach_mode")),
+		       json_string_value(json_object_get(o, "attach_type")),
+		       json_integer_value(json_object_get(o, "prog_id")));
+	else
+		printf("  attached:  NO (program id %" JSON_INTEGER_FORMAT
+		       " pinned but not on the interface: run portcullis detach %s, then attach)\n",
+		       json_integer_value(json_object_get(o, "prog_id")),
+		       json_string_value(json_object_get(o, "interface")));
+	printf("  policy:    version %" JSON_INTEGER_FORMAT ", %s%s%s%s\n",
+	       json_integer_value(json_object_get(o, "version")),
+	       src ? src : "(none: everything allowed)",
+	       hash ? " (hash " : "", hash ? hash : "", hash ? ")" : "");
+	printf("  applied:   %s\n", json_string_value(json_object_get(o, "applied")));
+	printf("  mode:      %s, %" JSON_INTEGER_FORMAT " rules, %" JSON_INTEGER_FORMAT
+	       " source classes, %" JSON_INTEGER_FORMAT " prefixes\n",
+	       json_string_value(json_object_get(o, "mode")),
+	       json_integer_value(json_object_get(o, "rules")),
+	       json_integer_value(json_object_get(o, "classes")),
+	       json_integer_value(json_object_get(o, "prefixes")));
+	printf("  memory:    %" JSON_INTEGER_FORMAT " bytes in maps (%.1f MiB)\n",
+	       mem, mem / 1048576.0);
+}
+
+struct walk {
+	json_t *all;
+	int failed;
+};
+
+static int one(void *ctx, const char *pin_dir, const char *ifname)
+{
+	struct walk *w = ctx;
+	struct pc_instance *inst;
+	json_t *o;
+	int err = pc_open_dir(pin_dir, ifname, &inst);
+
+	if (err) {
+		cli_warn("cannot open the instance pinned at %s: %s", pin_dir,
+			 strerror(-err));
+		w->failed = 1;
+		return 0;	/* show the others anyway */
+	}
+	o = describe(inst);
+	pc_close(inst);
+	if (!o) {
+		w->failed = 1;
+		return 0;
+	}
+	json_array_append_new(w->all, o);
+	return 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ 0 }
+	};
+	struct walk w = { 0 };
+	struct pc_instance *inst;
+	size_t i;
+	json_t *o;
+	int c, rc, err;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'j') {
+			cli.json = 1;
+			continue;
+		}
+		cli_error("usage: portcullis status [IFACE] [--json]");
+		return PC_EXIT_USAGE;
+	}
+	if (argc - optind > 1) {
+		cli_error("usage: portcullis status [IFACE] [--json]");
+		return PC_EXIT_USAGE;
+	}
+	rc = cli_need_root();
+	if (rc)
+		return rc;
+
+	if (optind < argc) {
+		rc = cli_open_instance(argv[optind], &inst);
+		if (rc)
+			return rc;
+		o = describe(inst);
+		pc_close(inst);
+		if (!o)
+			return PC_EXIT_FAIL;
+		if (cli.json) {
+			json_dumpf(o, stdout, JSON_INDENT(2));
+			fputc('\n', stdout);
+		} else {
+			print_text(o);
+		}
+		json_decref(o);
+		return PC_EXIT_OK;
+	}
+
+	w.all = json_array();
+	err = pc_for_each_instance(one, &w);
+	if (err) {
+		cli_error("failed to list instances: %s", strerror(-err));
+		json_decref(w.all);
+		return PC_EXIT_FAIL;
+	}
+	if (cli.json) {
+		json_dumpf(w.all, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+	} else if (!json_array_size(w.all)) {
+		printf("no portcullis instance in this network namespace "
+		       "(attach one with: portcullis attach IFACE)\n");
+	} else {
+		json_array_foreach(w.all, i, o)
+			print_text(o);
+	}
+	json_decref(w.all);
+	return w.failed ? PC_EXIT_FAIL : PC_EXIT_OK;
+}
