@@ -115,8 +115,8 @@ static void side_text(struct side s, char *buf, size_t len)
 	if (!s.class_sig)
 		snprintf(buf, len, "%s", v);
 	else
-		snprintf(buf, len, "by source (%u prefixes), otherwise %s",
-			 s.n_prefixes, v);
+		snprintf(buf, len, "by source (%u prefix%s), otherwise %s",
+			 s.n_prefixes, s.n_prefixes == 1 ? "" : "es", v);
 }
 
 static const char *verdict_text(unsigned v)
