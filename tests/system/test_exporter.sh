@@ -1,0 +1,225 @@
+#!/bin/bash
+# test_exporter.sh - `portcullis exporter` against a real instance in a
+# namespace lab: promtool finds no problem in a scrape; packet and byte
+# counts equal what was sent; the per-port series are bounded (named ports,
+# the --top busiest others, the rest in port="other"); an instance with
+# half-removed pins is skipped with a comment while the others are served;
+# detach, re-attach and apply between scrapes (and during a burst of
+# scrapes) never break it; bad listen addresses and a port in use are clear
+# errors; IPv6 listening; SIGTERM stops it cleanly. Finally every port
+# counter is set on every CPU: the scrape's sums are exact, and its latency
+# is printed (not asserted: the machine is shared).
+set -u
+. "$(dirname "$0")/../lib/lab.sh"
+for t in jq curl promtool bpftool; do
+	command -v $t >/dev/null || fail "missing $t (run scripts/install-deps.sh)"
+done
+
+lab_up
+P=$LAB_TMP/p.policy
+cat >"$P" <<'EOF'
+default deny
+allow udp 5353
+deny udp 9999
+allow tcp 22 from 192.0.2.0/25
+EOF
+pc attach "$LAB_SIF" --policy "$P" || fail "attach"
+lab_wait_ready
+
+ADDR=127.0.0.1:9477	# loopback of our own server namespace: no clash
+start_exporter() {
+	lab_bg lab_s "$PC_BIN" exporter --listen "$1" --top 3 2>>"$LAB_TMP/exporter.log"
+	EXP_PID=$LAB_LAST_PID
+	local i
+	for i in $(seq 50); do
+		lab_s curl -sfg "http://$1/" >/dev/null 2>&1 && return 0
+		kill -0 "$EXP_PID" 2>/dev/null || fail "exporter died: $(cat "$LAB_TMP/exporter.log")"
+		sleep 0.1
+	done
+	fail "exporter does not answer on $1"
+}
+scrape() { lab_s curl -sfg "http://${1:-$ADDR}/metrics" || fail "scrape failed"; }
+# value NAME 'LABELS' : the sample's value, "absent" when there is none
+value() {
+	local v
+	v=$(grep -F "$1{$2}" <<<"$M" | awk '{print $2}')
+	echo "${v:-absent}"
+}
+promcheck() {
+	local out
+	out=$(promtool check metrics <<<"$M" 2>&1) || fail "promtool check metrics: $out"
+	[ -z "$out" ] || fail "promtool check metrics complains: $out"
+	ok "promtool check metrics: clean"
+}
+I="interface=\"$LAB_SIF\""
+
+start_exporter "$ADDR"
+lab_udp_send "$LAB_S4" 5353 100 "" 50 || fail "send"
+lab_udp_send "$LAB_S4" 9999 37 "" 10 || fail "send"
+for n in 1 2 3 4 5 6; do lab_udp_send "$LAB_S4" $((7000 + n)) $n "" 10 || fail "send"; done
+
+M=$(scrape)
+promcheck
+expect_eq "udp 5353 pass packets" "$(value portcullis_packets_total "$I,protocol=\"udp\",port=\"5353\",verdict=\"pass\"")" 100
+expect_eq "udp 5353 pass bytes" "$(value portcullis_bytes_total "$I,protocol=\"udp\",port=\"5353\",verdict=\"pass\"")" 9200
+expect_eq "udp 5353 drop packets" "$(value portcullis_packets_total "$I,protocol=\"udp\",port=\"5353\",verdict=\"drop\"")" 0
+expect_eq "udp 9999 drop packets" "$(value portcullis_packets_total "$I,protocol=\"udp\",port=\"9999\",verdict=\"drop\"")" 37
+expect_eq "named idle tcp 22 exported" "$(value portcullis_packets_total "$I,protocol=\"tcp\",port=\"22\",verdict=\"pass\"")" 0
+expect_eq "busiest unnamed 7006" "$(value portcullis_packets_total "$I,protocol=\"udp\",port=\"7006\",verdict=\"drop\"")" 6
+expect_eq "busiest unnamed 7004" "$(value portcullis_packets_total "$I,protocol=\"udp\",port=\"7004\",verdict=\"drop\"")" 4
+expect_eq "beyond --top 3: 7003" "$(value portcullis_packets_total "$I,protocol=\"udp\",port=\"7003\",verdict=\"drop\"")" absent
+expect_eq "udp other = 1+2+3" "$(value portcullis_packets_total "$I,protocol=\"udp\",port=\"other\",verdict=\"drop\"")" 6
+expect_eq "tcp other exists" "$(value portcullis_packets_total "$I,protocol=\"tcp\",port=\"other\",verdict=\"pass\"")" 0
+expect_eq "udp registered pass" "$(value portcullis_class_packets_total "$I,protocol=\"udp\",class=\"registered\",verdict=\"pass\"")" 100
+expect_eq "udp registered drop" "$(value portcullis_class_packets_total "$I,protocol=\"udp\",class=\"registered\",verdict=\"drop\"")" $((37 + 21))
+expect_eq "udp registered drop bytes" "$(value portcullis_class_bytes_total "$I,protocol=\"udp\",class=\"registered\",verdict=\"drop\"")" $(((37 + 21) * 52))
+expect_eq "malformed bucket" "$(value portcullis_bucket_packets_total "$I,bucket=\"malformed\",verdict=\"drop\"")" 0
+[ "$(value portcullis_bucket_packets_total "$I,bucket=\"icmp\",verdict=\"pass\"")" -ge 2 ] || fail "icmp bucket"
+ok "icmp bucket counts the pings"
+expect_eq "port series (3 named + 3 top + 2 other) x 3 verdicts" \
+	"$(grep -c "^portcullis_packets_total{$I," <<<"$M")" 24
+grep -q "^portcullis_policy_info{$I,version=\"1\",hash=\"[0-9a-f]\{16\}\",policy_mode=\"enforce\"} 1$" <<<"$M" ||
+	fail "policy_info: $(grep policy_info <<<"$M")"
+ok "policy_info"
+expect_eq "attached" "$(value portcullis_attached "$I,mode=\"native\"")" 1
+expect_eq "applies" "$(value portcullis_policy_applies_total "$I")" 0
+for f in packets_total bytes_total class_packets_total class_bytes_total bucket_packets_total \
+	bucket_bytes_total policy_info policy_applies_total attached scrape_duration_seconds; do
+	grep -q "^# HELP portcullis_$f " <<<"$M" && grep -q "^# TYPE portcullis_$f " <<<"$M" ||
+		fail "no HELP/TYPE for portcullis_$f"
+done
+ok "HELP and TYPE for every family"
+H=$(lab_s curl -sf -D - -o /dev/null "http://$ADDR/metrics") || fail "headers"
+grep -qi '^content-type: text/plain; version=0.0.4' <<<"$H" || fail "content type: $H"
+ok "content type"
+expect_eq "404" "$(lab_s curl -s -o /dev/null -w '%{http_code}' "http://$ADDR/nope")" 404
+expect_eq "405" "$(lab_s curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADDR/metrics")" 405
+
+# apply between scrapes: version and applies move, counters stay
+pc apply "$LAB_SIF" "$P" >/dev/null || fail "apply"
+M=$(scrape)
+expect_eq "applies after one apply" "$(value portcullis_policy_applies_total "$I")" 1
+expect_eq "version after apply" "$(value portcullis_policy_version "$I")" 2
+expect_eq "counters survive apply" "$(value portcullis_packets_total "$I,protocol=\"udp\",port=\"5353\",verdict=\"pass\"")" 100
+
+# an instance whose pins are half gone: skipped, the real one still served
+FAKE=$(dirname "$(lab_pin_dir)")/pcx$$
+mkdir "$FAKE" && bpftool prog pin pinned "$(lab_pin_dir)/prog" "$FAKE/prog" || fail "fake pin dir"
+lab_on_exit "rm -rf '$FAKE'"
+M=$(scrape)
+promcheck
+grep -q "^# portcullis: skipped interface pcx$$: " <<<"$M" || fail "no skip comment: $(grep '^# portcullis' <<<"$M")"
+ok "half-pinned instance skipped with a comment"
+expect_eq "skipped instances" "$(grep '^portcullis_scrape_skipped_instances ' <<<"$M" | awk '{print $2}')" 1
+expect_eq "real instance still served" "$(value portcullis_packets_total "$I,protocol=\"udp\",port=\"5353\",verdict=\"pass\"")" 100
+scrape >/dev/null
+expect_eq "skip logged once" "$(grep -c "skipped interface pcx$$" "$LAB_TMP/exporter.log")" 1
+rm -rf "$FAKE"
+
+# detach and re-attach between scrapes
+pc detach "$LAB_SIF" || fail "detach"
+M=$(scrape)
+promcheck
+expect_eq "no series of a detached interface" "$(grep -c "$I" <<<"$M")" 0
+pc attach "$LAB_SIF" --policy "$P" || fail "re-attach"
+lab_udp_send "$LAB_S4" 5353 5 "" 50 || fail "send"
+M=$(scrape)
+expect_eq "re-attached counts from zero" "$(value portcullis_packets_total "$I,protocol=\"udp\",port=\"5353\",verdict=\"pass\"")" 5
+expect_eq "re-attached version" "$(value portcullis_policy_version "$I")" 1
+
+# detach / attach racing a burst of scrapes: every scrape answers and parses
+(for i in 1 2 3 4 5; do pc detach "$LAB_SIF"; pc attach "$LAB_SIF" --policy "$P"; done) >/dev/null 2>&1 &
+racer=$!
+for i in $(seq 30); do
+	M=$(scrape)
+	out=$(promtool check metrics <<<"$M" 2>&1) || fail "scrape $i during detach/attach: $out"
+done
+wait $racer
+kill -0 "$EXP_PID" || fail "exporter died during detach/attach"
+ok "30 scrapes during 5 detach/attach cycles: all valid"
+pc status "$LAB_SIF" >/dev/null 2>&1 || pc attach "$LAB_SIF" --policy "$P" || fail "attach after race"
+
+# bad listen addresses and a port in use: clear messages, exit 2 / 1
+for bad in 127.0.0.1 1.2.3.4.5:80 127.0.0.1:99999 '[::1:9477' ::1:9477 localhost:9477 :9477; do
+	E=$(lab_s "$PC_BIN" exporter --listen "$bad" 2>&1); rc=$?
+	expect_eq "--listen '$bad' exit" $rc 2
+	grep -q "bad --listen" <<<"$E" || fail "--listen '$bad' message: $E"
+done
+E=$(lab_s timeout 5 "$PC_BIN" exporter --listen "$ADDR" 2>&1); rc=$?
+expect_eq "port in use exit" $rc 1
+grep -qi "address already in use" <<<"$E" || fail "port in use message: $E"
+ok "port in use: $E"
+
+# IPv6 listen address; SIGTERM stops cleanly
+A6='[::1]:9478'
+start_exporter "$A6"
+P6=$EXP_PID
+M=$(scrape "$A6")
+expect_eq "IPv6 scrape" "$(value portcullis_attached "$I,mode=\"native\"")" 1
+kill -TERM "$P6"
+wait "$P6"; rc=$?
+expect_eq "exit status after SIGTERM" $rc 0
+
+# every port counter set on every CPU: exact sums, bounded series, latency
+fill=$(lab_s "$LAB_PY" - "$(lab_pin_dir)/port_stats" <<'EOF'
+# Fill every per-CPU slot of port_stats through the bpf() syscall (batch
+# update), packets = 1 + (key*3 + cpu*5 + outcome) % 11, bytes = 100*packets
+# + cpu; print the expected sums as JSON.
+import ctypes, json, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def bpf(cmd, attr):
+    buf = ctypes.create_string_buffer(attr, 128)
+    r = libc.syscall(321, cmd, buf, 128)
+    if r < 0:
+        raise OSError(ctypes.get_errno(), "bpf cmd %d" % cmd)
+    return r
+path = ctypes.create_string_buffer(sys.argv[1].encode())
+fd = bpf(7, struct.pack("QII", ctypes.addressof(path), 0, 0))   # BPF_OBJ_GET
+possible = open("/sys/devices/system/cpu/possible").read().strip()
+ncpu = int(possible.split(",")[-1].split("-")[-1]) + 1
+N = 131072
+tot = {"packets": [[0] * 3 for _ in range(2)], "bytes": [[0] * 3 for _ in range(2)]}
+keys = struct.pack("%dI" % N, *range(N))
+vals = bytearray()
+for k in range(N):
+    p = k // 65536
+    for c in range(ncpu):
+        pk = [1 + (k * 3 + c * 5 + o) % 11 for o in range(3)]
+        by = [100 * x + c for x in pk]
+        for o in range(3):
+            tot["packets"][p][o] += pk[o]
+            tot["bytes"][p][o] += by[o]
+        vals += struct.pack("6Q", *(pk + by))
+kb = ctypes.create_string_buffer(keys, len(keys))
+vb = ctypes.create_string_buffer(bytes(vals), len(vals))
+# BPF_MAP_UPDATE_BATCH: in_batch, out_batch, keys, values, count, map_fd, elem_flags, flags
+bpf(26, struct.pack("QQQQIIQQ", 0, 0, ctypes.addressof(kb), ctypes.addressof(vb), N, fd, 0, 0))
+print(json.dumps(tot))
+EOF
+) || fail "cannot fill port_stats"
+M=$(scrape)
+promcheck
+expect_eq "port series stay bounded" "$(grep -c "^portcullis_packets_total{$I," <<<"$M")" 24
+verdicts=(pass drop audit)
+for p in 0 1; do
+	proto=$([ $p = 0 ] && echo tcp || echo udp)
+	for o in 0 1 2; do
+		sel="$I,protocol=\"$proto\","
+		want=$(jq ".packets[$p][$o]" <<<"$fill")
+		got=$(grep "^portcullis_packets_total{$sel" <<<"$M" | grep "verdict=\"${verdicts[$o]}\"" |
+			awk '{s += $2} END {printf "%d", s}')
+		expect_eq "$proto ${verdicts[$o]} packets summed over port series" "$got" "$want"
+		want=$(jq ".bytes[$p][$o]" <<<"$fill")
+		got=$(grep "^portcullis_class_bytes_total{$sel" <<<"$M" | grep "verdict=\"${verdicts[$o]}\"" |
+			awk '{s += $2} END {printf "%d", s}')
+		expect_eq "$proto ${verdicts[$o]} bytes summed over classes" "$got" "$want"
+	done
+done
+times=$(for i in 1 2 3 4 5; do lab_s curl -sf -o /dev/null -w '%{time_total}\n' "http://$ADDR/metrics"; done | sort -n)
+own=$(grep '^portcullis_scrape_duration_seconds ' <<<"$M" | awk '{print $2}')
+echo "# scrape with all 131072 port counters set on $(nproc) CPUs: HTTP total min $(head -1 <<<"$times") s, median $(sed -n 3p <<<"$times") s; exporter's own scrape_duration $own s"
+kill -TERM "$EXP_PID"
+wait "$EXP_PID"; rc=$?
+expect_eq "exporter exit after SIGTERM" $rc 0
+echo "PASS"
