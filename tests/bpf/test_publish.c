@@ -20,12 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/tcp.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "loader/instance.h"
 
@@ -470,6 +472,258 @@ static void test_open_checks_maps(void **state)
 	tmp_dir[0] = '\0';
 }
 
+/* ---- SPEC section 4, invariant 1: every packet sees one whole version.
+ * Two policies that both allow tcp 22 from 10.0.0.1, each through its own
+ * source class (port entry: class N, verdict deny; LPM 10/8 in class N:
+ * allow). Any packet judged by a half that is being written (port entry of
+ * one policy, prefixes not yet or no longer there) is dropped. Packets run
+ * without pause while the two policies are published back and forth. */
+struct hammer {
+	struct pc_instance *inst;
+	volatile int stop;
+	long runs, drops, errors;
+};
+
+static void *hammer_run(void *arg)
+{
+	struct hammer *h = arg;
+	unsigned char frame[64] = { 0 };
+	struct ethhdr *eth = (void *)frame;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct tcphdr *tcp = (void *)(ip + 1);
+
+	eth->h_proto = htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->ttl = 64;
+	ip->protocol = 6;
+	ip->tot_len = htons(sizeof(*ip) + sizeof(*tcp));
+	inet_pton(AF_INET, "10.0.0.1", &ip->saddr);
+	inet_pton(AF_INET, "192.0.2.1", &ip->daddr);
+	tcp->dest = htons(22);
+	tcp->doff = 5;
+	while (!h->stop) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame,
+			    .data_size_in = sizeof(frame), .repeat = 1);
+
+		if (bpf_prog_test_run_opts(h->inst->prog_fd, &opts))
+			h->errors++;
+		else if (opts.retval != XDP_PASS)
+			h->drops++;
+		h->runs++;
+	}
+	return NULL;
+}
+
+static void test_invariant_whole_version(void **state)
+{
+	struct pc_compiled *a = new_compiled(PC_DENY, "a.policy");
+	struct pc_compiled *b = new_compiled(PC_DENY, "b.policy");
+	struct hammer h = { 0 };
+	struct pc_settings s;
+	pthread_t t;
+	int i;
+
+	(void)state;
+	a->ports[PC_PROTO_TCP][22].class_id = 1;
+	add_prefix(a, 1, "10.0.0.0", 8, PC_ALLOW, 1);
+	b->ports[PC_PROTO_TCP][22].class_id = 2;
+	add_prefix(b, 2, "10.0.0.0", 8, PC_ALLOW, 1);
+	/* padding entries make each publish's LPM work take a while */
+	for (i = 0; i < 2000; i++) {
+		char addr[32];
+
+		snprintf(addr, sizeof(addr), "172.%d.%d.0", 16 + i / 256, i % 256);
+		add_prefix(a, 1, addr, 24, PC_DENY, 2);
+		add_prefix(b, 2, addr, 24, PC_DENY, 2);
+	}
+	assert_int_equal(pc_load_unattached(a, &h.inst), 0);
+	assert_int_equal(pthread_create(&t, NULL, hammer_run, &h), 0);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(pc_publish(h.inst, i & 1 ? a : b), 0);
+	h.stop = 1;
+	pthread_join(t, NULL);
+	printf("invariant 1: %ld packets during 20 publishes, %ld dropped, %ld errors\n",
+	       h.runs, h.drops, h.errors);
+	assert_int_equal(pc_read_settings(h.inst, &s), 0);
+	assert_int_equal(s.version, 21);
+	assert_true(h.runs > 100);
+	assert_int_equal(h.errors, 0);
+	assert_int_equal(h.drops, 0);
+	pc_close(h.inst);
+	free_compiled(a);
+	free_compiled(b);
+}
+
+/* ---- SPEC section 4, invariant 2: pc_publish returns only once no
+ * program run that started before it can still be running. A test XDP
+ * program (raw instructions, no object file needed) records its start
+ * time, spins in bpf_loop for 150 ms, and records its end time. When the
+ * run started before pc_publish was called, pc_publish must not return
+ * before the run ended. */
+#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), \
+	.src_reg = (s), .off = (o), .imm = (i) })
+#define MOV64_IMM(d, i)	INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
+#define MOV64_REG(d, s)	INSN(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
+#define ADD64_IMM(d, i)	INSN(BPF_ALU64 | BPF_ADD | BPF_K, d, 0, 0, i)
+#define ADD64_REG(d, s)	INSN(BPF_ALU64 | BPF_ADD | BPF_X, d, s, 0, 0)
+#define CALL(f)		INSN(BPF_JMP | BPF_CALL, 0, 0, 0, f)
+#define EXIT()		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+#define STX64(d, s, o)	INSN(BPF_STX | BPF_MEM | BPF_DW, d, s, o, 0)
+#define ST32(d, o, i)	INSN(BPF_ST | BPF_MEM | BPF_W, d, 0, o, i)
+#define LDX64(d, s, o)	INSN(BPF_LDX | BPF_MEM | BPF_DW, d, s, o, 0)
+#define LD_IMM64(d, s, i) INSN(BPF_LD | BPF_DW | BPF_IMM, d, s, 0, i), INSN(0, 0, 0, 0, 0)
+#define JGE_REG(d, s, o) INSN(BPF_JMP | BPF_JGE | BPF_X, d, s, o, 0)
+
+static int load_spin_prog(int map_fd)
+{
+	struct bpf_insn insns[] = {
+		/* 0 */ CALL(BPF_FUNC_ktime_get_ns),
+		/* 1 */ MOV64_REG(BPF_REG_7, BPF_REG_0),	/* start */
+		/* 2 */ MOV64_REG(BPF_REG_1, BPF_REG_0),
+		/* 3 */ LD_IMM64(BPF_REG_2, 0, 150000000),	/* 150 ms */
+		/* 5 */ ADD64_REG(BPF_REG_1, BPF_REG_2),
+		/* 6 */ STX64(BPF_REG_10, BPF_REG_1, -24),	/* deadline */
+		/* 7 */ LD_IMM64(BPF_REG_1, 0, 8000000),	/* iterations */
+		/* 9 */ LD_IMM64(BPF_REG_2, BPF_PSEUDO_FUNC, 0),	/* -> cb */
+		/* 11 */ MOV64_REG(BPF_REG_3, BPF_REG_10),
+		/* 12 */ ADD64_IMM(BPF_REG_3, -24),
+		/* 13 */ MOV64_IMM(BPF_REG_4, 0),
+		/* 14 */ CALL(BPF_FUNC_loop),
+		/* 15 */ CALL(BPF_FUNC_ktime_get_ns),
+		/* 16 */ MOV64_REG(BPF_REG_8, BPF_REG_0),	/* end */
+		/* 17 */ ST32(BPF_REG_10, -4, 0),
+		/* 18 */ STX64(BPF_REG_10, BPF_REG_7, -16),
+		/* 19 */ LD_IMM64(BPF_REG_1, BPF_PSEUDO_MAP_FD, map_fd),
+		/* 21 */ MOV64_REG(BPF_REG_2, BPF_REG_10),
+		/* 22 */ ADD64_IMM(BPF_REG_2, -4),
+		/* 23 */ MOV64_REG(BPF_REG_3, BPF_REG_10),
+		/* 24 */ ADD64_IMM(BPF_REG_3, -16),
+		/* 25 */ MOV64_IMM(BPF_REG_4, 0),
+		/* 26 */ CALL(BPF_FUNC_map_update_elem),
+		/* 27 */ ST32(BPF_REG_10, -4, 1),
+		/* 28 */ STX64(BPF_REG_10, BPF_REG_8, -16),
+		/* 29 */ LD_IMM64(BPF_REG_1, BPF_PSEUDO_MAP_FD, map_fd),
+		/* 31 */ MOV64_REG(BPF_REG_2, BPF_REG_10),
+		/* 32 */ ADD64_IMM(BPF_REG_2, -4),
+		/* 33 */ MOV64_REG(BPF_REG_3, BPF_REG_10),
+		/* 34 */ ADD64_IMM(BPF_REG_3, -16),
+		/* 35 */ MOV64_IMM(BPF_REG_4, 0),
+		/* 36 */ CALL(BPF_FUNC_map_update_elem),
+		/* 37 */ MOV64_IMM(BPF_REG_0, XDP_PASS),
+		/* 38 */ EXIT(),
+		/* callback(index, ctx): stop once past the deadline */
+		/* 39 */ LDX64(BPF_REG_6, BPF_REG_2, 0),
+		/* 40 */ CALL(BPF_FUNC_ktime_get_ns),
+		/* 41 */ JGE_REG(BPF_REG_0, BPF_REG_6, 2),
+		/* 42 */ MOV64_IMM(BPF_REG_0, 0),
+		/* 43 */ EXIT(),
+		/* 44 */ MOV64_IMM(BPF_REG_0, 1),
+		/* 45 */ EXIT(),
+	};
+	struct bpf_func_info finfo[2];
+	char log[4096] = "";
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .log_buf = log,
+		    .log_size = sizeof(log), .log_level = 1);
+	struct btf *btf = btf__new_empty();
+	int fd, i32, i64, u32, ptr, proto;
+
+	/* a program with a callback needs BTF describing its functions */
+	assert_non_null(btf);
+	i32 = btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
+	i64 = btf__add_int(btf, "long", 8, BTF_INT_SIGNED);
+	u32 = btf__add_int(btf, "unsigned int", 4, 0);
+	ptr = btf__add_ptr(btf, 0);
+	proto = btf__add_func_proto(btf, i32);
+	btf__add_func_param(btf, "ctx", ptr);
+	finfo[0].insn_off = 0;
+	finfo[0].type_id = btf__add_func(btf, "pc_spin", BTF_FUNC_STATIC, proto);
+	proto = btf__add_func_proto(btf, i64);
+	btf__add_func_param(btf, "index", u32);
+	btf__add_func_param(btf, "ctx", ptr);
+	finfo[1].insn_off = 39;
+	finfo[1].type_id = btf__add_func(btf, "pc_spin_cb", BTF_FUNC_STATIC, proto);
+	assert_int_equal(btf__load_into_kernel(btf), 0);
+	opts.prog_btf_fd = btf__fd(btf);
+	opts.func_info = finfo;
+	opts.func_info_cnt = 2;
+	opts.func_info_rec_size = sizeof(finfo[0]);
+
+	insns[9].imm = 39 - 9 - 1;	/* pseudo func: relative to next insn */
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "pc_spin", "GPL", insns,
+			   sizeof(insns) / sizeof(insns[0]), &opts);
+	if (fd < 0)
+		fprintf(stderr, "spin program rejected: %s\n%s\n", strerror(errno), log);
+	btf__free(btf);
+	return fd;
+}
+
+struct spin {
+	int prog_fd;
+	volatile int entered;
+};
+
+static void *spin_run(void *arg)
+{
+	struct spin *sp = arg;
+	unsigned char frame[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame,
+		    .data_size_in = sizeof(frame), .repeat = 1);
+
+	sp->entered = 1;
+	bpf_prog_test_run_opts(sp->prog_fd, &opts);
+	return NULL;
+}
+
+static void test_invariant_barrier(void **state)
+{
+	struct pc_instance *inst;
+	struct spin sp = { 0 };
+	__u64 start = 0, end = 0;
+	__u32 k;
+	double t_call, t_ret;
+	int map_fd, tries;
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(pc_load_unattached(NULL, &inst), 0);
+	map_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pc_spin_t", 4, 8, 2, NULL);
+	assert_true(map_fd >= 0);
+	sp.prog_fd = load_spin_prog(map_fd);
+	assert_true(sp.prog_fd >= 0);
+	for (tries = 0; tries < 5; tries++) {
+		__u64 zero = 0;
+
+		for (k = 0; k < 2; k++)
+			bpf_map_update_elem(map_fd, &k, &zero, BPF_ANY);
+		sp.entered = 0;
+		assert_int_equal(pthread_create(&t, NULL, spin_run, &sp), 0);
+		while (!sp.entered)
+			usleep(100);
+		usleep(30000);	/* well inside the 150 ms run */
+		t_call = now_ms();
+		assert_int_equal(pc_publish(inst, NULL), 0);
+		t_ret = now_ms();
+		pthread_join(t, NULL);
+		k = 0;
+		assert_int_equal(bpf_map_lookup_elem(map_fd, &k, &start), 0);
+		k = 1;
+		assert_int_equal(bpf_map_lookup_elem(map_fd, &k, &end), 0);
+		/* only a run that began before the call proves anything */
+		if (start && start / 1e6 < t_call)
+			break;
+	}
+	assert_true(tries < 5);
+	printf("invariant 2: program ran %.1f..%.1f ms, publish called at %.1f, "
+	       "returned at %.1f\n", 0.0, (end - start) / 1e6,
+	       t_call - start / 1e6, t_ret - start / 1e6);
+	assert_true(end > start);
+	assert_true(end / 1e6 <= t_ret);
+	close(sp.prog_fd);
+	close(map_fd);
+	pc_close(inst);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -478,6 +732,8 @@ int main(void)
 		cmocka_unit_test(test_publish_failure_keeps_live),
 		cmocka_unit_test(test_publish_latency),
 		cmocka_unit_test(test_open_checks_maps),
+		cmocka_unit_test(test_invariant_whole_version),
+		cmocka_unit_test(test_invariant_barrier),
 	};
 
 	if (geteuid() != 0) {
