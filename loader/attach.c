@@ -146,15 +146,23 @@ static int claim_dir(const char *dir, int *lock_fd)
 
 static int make_dir(const char *dir, int *lock_fd)
 {
-	char parent[256];
-	int err;
+	char buf[256], *parent;
+	int err, tries;
 
-	snprintf(parent, sizeof(parent), "%s", dir);
-	err = pc_mkdir_p(dirname(parent));
+	snprintf(buf, sizeof(buf), "%s", dir);
+	parent = dirname(buf);
+	/* twice: a detach may remove an empty netns-INODE parent between
+	 * our mkdir -p and our mkdir */
+	for (tries = 0; tries < 2; tries++) {
+		err = pc_mkdir_p(parent);
+		if (err)
+			return err;
+		err = mkdir(dir, 0700) && errno != EEXIST ? -errno : 0;
+		if (err != -ENOENT)
+			break;
+	}
 	if (err)
 		return err;
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return -errno;
 	err = claim_dir(dir, lock_fd);
 	if (err)
 		return err;

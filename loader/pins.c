@@ -149,8 +149,9 @@ void pc_rmdir_empty(const char *dir)
 	char *slash;
 
 	snprintf(buf, sizeof(buf), "%s", dir);
-	/* stop at the first directory that is not empty (ENOTEMPTY) */
-	while (strlen(buf) >= root && !strncmp(buf, PC_PIN_ROOT, root)) {
+	/* stop at the first directory that is not empty (ENOTEMPTY); the
+	 * root itself stays, so a concurrent attach never loses its parent */
+	while (strlen(buf) > root && !strncmp(buf, PC_PIN_ROOT, root)) {
 		if (rmdir(buf))
 			return;
 		slash = strrchr(buf, '/');
