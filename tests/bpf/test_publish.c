@@ -20,7 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <net/if.h>
 #include <pthread.h>
+#include <sched.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/if_ether.h>
@@ -724,6 +727,134 @@ static void test_invariant_barrier(void **state)
 	pc_close(inst);
 }
 
+/* ---- attach / detach on a veth pair in a network namespace of our own
+ * (never on an interface we did not create). The pins land under
+ * PC_PIN_ROOT/netns-INODE/. The attaching process exits before the checks:
+ * the program must stay attached. Both libxdp paths are run: default
+ * (dispatcher where the kernel allows it) and LIBXDP_SKIP_DISPATCHER=1. */
+static char ns_name[64];
+
+static void ns_cleanup(void)
+{
+	char cmd[160];
+
+	if (!ns_name[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null", ns_name);
+	if (system(cmd) != 0)
+		fprintf(stderr, "warning: could not delete netns %s\n", ns_name);
+	ns_name[0] = '\0';
+}
+
+static int enter_ns(const char *name)
+{
+	char path[128];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "/var/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = setns(fd, CLONE_NEWNET) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+static void attach_cycle(const char *skip_dispatcher)
+{
+	struct pc_instance *inst;
+	struct pc_attach_info ai;
+	struct pc_settings s;
+	char dir[256];
+	struct stat st;
+	__u32 id = 0;
+	pid_t pid;
+	int status;
+
+	if (skip_dispatcher)
+		setenv("LIBXDP_SKIP_DISPATCHER", skip_dispatcher, 1);
+	else
+		unsetenv("LIBXDP_SKIP_DISPATCHER");
+	/* attach from a child that then exits */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct pc_instance *c;
+
+		_exit(pc_attach("pct0", PC_ATTACH_NATIVE, NULL, &c) ? 1 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	assert_int_equal(pc_pin_dir("pct0", dir, sizeof(dir)), 0);
+	assert_non_null(strstr(dir, "/netns-"));
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(pc_open("pct0", &inst), 0);
+	assert_int_equal(pc_attach_info(inst, &ai), 0);
+	assert_int_equal(ai.attached, 1);
+	assert_int_equal(ai.mode, PC_ATTACH_NATIVE);
+	assert_int_equal(bpf_xdp_query_id(if_nametoindex("pct0"), 0, &id), 0);
+	/* direct attach: our program is on the interface; dispatcher: the
+	 * dispatcher is, and ours is one of its components */
+	if (!ai.dispatcher)
+		assert_int_equal(id, ai.prog_id);
+	else
+		assert_true(id != 0 && id != ai.prog_id);
+	printf("attach (%s): %s, program id %u\n",
+	       skip_dispatcher ? "LIBXDP_SKIP_DISPATCHER=1" : "default",
+	       ai.dispatcher ? "libxdp dispatcher" : "direct", ai.prog_id);
+	assert_int_equal(pc_read_settings(inst, &s), 0);
+	assert_int_equal(s.version, 1);
+	/* a second instance on the same interface is refused */
+	{
+		struct pc_instance *again;
+
+		assert_int_equal(pc_attach("pct0", PC_ATTACH_NATIVE, NULL, &again),
+				 -EEXIST);
+	}
+	pc_close(inst);
+
+	assert_int_equal(pc_detach("pct0"), 0);
+	assert_int_equal(bpf_xdp_query_id(if_nametoindex("pct0"), 0, &id), 0);
+	assert_int_equal(id, 0);
+	assert_int_equal(stat(dir, &st), -1);
+	assert_int_equal(pc_open("pct0", &inst), -ENOENT);
+	assert_int_equal(pc_detach("pct0"), -ENOENT);
+}
+
+static void test_attach_detach_netns(void **state)
+{
+	char cmd[512];
+	int home;
+
+	(void)state;
+	snprintf(ns_name, sizeof(ns_name), "pctest-pub-%d", (int)getpid());
+	atexit(ns_cleanup);
+	snprintf(cmd, sizeof(cmd),
+		 "ip netns add %s && ip -n %s link add pct0 type veth peer name pct1"
+		 " && ip -n %s link set pct0 up && ip -n %s link set pct1 up",
+		 ns_name, ns_name, ns_name, ns_name);
+	assert_int_equal(system(cmd), 0);
+	home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	assert_true(home >= 0);
+	assert_int_equal(enter_ns(ns_name), 0);
+
+	attach_cycle(NULL);
+	attach_cycle("1");
+	/* an interface that does not exist */
+	{
+		struct pc_instance *x;
+
+		assert_int_equal(pc_attach("pct9", PC_ATTACH_NATIVE, NULL, &x), -ENODEV);
+	}
+	unsetenv("LIBXDP_SKIP_DISPATCHER");
+	assert_int_equal(setns(home, CLONE_NEWNET), 0);
+	close(home);
+	ns_cleanup();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -734,6 +865,7 @@ int main(void)
 		cmocka_unit_test(test_open_checks_maps),
 		cmocka_unit_test(test_invariant_whole_version),
 		cmocka_unit_test(test_invariant_barrier),
+		cmocka_unit_test(test_attach_detach_netns),
 	};
 
 	if (geteuid() != 0) {
