@@ -100,16 +100,6 @@ static json_t *json_counter(const struct view *v, const struct pc_counter *c)
 	return o;
 }
 
-/* Merge the counter's keys into row object r. */
-static void json_add_counter(json_t *r, const struct view *v,
-			     const struct pc_counter *c)
-{
-	json_t *o = json_counter(v, c);
-
-	json_object_update(r, o);
-	json_decref(o);
-}
-
 static json_t *json_header(const struct stats_opts *o, const struct view *v)
 {
 	json_t *root = json_object(), *cls = json_object(), *bkt = json_object();
@@ -143,37 +133,135 @@ static json_t *json_header(const struct stats_opts *o, const struct view *v)
 	return root;
 }
 
+/* One port row, reused for every port: only the values change, so 131072
+ * rows cost no allocation (a tree of them all would take ~400 MB). */
+struct row_tpl {
+	json_t *row, *proto, *port, *svc, *cls;
+	json_t *num[PC_OUT_MAX + 1][2];		/* [outcome or total][pkts, bytes] */
+};
+
+static json_t *num_new(const struct view *v)
+{
+	return v->rate ? json_real(0) : json_integer(0);
+}
+
+static void num_set(const struct view *v, json_t *j, __u64 val)
+{
+	if (v->rate)
+		json_real_set(j, val / v->seconds);
+	else
+		json_integer_set(j, (json_int_t)val);
+}
+
+static int row_tpl_init(struct row_tpl *t, const struct view *v)
+{
+	static const char *const key[PC_OUT_MAX + 1] = {
+		"passed", "dropped", "audited", "total"
+	};
+
+	t->row = json_object();
+	t->proto = json_string("tcp");
+	t->port = json_integer(0);
+	t->svc = json_string("");
+	t->cls = json_string("");
+	if (!t->row || !t->proto || !t->port || !t->svc || !t->cls)
+		return -ENOMEM;
+	json_object_set(t->row, "protocol", t->proto);
+	json_object_set(t->row, "port", t->port);
+	json_object_set(t->row, "service", t->svc);
+	json_object_set(t->row, "class", t->cls);
+	for (int k = 0; k <= PC_OUT_MAX; k++) {
+		json_t *o = json_object();
+
+		t->num[k][0] = num_new(v);
+		t->num[k][1] = num_new(v);
+		if (!o || !t->num[k][0] || !t->num[k][1])
+			return -ENOMEM;
+		json_object_set(o, "packets", t->num[k][0]);
+		json_object_set(o, "bytes", t->num[k][1]);
+		json_object_set_new(t->row, key[k], o);
+	}
+	return 0;
+}
+
+static void row_tpl_free(struct row_tpl *t)
+{
+	json_decref(t->row);
+	json_decref(t->proto);
+	json_decref(t->port);
+	json_decref(t->svc);
+	json_decref(t->cls);
+	for (int k = 0; k <= PC_OUT_MAX; k++) {
+		json_decref(t->num[k][0]);
+		json_decref(t->num[k][1]);
+	}
+}
+
+static void row_tpl_fill(struct row_tpl *t, const struct view *v,
+			 const struct pc_port_row *r)
+{
+	const char *svc = pc_service_name(r->proto, r->port);
+
+	json_string_set(t->proto, pc_proto_name(r->proto));
+	json_integer_set(t->port, r->port);
+	if (svc) {
+		json_string_set(t->svc, svc);
+		json_object_set(t->row, "service", t->svc);
+	} else {
+		json_object_set_new(t->row, "service", json_null());
+	}
+	json_string_set(t->cls, pc_range_class_name(pc_range_class_of(r->port)));
+	for (int k = 0; k < PC_OUT_MAX; k++) {
+		num_set(v, t->num[k][0], r->c.packets[k]);
+		num_set(v, t->num[k][1], r->c.bytes[k]);
+	}
+	num_set(v, t->num[PC_OUT_MAX][0], pc_counter_packets(&r->c));
+	num_set(v, t->num[PC_OUT_MAX][1], pc_counter_bytes(&r->c));
+}
+
+/* The document is the header object with "ports" appended: the header is
+ * dumped by jansson, its closing brace replaced by the streamed array of
+ * rows, each row dumped by jansson too. */
 static int show_json(const struct stats_opts *o, const struct view *v,
 		     const struct pc_port_row *rows, size_t n)
 {
 	json_t *root = json_header(o, v);
+	struct row_tpl t = { 0 };
+	char *head, buf[2048];
+	size_t len;
+	int err = 0;
 
-	if (!o->classes) {
-		json_t *arr = json_array();
-
-		for (size_t i = 0; i < n; i++) {
-			const char *svc = pc_service_name(rows[i].proto, rows[i].port);
-			json_t *r = json_object();
-
-			json_object_set_new(r, "protocol",
-					    json_string(pc_proto_name(rows[i].proto)));
-			json_object_set_new(r, "port", json_integer(rows[i].port));
-			json_object_set_new(r, "service",
-					    svc ? json_string(svc) : json_null());
-			json_object_set_new(r, "class", json_string(
-				pc_range_class_name(pc_range_class_of(rows[i].port))));
-			json_add_counter(r, v, &rows[i].c);
-			json_array_append_new(arr, r);
-		}
-		json_object_set_new(root, "ports", arr);
-	}
-	if (json_dumpf(root, stdout, JSON_COMPACT) || fputc('\n', stdout) == EOF) {
-		json_decref(root);
-		return -EIO;
-	}
+	head = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
-	fflush(stdout);
-	return 0;
+	if (!head)
+		return -ENOMEM;
+	len = strlen(head);
+	if (o->classes || len < 2) {
+		fputs(head, stdout);
+		goto end;
+	}
+	head[len - 1] = '\0';		/* the closing brace */
+	fputs(head, stdout);
+	fputs(",\"ports\":[", stdout);
+	err = row_tpl_init(&t, v);
+	for (size_t i = 0; i < n && !err; i++) {
+		row_tpl_fill(&t, v, &rows[i]);
+		len = json_dumpb(t.row, buf, sizeof(buf), JSON_COMPACT);
+		if (len == 0 || len > sizeof(buf)) {
+			err = -ENOMEM;
+			break;
+		}
+		if (i)
+			fputc(',', stdout);
+		fwrite(buf, 1, len, stdout);
+	}
+	fputs("]}", stdout);
+	row_tpl_free(&t);
+end:
+	free(head);
+	if (fputc('\n', stdout) == EOF || fflush(stdout))
+		err = err ? err : -EIO;
+	return err;
 }
 
 /* One number column: an integer count, or a rate with one decimal. */
