@@ -195,7 +195,7 @@ int pc_port_spec_parse(const char *spec, uint8_t *ports)
 	return 0;
 }
 
-static int row_cmp(const void *pa, const void *pb)
+int pc_row_cmp(const void *pa, const void *pb)
 {
 	const struct pc_port_row *a = pa, *b = pb;
 	uint64_t ap = pc_counter_packets(&a->c), bp = pc_counter_packets(&b->c);
@@ -212,7 +212,7 @@ static int row_cmp(const void *pa, const void *pb)
 
 void pc_rows_sort(struct pc_port_row *rows, size_t n)
 {
-	qsort(rows, n, sizeof(*rows), row_cmp);
+	qsort(rows, n, sizeof(*rows), pc_row_cmp);
 }
 
 int pc_snapshot_rows(const struct pc_snapshot *snap, unsigned proto_mask,

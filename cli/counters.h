@@ -64,8 +64,10 @@ int pc_snapshot_rows(const struct pc_snapshot *snap, unsigned proto_mask,
 		     const uint8_t *port_filter, struct pc_port_row **rows,
 		     size_t *n);
 
-/* Sort rows in place as pc_snapshot_rows does. */
+/* Sort rows in place as pc_snapshot_rows does; pc_row_cmp is its order
+ * (negative when a ranks before b). */
 void pc_rows_sort(struct pc_port_row *rows, size_t n);
+int pc_row_cmp(const void *a, const void *b);
 
 /* Service name of a port from the services database, or NULL. The whole
  * database is read once (getservbyport per row would rescan it). */

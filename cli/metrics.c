@@ -45,9 +45,8 @@ struct found {
 	size_t n, cap;
 };
 
-/* reused between scrapes: 6 MB of counters and 128 KB of flags */
+/* reused between scrapes: 6 MB of counters */
 static struct pc_snapshot snap;
-static uint8_t *named;
 
 static int collect(void *ctx, const char *pin_dir, const char *ifname)
 {
@@ -83,58 +82,101 @@ static int series_cmp(const void *pa, const void *pb)
 	return a->port < b->port ? -1 : a->port > b->port;
 }
 
-/* Bounded port series: named ports, the `top` busiest others, and the rest
- * summed per protocol into port="other". */
-static int select_series(struct inst_data *d, size_t n_named, unsigned top)
+/* a ranks after b (fewer packets, ...): the heap keeps the worst on top */
+static int worse(const struct pc_port_row *a, const struct pc_port_row *b)
+{
+	return pc_row_cmp(a, b) > 0;
+}
+
+static void heap_swap(struct pc_port_row *h, size_t i, size_t j)
+{
+	struct pc_port_row t = h[i];
+
+	h[i] = h[j];
+	h[j] = t;
+}
+
+static void heap_down(struct pc_port_row *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, w = i;
+
+		if (l < n && worse(&h[l], &h[w]))
+			w = l;
+		if (r < n && worse(&h[r], &h[w]))
+			w = r;
+		if (w == i)
+			return;
+		heap_swap(h, i, w);
+		i = w;
+	}
+}
+
+static void heap_up(struct pc_port_row *h, size_t i)
+{
+	while (i && worse(&h[i], &h[(i - 1) / 2])) {
+		heap_swap(h, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+/* Bounded port series: named ports, the `top` busiest others (a heap of
+ * `top` rows: no sort of up to 131072 candidates), and the rest summed per
+ * protocol into port="other". */
+static int select_series(struct inst_data *d, const uint8_t *nm, size_t n_named,
+			 unsigned top)
 {
 	struct pc_counter other[PC_NUM_PROTOS] = { 0 };
-	struct pc_port_row *cand;
-	size_t n_cand = 0, n = 0, cap;
+	struct pc_port_row *heap = NULL, r;
 	int idle_named = n_named <= PC_METRICS_NAMED_IDLE_MAX;
+	size_t nh = 0, n = 0, n_out = 0;
 
-	cand = malloc(PC_PORT_STATS_ENTRIES * sizeof(*cand));
-	if (!cand)
+	for (size_t i = 0; i < PC_PORT_STATS_ENTRIES; i++)
+		n_out += nm[i] && (idle_named || pc_counter_packets(&snap.ports[i]));
+	d->series = calloc(n_out + top + PC_NUM_PROTOS, sizeof(*d->series));
+	if (top)
+		heap = malloc(top * sizeof(*heap));
+	if (!d->series || (top && !heap)) {
+		free(heap);
 		return -ENOMEM;
-	cap = 2 * PC_NUM_PROTOS;
+	}
 	for (size_t i = 0; i < PC_PORT_STATS_ENTRIES; i++) {
 		const struct pc_counter *c = &snap.ports[i];
 		int busy = pc_counter_packets(c) != 0;
 
-		if (named[i] && (busy || idle_named)) {
-			cap++;
-		} else if (busy) {
-			cand[n_cand].proto = (unsigned)(i / PC_NUM_PORTS);
-			cand[n_cand].port = (unsigned)(i % PC_NUM_PORTS);
-			cand[n_cand].c = *c;
-			n_cand++;
+		if (!nm[i] && !busy)
+			continue;
+		r.proto = (unsigned)(i / PC_NUM_PORTS);
+		r.port = (unsigned)(i % PC_NUM_PORTS);
+		r.c = *c;
+		if (nm[i]) {
+			if (idle_named || busy) {
+				d->series[n].proto = r.proto;
+				d->series[n].port = r.port;
+				d->series[n].c = *c;
+				n++;
+			}
+			continue;
+		}
+		pc_counter_add(&other[r.proto], c);
+		if (nh < top) {
+			heap[nh] = r;
+			heap_up(heap, nh++);
+		} else if (top && worse(&heap[0], &r)) {
+			heap[0] = r;
+			heap_down(heap, nh, 0);
 		}
 	}
-	cap += top < n_cand ? top : n_cand;
-	d->series = calloc(cap, sizeof(*d->series));
-	if (!d->series) {
-		free(cand);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < PC_PORT_STATS_ENTRIES; i++) {
-		const struct pc_counter *c = &snap.ports[i];
-
-		if (named[i] && (idle_named || pc_counter_packets(c))) {
-			d->series[n].proto = (unsigned)(i / PC_NUM_PORTS);
-			d->series[n].port = (unsigned)(i % PC_NUM_PORTS);
-			d->series[n].c = *c;
-			n++;
+	/* the busiest leave "other": subtracting is exact, they were added */
+	for (size_t i = 0; i < nh; i++) {
+		for (int o = 0; o < PC_OUT_MAX; o++) {
+			other[heap[i].proto].packets[o] -= heap[i].c.packets[o];
+			other[heap[i].proto].bytes[o] -= heap[i].c.bytes[o];
 		}
-	}
-	pc_rows_sort(cand, n_cand);
-	for (size_t i = 0; i < n_cand; i++) {
-		if (i < top) {
-			d->series[n].proto = cand[i].proto;
-			d->series[n].port = cand[i].port;
-			d->series[n].c = cand[i].c;
-			n++;
-		} else {
-			pc_counter_add(&other[cand[i].proto], &cand[i].c);
-		}
+		d->series[n].proto = heap[i].proto;
+		d->series[n].port = heap[i].port;
+		d->series[n].c = heap[i].c;
+		n++;
 	}
 	/* "other" always exists, zero or not, so queries on it never vanish */
 	for (unsigned p = 0; p < PC_NUM_PROTOS; p++) {
@@ -143,15 +185,94 @@ static int select_series(struct inst_data *d, size_t n_named, unsigned top)
 		d->series[n].c = other[p];
 		n++;
 	}
-	free(cand);
+	free(heap);
 	qsort(d->series, n, sizeof(*d->series), series_cmp);
 	d->n_series = n;
 	return 0;
 }
 
+/* The named-port set only changes when a policy is published: cached per
+ * pin directory, valid while the program id and policy version hold (a
+ * re-attach makes a new program, an apply a new version). */
+struct named_cache {
+	char pin_dir[600];
+	uint32_t prog_id;
+	uint64_t version, hash;
+	uint8_t *named;
+	size_t count;
+	int seen;
+};
+static struct named_cache *ncache;
+static size_t n_ncache;
+
+static int named_ports(struct pc_instance *inst, const char *pin_dir,
+		       const struct inst_data *d, const uint8_t **nm, size_t *count)
+{
+	struct named_cache *e = NULL, *grown;
+	struct pc_settings after;
+	int err;
+
+	for (size_t i = 0; i < n_ncache; i++)
+		if (!strcmp(ncache[i].pin_dir, pin_dir))
+			e = &ncache[i];
+	if (e && e->prog_id == d->ai.prog_id && e->version == d->settings.version &&
+	    e->hash == d->settings.policy_hash) {
+		e->seen = 1;
+		*nm = e->named;
+		*count = e->count;
+		return 0;
+	}
+	if (!e) {
+		grown = realloc(ncache, (n_ncache + 1) * sizeof(*ncache));
+		if (!grown)
+			return -ENOMEM;
+		ncache = grown;
+		e = &ncache[n_ncache++];
+		memset(e, 0, sizeof(*e));
+		snprintf(e->pin_dir, sizeof(e->pin_dir), "%s", pin_dir);
+		e->named = malloc(PC_PORT_STATS_ENTRIES);
+		if (!e->named) {
+			n_ncache--;
+			return -ENOMEM;
+		}
+	}
+	e->seen = 1;
+	e->version = 0;		/* invalid until filled */
+	err = pc_named_ports(inst, e->named, &e->count);
+	if (err)
+		return err;
+	/* a publish during the read: use it now, cache it next time */
+	err = pc_read_settings(inst, &after);
+	if (!err && after.version == d->settings.version) {
+		e->prog_id = d->ai.prog_id;
+		e->version = d->settings.version;
+		e->hash = d->settings.policy_hash;
+	}
+	*nm = e->named;
+	*count = e->count;
+	return 0;
+}
+
+/* Forget instances that were not seen in the last scrape. */
+static void named_cache_prune(void)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n_ncache; i++) {
+		if (ncache[i].seen) {
+			ncache[i].seen = 0;
+			ncache[k++] = ncache[i];
+		} else {
+			free(ncache[i].named);
+		}
+	}
+	n_ncache = k;
+}
+
 static void read_instance(struct inst_data *d, const char *pin_dir, unsigned top)
 {
 	struct pc_instance *inst = NULL;
+	const uint8_t *nm = NULL;
 	size_t n_named = 0;
 	const char *step = "open its pins";
 	int err;
@@ -171,7 +292,7 @@ static void read_instance(struct inst_data *d, const char *pin_dir, unsigned top
 	}
 	if (!err) {
 		step = "read its port table";
-		err = pc_named_ports(inst, named, &n_named);
+		err = named_ports(inst, pin_dir, d, &nm, &n_named);
 	}
 	if (inst)
 		pc_close(inst);
@@ -179,7 +300,7 @@ static void read_instance(struct inst_data *d, const char *pin_dir, unsigned top
 		memcpy(d->classes, snap.classes, sizeof(d->classes));
 		memcpy(d->buckets, snap.buckets, sizeof(d->buckets));
 		step = "select its port series";
-		err = select_series(d, n_named, top);
+		err = select_series(d, nm, n_named, top);
 	}
 	if (err) {
 		snprintf(d->why, sizeof(d->why), "cannot %s (%s): %s", step,
@@ -364,13 +485,6 @@ int pc_metrics_scrape(const struct pc_metrics_opts *o, char **buf, size_t *len)
 	f = open_memstream(buf, len);
 	if (!f)
 		return -ENOMEM;
-	if (!named)
-		named = malloc(PC_PORT_STATS_ENTRIES);
-	if (!named) {
-		fclose(f);
-		free(*buf);
-		return -ENOMEM;
-	}
 
 	err = pc_for_each_instance(collect, &fd);
 	if (err)
@@ -378,6 +492,7 @@ int pc_metrics_scrape(const struct pc_metrics_opts *o, char **buf, size_t *len)
 			PC_PIN_ROOT, strerror(-err));
 	for (size_t i = 0; i < fd.n; i++)
 		read_instance(&fd.v[i], fd.dirs[i], o->top);
+	named_cache_prune();
 	/* sort after reading: dirs[] is indexed like v[] until here */
 	qsort(fd.v, fd.n, sizeof(*fd.v), name_cmp);
 	for (size_t i = 0; i < fd.n; i++) {
