@@ -1,0 +1,497 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * benchlib.h - shared by the benchmark programs in tests/bench/ (each .c
+ * there is its own program, so the shared pieces live here as static
+ * functions): the frame shapes, policies as text, loading portcullis,
+ * xdp-filter and the empty programs, and median / spread statistics.
+ *
+ * Everything returns 0 or -errno unless it says otherwise; bench_die()
+ * ends the program with a message, because a benchmark that cannot set
+ * itself up has nothing to report.
+ */
+#ifndef PC_BENCHLIB_H
+#define PC_BENCHLIB_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf/abi.h"
+#include "loader/compile.h"
+#include "loader/instance.h"
+#include "loader/policy.h"
+#include "tests/lib/packet.h"
+
+static inline void __attribute__((noreturn, format(printf, 1, 2)))
+bench_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "bench: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	exit(1);
+}
+
+static inline double bench_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- statistics ---- */
+
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct bench_stat {
+	double median, min, max;
+};
+
+/* Median and range of n samples (sorts v). */
+static inline struct bench_stat bench_stat_of(double *v, int n)
+{
+	struct bench_stat s = { 0, 0, 0 };
+
+	if (n <= 0)
+		return s;
+	qsort(v, n, sizeof(*v), bench_cmp_double);
+	s.min = v[0];
+	s.max = v[n - 1];
+	s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return s;
+}
+
+/* Spread as +-percent of the median: half the range. */
+static inline double bench_spread_pct(struct bench_stat s)
+{
+	return s.median > 0 ? (s.max - s.min) / 2 / s.median * 100 : 0;
+}
+
+/* ---- objects next to the binary: build/tests/bench/X -> build/bench/ ---- */
+
+static inline void bench_obj_path(const char *name, char *buf, size_t len)
+{
+	char exe[PATH_MAX];
+	const char *dir = getenv("BENCH_OBJ_DIR");
+	ssize_t n;
+
+	if (dir) {
+		snprintf(buf, len, "%s/%s", dir, name);
+		return;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0)
+		bench_die("readlink /proc/self/exe: %s", strerror(errno));
+	exe[n] = 0;
+	snprintf(buf, len, "%s/../../bench/%s", dirname(exe), name);
+}
+
+static inline int bench_quiet_print(enum libbpf_print_level level, const char *fmt,
+			     va_list ap)
+{
+	if (level == LIBBPF_WARN && getenv("BENCH_VERBOSE"))
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+/* Open and load one of our bench objects (empty.bpf.o, livegen.bpf.o);
+ * rodata, when not NULL, is copied over the object's .rodata first. */
+static inline struct bpf_object *bench_open_obj(const char *file, const void *rodata,
+					 size_t rodata_len)
+{
+	char path[PATH_MAX];
+	struct bpf_object *obj;
+	struct bpf_map *m;
+	int err;
+
+	bench_obj_path(file, path, sizeof(path));
+	obj = bpf_object__open_file(path, NULL);
+	if (!obj)
+		bench_die("open %s: %s (run make first)", path, strerror(errno));
+	if (rodata) {
+		bpf_object__for_each_map(m, obj) {
+			size_t sz;
+			const void *init;
+			char *copy;
+			const char *nm = bpf_map__name(m);
+
+			if (!bpf_map__is_internal(m) || !strstr(nm, ".rodata"))
+				continue;
+			init = bpf_map__initial_value(m, &sz);
+			if (!init || sz < rodata_len)
+				bench_die("%s: .rodata too small", path);
+			copy = malloc(sz);
+			memcpy(copy, init, sz);
+			memcpy(copy, rodata, rodata_len);
+			if (bpf_map__set_initial_value(m, copy, sz))
+				bench_die("%s: cannot set .rodata", path);
+			free(copy);
+		}
+	}
+	err = bpf_object__load(obj);
+	if (err)
+		bench_die("load %s: %s", path, strerror(-err));
+	return obj;
+}
+
+static inline int bench_prog_fd(struct bpf_object *obj, const char *name)
+{
+	struct bpf_program *p = bpf_object__find_program_by_name(obj, name);
+
+	if (!p)
+		bench_die("no program %s", name);
+	return bpf_program__fd(p);
+}
+
+/* ---- xdp-filter (Debian's xdp-tools), loaded the way xdp-filter does:
+ * its object as shipped, filter_ports filled per CPU, but not pinned
+ * (its maps pin by name under a global path another test could share). */
+
+#define XDPFILT_DIR "/usr/lib/x86_64-linux-gnu/bpf"
+/* xdp-filter's map flags (its common_kern_user.h): ports are keyed by the
+ * port in network byte order, the value's low bits say which match. */
+#define XF_FLAG_DST (1u << 1)
+#define XF_FLAG_TCP (1u << 2)
+#define XF_FLAG_UDP (1u << 3)
+
+struct xdpfilt {
+	struct bpf_object *obj;
+	int prog_fd;
+	int ports_fd;
+};
+
+/* variant: "alw_tcp", "alw_all", ... deny_ports: ports to drop (dst),
+ * for tcp and udp. */
+static inline void xdpfilt_load(struct xdpfilt *x, const char *variant,
+			 const unsigned *deny_ports, int n_ports)
+{
+	char path[PATH_MAX];
+	struct bpf_program *prog;
+	struct bpf_map *m;
+	int ncpu = libbpf_num_possible_cpus(), err, i, c;
+	__u64 *vals;
+
+	snprintf(path, sizeof(path), "%s/xdpfilt_%s.o", XDPFILT_DIR, variant);
+	x->obj = bpf_object__open_file(path, NULL);
+	if (!x->obj)
+		bench_die("open %s: %s (apt-get install xdp-tools)", path,
+			  strerror(errno));
+	bpf_object__for_each_map(m, x->obj)
+		bpf_map__set_pin_path(m, NULL);
+	err = bpf_object__load(x->obj);
+	if (err)
+		bench_die("load %s: %s", path, strerror(-err));
+	prog = bpf_object__next_program(x->obj, NULL);
+	x->prog_fd = bpf_program__fd(prog);
+	m = bpf_object__find_map_by_name(x->obj, "filter_ports");
+	x->ports_fd = m ? bpf_map__fd(m) : -1;
+	if (x->ports_fd < 0)
+		bench_die("%s has no filter_ports map", path);
+	vals = calloc(ncpu, sizeof(*vals));
+	for (i = 0; i < n_ports; i++) {
+		__u32 key = htons(deny_ports[i]);
+
+		for (c = 0; c < ncpu; c++)
+			vals[c] = XF_FLAG_DST | XF_FLAG_TCP | XF_FLAG_UDP;
+		if (bpf_map_update_elem(x->ports_fd, &key, vals, 0))
+			bench_die("xdp-filter port %u: %s", deny_ports[i],
+				  strerror(errno));
+	}
+	free(vals);
+}
+
+static inline void xdpfilt_close(struct xdpfilt *x)
+{
+	bpf_object__close(x->obj);
+	x->obj = NULL;
+}
+
+/* ---- portcullis from policy text, through the product's own parser,
+ * compiler and loader ---- */
+
+static inline struct pc_compiled *bench_compile(const char *text)
+{
+	struct pc_policy pol;
+	struct pc_diag diag;
+	struct pc_compiled *c;
+	int err;
+
+	memset(&pol, 0, sizeof(pol));
+	memset(&diag, 0, sizeof(diag));
+	err = pc_policy_parse("bench.policy", text, strlen(text), &pol, &diag);
+	if (err)
+		bench_die("policy: %s", diag.text);
+	err = pc_compile(&pol, &c, &diag);
+	pc_policy_free(&pol);
+	if (err)
+		bench_die("compile: %s (%s)", strerror(-err), diag.text);
+	return c;
+}
+
+static inline struct pc_instance *bench_portcullis(const char *text)
+{
+	struct pc_compiled *c = bench_compile(text);
+	struct pc_instance *inst;
+	int err = pc_load_unattached(c, &inst);
+
+	pc_compiled_free(c);
+	if (err)
+		bench_die("load portcullis: %s", strerror(-err));
+	return inst;
+}
+
+/* ---- a growable text buffer for generated policies ---- */
+
+struct bench_buf {
+	char *s;
+	size_t len, cap;
+};
+
+static inline void __attribute__((format(printf, 2, 3)))
+bench_printf(struct bench_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->s ? b->s + b->len : NULL,
+			      b->s ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (b->s && b->len + n < b->cap)
+			break;
+		b->cap = (b->cap + n + 1) * 2;
+		b->s = realloc(b->s, b->cap);
+		if (!b->s)
+			bench_die("out of memory");
+	}
+	b->len += n;
+}
+
+/* ---- the policies measured ---- */
+
+/* The port the benchmark denies; xdp-filter gets the same. */
+#define BENCH_DENY_PORT 23
+#define BENCH_BASE_POLICY "default allow\ndeny tcp,udp 23\n"
+
+/* n_rules port rules in total (the deny of 23 plus filler rules on ports
+ * no bench frame uses, so every frame keeps its verdict). */
+static inline char *bench_policy_ports(unsigned n_rules)
+{
+	struct bench_buf b = { 0 };
+	unsigned i;
+
+	bench_printf(&b, BENCH_BASE_POLICY);
+	for (i = 0; i + 1 < n_rules; i++)
+		bench_printf(&b, "%s %s %u\n", i % 2 ? "deny" : "allow",
+			     i < 60000 ? "tcp" : "udp", 1000 + i % 60000);
+	return b.s;
+}
+
+static __u64 bench_rng_state __attribute__((unused)) = 0x9e3779b97f4a7c15ull;
+
+static inline __u64 bench_rand(void)
+{
+	/* xorshift64*: deterministic, so every run measures the same set */
+	bench_rng_state ^= bench_rng_state >> 12;
+	bench_rng_state ^= bench_rng_state << 25;
+	bench_rng_state ^= bench_rng_state >> 27;
+	return bench_rng_state * 0x2545f4914f6cdd1dull;
+}
+
+/* The source prefixes of the frames: always in the set, so the allowed
+ * frames stay allowed whatever the set's size. */
+#define BENCH_SRC4 "192.0.2.10"
+#define BENCH_SRC6 "2001:db8::10"
+
+/* A policy whose allowed ports (80 and 53) are decided by a set of
+ * n_prefixes source prefixes: every TCP/UDP frame to them costs one LPM
+ * look-up. The set: 192.0.2.0/24, 2001:db8::/32 (from 2 prefixes on), and
+ * random distinct IPv4 (/12../32) and IPv6 (/24../64) prefixes, 3:1. */
+static inline char *bench_policy_prefixes(unsigned n_prefixes)
+{
+	struct bench_buf b = { 0 };
+	unsigned i, made = 0, cap = n_prefixes * 2 + 16;
+	__u64 *seen = calloc(cap, sizeof(*seen));
+
+	bench_rng_state = 0x9e3779b97f4a7c15ull;
+	bench_printf(&b, BENCH_BASE_POLICY "set src = 192.0.2.0/24");
+	made = 1;
+	if (n_prefixes >= 2) {
+		bench_printf(&b, " 2001:db8::/32");
+		made = 2;
+	}
+	while (made < n_prefixes) {
+		__u64 r = bench_rand(), key, h;
+		int v6 = (r & 3) == 0;
+		unsigned len;
+
+		if (v6) {
+			len = 24 + (r >> 8) % 41;
+			/* 2000::/3 with random bits below, host bits zero */
+			key = (0x2000000000000000ull |
+			       (bench_rand() >> 3)) & (~0ull << (64 - len));
+		} else {
+			len = 12 + (r >> 8) % 21;
+			key = (bench_rand() >> 32) & (0xffffffffull << (32 - len));
+			if ((key >> 24) == 0 || (key >> 24) >= 224 ||
+			    (key >> 24) == 127)
+				continue;
+		}
+		key = key * 2 + v6;
+		h = (key ^ len * 0x100000001b3ull) * 0x9e3779b97f4a7c15ull;
+		for (i = h % cap; seen[i]; i = (i + 1) % cap)
+			if (seen[i] == (key ^ ((__u64)len << 57)) + 1)
+				break;
+		if (seen[i])
+			continue;	/* duplicate */
+		seen[i] = (key ^ ((__u64)len << 57)) + 1;
+		key >>= 1;
+		if (v6)
+			bench_printf(&b, " %x:%x:%x:%x::/%u",
+				     (unsigned)(key >> 48),
+				     (unsigned)(key >> 32) & 0xffff,
+				     (unsigned)(key >> 16) & 0xffff,
+				     (unsigned)key & 0xffff, len);
+		else
+			bench_printf(&b, " %u.%u.%u.%u/%u",
+				     (unsigned)(key >> 24),
+				     (unsigned)(key >> 16) & 0xff,
+				     (unsigned)(key >> 8) & 0xff,
+				     (unsigned)key & 0xff, len);
+		made++;
+	}
+	bench_printf(&b, "\nallow tcp,udp 80,53 from src\ndeny tcp,udp 80,53\n");
+	free(seen);
+	return b.s;
+}
+
+/* ---- frame shapes ---- */
+
+enum bench_shape {
+	SH_V4_TCP_ALLOW,
+	SH_V4_TCP_DENY,
+	SH_V4_UDP,
+	SH_V6_TCP_EXT2,
+	SH_VLAN_V4_TCP,
+	SH_V4_FRAG,
+	SH_ARP,
+	SH_MAX,
+};
+
+static const char *bench_shape_name[SH_MAX] __attribute__((unused)) = {
+	"IPv4 TCP allowed", "IPv4 TCP denied", "IPv4 UDP",
+	"IPv6 TCP + 2 ext hdrs", "VLAN IPv4 TCP", "IPv4 non-first frag",
+	"ARP",
+};
+
+static inline void bench_ip4(struct pkt *p, uint8_t proto, uint16_t frag)
+{
+	struct pkt_ip4 ip;
+
+	memset(&ip, 0, sizeof(ip));
+	pkt_addr4(BENCH_SRC4, ip.src);
+	pkt_addr4("198.51.100.1", ip.dst);
+	ip.proto = proto;
+	ip.frag_offset = frag;
+	pkt_ipv4(p, &ip);
+}
+
+/* Build shape s; payload pads to the 64-byte minimum frame (less FCS). */
+static inline void bench_frame(enum bench_shape s, struct pkt *p)
+{
+	uint8_t a6[16], b6[16];
+
+	switch (s) {
+	case SH_V4_TCP_ALLOW:
+	case SH_V4_TCP_DENY:
+		pkt_init(p, PKT_ETH_IPV4);
+		bench_ip4(p, PKT_IP_TCP, 0);
+		pkt_tcp(p, 40000, s == SH_V4_TCP_DENY ? BENCH_DENY_PORT : 80,
+			0, 0x02);
+		break;
+	case SH_V4_UDP:
+		pkt_init(p, PKT_ETH_IPV4);
+		bench_ip4(p, PKT_IP_UDP, 0);
+		pkt_udp(p, 40000, 53);
+		pkt_payload(p, 18, 0);
+		break;
+	case SH_V6_TCP_EXT2:
+		pkt_init(p, PKT_ETH_IPV6);
+		pkt_addr6(BENCH_SRC6, a6);
+		pkt_addr6("2001:db8::1", b6);
+		pkt_ipv6(p, a6, b6, PKT_IP_HOPOPT);
+		pkt_ip6_ext(p, PKT_IP_HOPOPT, PKT_IP_DSTOPTS, 8);
+		pkt_ip6_ext(p, PKT_IP_DSTOPTS, PKT_IP_TCP, 8);
+		pkt_tcp(p, 40000, 80, 0, 0x02);
+		break;
+	case SH_VLAN_V4_TCP:
+		pkt_init(p, PKT_ETH_8021Q);
+		pkt_vlan(p, 100, PKT_ETH_IPV4);
+		bench_ip4(p, PKT_IP_TCP, 0);
+		pkt_tcp(p, 40000, 80, 0, 0x02);
+		break;
+	case SH_V4_FRAG:
+		pkt_init(p, PKT_ETH_IPV4);
+		bench_ip4(p, PKT_IP_TCP, 185);
+		pkt_payload(p, 26, 0);
+		break;
+	case SH_ARP:
+	default:
+		pkt_init(p, PKT_ETH_ARP);
+		pkt_arp(p);
+		break;
+	}
+	if (p->len < 60)
+		pkt_payload(p, 60 - p->len, 0);
+	pkt_finish(p);
+}
+
+/* ---- BPF_PROG_TEST_RUN ---- */
+
+/* ns per frame of prog_fd on frame, repeat times; the program's action in
+ * *action (may be NULL). */
+static inline double bench_test_run(int prog_fd, const struct pkt *p, int repeat,
+			     __u32 *action)
+{
+	uint8_t out[PKT_MAX];
+	LIBBPF_OPTS(bpf_test_run_opts, o,
+		.data_in = p->b,
+		.data_size_in = p->len,
+		.data_out = out,
+		.data_size_out = sizeof(out),
+		.repeat = repeat,
+	);
+
+	if (bpf_prog_test_run_opts(prog_fd, &o))
+		bench_die("BPF_PROG_TEST_RUN: %s", strerror(errno));
+	if (action)
+		*action = o.retval;
+	return o.duration;
+}
+
+static inline const char *bench_action_name(__u32 a)
+{
+	return a == XDP_PASS ? "pass" : a == XDP_DROP ? "drop" :
+	       a == XDP_ABORTED ? "ABORTED" : "other";
+}
+
+#endif
