@@ -293,7 +293,7 @@ pc_stats_json() { pc_in "${2:-$LAB_S}" stats "${1:-$LAB_SIF}" --json; }
 # per-port rows of stats --json.
 pc_port_count() {
 	local proto=$1 port=$2 what=$3 j
-	j=$(pc_stats_json "$4" "$5") || fail "stats --json failed"
+	j=$(pc_stats_json "${4:-}" "${5:-}") || fail "stats --json failed"
 	jq -r --arg p "$proto" --argjson n "$port" --arg w "$what" '
 		[.ports[]? | select(.protocol == $p and .port == $n)
 		 | .[$w].packets // .[$w + "_packets"] // 0] | add // 0' <<<"$j" ||
@@ -303,7 +303,7 @@ pc_port_count() {
 # pc_bucket_count BUCKET OUTCOME [IFACE [NS]]  (icmp, non_ip, ...)
 pc_bucket_count() {
 	local b=$1 what=$2 j
-	j=$(pc_stats_json "$3" "$4") || fail "stats --json failed"
+	j=$(pc_stats_json "${3:-}" "${4:-}") || fail "stats --json failed"
 	jq -r --arg b "$b" --arg w "$what" '
 		(.buckets[$b] // ([.buckets[]? | select(.bucket == $b or .name == $b)] | .[0]))
 		| (.[$w].packets // .[$w + "_packets"] // 0)' <<<"$j" ||
@@ -324,7 +324,7 @@ lab_vlan_supported() {
 	lab_init
 	local ns=pcl-vt-$$-$RANDOM ok=1
 	ip netns add "$ns" || return 1
-	ip -n "$ns" link add vt0 type dummy &&
+	ip -n "$ns" link add vt0 type veth peer name vt1 &&
 		ip -n "$ns" link add link vt0 name vt0.7 type vlan id 7 2>/dev/null && ok=0
 	ip netns del "$ns"
 	return $ok
