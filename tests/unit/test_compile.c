@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "loader/compile.h"
+#include "loader/describe.h"
 #include "loader/policy.h"
 
 /* ---- small xorshift PRNG, seeded per test and printed on failure ---- */
@@ -759,6 +760,79 @@ static void test_warnings(void **state)
 	assert_non_null(strstr(w.text[0], "udp 11211 (memcached), tcp 27017 (mongodb) open"));
 }
 
+/* ---- describe (portcullis check) ---- */
+
+static void test_describe(void **state)
+{
+	struct pc_policy p;
+	struct pc_compiled *c;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	json_t *o, *r;
+
+	(void)state;
+	build("default deny\nmode audit\nset lan = 10.0.0.0/8 fc00::/7\n"
+	      "allow tcp ssh, 8000-8100 from lan\n"
+	      "allow tcp,udp dynamic\n"
+	      "deny tcp 22\n"
+	      "allow udp 50000\n", &p, &c);
+	f = open_memstream(&text, &len);
+	assert_non_null(f);
+	assert_int_equal(pc_describe(f, &p, c), 0);
+	fclose(f);
+	assert_non_null(strstr(text, "policy t.policy (hash "));
+	assert_non_null(strstr(text, "default deny, icmp allow, other allow, fragments allow, mode audit\n"));
+	assert_non_null(strstr(text, "  lan              line 3     2 prefixes\n"));
+	assert_non_null(strstr(text, "  #1    line 4     allow tcp ssh, 8000-8100 from lan\n"
+				     "        allow tcp 22 (ssh), 8000-8100\n"
+				     "        from 10.0.0.0/8, fc00::/7\n"
+				     "        decides 0 ports, 2 source prefixes\n"));
+	assert_non_null(strstr(text, "allow tcp,udp 49152-65535 (dynamic)\n        from any\n"
+				     "        decides 32768 ports, 0 source prefixes\n"));
+	assert_non_null(strstr(text, "        deny tcp 22 (ssh)\n        from any\n"
+				     "        decides 1 port, 0 source prefixes\n"));
+	assert_non_null(strstr(text, "  #4    line 7     allow udp 50000\n"));
+	assert_non_null(strstr(text, "decides nothing: shadowed by earlier rules\n"));
+	assert_non_null(strstr(text, "  tcp ports 1-65535: 16384 allowed, 49151 denied, 102 decided by source first\n"));
+	assert_non_null(strstr(text, "  udp ports 1-65535: 16384 allowed, 49151 denied, 0 decided by source first\n"));
+	assert_non_null(strstr(text, "  4 rules, 1 source class, 2 LPM entries (1 IPv4, 1 IPv6)\n"));
+	free(text);
+
+	o = pc_describe_json(&p, c);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "file")), "t.policy");
+	assert_string_equal(json_string_value(json_object_get(o, "mode")), "audit");
+	assert_string_equal(json_string_value(json_object_get(o, "default")), "deny");
+	assert_int_equal(strlen(json_string_value(json_object_get(o, "hash"))), 16);
+	assert_int_equal(json_array_size(json_object_get(o, "rules")), 4);
+	r = json_array_get(json_object_get(o, "rules"), 0);
+	assert_int_equal(json_integer_value(json_object_get(r, "line")), 4);
+	assert_string_equal(json_string_value(json_object_get(
+		json_array_get(json_object_get(r, "ports"), 0), "service")), "ssh");
+	assert_int_equal(json_integer_value(json_object_get(
+		json_array_get(json_object_get(r, "ports"), 1), "hi")), 8100);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(r, "sources"), 1)),
+			    "fc00::/7");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "decides"),
+							    "prefixes")), 2);
+	assert_false(json_is_true(json_object_get(r, "any_source")));
+	r = json_array_get(json_object_get(o, "rules"), 1);
+	assert_string_equal(json_string_value(json_object_get(
+		json_array_get(json_object_get(r, "ports"), 0), "class")), "dynamic");
+	assert_int_equal(json_array_size(json_object_get(r, "protocols")), 2);
+	r = json_array_get(json_object_get(o, "rules"), 3);
+	assert_true(json_is_true(json_object_get(r, "shadowed")));
+	r = json_object_get(o, "totals");
+	assert_int_equal(json_integer_value(json_object_get(r, "classes")), 1);
+	assert_int_equal(json_integer_value(json_object_get(r, "lpm_entries")), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "tcp"), "by_source")), 102);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "udp"), "allowed")), 16384);
+	json_decref(o);
+	pc_compiled_free(c);
+	pc_policy_free(&p);
+}
+
 /* ---- examples/ ---- */
 
 static void test_examples(void **state)
@@ -813,6 +887,7 @@ int main(void)
 		cmocka_unit_test(test_scale_100k_prefixes),
 		cmocka_unit_test(test_too_big),
 		cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_describe),
 		cmocka_unit_test(test_examples),
 	};
 
