@@ -669,7 +669,6 @@ int pc_policy_warnings(const struct pc_policy *p, const struct pc_compiled *c,
 	long budget = 20L * 1000 * 1000;
 	char msg[768];
 	int n = 0;
-	uint8_t done[N_SENSITIVE] = { 0 };
 
 	for (size_t i = 0; i < p->n_rules && i < c->n_rules; i++) {
 		const struct pc_rule *r = &p->rules[i];
@@ -691,34 +690,62 @@ int pc_policy_warnings(const struct pc_policy *p, const struct pc_compiled *c,
 		n++;
 	}
 
-	/* sensitive ports whose port entry allows: a source outside every
-	 * class prefix (or any source, class 0) is let in. One warning per
-	 * deciding rule (or the default), naming all its ports. */
+	/* Sensitive ports open to a whole address family: the port entry
+	 * allows (a source outside every class prefix, or any source with
+	 * class 0, is let in), or the class has an allowing /0 for IPv4 or
+	 * IPv6. One warning per (deciding rule or default, reach), naming all
+	 * its ports. */
+	struct opening {
+		uint8_t port;		/* index into sensitive[] */
+		uint8_t reach;		/* 0 any source, 4 any IPv4, 6 any IPv6 */
+		uint32_t rule_id;	/* 0: the default */
+	} open[2 * N_SENSITIVE];
+	size_t n_open = 0;
+	uint8_t used[2 * N_SENSITIVE] = { 0 };
+
 	for (size_t a = 0; a < N_SENSITIVE; a++) {
 		const struct pc_port_entry *e = &c->ports[sensitive[a].proto][sensitive[a].port];
-		size_t len = 0;
 
-		if (done[a] || e->verdict != PC_ALLOW)
+		if (e->verdict == PC_ALLOW) {
+			open[n_open++] = (struct opening){ (uint8_t)a, 0, e->rule_id };
 			continue;
-		for (size_t b = a; b < N_SENSITIVE; b++) {
-			const struct pc_port_entry *f =
-				&c->ports[sensitive[b].proto][sensitive[b].port];
+		}
+		for (size_t i = 0; e->class_id && i < c->n_prefixes; i++) {
+			const struct pc_compiled_prefix *cp = &c->prefixes[i];
 
-			if (done[b] || f->verdict != PC_ALLOW || f->rule_id != e->rule_id)
+			if (cp->key.prefixlen == 32 && cp->value.verdict == PC_ALLOW &&
+			    (cp->key.scope >> 1) == e->class_id)
+				open[n_open++] = (struct opening){ (uint8_t)a,
+					(uint8_t)(cp->key.scope & 1 ? 6 : 4), cp->value.rule_id };
+		}
+	}
+	for (size_t a = 0; a < n_open; a++) {
+		size_t len = 0;
+		const char *reach = open[a].reach == 4 ? "any IPv4 source" :
+				    open[a].reach == 6 ? "any IPv6 source" : "any source";
+
+		if (used[a])
+			continue;
+		for (size_t b = a; b < n_open; b++) {
+			const struct sensitive_port *sp = &sensitive[open[b].port];
+
+			if (used[b] || open[b].rule_id != open[a].rule_id ||
+			    open[b].reach != open[a].reach)
 				continue;
-			done[b] = 1;
+			used[b] = 1;
 			len += (size_t)snprintf(msg + len, len < sizeof(msg) ? sizeof(msg) - len : 0,
 						"%s%s %u (%s)", len ? ", " : "",
-						pc_proto_name(sensitive[b].proto),
-						sensitive[b].port, sensitive[b].name);
+						pc_proto_name(sp->proto), sp->port, sp->name);
 		}
 		if (len >= sizeof(msg) - 200)
 			len = sizeof(msg) - 200;
-		if (e->rule_id && e->rule_id <= p->n_rules) {
-			const struct pc_rule *r = &p->rules[e->rule_id - 1];
+		if (open[a].rule_id && open[a].rule_id <= p->n_rules) {
+			const struct pc_rule *r = &p->rules[open[a].rule_id - 1];
 
 			snprintf(msg + len, sizeof(msg) - len,
-				 " open to any source by this rule: add 'from' with the networks that need access");
+				 " open to %s by this rule: %s", reach,
+				 open[a].reach ? "replace the /0 with the networks that need access"
+					       : "add 'from' with the networks that need access");
 			warn(p, r->line, r->col, emit, ctx, msg);
 		} else {
 			snprintf(msg + len, sizeof(msg) - len,

@@ -742,6 +742,16 @@ static void test_warnings(void **state)
 	assert_string_equal(w.text[0], "t.policy:3:1: warning: tcp 22 (ssh), tcp 3306 (mysql) open to "
 			    "any source by this rule: add 'from' with the networks that need access");
 
+	/* open to a whole family through a /0 source */
+	warnings_of("default deny\nallow tcp 22, 5432 from 10.0.0.0/8, ::/0\n"
+		    "allow tcp 3389 from 0.0.0.0/0\n", &w);
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.text[0], "t.policy:2:1: warning: tcp 22 (ssh), tcp 5432 (postgresql) "
+			    "open to any IPv6 source by this rule: replace the /0 with the networks "
+			    "that need access");
+	assert_string_equal(w.text[1], "t.policy:3:1: warning: tcp 3389 (rdp) open to any IPv4 "
+			    "source by this rule: replace the /0 with the networks that need access");
+
 	/* restricted: no warning */
 	warnings_of("default deny\nallow tcp 22,5432 from 10.0.0.0/8\n", &w);
 	assert_int_equal(w.n, 0);
