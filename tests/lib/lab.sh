@@ -211,13 +211,25 @@ lab_wait_ready() {
 
 # ---- servers (inside the server namespace) ----
 # One listener for IPv4 and IPv6 (ipv6only=0) on every address, VLAN
-# included. TCP answers "tcp PORT" and closes; UDP answers each datagram
-# with "udp PORT".
+# included. TCP (socat) answers "tcp PORT" and closes; UDP answers each
+# datagram with "udp PORT".
 lab_tcp_server() {
 	lab_bg nsenter --net="/var/run/netns/$LAB_S" socat -T5 TCP6-LISTEN:"$1",ipv6only=0,reuseaddr,fork SYSTEM:"echo tcp $1" >/dev/null 2>&1
 }
 lab_udp_server() {
-	lab_bg nsenter --net="/var/run/netns/$LAB_S" socat -T1 UDP6-RECVFROM:"$1",ipv6only=0,reuseaddr,fork SYSTEM:"echo udp $1" >/dev/null 2>&1
+	# not socat: its UDP-RECVFROM,fork children share the socket and
+	# swallow later datagrams while they wait out their timeout
+	lab_bg nsenter --net="/var/run/netns/$LAB_S" "$LAB_PY" -c '
+import socket, sys
+port = int(sys.argv[1])
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::", port))
+while True:
+    data, peer = s.recvfrom(65535)
+    s.sendto(b"udp %d\n" % port, peer)
+' "$1" >/dev/null 2>&1
 }
 # lab_wait_listen PROTO PORT: until the listener is bound
 lab_wait_listen() {
