@@ -33,8 +33,9 @@ const struct pc_map_spec pc_map_specs[] = {
 	     1, 0, control_fd),
 	SPEC(PC_PIN_SETTINGS, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pc_settings),
 	     PC_NUM_GENS, 0, settings_fd),
+	/* mmapable: publish writes the inactive half as memory */
 	SPEC(PC_PIN_PORTS, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pc_port_entry),
-	     PC_PORTS_ENTRIES, 0, ports_fd),
+	     PC_PORTS_ENTRIES, BPF_F_MMAPABLE, ports_fd),
 	SPEC(PC_PIN_PREFIXES, BPF_MAP_TYPE_LPM_TRIE, sizeof(struct pc_lpm_key),
 	     sizeof(struct pc_lpm_value), PC_PREFIX_ENTRIES, BPF_F_NO_PREALLOC,
 	     prefixes_fd),

@@ -694,7 +694,7 @@ static void test_invariant_barrier(void **state)
 	assert_true(map_fd >= 0);
 	sp.prog_fd = load_spin_prog(map_fd);
 	assert_true(sp.prog_fd >= 0);
-	for (tries = 0; tries < 5; tries++) {
+	for (tries = 0; tries < 10; tries++) {
 		__u64 zero = 0;
 
 		for (k = 0; k < 2; k++)
@@ -712,11 +712,12 @@ static void test_invariant_barrier(void **state)
 		assert_int_equal(bpf_map_lookup_elem(map_fd, &k, &start), 0);
 		k = 1;
 		assert_int_equal(bpf_map_lookup_elem(map_fd, &k, &end), 0);
-		/* only a run that began before the call proves anything */
-		if (start && start / 1e6 < t_call)
+		/* only a run that was under way when publish was called proves
+		 * anything (a loaded machine can delay either side) */
+		if (start && start / 1e6 < t_call && t_call < end / 1e6)
 			break;
 	}
-	assert_true(tries < 5);
+	assert_true(tries < 10);
 	printf("invariant 2: program ran %.1f..%.1f ms, publish called at %.1f, "
 	       "returned at %.1f\n", 0.0, (end - start) / 1e6,
 	       t_call - start / 1e6, t_ret - start / 1e6);
