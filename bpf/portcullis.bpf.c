@@ -177,39 +177,55 @@ static __always_inline int parse_ipv4(struct cursor *c, __u8 *l4proto,
 	return CL_CONTINUE;
 }
 
+/* 1 when a == b, else 0, for bytes, computed without a branch; the empty
+ * asm hides the operand from clang so it cannot turn this into a branch. */
+static __always_inline __u32 eq_u8(__u32 a, __u32 b)
+{
+	__u32 x = (a ^ b) & 0xff;
+
+	asm volatile("" : "+r"(x));
+	return (x - 1) >> 31;
+}
+
 /* One IPv6 extension header at the cursor, of type *nexthdr. Advances and
- * updates *nexthdr; CL_FRAGMENT for a non-first fragment. */
+ * updates *nexthdr; CL_FRAGMENT for a non-first fragment.
+ *
+ * Hop-by-Hop, Routing, Destination Options: (units + 1) * 8 bytes; AH:
+ * (units + 2) * 4; Fragment: 8. All three come from one formula computed
+ * without branches, and the only branch (the fragment's offset) leaves
+ * nothing behind that is still live: so every header type reaches the next
+ * one in the same verifier state. With a branch per type, the states of a
+ * PC_MAX_IPV6_EXT-deep chain multiply (3^10) and loading takes seconds. */
 static __always_inline int parse_ipv6_ext(struct cursor *c, __u8 *nexthdr)
 {
 	__u8 *h = c->pos;
-	__u32 units, x, is_ah, len;
+	__u32 units, is_ah, is_frag, len;
+	void *next;
 
 	if ((void *)(h + 2) > c->end)
 		return CL_MALFORMED;
-	units = h[1];
-	if (*nexthdr == IPPROTO_FRAGMENT_) {
-		struct ipv6_frag *f = c->pos;
+	is_ah = eq_u8(*nexthdr, IPPROTO_AH_);
+	is_frag = eq_u8(*nexthdr, IPPROTO_FRAGMENT_);
+	units = h[1] & (is_frag - 1);	/* a fragment header: 0 -> 8 bytes */
+	len = (units + 1 + is_ah) << (3 - is_ah);
+	/* The verifier cannot bound a shift by a variable: bound it with a
+	 * mask (a no-op: len <= 2048), kept from clang by the empty asm. */
+	asm volatile("" : "+r"(len));
+	len &= 0xffc;
+	next = c->pos + len;
+	if (next > c->end)
+		return CL_MALFORMED;
+	*nexthdr = h[0];
+	if (is_frag) {
+		struct ipv6_frag *f = (void *)h;
 
+		/* len was 8: this only tells the verifier so */
 		if ((void *)(f + 1) > c->end)
 			return CL_MALFORMED;
 		if (f->frag_off & bpf_htons(0xfff8))
 			return CL_FRAGMENT;
-		units = 0;	/* fixed 8 bytes, as (0 + 1) * 8 */
 	}
-	/* Hop-by-Hop, Routing, Destination Options: (units + 1) * 8 bytes;
-	 * AH: (units + 2) * 4. One formula, computed without a branch, so
-	 * every header type leaves the verifier in the same state: with a
-	 * branch per type the states of a 10-deep chain multiply (3^10). The
-	 * empty asm hides x from clang so it cannot turn this back into a
-	 * branch. */
-	x = *nexthdr ^ IPPROTO_AH_;
-	asm volatile("" : "+r"(x));
-	is_ah = (x - 1) >> 31;		/* 1 iff x == 0 (x <= 255) */
-	len = ((units + 1 + is_ah) << (3 - is_ah)) & 0xffc;
-	if (c->pos + len > c->end)
-		return CL_MALFORMED;
-	*nexthdr = h[0];
-	c->pos += len;
+	c->pos = next;
 	return CL_CONTINUE;
 }
 
