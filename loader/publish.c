@@ -111,43 +111,103 @@ static int write_ports(struct pc_instance *inst, __u32 gen,
 	return err;
 }
 
-/* Delete every LPM entry of generation gen: collect first, since
- * deleting while walking with get_next_key could skip entries. */
-static int clear_prefixes(struct pc_instance *inst, __u32 gen)
-{
-	struct pc_lpm_key *keys = NULL, *prev = NULL, k, last;
-	size_t n = 0, cap = 0, i;
-	int err = 0;
+#define LPM_CHUNK 8192u
+/* ENOTSUPP (524) is what the kernel returns for a map without batch ops */
+#define NO_BATCH(e) ((e) == -EINVAL || (e) == -EOPNOTSUPP || (e) == -524)
 
+/* Every key of the LPM map, all generations: batched look-ups where the
+ * kernel has them for LPM tries (a few syscalls), else get_next_key. */
+static int list_keys(int fd, struct pc_lpm_key **out, size_t *n_out)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct pc_lpm_key *keys = NULL, in, next, *prev = NULL, k;
+	struct pc_lpm_value *vals;
+	size_t n = 0, cap = 0;
+	__u32 cnt;
+	int err = 0, first = 1, batched = 1;
+
+	vals = malloc(LPM_CHUNK * sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
 	for (;;) {
-		if (bpf_map_get_next_key(inst->prefixes_fd, prev, &k)) {
-			if (errno != ENOENT)
-				err = -errno;
+		if (cap - n < LPM_CHUNK) {
+			void *nk = realloc(keys, (cap + 4 * LPM_CHUNK) * sizeof(*keys));
+
+			if (!nk) {
+				err = -ENOMEM;
+				break;
+			}
+			keys = nk;
+			cap += 4 * LPM_CHUNK;
+		}
+		if (batched) {
+			cnt = LPM_CHUNK;
+			err = bpf_map_lookup_batch(fd, first ? NULL : &in, &next,
+						   keys + n, vals, &cnt, &opts) ? -errno : 0;
+			if (err && first && NO_BATCH(err)) {
+				batched = 0;
+				err = 0;
+				continue;
+			}
+			n += cnt;
+			first = 0;
+			in = next;
+			if (err == -ENOENT)
+				err = 0;	/* the end of the map */
+			if (err || !cnt || cnt < LPM_CHUNK)
+				break;
+			continue;
+		}
+		if (bpf_map_get_next_key(fd, prev, &k)) {
+			err = errno == ENOENT ? 0 : -errno;
 			break;
 		}
-		if ((k.scope >> 31) == gen) {
-			if (n == cap) {
-				size_t ncap = cap ? cap * 2 : 1024;
-				struct pc_lpm_key *nk =
-					realloc(keys, ncap * sizeof(*keys));
-
-				if (!nk) {
-					err = -ENOMEM;
-					break;
-				}
-				keys = nk;
-				cap = ncap;
-			}
-			keys[n++] = k;
-		}
-		/* the walk continues from the last key seen */
-		last = k;
-		prev = &last;
+		keys[n++] = k;
+		prev = &keys[n - 1];
 	}
-	for (i = 0; !err && i < n; i++)
-		if (bpf_map_delete_elem(inst->prefixes_fd, &keys[i]) &&
-		    errno != ENOENT)
-			err = -errno;
+	free(vals);
+	if (err) {
+		free(keys);
+		return err;
+	}
+	*out = keys;
+	*n_out = n;
+	return 0;
+}
+
+/* Delete every LPM entry of generation gen: collect first, since
+ * deleting while walking could skip entries. */
+static int clear_prefixes(struct pc_instance *inst, __u32 gen)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct pc_lpm_key *keys;
+	size_t n, m = 0, i, done;
+	__u32 cnt;
+	int err;
+
+	err = list_keys(inst->prefixes_fd, &keys, &n);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++)
+		if ((keys[i].scope >> 31) == gen)
+			keys[m++] = keys[i];
+	for (done = 0; !err && done < m; done += cnt) {
+		cnt = m - done < LPM_CHUNK ? m - done : LPM_CHUNK;
+		if (!bpf_map_delete_batch(inst->prefixes_fd, keys + done, &cnt, &opts))
+			continue;
+		err = -errno;
+		if (!NO_BATCH(err) && err != -ENOENT)
+			break;
+		/* one by one; ENOENT: already gone */
+		err = 0;
+		for (i = done; i < m; i++)
+			if (bpf_map_delete_elem(inst->prefixes_fd, &keys[i]) &&
+			    errno != ENOENT) {
+				err = -errno;
+				break;
+			}
+		break;
+	}
 	free(keys);
 	return err;
 }
@@ -155,19 +215,49 @@ static int clear_prefixes(struct pc_instance *inst, __u32 gen)
 static int insert_prefixes(struct pc_instance *inst, __u32 gen,
 			   const struct pc_compiled *c)
 {
-	size_t i;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+	struct pc_lpm_key *keys;
+	struct pc_lpm_value *vals;
+	size_t i, done;
+	__u32 cnt;
+	int err = 0;
 
-	if (!c)
+	if (!c || !c->n_prefixes)
 		return 0;
-	for (i = 0; i < c->n_prefixes; i++) {
-		struct pc_lpm_key k = c->prefixes[i].key;
-
-		k.scope |= gen << 31;
-		if (bpf_map_update_elem(inst->prefixes_fd, &k,
-					&c->prefixes[i].value, BPF_ANY))
-			return -errno;
+	keys = malloc(c->n_prefixes * sizeof(*keys));
+	vals = malloc(c->n_prefixes * sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
 	}
-	return 0;
+	for (i = 0; i < c->n_prefixes; i++) {
+		keys[i] = c->prefixes[i].key;
+		keys[i].scope |= gen << 31;
+		vals[i] = c->prefixes[i].value;
+	}
+	for (done = 0; done < c->n_prefixes; done += cnt) {
+		cnt = c->n_prefixes - done < LPM_CHUNK ? c->n_prefixes - done : LPM_CHUNK;
+		if (!bpf_map_update_batch(inst->prefixes_fd, keys + done,
+					  vals + done, &cnt, &opts))
+			continue;
+		err = -errno;
+		if (!NO_BATCH(err))
+			goto out;
+		/* no batch ops for LPM here (or a bad entry): one by one,
+		 * which also names the failing entry's errno exactly */
+		err = 0;
+		for (i = done; i < c->n_prefixes; i++)
+			if (bpf_map_update_elem(inst->prefixes_fd, &keys[i],
+						&vals[i], BPF_ANY)) {
+				err = -errno;
+				break;
+			}
+		break;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
 }
 
 static int publish_locked(struct pc_instance *inst, const struct pc_compiled *c)
