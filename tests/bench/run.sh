@@ -8,7 +8,7 @@
 #   ctl.sh       apply / stats --json / exporter scrape latency (real CLI)
 #   bench_mem    map memory per interface as a function of CPU count
 # The whole report is also written to build/bench/results.md (copy the
-# figures into docs/BENCHMARKS.md). Needs root and a BPF kernel.
+# figures into docs/BENCHMARKS.md; --quick writes results-quick.md). Needs root and a BPF kernel.
 #
 # Usage: tests/bench/run.sh [--quick]   (--quick: a few thousand frames
 #        each, one or two rounds: the smoke run of tests/system)
@@ -23,7 +23,7 @@ for b in bench_prog bench_drop bench_mem bench_fill bench_policy; do
 	[ -x $B/$b ] || { echo "bench: no $B/$b: run make first" >&2; exit 1; }
 done
 mkdir -p build/bench
-out=build/bench/results.md
+out=build/bench/results${quick:+-quick}.md
 {
 	echo "## Results, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo

@@ -1,0 +1,48 @@
+#!/bin/bash
+# tests/system/bench_smoke.sh - the smoke run of `make bench` (a few
+# thousand frames each, one or two rounds), so the benchmarks cannot rot:
+# every benchmark must run to the end in its own namespaces, print every
+# table and every TARGET line, give portcullis' expected verdict on every
+# frame shape (bench_prog dies otherwise), lose no frame on the veth pair
+# (bench_drop dies otherwise), and print no impossible figure. Whether the
+# targets are met is NOT checked here: a smoke run is too short to say.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/preflight.sh || exit 1
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+out=$(mktemp /tmp/pcbench-smoke.XXXXXX)
+trap 'rm -f "$out"' EXIT
+
+tests/bench/run.sh --quick >"$out" 2>&1 || { cat "$out"; fail "tests/bench/run.sh --quick failed"; }
+
+for section in "### Program cost" "### Scaling" "### Drop rate" \
+	"### Control plane latency" "### Map memory"; do
+	grep -qF "$section" "$out" || { cat "$out"; fail "no \"$section\" table"; }
+	echo "ok - $section"
+done
+# 6 program cost + 2 scaling + 4 drop rate + 3 control plane
+n=$(grep -cE '^TARGET .*: (PASS|MISS) ' "$out")
+[ "$n" = 15 ] || { cat "$out"; fail "$n TARGET lines, want 15"; }
+echo "ok - 15 TARGET lines"
+if grep -nE '(^|[^a-z])(nan|inf)([^a-z]|$)|ABORTED|: -[0-9]' "$out"; then
+	fail "impossible figures above"
+fi
+echo "ok - no impossible figures"
+# every table row of the cost and drop tables carries positive numbers
+rows=$(grep -cE '^\| (IPv4|IPv6|VLAN|ARP|empty|portcullis|xdp-filter|nftables|iptables)' "$out")
+[ "$rows" -ge 20 ] || { cat "$out"; fail "only $rows result rows"; }
+if grep -E '^\| (IPv4|IPv6|VLAN|ARP|empty|portcullis|xdp-filter|nftables|iptables)' "$out" |
+	grep -E '\| 0\.0+ '; then
+	fail "a zero rate or cost above"
+fi
+echo "ok - $rows result rows, none zero"
+# nothing of ours left behind
+if ip netns list | grep -qE "^pcbench-"; then
+	ip netns list | grep -E "^pcbench-" | while read -r ns _; do
+		# only namespaces whose owner process is gone are ours to report
+		pid=${ns#pcbench-}
+		kill -0 "$pid" 2>/dev/null || fail "namespace $ns left behind"
+	done
+fi
+echo "ok - bench smoke run"
