@@ -148,7 +148,8 @@ static void rand_policy(struct text *t)
 {
 	static const char *const vd[] = { "allow", "deny" };
 	static const char *const keys[] = { "default", "icmp", "other", "fragments" };
-	unsigned nrules = rn(13), nsets = rn(3);
+	/* mostly small policies; some large ones stress source classes */
+	unsigned nrules = chance(90) ? rn(13) : 30 + rn(60), nsets = rn(3);
 
 	t->len = 0;
 	t->buf[0] = 0;
@@ -241,6 +242,27 @@ static void rand_source(const struct pc_policy *pol, int v6, char *out, size_t l
 	inet_ntop(v6 ? AF_INET6 : AF_INET, a, out, (socklen_t)len);
 }
 
+/* A destination port: often a range edge of the policy (lo - 1, lo, hi,
+ * hi + 1), else a hot port, else anything. */
+static uint16_t rand_dport(const struct pc_policy *pol)
+{
+	if (pol->n_rules && chance(40)) {
+		const struct pc_rule *r = &pol->rules[rn((unsigned)pol->n_rules)];
+
+		if (r->n_ranges) {
+			const struct pc_port_range *g = &r->ranges[rn((unsigned)r->n_ranges)];
+
+			switch (rn(4)) {
+			case 0: return (uint16_t)(g->lo - 1);
+			case 1: return g->lo;
+			case 2: return g->hi;
+			default: return (uint16_t)(g->hi + 1);
+			}
+		}
+	}
+	return chance(75) ? hot_ports[rn(NHOT)] : (uint16_t)rnd();
+}
+
 static void rand_frame(const struct pc_policy *pol, struct pkt *p, char *src, size_t srclen)
 {
 	static const uint8_t protos[] = { 6, 6, 6, 17, 17, 17, 1, 58, 47, 50, 59, 132, 0, 44 };
@@ -267,7 +289,7 @@ static void rand_frame(const struct pc_policy *pol, struct pkt *p, char *src, si
 	rand_source(pol, d.family == 6, src, srclen);
 	d.src = src;
 	d.proto = protos[rn(sizeof(protos))];
-	d.dport = chance(75) ? hot_ports[rn(NHOT)] : (uint16_t)rnd();
+	d.dport = rand_dport(pol);
 	d.sport = (uint16_t)rnd();
 	if (d.proto == 1 || d.proto == 58)
 		d.icmp_type = chance(50) ? (uint8_t)(128 + rn(12)) : (uint8_t)rn(256);
