@@ -305,6 +305,8 @@ static int paint_proto(struct cstate *s, unsigned proto)
 	for (size_t r = 0; r < p->n_rules; r++) {
 		const struct pc_rule *ru = &p->rules[r];
 
+		uint32_t memo_from = UINT32_MAX, memo_to = 0;
+
 		if (!(ru->protos & bit))
 			continue;
 		for (size_t k = 0; k < ru->n_ranges; k++) {
@@ -316,10 +318,16 @@ static int paint_proto(struct cstate *s, unsigned proto)
 					sg->rule[g] = (uint32_t)r + 1;
 					nxt[g] = g + 1;
 				} else if (!sg->node[g] || s->ct.nodes[sg->node[g]].rule != r) {
-					/* the check skips a rule naming a port twice */
-					sg->node[g] = cons(&s->ct, sg->node[g], (uint32_t)r, &err);
-					if (err)
-						goto out;
+					/* (the check skips a rule naming a port twice)
+					 * neighbouring segments usually share their
+					 * list: reuse the last cons instead of hashing */
+					if (sg->node[g] != memo_from) {
+						memo_from = sg->node[g];
+						memo_to = cons(&s->ct, memo_from, (uint32_t)r, &err);
+						if (err)
+							goto out;
+					}
+					sg->node[g] = memo_to;
 				}
 			}
 		}

@@ -137,7 +137,8 @@ static int cmp_scope(const void *a, const void *b)
 
 static void sort_prefixes(struct pc_compiled *c)
 {
-	qsort(c->prefixes, c->n_prefixes, sizeof(*c->prefixes), cmp_scope);
+	if (c->n_prefixes)
+		qsort(c->prefixes, c->n_prefixes, sizeof(*c->prefixes), cmp_scope);
 }
 
 /* What the XDP program does: port entry, then LPM within the class's scope
@@ -590,6 +591,42 @@ static void test_scale_65536_rules(void **state)
 	free(b.s);
 }
 
+/* Broad sourced rules before many fine-grained ones: every sourced rule
+ * spans all 65,535 segments. Lists are shared, so there is one class. */
+static void test_scale_broad_sourced(void **state)
+{
+	struct sbuf b = { 0 };
+	struct pc_policy p;
+	struct pc_compiled *c;
+	struct pc_diag d;
+	double t1, t2;
+
+	(void)state;
+	for (unsigned i = 0; i < 200; i++)
+		sb_printf(&b, "%s tcp,udp 1-65535 from 10.%u.0.0/16\n", i % 2 ? "deny" : "allow", i);
+	for (unsigned port = 1; port < 65536; port++)
+		sb_printf(&b, "%s tcp %u\n", port % 3 ? "allow" : "deny", port);
+	assert_int_equal(pc_policy_parse("broad.policy", b.s, b.len, &p, &d), 0);
+	t1 = now_ms();
+	assert_int_equal(pc_compile(&p, &c, &d), 0);
+	t2 = now_ms();
+	printf("200 broad sourced rules + 65,535 port rules: compile %.1f ms\n", t2 - t1);
+	assert_int_equal(c->n_classes, 1);
+	assert_int_equal(c->n_prefixes, 200);
+	sort_prefixes(c);
+	for (unsigned port = 1; port < 65536; port += 331) {
+		char a[32];
+
+		snprintf(a, sizeof(a), "10.%u.1.1", port % 200);
+		assert_int_equal(check_pkt(&p, c, PC_PROTO_TCP, port, a).rule_id, port % 200 + 1);
+		assert_int_equal(check_pkt(&p, c, PC_PROTO_TCP, port, "11.0.0.1").rule_id, 200 + port);
+		assert_int_equal(check_pkt(&p, c, PC_PROTO_UDP, port, "11.0.0.1").rule_id, 0);
+	}
+	pc_compiled_free(c);
+	pc_policy_free(&p);
+	free(b.s);
+}
+
 static void test_scale_100k_prefixes(void **state)
 {
 	struct sbuf b = { 0 };
@@ -894,6 +931,7 @@ int main(void)
 		cmocka_unit_test(test_classes_shared),
 		cmocka_unit_test(test_random_differential),
 		cmocka_unit_test(test_scale_65536_rules),
+		cmocka_unit_test(test_scale_broad_sourced),
 		cmocka_unit_test(test_scale_100k_prefixes),
 		cmocka_unit_test(test_too_big),
 		cmocka_unit_test(test_warnings),
