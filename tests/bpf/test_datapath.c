@@ -19,6 +19,7 @@
  *
  * Exit 0 when everything matched; prints a closing summary either way.
  */
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <linux/bpf.h>
 #include <stdio.h>
@@ -622,6 +623,134 @@ static void sweep_ext_chain(struct env *e)
 	       e->frames - frames0, PC_MAX_IPV6_EXT);
 }
 
+/*
+ * Corrupt map contents fail closed (abi.h, step 6): a verdict byte other
+ * than PC_ALLOW acts as PC_DENY, a mode other than PC_MODE_AUDIT enforces,
+ * and only bit 0 of control.gen selects the half. Written straight into
+ * the live half, each restored afterwards. Expectations are stated here:
+ * no policy text can produce these bytes, so the reference has no say.
+ */
+static void want_set(struct ref_result *w, int action, int in_ports, uint32_t index,
+		     int outcome, size_t len)
+{
+	memset(w, 0, sizeof(*w));
+	w->action = action;
+	w->in_ports = in_ports;
+	w->index = index;
+	w->outcome = outcome;
+	w->bytes = len;
+}
+
+static void corrupt_one(struct env *e, const char *name, const struct pkt_desc *d,
+			int action, int in_ports, uint32_t index, int outcome)
+{
+	struct ref_result want;
+	struct pkt p;
+
+	pkt_build(&p, d);
+	want_set(&want, action, in_ports, index, outcome, p.len);
+	e->cases++;
+	e->frames++;
+	if (tk_check(&e->k, name, p.b, p.len, &want, 1)) {
+		fprintf(stderr, "FAIL [corrupt maps] %s\n", name);
+		e->failed++;
+		return;
+	}
+	printf("ok   [corrupt maps] %s\n", name);
+}
+
+static int map_rw(int fd, __u32 key, void *val, int write)
+{
+	int err = write ? bpf_map_update_elem(fd, &key, val, BPF_ANY) :
+			  bpf_map_lookup_elem(fd, &key, val);
+
+	return err ? -errno : 0;
+}
+
+/* A write the following check depends on: a failed write would make the
+ * restore / bit-1 checks pass for nothing. */
+static void must_write(struct env *e, int fd, __u32 key, void *val)
+{
+	int err = map_rw(fd, key, val, 1);
+
+	if (err) {
+		fprintf(stderr, "FAIL [corrupt maps] map write: %s\n", strerror(-err));
+		e->failed++;
+	}
+}
+
+static void sweep_corrupt_maps(struct env *e)
+{
+	static const struct pkt_desc tcp80 = V4(.proto = 6, .dport = 80);
+	static const struct pkt_desc tcp23 = V4(.proto = 6, .dport = 23);
+	static const struct pkt_desc tcp9999 = V4(.proto = 6, .dport = 9999);
+	static const struct pkt_desc icmp = V4(.proto = 1);
+	struct pc_port_entry pe80, pe9999, bad;
+	struct pc_settings st, bst;
+	struct pc_control ctl, bctl;
+	__u32 g, i80, i9999;
+
+	if (use_policy(e, P_MAIN) ||
+	    map_rw(e->inst->control_fd, 0, &ctl, 0)) {
+		fprintf(stderr, "FAIL [corrupt maps] cannot read control\n");
+		e->failed++;
+		return;
+	}
+	g = ctl.gen & 1;
+	i80 = pc_port_index(g, PC_PROTO_TCP, 80);
+	i9999 = pc_port_index(g, PC_PROTO_TCP, 9999);
+	if (map_rw(e->inst->ports_fd, i80, &pe80, 0) ||
+	    map_rw(e->inst->ports_fd, i9999, &pe9999, 0) ||
+	    map_rw(e->inst->settings_fd, g, &st, 0)) {
+		fprintf(stderr, "FAIL [corrupt maps] cannot read the live half\n");
+		e->failed++;
+		return;
+	}
+
+	bad = pe80;
+	bad.verdict = 2;
+	must_write(e, e->inst->ports_fd, i80, &bad);
+	corrupt_one(e, "port entry verdict 2 on allowed tcp 80: dropped", &tcp80,
+		    DROP, TCP(80), S_DROP);
+	bad.verdict = 0xff;
+	must_write(e, e->inst->ports_fd, i80, &bad);
+	corrupt_one(e, "port entry verdict 0xff on allowed tcp 80: dropped", &tcp80,
+		    DROP, TCP(80), S_DROP);
+	must_write(e, e->inst->ports_fd, i80, &pe80);
+	corrupt_one(e, "restored: tcp 80 allowed again", &tcp80, PASS, TCP(80), S_PASS);
+
+	memset(&bad, 0, sizeof(bad));
+	bad.verdict = 0x7f;
+	must_write(e, e->inst->ports_fd, i9999, &bad);
+	corrupt_one(e, "port entry verdict 0x7f, no source class: dropped", &tcp9999,
+		    DROP, TCP(9999), S_DROP);
+	must_write(e, e->inst->ports_fd, i9999, &pe9999);
+
+	bst = st;
+	bst.icmp_verdict = 0xff;
+	must_write(e, e->inst->settings_fd, g, &bst);
+	corrupt_one(e, "settings icmp verdict 0xff: ICMP dropped", &icmp,
+		    DROP, BUCKET(ICMP), S_DROP);
+	bst = st;
+	bst.mode = 2;
+	must_write(e, e->inst->settings_fd, g, &bst);
+	corrupt_one(e, "settings mode 2 (not audit): a deny is enforced", &tcp23,
+		    DROP, TCP(23), S_DROP);
+	must_write(e, e->inst->settings_fd, g, &st);
+
+	bctl = ctl;
+	bctl.gen = g | 2;
+	must_write(e, e->inst->control_fd, 0, &bctl);
+	corrupt_one(e, "control.gen with bit 1 set: same half, tcp 80 allowed", &tcp80,
+		    PASS, TCP(80), S_PASS);
+	bctl.gen = g | 0xfffffffe;
+	must_write(e, e->inst->control_fd, 0, &bctl);
+	corrupt_one(e, "control.gen 0xfffffffe|gen: same half, tcp 23 denied", &tcp23,
+		    DROP, TCP(23), S_DROP);
+	must_write(e, e->inst->control_fd, 0, &ctl);
+	corrupt_one(e, "restored control: tcp 80 allowed", &tcp80, PASS, TCP(80), S_PASS);
+}
+
 int main(void)
 {
 	struct env e;
@@ -648,8 +777,9 @@ int main(void)
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
 		sweep_truncation(&e, &shapes[i]);
 	sweep_ext_chain(&e);
+	sweep_corrupt_maps(&e);
 
-	printf("\ntest_datapath: %zu table cases + %zu truncation sweeps + 1 chain sweep, "
+	printf("\ntest_datapath: %zu table cases + %zu truncation sweeps + 1 chain sweep + corrupt maps, "
 	       "%lu frames run, %lu failures (%lu reference disagreements); "
 	       "%lu runt frames (< 14 bytes) refused by BPF_PROG_TEST_RUN\n",
 	       sizeof(cases) / sizeof(cases[0]), sizeof(shapes) / sizeof(shapes[0]),
