@@ -99,7 +99,7 @@ lab_init() {
 	[ -n "$LAB_TMP" ] && return 0
 	. "$LAB_ROOT/tests/lib/preflight.sh" || exit 1
 	local t
-	for t in ip nsenter ethtool socat "$LAB_PY"; do
+	for t in ip nsenter ethtool socat jq "$LAB_PY"; do
 		command -v "$t" >/dev/null || fail "missing tool: $t (run scripts/install-deps.sh)"
 	done
 	[ "${LAB_NEED_PC:-1}" = 0 ] || [ -x "$PC_BIN" ] || fail "no $PC_BIN: run make first"
@@ -148,6 +148,8 @@ lab_up() {
 	ip -n "$LAB_C" link set lo up
 	ip -n "$LAB_S" link set lo up
 	lab_c ethtool -K "$LAB_CIF" txvlan off >/dev/null 2>&1
+	lab_static_neigh "$LAB_C" "$LAB_CIF" "$LAB_S" "$LAB_SIF" "$LAB_S4 $LAB_S6"
+	lab_static_neigh "$LAB_S" "$LAB_SIF" "$LAB_C" "$LAB_CIF" "$LAB_C4 $LAB_C4B $LAB_C6 $LAB_C6B"
 
 	LAB_VID=
 	if [ -n "$vid" ]; then
@@ -158,8 +160,23 @@ lab_up() {
 		ip -n "$LAB_S" link add link "$LAB_SIF" name "$LAB_SVIF" type vlan id "$vid" || fail "vlan"
 		lab_if_setup "$LAB_C" "$LAB_CVIF" "$LAB_C4V" "$LAB_C6V"
 		lab_if_setup "$LAB_S" "$LAB_SVIF" "$LAB_S4V" "$LAB_S6V"
+		lab_static_neigh "$LAB_C" "$LAB_CVIF" "$LAB_S" "$LAB_SVIF" "$LAB_S4V $LAB_S6V"
+		lab_static_neigh "$LAB_S" "$LAB_SVIF" "$LAB_C" "$LAB_CVIF" "$LAB_C4V $LAB_C6V"
 	fi
 	lab_log "lab: client $LAB_C/$LAB_CIF  server $LAB_S/$LAB_SIF${vid:+  vlan $vid}"
+}
+
+# lab_static_neigh NS IF PEER_NS PEER_IF "ADDR ...": permanent ARP / NDP
+# entries in NS for the peer's addresses. Without them, neighbour
+# unreachability probes (ICMPv6 NS/NA, counted in the icmp bucket; ARP,
+# non_ip) arrive at the kernel's whim and exact bucket counts would race.
+lab_static_neigh() {
+	local mac a
+	mac=$(ip -n "$3" -j link show "$4" | jq -r '.[0].address')
+	for a in $5; do
+		ip -n "$1" neigh replace "$a" lladdr "$mac" dev "$2" nud permanent ||
+			fail "static neighbour $a"
+	done
 }
 
 # lab_if_setup NS IF "V4 ..." "V6 ..."
