@@ -914,6 +914,17 @@ static void test_examples(void **state)
 		}
 		assert_true(p.n_rules > 0);
 		check_structure(&p, c);
+		{
+			/* examples are starting points: no shadowed rule, no
+			 * database or admin port open to the world */
+			struct wlist w = { 0 };
+
+			pc_policy_warnings(&p, c, collect, &w);
+			if (w.n) {
+				print_error("%s\n", w.text[0]);
+				fail();
+			}
+		}
 		printf("%s: %zu rules, %u classes, %zu prefixes\n", path, p.n_rules,
 		       c->n_classes, c->n_prefixes);
 		pc_compiled_free(c);
