@@ -28,7 +28,9 @@ lab_wait_ready
 
 ADDR=127.0.0.1:9477	# loopback of our own server namespace: no clash
 start_exporter() {
-	lab_bg lab_s "$PC_BIN" exporter --listen "$1" --top 3 2>>"$LAB_TMP/exporter.log"
+	# nsenter execs the exporter: the pid lab_bg records is the exporter's own
+	lab_bg nsenter --net="/var/run/netns/$LAB_S" "$PC_BIN" exporter --listen "$1" --top 3 \
+		2>>"$LAB_TMP/exporter.log"
 	EXP_PID=$LAB_LAST_PID
 	local i
 	for i in $(seq 50); do

@@ -21,7 +21,10 @@ pc attach "$LAB_SIF" --policy "$P" || fail "attach"
 lab_wait_ready
 
 EXP=127.0.0.1:9477 PROM=127.0.0.1:9090
-lab_bg lab_s "$PC_BIN" exporter --listen "$EXP" 2>"$LAB_TMP/exporter.log"
+# nsenter execs its command, so lab_bg records (and the EXIT trap kills) the
+# exporter and Prometheus themselves, not a subshell that would orphan them
+lab_bg nsenter --net="/var/run/netns/$LAB_S" "$PC_BIN" exporter --listen "$EXP" \
+	2>"$LAB_TMP/exporter.log"
 cat >"$LAB_TMP/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s
@@ -31,7 +34,7 @@ scrape_configs:
     static_configs:
       - targets: ['$EXP']
 EOF
-lab_bg lab_s prometheus --config.file="$LAB_TMP/prometheus.yml" \
+lab_bg nsenter --net="/var/run/netns/$LAB_S" prometheus --config.file="$LAB_TMP/prometheus.yml" \
 	--storage.tsdb.path="$LAB_TMP/tsdb" --web.listen-address="$PROM" \
 	--log.level=warn 2>"$LAB_TMP/prometheus.log"
 PROM_PID=$LAB_LAST_PID
