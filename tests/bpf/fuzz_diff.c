@@ -307,13 +307,23 @@ static void rand_frame(const struct pc_policy *pol, struct pkt *p, char *src, si
 	} else {
 		unsigned n = chance(50) ? 0 : chance(80) ? rn(5) : rn(PKT_DESC_MAX_EXT);
 
+		/* extension bytes beyond 8 per header: the frame must fit
+		 * BPF_PROG_TEST_RUN and PKT_MAX */
+		unsigned budget = 2700;
+
 		d.n_ext = (int)n;
 		for (unsigned i = 0; i < n; i++) {
+			unsigned len;
+
 			d.ext[i] = exts[rn(5)];
 			if (d.ext[i] == 51)
-				d.ext_len[i] = (uint16_t)(8 + 4 * rn(6));
+				len = chance(97) ? 8 + 4 * rn(6) : 8 + 4 * rn(256);
 			else
-				d.ext_len[i] = (uint16_t)(8 * (1 + rn(chance(90) ? 3 : 8)));
+				len = 8 * (1 + (chance(97) ? rn(chance(90) ? 3 : 8) : rn(256)));
+			if (len - 8 > budget)
+				len = 8;
+			budget -= len - 8;
+			d.ext_len[i] = (uint16_t)len;
 		}
 		if (chance(20))
 			d.frag6 = (uint16_t)rn(3);

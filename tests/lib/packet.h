@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define PKT_MAX		2048
+#define PKT_MAX		3500	/* BPF_PROG_TEST_RUN takes up to about 3.5 KiB */
 #define PKT_MAX_HDRS	32
 
 /* EtherTypes and IP protocol numbers the tests use. */
