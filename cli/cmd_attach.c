@@ -23,6 +23,15 @@ static const char *mode_name(enum pc_attach_mode m)
 
 static int attach_error(const char *ifname, enum pc_attach_mode mode, int err)
 {
+	/* offload needs a NIC and driver that run BPF themselves; the
+	 * kernel's errno for "this one cannot" varies (EINVAL, EOPNOTSUPP) */
+	if (mode == PC_ATTACH_HW && err != -EEXIST && err != -ENODEV &&
+	    err != -EPERM && err != -EACCES) {
+		cli_error("failed to attach to %s in hw mode: %s: the driver cannot "
+			  "offload this XDP program: use --mode native or --mode skb",
+			  ifname, strerror(-err));
+		return PC_EXIT_FAIL;
+	}
 	switch (-err) {
 	case ENODEV:
 		cli_error("no such interface: %s", ifname);
