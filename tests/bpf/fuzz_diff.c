@@ -9,6 +9,8 @@
  * mutated (bytes flipped, cut, lengths / IHL / next headers changed), go
  * through BPF_PROG_TEST_RUN and through ref_classify.
  *
+ * The example policies shipped in examples/ are published first.
+ *
  * Checks: identical verdict for every frame, never XDP_ABORTED; for a
  * sampled subset the counter entry the frame hits (and every bucket); at
  * every policy change and at the end the whole counter state against the
@@ -19,6 +21,7 @@
  * prints the seed, the policy and the frame as hex. Exit 1 on any.
  */
 #include <errno.h>
+#include <glob.h>
 #include <inttypes.h>
 #include <linux/bpf.h>
 #include <stdarg.h>
@@ -387,13 +390,36 @@ struct run {
 	unsigned long by_kind[REF_PORT + 1];
 };
 
+/* The shipped example policies (examples/NAME.policy, relative to the repo
+ * root where tests/run.sh runs) go first: real policies with sets,
+ * service names and classes. 0 when none were found. */
+static int example_policy(struct text *t, unsigned n)
+{
+	glob_t g;
+	FILE *f;
+	int ok = 0;
+
+	if (glob("examples/*.policy", 0, NULL, &g))
+		return 0;
+	if (n < g.gl_pathc && (f = fopen(g.gl_pathv[n], "r"))) {
+		t->len = fread(t->buf, 1, sizeof(t->buf) - 1, f);
+		t->buf[t->len] = 0;
+		fclose(f);
+		printf("fuzz_diff: policy %u is %s\n", n + 1, g.gl_pathv[n]);
+		ok = 1;
+	}
+	globfree(&g);
+	return ok;
+}
+
 static int new_policy(struct run *r)
 {
 	struct pc_policy pol;
 	struct pc_compiled *comp;
 	int err;
 
-	rand_policy(&r->text);
+	if (!example_policy(&r->text, (unsigned)r->policies))
+		rand_policy(&r->text);
 	err = tk_policy(r->text.buf, &pol, &comp);
 	if (err) {
 		fprintf(stderr, "fuzz_diff: seed %" PRIu64 ": generated policy rejected\n", r->seed);
@@ -513,7 +539,7 @@ int main(int argc, char **argv)
 		r.counter_fail++;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 
-	printf("fuzz_diff: %lu frames under %lu random policies in %.1f s, seed %" PRIu64 "\n"
+	printf("fuzz_diff: %lu frames under %lu policies (examples first, then random) in %.1f s, seed %" PRIu64 "\n"
 	       "  kinds: malformed %lu, non_ip %lu, fragment %lu, icmp %lu, nd %lu, other %lu, port %lu\n"
 	       "  %lu verdict mismatches, %lu XDP_ABORTED, %lu counter check failures "
 	       "(%lu frames sampled per entry, whole tables at each of %lu policy changes)\n",
