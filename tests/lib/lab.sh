@@ -81,7 +81,7 @@ lab_detach_all() {
 
 lab_cleanup() {
 	local rc=$? h p ns
-	trap - EXIT INT TERM
+	trap - EXIT HUP INT PIPE TERM
 	for h in "${LAB_EXIT_HOOKS[@]}"; do eval "$h" >/dev/null 2>&1; done
 	for p in "${LAB_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${LAB_PIDS[@]}"; do wait "$p" 2>/dev/null; done
@@ -105,7 +105,11 @@ lab_init() {
 	[ "${LAB_NEED_PC:-1}" = 0 ] || [ -x "$PC_BIN" ] || fail "no $PC_BIN: run make first"
 	LAB_TMP=$(mktemp -d /tmp/pclab.XXXXXX)
 	trap lab_cleanup EXIT
-	trap 'exit 130' INT TERM
+	# a signal must not skip the clean-up (SIGPIPE: output piped to head)
+	trap 'exit 129' HUP
+	trap 'exit 130' INT
+	trap 'exit 141' PIPE
+	trap 'exit 143' TERM
 }
 
 # ---- building ----
