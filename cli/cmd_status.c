@@ -4,7 +4,7 @@
  * visible from this network namespace (or the one named): interface,
  * attach mode, libxdp dispatcher or direct attach, program id, policy
  * version, source file, hash, applied time, mode, rule / class / prefix
- * counts and the kernel memory its maps hold. JSON: one object for
+ * counts and the kernel memory its counter maps and all its maps hold. JSON: one object for
  * `status IFACE`, an array otherwise. Returns an exit status.
  */
 #include <errno.h>
@@ -38,7 +38,7 @@ static json_t *describe(struct pc_instance *inst)
 {
 	struct pc_attach_info ai;
 	struct pc_settings s;
-	uint64_t mem = 0;
+	uint64_t mem = 0, cmem = 0;
 	char when[64], hash[17];
 	int err;
 
@@ -47,6 +47,8 @@ static json_t *describe(struct pc_instance *inst)
 		err = pc_attach_info(inst, &ai);
 	if (!err)
 		err = pc_map_memory(inst, &mem);
+	if (!err)
+		err = pc_counter_memory(inst, &cmem);
 	if (err) {
 		cli_error("failed to read the state of %s: %s", inst->ifname,
 			  strerror(-err));
@@ -56,7 +58,7 @@ static json_t *describe(struct pc_instance *inst)
 	iso_time(s.applied_unix_ns, when, sizeof(when));
 	snprintf(hash, sizeof(hash), "%016" PRIx64, (uint64_t)s.policy_hash);
 	return json_pack("{s:s, s:b, s:s?, s:s?, s:I, s:I, s:s?, s:s?, s:s, s:I,"
-			 " s:s, s:I, s:I, s:I, s:I}",
+			 " s:s, s:I, s:I, s:I, s:I, s:I}",
 			 "interface", inst->ifname,
 			 "attached", ai.attached,
 			 "attach_mode", ai.attached ? mode_name(ai.mode) : NULL,
@@ -71,7 +73,8 @@ static json_t *describe(struct pc_instance *inst)
 			 "rules", (json_int_t)s.rule_count,
 			 "classes", (json_int_t)s.class_count,
 			 "prefixes", (json_int_t)s.prefix_count,
-			 "map_memory_bytes", (json_int_t)mem);
+			 "map_memory_bytes", (json_int_t)mem,
+			 "counter_memory_bytes", (json_int_t)cmem);
 }
 
 static void print_text(json_t *o)
@@ -79,6 +82,7 @@ static void print_text(json_t *o)
 	const char *src = json_string_value(json_object_get(o, "source"));
 	const char *hash = json_string_value(json_object_get(o, "hash"));
 	json_int_t mem = json_integer_value(json_object_get(o, "map_memory_bytes"));
+	json_int_t cmem = json_integer_value(json_object_get(o, "counter_memory_bytes"));
 
 	printf("%s:\n", json_string_value(json_object_get(o, "interface")));
 	if (json_is_true(json_object_get(o, "attached")))
@@ -102,8 +106,9 @@ static void print_text(json_t *o)
 	       json_integer_value(json_object_get(o, "rules")),
 	       json_integer_value(json_object_get(o, "classes")),
 	       json_integer_value(json_object_get(o, "prefixes")));
-	printf("  memory:    %" JSON_INTEGER_FORMAT " bytes in maps (%.1f MiB)\n",
-	       mem, mem / 1048576.0);
+	printf("  memory:    counters %" JSON_INTEGER_FORMAT " bytes (%.1f MiB), "
+	       "all maps %" JSON_INTEGER_FORMAT " bytes (%.1f MiB)\n",
+	       cmem, cmem / 1048576.0, mem, mem / 1048576.0);
 }
 
 struct walk {

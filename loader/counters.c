@@ -148,3 +148,15 @@ int pc_map_memory(struct pc_instance *inst, uint64_t *bytes)
 	*bytes = sum;
 	return 0;
 }
+
+int pc_counter_memory(struct pc_instance *inst, uint64_t *bytes)
+{
+	uint64_t a, b;
+	int err = fd_memlock(inst->port_stats_fd, &a);
+
+	if (!err)
+		err = fd_memlock(inst->bucket_stats_fd, &b);
+	if (!err)
+		*bytes = a + b;
+	return err;
+}

@@ -103,6 +103,9 @@ int pc_attach_info(struct pc_instance *inst, struct pc_attach_info *out);
 
 /* Bytes of kernel memory held by the instance's maps (all CPUs). */
 int pc_map_memory(struct pc_instance *inst, uint64_t *bytes);
+/* The same for the counter maps alone (port_stats, bucket_stats).
+ * (Added by the loader, for status.) */
+int pc_counter_memory(struct pc_instance *inst, uint64_t *bytes);
 
 /* Every instance visible from this network namespace: calls fn for each
  * pin directory with its interface name. */
