@@ -4,8 +4,25 @@
  * visible from this network namespace (or the one named): interface,
  * attach mode, libxdp dispatcher or direct attach, program id, policy
  * version, source file, hash, applied time, mode, rule / class / prefix
- * counts and the kernel memory its counter maps and all its maps hold. JSON: one object for
- * `status IFACE`, an array otherwise. Returns an exit status.
+ * counts and the kernel memory its counter maps and all its maps hold.
+ * Returns an exit status.
+ *
+ * JSON: one object for `status IFACE`, an array of them otherwise:
+ *   interface             string
+ *   attached              bool: the pinned program is on the interface
+ *   attach_mode           "native" | "skb" | "hw", null when not attached
+ *   attach_type           "dispatcher" (libxdp) | "direct", null when not
+ *   prog_id               number, the pinned program's id
+ *   version               number, 1 for the first policy, +1 per apply
+ *   source                string (absolute path) or null (no policy)
+ *   hash                  16 hex digits, FNV-1a 64 of the file, or null
+ *   applied               "YYYY-MM-DDTHH:MM:SSZ" (UTC)
+ *   applied_unix_ns       number
+ *   mode                  "enforce" | "audit"
+ *   rules, classes, prefixes   numbers (rules in the file, source classes,
+ *                         LPM entries of the live version)
+ *   counter_memory_bytes  number, port_stats + bucket_stats, all CPUs
+ *   map_memory_bytes      number, every map of the instance
  */
 #include <errno.h>
 #include <getopt.h>
