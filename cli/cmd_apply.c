@@ -10,6 +10,12 @@
  * whose verdict or source restriction changes. Source classes are compared
  * by content (their prefixes and verdicts), not by their numeric ids,
  * which differ between compilations. Returns an exit status.
+ *
+ * JSON (--json): apply prints {interface, old_version, version, source};
+ * --dry-run prints {interface, dry_run: true, live_version, live_source,
+ * new_source, changed, settings: [{name, old, new}], ports: [{protocol,
+ * first, last, old, new}]} where old/new describe what decides the range:
+ * "allow", "deny" or "by source (N prefixes), otherwise VERDICT".
  */
 #include <errno.h>
 #include <getopt.h>

@@ -7,6 +7,10 @@
  * then loads, publishes it as version 1, pins and attaches in one step
  * (pc_attach undoes everything on failure). Without --policy everything is
  * allowed, and it says so. Returns an exit status.
+ *
+ * JSON (--json): attach prints {interface, attach_mode, dispatcher,
+ * prog_id, version, source (null without --policy)}; detach prints
+ * {interface, detached: true}.
  */
 #include <errno.h>
 #include <getopt.h>
