@@ -313,12 +313,14 @@ static __always_inline __u32 live_gen(void)
 	return ctl ? ctl->gen & 1 : 0;
 }
 
-/* The port entry of (gen, proto, dport); NULL only if the index were out
- * of range, which it cannot be. */
-static __always_inline const struct pc_port_entry *
-port_entry(__u32 gen, __u32 proto, __u32 dport)
+/* The port entry for counter index sidx = proto * PC_NUM_PORTS + dport in
+ * generation gen: pc_port_index(gen, proto, dport) is the same number,
+ * written so that only sidx and gen have to stay in registers. NULL only
+ * if the index were out of range, which it cannot be. */
+static __always_inline const struct pc_port_entry *port_entry(__u32 gen,
+							      __u32 sidx)
 {
-	__u32 idx = pc_port_index(gen, proto, dport);
+	__u32 idx = gen * (PC_NUM_PROTOS * PC_NUM_PORTS) + sidx;
 
 	return bpf_map_lookup_elem(&ports, &idx);
 }
@@ -339,17 +341,18 @@ static __always_inline __u8 source_verdict(const void *addr, int is_v6,
 		__builtin_memcpy(key.addr, addr, 16);
 	} else {
 		key.prefixlen = 32 + 32;
-		__builtin_memcpy(key.addr, addr, 4);
+		/* iphdr is 4-byte aligned in the packet: one load, not four */
+		*(__u32 *)key.addr = *(const __u32 *)addr;
 	}
 	v = bpf_map_lookup_elem(&prefixes, &key);
 	return v ? v->verdict : e->verdict;
 }
 
 /* Verdict of a TCP/UDP packet: one port look-up, at most one LPM. */
-static __always_inline __u8 port_verdict(__u32 gen, __u32 proto, __u32 dport,
+static __always_inline __u8 port_verdict(__u32 gen, __u32 sidx,
 					 const void *saddr, int is_v6)
 {
-	const struct pc_port_entry *e = port_entry(gen, proto, dport);
+	const struct pc_port_entry *e = port_entry(gen, sidx);
 
 	if (!e)
 		return PC_DENY;
@@ -381,6 +384,7 @@ int portcullis_xdp(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct cursor c = { .pos = data, .end = data_end };
+	__u64 bytes = data_end - data;	/* early: frees data, data_end */
 	const struct pc_settings *s;
 	struct pc_counter *cnt;
 	struct ipv6hdr *ip6;
@@ -404,7 +408,7 @@ int portcullis_xdp(struct xdp_md *ctx)
 		idx = (cl == CL_TCP ? PC_PROTO_TCP : PC_PROTO_UDP) *
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
-		verdict = port_verdict(gen, idx >> 16, dport, &ip->saddr, 0);
+		verdict = port_verdict(gen, idx, &ip->saddr, 0);
 		goto port;
 	}
 	if (eth_proto == bpf_htons(ETH_P_IPV6)) {
@@ -417,7 +421,7 @@ int portcullis_xdp(struct xdp_md *ctx)
 		idx = (cl == CL_TCP ? PC_PROTO_TCP : PC_PROTO_UDP) *
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
-		verdict = port_verdict(gen, idx >> 16, dport, &ip6->saddr, 1);
+		verdict = port_verdict(gen, idx, &ip6->saddr, 1);
 		goto port;
 	}
 	cl = CL_NON_IP;
@@ -465,12 +469,12 @@ port:
 	 * take a path of their own with a constant slot. */
 	cnt = bpf_map_lookup_elem(&port_stats, &idx);
 	if (verdict == PC_ALLOW) {
-		count(cnt, PC_OUT_PASS, data_end - data);
+		count(cnt, PC_OUT_PASS, bytes);
 		return XDP_PASS;
 	}
 	outcome = deny_outcome(gen);
 
 out:
-	count(cnt, outcome, data_end - data);
+	count(cnt, outcome, bytes);
 	return outcome == PC_OUT_DROP ? XDP_DROP : XDP_PASS;
 }
