@@ -52,9 +52,12 @@ int tk_policy(const char *text, struct pc_policy *pol, struct pc_compiled **c)
 
 int tk_run(int prog_fd, const uint8_t *frame, size_t len, uint32_t *action)
 {
+	uint8_t out[PKT_MAX + 64];
 	LIBBPF_OPTS(bpf_test_run_opts, opts,
 		.data_in = frame,
 		.data_size_in = (__u32)len,
+		.data_out = out,
+		.data_size_out = sizeof(out),
 		.repeat = 1,
 	);
 	int err;
@@ -63,6 +66,12 @@ int tk_run(int prog_fd, const uint8_t *frame, size_t len, uint32_t *action)
 	if (err)
 		return -errno;
 	*action = opts.retval;
+	/* a filter looks, it never rewrites */
+	if (opts.data_size_out != len || memcmp(out, frame, len)) {
+		fprintf(stderr, "tk_run: the program changed the frame (%zu bytes in, %u out)\n",
+			len, opts.data_size_out);
+		return -EILSEQ;
+	}
 	return 0;
 }
 

@@ -28,7 +28,9 @@ void tk_require_root(const char *prog);
  * compile error prints the diagnostic and returns -EINVAL / -errno. */
 int tk_policy(const char *text, struct pc_policy *pol, struct pc_compiled **c);
 
-/* One BPF_PROG_TEST_RUN of frame; *action = the program's return value. */
+/* One BPF_PROG_TEST_RUN of frame; *action = the program's return value.
+ * -EILSEQ (with a message) when the program changed the frame: a filter
+ * must pass frames unchanged. Frames up to PKT_MAX bytes. */
 int tk_run(int prog_fd, const uint8_t *frame, size_t len, uint32_t *action);
 
 struct tk_counters {
