@@ -103,6 +103,21 @@ M=$(scrape)
 expect_eq "applies after one apply" "$(value portcullis_policy_applies_total "$I")" 1
 expect_eq "version after apply" "$(value portcullis_policy_version "$I")" 2
 expect_eq "counters survive apply" "$(value portcullis_packets_total "$I,protocol=\"udp\",port=\"5353\",verdict=\"pass\"")" 100
+# a policy that names another port: its idle series appears at once (the
+# exporter's named-port cache follows the version), in mode audit a denied
+# datagram is counted under verdict="audit"
+P2=$LAB_TMP/p2.policy
+{ cat "$P"; echo "allow tcp 8443"; echo "mode audit"; } >"$P2"
+pc apply "$LAB_SIF" "$P2" >/dev/null || fail "apply p2"
+lab_udp_send "$LAB_S4" 9999 4 "" 10 || fail "send"
+M=$(scrape)
+expect_eq "newly named tcp 8443 exported idle" "$(value portcullis_packets_total "$I,protocol=\"tcp\",port=\"8443\",verdict=\"pass\"")" 0
+expect_eq "audit verdict counted" "$(value portcullis_packets_total "$I,protocol=\"udp\",port=\"9999\",verdict=\"audit\"")" 4
+grep -q "^portcullis_policy_info{$I,version=\"3\",.*policy_mode=\"audit\"} 1$" <<<"$M" || fail "policy_info after audit apply: $(grep policy_info <<<"$M")"
+ok "policy_info shows version 3, mode audit"
+pc apply "$LAB_SIF" "$P" >/dev/null || fail "apply back"
+M=$(scrape)
+expect_eq "tcp 8443 gone with the policy that named it" "$(value portcullis_packets_total "$I,protocol=\"tcp\",port=\"8443\",verdict=\"pass\"")" absent
 
 # an instance whose pins are half gone: skipped, the real one still served
 FAKE=$(dirname "$(lab_pin_dir)")/pcx$$

@@ -122,6 +122,16 @@ expect_eq "explain after the file changed" "$(jq -c '[.policy_file_state, .rule,
 X=$(pc explain "$LAB_SIF" 'tcp 192.0.2.5 -> 22') || fail "explain text"
 grep -q "changed since it was applied" <<<"$X" || fail "explain text on a changed file: $X"
 ok "explain says the file changed"
+# mode audit: a denied datagram passes and is counted as audited
+{ grep -v '^#' "$P"; echo "mode audit"; } >"$LAB_TMP/audit.policy"
+pc apply "$LAB_SIF" "$LAB_TMP/audit.policy" >/dev/null || fail "apply audit"
+lab_udp_send "$LAB_S4" 9999 6 "" 10 || fail "send"
+J=$(pc stats "$LAB_SIF" --json --port 9999) || fail "stats"
+expect_eq "audited after apply mode audit" "$(jq -c '[.policy_version, .policy_mode, .ports[0].audited.packets, .ports[0].dropped.packets]' <<<"$J")" '[2,"audit",6,37]'
+X=$(pc explain "$LAB_SIF" 'udp 192.0.2.9 -> 9999' --json) || fail "explain audit"
+expect_eq "explain in mode audit" "$(jq -r '[.verdict, .outcome, .policy_mode] | @csv' <<<"$X")" '"deny","audit","audit"'
+grep -q "AUDIT_PKTS" <<<"$(pc stats "$LAB_SIF")" || fail "text table has no audit columns in mode audit"
+ok "text table shows audit columns"
 E=$(pc explain "$LAB_SIF" 'icmp 1.2.3.4 -> 22' --json); rc=$?
 expect_eq "explain bad query exit" $rc 2
 jq -e '.error | test("tcp or udp")' >/dev/null <<<"$E" || fail "explain error json: $E"
