@@ -118,6 +118,8 @@ ok "policy_info shows version 3, mode audit"
 pc apply "$LAB_SIF" "$P" >/dev/null || fail "apply back"
 M=$(scrape)
 expect_eq "tcp 8443 gone with the policy that named it" "$(value portcullis_packets_total "$I,protocol=\"tcp\",port=\"8443\",verdict=\"pass\"")" absent
+expect_eq "named tcp 22 after a 3rd apply (other half live)" "$(value portcullis_packets_total "$I,protocol=\"tcp\",port=\"22\",verdict=\"pass\"")" 0
+expect_eq "version 4" "$(value portcullis_policy_version "$I")" 4
 
 # an instance whose pins are half gone: skipped, the real one still served
 FAKE=$(dirname "$(lab_pin_dir)")/pcx$$
