@@ -16,6 +16,7 @@
 #include <libgen.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -60,8 +61,17 @@ static int attach_prog(struct pc_instance *inst, enum pc_attach_mode mode)
 	struct xdp_program *xp;
 	int err, xerr;
 
-	xp = xdp_program__from_bpf_obj(pc_skel_obj(inst->skel), NULL);
-	xerr = libxdp_get_error(xp);
+	/* PORTCULLIS_DIRECT_ATTACH=1 skips libxdp: it lets the fallback be
+	 * tested, and is a way out should libxdp misbehave on some system */
+	const char *direct = secure_getenv("PORTCULLIS_DIRECT_ATTACH");
+
+	if (direct && !strcmp(direct, "1")) {
+		xp = NULL;
+		xerr = -EOPNOTSUPP;
+	} else {
+		xp = xdp_program__from_bpf_obj(pc_skel_obj(inst->skel), NULL);
+		xerr = libxdp_get_error(xp);
+	}
 	if (!xerr) {
 		xerr = xdp_program__attach(xp, inst->ifindex, to_xdp_mode(mode), 0);
 		xdp_program__close(xp);

@@ -761,7 +761,7 @@ static int enter_ns(const char *name)
 	return err;
 }
 
-static void attach_cycle(const char *skip_dispatcher)
+static void attach_cycle(const char *skip_dispatcher, int direct)
 {
 	struct pc_instance *inst;
 	struct pc_attach_info ai;
@@ -776,6 +776,11 @@ static void attach_cycle(const char *skip_dispatcher)
 		setenv("LIBXDP_SKIP_DISPATCHER", skip_dispatcher, 1);
 	else
 		unsetenv("LIBXDP_SKIP_DISPATCHER");
+	/* the loader's own fallback: libxdp skipped, bpf_xdp_attach */
+	if (direct)
+		setenv("PORTCULLIS_DIRECT_ATTACH", "1", 1);
+	else
+		unsetenv("PORTCULLIS_DIRECT_ATTACH");
 	/* attach from a child that then exits */
 	pid = fork();
 	assert_true(pid >= 0);
@@ -803,7 +808,10 @@ static void attach_cycle(const char *skip_dispatcher)
 		assert_int_equal(id, ai.prog_id);
 	else
 		assert_true(id != 0 && id != ai.prog_id);
+	if (direct)
+		assert_int_equal(ai.dispatcher, 0);
 	printf("attach (%s): %s, program id %u\n",
+	       direct ? "PORTCULLIS_DIRECT_ATTACH=1" :
 	       skip_dispatcher ? "LIBXDP_SKIP_DISPATCHER=1" : "default",
 	       ai.dispatcher ? "libxdp dispatcher" : "direct", ai.prog_id);
 	assert_int_equal(pc_read_settings(inst, &s), 0);
@@ -842,8 +850,10 @@ static void test_attach_detach_netns(void **state)
 	assert_true(home >= 0);
 	assert_int_equal(enter_ns(ns_name), 0);
 
-	attach_cycle(NULL);
-	attach_cycle("1");
+	attach_cycle(NULL, 0);
+	attach_cycle("1", 0);
+	attach_cycle(NULL, 1);
+	unsetenv("PORTCULLIS_DIRECT_ATTACH");
 	/* an interface that does not exist */
 	{
 		struct pc_instance *x;
