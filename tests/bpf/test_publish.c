@@ -367,34 +367,44 @@ static void test_publish_latency(void **state)
 	big->n_prefixes = 100000;
 
 	assert_int_equal(pc_load_unattached(NULL, &inst), 0);
-	t0 = now_ms();
-	assert_int_equal(pc_publish(inst, ports), 0);
-	t_ports = now_ms() - t0;
-	t0 = now_ms();
+	/* best of three: the machine is shared, the floor is what we own */
+	t_ports = 1e9;
+	for (i = 0; i < 3; i++) {
+		t0 = now_ms();
+		assert_int_equal(pc_publish(inst, ports), 0);
+		if (now_ms() - t0 < t_ports)
+			t_ports = now_ms() - t0;
+	}
 	assert_int_equal(pc_publish(inst, big), 0);
 	assert_int_equal(pc_publish(inst, ports), 0);
+	t0 = now_ms();
 	assert_int_equal(pc_publish(inst, big), 0);	/* clears 100k first */
-	t_pfx = (now_ms() - t0 - t_ports) / 2;
+	t_pfx = now_ms() - t0;
 	assert_int_equal(run_tcp(inst, "10.0.1.2", 443), XDP_PASS);
 	assert_int_equal(run_tcp(inst, "10.2.0.0", 443), XDP_DROP);
 
 	cnt = calloc(PC_PORT_STATS_ENTRIES, sizeof(*cnt));
 	assert_non_null(cnt);
-	t0 = now_ms();
-	assert_int_equal(pc_read_port_stats(inst, cnt), 0);
-	t_read = now_ms() - t0;
+	t_read = 1e9;
+	for (i = 0; i < 3; i++) {
+		t0 = now_ms();
+		assert_int_equal(pc_read_port_stats(inst, cnt), 0);
+		if (now_ms() - t0 < t_read)
+			t_read = now_ms() - t0;
+	}
 	/* the two test runs above were counted, exactly once each */
 	assert_int_equal(cnt[PC_PROTO_TCP * PC_NUM_PORTS + 443].packets[PC_OUT_PASS], 1);
 	assert_int_equal(cnt[PC_PROTO_TCP * PC_NUM_PORTS + 443].packets[PC_OUT_DROP], 1);
 	assert_int_equal(cnt[PC_PROTO_TCP * PC_NUM_PORTS + 443].bytes[PC_OUT_PASS], 64);
 	free(cnt);
 
-	printf("publish 65,536-port policy: %.1f ms; 100,000 prefixes "
-	       "(clear + insert): %.1f ms; read all port counters: %.1f ms\n",
+	printf("publish 65,536-port policy: %.1f ms (best of 3); 100,000 "
+	       "prefixes replacing 100,000: %.1f ms; read all port counters: "
+	       "%.1f ms (best of 3)\n",
 	       t_ports, t_pfx, t_read);
-	assert_true(t_ports < 300);
+	assert_true(t_ports < 100);
 	assert_true(t_pfx < 3000);
-	assert_true(t_read < 150);
+	assert_true(t_read < 100);
 	pc_close(inst);
 	free_compiled(big);
 	free_compiled(ports);
