@@ -298,6 +298,15 @@ static int publish(struct pc_instance *inst, struct pc_compiled *c,
 	return PC_EXIT_OK;
 }
 
+/* Policy warnings (shadowed rules, sensitive ports open to any source)
+ * go to stderr, already formatted "FILE:LINE:COL: warning: ...": the
+ * policy is still applied, as `check` would accept it. */
+static void emit_warning(void *ctx, int line, int col, const char *text)
+{
+	(void)ctx; (void)line; (void)col;
+	fprintf(stderr, "%s\n", text);
+}
+
 int cmd_apply(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -330,6 +339,7 @@ int cmd_apply(int argc, char **argv)
 	rc = cli_load_policy(argv[optind + 1], &p, &c);
 	if (rc)
 		return rc;
+	pc_policy_warnings(&p, c, emit_warning, NULL);
 	rc = cli_need_root();
 	if (!rc)
 		rc = cli_open_instance(argv[optind], &inst);

@@ -103,6 +103,15 @@ static void print_attached(struct pc_instance *inst, const char *policy)
 		       "portcullis apply %s FILE)\n", inst->ifname);
 }
 
+/* Policy warnings (shadowed rules, sensitive ports open to any source)
+ * go to stderr, already formatted "FILE:LINE:COL: warning: ...": the
+ * policy is still applied, as `check` would accept it. */
+static void emit_warning(void *ctx, int line, int col, const char *text)
+{
+	(void)ctx; (void)line; (void)col;
+	fprintf(stderr, "%s\n", text);
+}
+
 int cmd_attach(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -152,6 +161,7 @@ int cmd_attach(int argc, char **argv)
 		rc = cli_load_policy(policy, &p, &c);
 		if (rc)
 			return rc;
+		pc_policy_warnings(&p, c, emit_warning, NULL);
 	}
 	rc = cli_need_root();
 	if (rc)
