@@ -14,7 +14,9 @@
  * Checks: identical verdict for every frame, never XDP_ABORTED; for a
  * sampled subset the counter entry the frame hits (and every bucket); at
  * every policy change and at the end the whole counter state against the
- * shadow that accumulates the reference's increments for every frame.
+ * shadow that accumulates the reference's increments for every frame; for
+ * a sample of TCP/UDP frames, the deciding rule pc_lookup (explain) reads
+ * from the live maps against the reference's first matching rule.
  *
  * Usage: fuzz_diff [FRAMES [SEED]]   (FRAMES default 200000; SEED also
  * from $PC_FUZZ_SEED, else from the clock; always printed). A mismatch
@@ -387,6 +389,7 @@ struct run {
 	int have_pol;
 	uint64_t seed;
 	unsigned long frames, mismatches, aborted, policies, sampled, counter_fail;
+	unsigned long lookups, lookup_fail;
 	unsigned long by_kind[REF_PORT + 1];
 };
 
@@ -468,6 +471,47 @@ static void report(struct run *r, const struct pkt *p, const struct ref_result *
 	pkt_hexdump(stderr, p->b, p->len);
 }
 
+/*
+ * The deciding rule, as `explain` finds it (pc_lookup reads the live
+ * maps the way the program does), must be the reference's first match:
+ * this checks the compiler's rule attribution, which the verdict alone
+ * cannot show.
+ */
+static void check_lookup(struct run *r, const struct pkt *p, const struct ref_result *ref)
+{
+	struct pc_port_entry e;
+	struct pc_lpm_value lv;
+	int hit = 0, err, verdict, rule;
+
+	r->lookups++;
+	err = pc_lookup(r->inst, (unsigned)ref->proto, ref->dport,
+			ref->is_v6 ? AF_INET6 : AF_INET, ref->saddr, &e, &lv, &hit);
+	if (err) {
+		fprintf(stderr, "fuzz_diff: pc_lookup: %s\n", strerror(-err));
+		r->lookup_fail++;
+		return;
+	}
+	verdict = hit ? lv.verdict : e.verdict;
+	rule = hit ? (int)lv.rule_id : (int)e.rule_id;
+	if (verdict != ref->verdict || rule != ref->rule_id) {
+		char src[64];
+
+		inet_ntop(ref->is_v6 ? AF_INET6 : AF_INET, ref->saddr, src, sizeof(src));
+		r->lookup_fail++;
+		if (r->lookup_fail <= 3) {
+			fprintf(stderr, "\nLOOKUP MISMATCH at frame %lu, seed %" PRIu64 ": %s %u from %s:\n"
+				"  maps: %s by rule %d (%s)\n  reference: %s by rule %d\n"
+				"--- policy text\n%s--- parsed\n",
+				r->frames, r->seed, ref->proto == PC_PROTO_TCP ? "tcp" : "udp",
+				ref->dport, src, pc_verdict_name((unsigned)verdict), rule,
+				hit ? "prefix entry" : "port entry",
+				pc_verdict_name((unsigned)ref->verdict), ref->rule_id, r->text.buf);
+			tk_policy_print(stderr, &r->pol);
+			pkt_hexdump(stderr, p->b, p->len);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long total = 200000, next_swap = 0;
@@ -512,6 +556,8 @@ int main(int argc, char **argv)
 		ref_classify(&r.pol, p.b, p.len, &ref);
 		r.by_kind[ref.kind]++;
 
+		if (ref.kind == REF_PORT && rn(16) == 0)
+			check_lookup(&r, &p, &ref);
 		if (rn(64) == 0) {
 			/* sampled: verdict plus the exact counter entry */
 			r.sampled++;
@@ -542,16 +588,18 @@ int main(int argc, char **argv)
 	printf("fuzz_diff: %lu frames under %lu policies (examples first, then random) in %.1f s, seed %" PRIu64 "\n"
 	       "  kinds: malformed %lu, non_ip %lu, fragment %lu, icmp %lu, nd %lu, other %lu, port %lu\n"
 	       "  %lu verdict mismatches, %lu XDP_ABORTED, %lu counter check failures "
-	       "(%lu frames sampled per entry, whole tables at each of %lu policy changes)\n",
+	       "(%lu frames sampled per entry, whole tables at each of %lu policy changes)\n"
+	       "  %lu deciding-rule mismatches in %lu pc_lookup checks\n",
 	       r.frames, r.policies,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 	       r.seed, r.by_kind[REF_MALFORMED], r.by_kind[REF_NON_IP], r.by_kind[REF_FRAGMENT],
 	       r.by_kind[REF_ICMP], r.by_kind[REF_ND], r.by_kind[REF_OTHER], r.by_kind[REF_PORT],
-	       r.mismatches, r.aborted, r.counter_fail, r.sampled, r.policies);
+	       r.mismatches, r.aborted, r.counter_fail, r.sampled, r.policies,
+	       r.lookup_fail, r.lookups);
 
 	tk_checker_free(&r.k);
 	pc_close(r.inst);
 	pc_compiled_free(r.comp);
 	pc_policy_free(&r.pol);
-	return r.mismatches || r.aborted || r.counter_fail ? 1 : 0;
+	return r.mismatches || r.aborted || r.counter_fail || r.lookup_fail ? 1 : 0;
 }
