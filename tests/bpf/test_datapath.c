@@ -15,7 +15,10 @@
  * Then sweeps: every truncation length of every header shape, and IPv6
  * extension chains of 1 .. PC_MAX_IPV6_EXT + 3 headers; their expectations
  * come from a second, independent statement of where each header ends, and
- * from the reference classifier.
+ * from the reference classifier. Last, corrupt bytes written straight into
+ * the live half (verdict 2 / 0xff, mode 2, gen with high bits) must fail
+ * closed as abi.h says. Every run also checks the frame comes back
+ * unchanged (tk_run).
  *
  * Exit 0 when everything matched; prints a closing summary either way.
  */
