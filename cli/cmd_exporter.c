@@ -280,8 +280,8 @@ int cmd_exporter(int argc, char **argv)
 	fprintf(stderr, "portcullis exporter: serving http://%s/metrics\n", listen_at);
 	while (sigwait(&set, &sig) != 0)
 		;
+	/* closes the listen socket too: it is MHD's once the daemon started */
 	MHD_stop_daemon(d);
-	close(fd);
 	fprintf(stderr, "portcullis exporter: stopped by signal %d\n", sig);
 	return PC_EXIT_OK;
 }
