@@ -6,8 +6,8 @@
 # interfaces, bad policies and usage errors fail with the documented
 # message and exit status and change nothing; two namespaces with an
 # interface of the same name hold two independent instances; the libxdp
-# dispatcher and the direct-attach fallback (LIBXDP_SKIP_DISPATCHER=1)
-# both attach, and `status` says which one is in use.
+# dispatcher and the direct-attach fallbacks (LIBXDP_SKIP_DISPATCHER=1, and
+# the loader's own PORTCULLIS_DIRECT_ATTACH=1) all attach, and `status` says which one is in use.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
 command -v jq >/dev/null || fail "missing jq (run scripts/install-deps.sh)"
@@ -159,6 +159,13 @@ lab_udp_send "$LAB_S4" 5004 4 || fail "send"
 expect_eq "direct path filters" "$(pc_port_count udp 5004 dropped "$name")" 4
 pc detach "$name" >/dev/null || fail "detach (direct)"
 [ -z "$(xdp_prog_id "$name")" ] || fail "program left after detach (direct)"
+# the loader's own fallback, without libxdp at all
+PORTCULLIS_DIRECT_ATTACH=1 pc attach "$name" --policy "$GOOD" >/dev/null || fail "attach (loader direct)"
+expect_eq "status attach_type (PORTCULLIS_DIRECT_ATTACH=1)" "$(pc status "$name" --json | jq -r .attach_type)" direct
+lab_udp_send "$LAB_S4" 5004 2 || fail "send"
+expect_eq "loader direct path filters" "$(pc_port_count udp 5004 dropped "$name")" 2
+pc detach "$name" >/dev/null || fail "detach (loader direct)"
+[ -z "$(xdp_prog_id "$name")" ] || fail "program left after detach (loader direct)"
 lab_udp_server 5004; lab_wait_listen udp 5004
 lab_expect_probe open udp "$LAB_S4" 5004
 echo "test_lifecycle: all checks passed"
