@@ -156,12 +156,21 @@ void pkt_ip6_ext(struct pkt *p, uint8_t type, uint8_t next, size_t bytes)
 		h[2] = 4;	/* segment routing type, segments left 0 */
 		return;
 	}
-	/* options area: one PadN covering it (type 1, len) */
-	if (bytes - 2 >= 2) {
-		h[2] = 1;
-		h[3] = (uint8_t)(bytes - 4);
-	} else {
-		h[2] = 0;	/* Pad1 */
+	/* options area: PadN options (type 1, length <= 255), a Pad1 (0) for
+	 * a last single byte, so the header is valid however long */
+	for (size_t at = 2; at < bytes;) {
+		size_t left = bytes - at, n;
+
+		if (left == 1) {
+			h[at] = 0;
+			break;
+		}
+		n = left - 2 > 255 ? 255 : left - 2;
+		if (left - 2 - n == 1)
+			n--;	/* never leave a lone byte after a PadN */
+		h[at] = 1;
+		h[at + 1] = (uint8_t)n;
+		at += n + 2;
 	}
 }
 
