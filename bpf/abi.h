@@ -114,7 +114,8 @@ enum pc_range_class {
 /* control: ARRAY, 1 entry. Which half of the policy maps is live. */
 struct pc_control {
 	__u32 gen;		/* 0 or 1 */
-	__u32 pad;
+	__u32 pad;		/* user space only: bit 0 = a flip whose RCU
+				 * barrier has not returned yet (loader) */
 };
 
 /* settings: ARRAY, PC_NUM_GENS entries, indexed by gen. Scalar policy plus

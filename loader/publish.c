@@ -26,15 +26,30 @@
 
 #define PORT_HALF (PC_NUM_PROTOS * PC_NUM_PORTS)
 
+/* control.pad is user space's: PC_CTL_SYNC_PENDING is set by the flip
+ * and cleared once its barrier returned. Set at the start of a publish, it
+ * means the previous publisher died in between, so programs may still run
+ * on the half about to be rewritten: wait one grace period first. */
+#define PC_CTL_SYNC_PENDING 1u
+
+static int read_control(struct pc_instance *inst, struct pc_control *ctl)
+{
+	__u32 key = 0;
+
+	if (bpf_map_lookup_elem(inst->control_fd, &key, ctl))
+		return -errno;
+	ctl->gen &= 1;
+	return 0;
+}
+
 static int read_gen(struct pc_instance *inst, __u32 *gen)
 {
 	struct pc_control ctl;
-	__u32 key = 0;
+	int err = read_control(inst, &ctl);
 
-	if (bpf_map_lookup_elem(inst->control_fd, &key, &ctl))
-		return -errno;
-	*gen = ctl.gen & 1;
-	return 0;
+	if (!err)
+		*gen = ctl.gen;
+	return err;
 }
 
 /* Wait until every program run that may have read the old control value
@@ -264,20 +279,20 @@ static int publish_locked(struct pc_instance *inst, const struct pc_compiled *c)
 {
 	static const struct pc_port_entry zero_ports[PORT_HALF];
 	struct pc_settings old, s;
-	struct pc_control ctl = { 0 };
+	struct pc_control ctl;
 	struct timespec ts;
-	__u32 g = 0, n, key = 0;
+	__u32 g, n, key = 0;
 	int err;
 
-	err = read_gen(inst, &g);
+	err = read_control(inst, &ctl);
 	if (err)
 		return err;
+	g = ctl.gen;
 	n = 1 - g;
 	if (bpf_map_lookup_elem(inst->settings_fd, &g, &old))
 		return -errno;
-	/* a publish killed between its flip and its barrier could leave
-	 * programs on half n; one grace period now makes reusing it safe */
-	err = barrier(inst);
+	if (ctl.pad & PC_CTL_SYNC_PENDING)
+		err = barrier(inst);
 	if (!err)
 		err = write_ports(inst, n, c, zero_ports);
 	if (!err)
@@ -301,13 +316,20 @@ static int publish_locked(struct pc_instance *inst, const struct pc_compiled *c)
 	if (bpf_map_update_elem(inst->settings_fd, &n, &s, BPF_ANY))
 		return -errno;
 
-	/* the flip: one 8-byte value, the program reads it once per packet */
+	/* the flip: one 8-byte value, the program reads gen once per packet */
 	ctl.gen = n;
+	ctl.pad = PC_CTL_SYNC_PENDING;
 	if (bpf_map_update_elem(inst->control_fd, &key, &ctl, BPF_ANY))
 		return -errno;
 	/* past the flip the new version is live; the barrier only delays
 	 * our return until nothing runs on the old half (invariant 2) */
-	return barrier(inst);
+	err = barrier(inst);
+	if (err)
+		return err;
+	ctl.pad = 0;
+	if (bpf_map_update_elem(inst->control_fd, &key, &ctl, BPF_ANY))
+		return -errno;
+	return 0;
 }
 
 int pc_publish(struct pc_instance *inst, const struct pc_compiled *c)

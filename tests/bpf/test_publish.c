@@ -253,12 +253,30 @@ static void test_publish_versions_and_halves(void **state)
 	assert_int_equal(e.verdict, PC_DENY);
 	assert_int_equal(run_tcp(inst, "10.1.2.3", 22), XDP_DROP);
 
+	/* a publisher killed between its flip and its barrier leaves the
+	 * pending flag: the next publish still works and clears it */
+	{
+		struct pc_control ctl;
+		__u32 k = 0;
+
+		assert_int_equal(bpf_map_lookup_elem(inst->control_fd, &k, &ctl), 0);
+		assert_int_equal(ctl.pad, 0);
+		ctl.pad = 1;
+		assert_int_equal(bpf_map_update_elem(inst->control_fd, &k, &ctl, 0), 0);
+	}
 	/* NULL publishes "everything allowed" */
 	assert_int_equal(pc_publish(inst, NULL), 0);
 	assert_int_equal(pc_read_settings(inst, &s), 0);
 	assert_int_equal(s.version, 4);
 	assert_int_equal(count_gen(inst, live_gen(inst)), 0);
 	assert_int_equal(run_tcp(inst, "10.9.2.3", 22), XDP_PASS);
+	{
+		struct pc_control ctl;
+		__u32 k = 0;
+
+		assert_int_equal(bpf_map_lookup_elem(inst->control_fd, &k, &ctl), 0);
+		assert_int_equal(ctl.pad, 0);
+	}
 
 	pc_close(inst);
 	free_compiled(c1);
