@@ -167,6 +167,15 @@ struct pc_counter {
 	__u64 bytes[PC_OUT_MAX];
 };
 
+/* One port_stats entry summed over CPUs, as bpf/counters_iter.bpf.c writes
+ * it (one record per non-zero entry, in index order) and as
+ * pc_read_port_stats_sparse() returns it. index = proto * 65536 + port. */
+struct pc_port_count {
+	__u32 index;
+	__u32 pad;
+	struct pc_counter c;
+};
+
 /* sync: ARRAY_OF_MAPS, 1 entry, created and used by user space only: an
  * update of it makes the kernel wait (synchronize_rcu) until every program
  * run that started before has finished. */
@@ -199,6 +208,7 @@ _Static_assert(sizeof(struct pc_port_entry) == 12, "pc_port_entry layout");
 _Static_assert(sizeof(struct pc_lpm_key) == 24, "pc_lpm_key layout");
 _Static_assert(sizeof(struct pc_lpm_value) == 8, "pc_lpm_value layout");
 _Static_assert(sizeof(struct pc_counter) == 48, "pc_counter layout");
+_Static_assert(sizeof(struct pc_port_count) == 56, "pc_port_count layout");
 #endif
 
 #endif /* PORTCULLIS_ABI_H */
