@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,16 +220,71 @@ static void row_tpl_fill(struct row_tpl *t, const struct view *v,
 	num_set(v, t->num[PC_OUT_MAX][1], pc_counter_bytes(&r->c));
 }
 
+/* Rows dumped by one thread into its own buffer: every row is a jansson
+ * object dumped by jansson (json_dumpb of a reused template), the buffer
+ * holds them joined by commas. */
+struct dump_job {
+	const struct view *v;
+	const struct pc_port_row *rows;
+	size_t n;
+	char *buf;
+	size_t len, cap;
+	int err;
+};
+
+static void *dump_rows(void *arg)
+{
+	struct dump_job *j = arg;
+	struct row_tpl t = { 0 };
+	size_t len;
+
+	j->err = row_tpl_init(&t, j->v);
+	for (size_t i = 0; i < j->n && !j->err; i++) {
+		/* a row is ~230 bytes; 4 KB of room is always enough for one */
+		if (j->cap - j->len < 4096) {
+			size_t cap = j->cap ? j->cap * 2 : 1 << 20;
+			char *p = realloc(j->buf, cap);
+
+			if (!p) {
+				j->err = -ENOMEM;
+				break;
+			}
+			j->buf = p;
+			j->cap = cap;
+		}
+		if (i)
+			j->buf[j->len++] = ',';
+		row_tpl_fill(&t, j->v, &j->rows[i]);
+		len = json_dumpb(t.row, j->buf + j->len, j->cap - j->len - 1,
+				 JSON_COMPACT);
+		if (len == 0 || len >= j->cap - j->len - 1) {
+			j->err = -ENOMEM;
+			break;
+		}
+		j->len += len;
+	}
+	row_tpl_free(&t);
+	return NULL;
+}
+
+/* Dumping rows is where `stats --json` spends its time (jansson formats
+ * every integer with snprintf: 9 per row): many rows are split between
+ * up to one thread per online CPU. */
+#define DUMP_MAX_THREADS 8
+#define DUMP_ROWS_PER_THREAD 8192
+
 /* The document is the header object with "ports" appended: the header is
- * dumped by jansson, its closing brace replaced by the streamed array of
- * rows, each row dumped by jansson too. */
+ * dumped by jansson, its closing brace replaced by the array of rows, each
+ * row dumped by jansson too. */
 static int show_json(const struct stats_opts *o, const struct view *v,
 		     const struct pc_port_row *rows, size_t n)
 {
+	struct dump_job jobs[DUMP_MAX_THREADS];
+	pthread_t tid[DUMP_MAX_THREADS];
 	json_t *root = json_header(o, v);
-	struct row_tpl t = { 0 };
-	char *head, buf[2048];
-	size_t len;
+	size_t nj = 1, len, per, at = 0;
+	long cpus;
+	char *head;
 	int err = 0;
 
 	head = root ? json_dumps(root, JSON_COMPACT) : NULL;
@@ -243,20 +299,41 @@ static int show_json(const struct stats_opts *o, const struct view *v,
 	head[len - 1] = '\0';		/* the closing brace */
 	fputs(head, stdout);
 	fputs(",\"ports\":[", stdout);
-	err = row_tpl_init(&t, v);
-	for (size_t i = 0; i < n && !err; i++) {
-		row_tpl_fill(&t, v, &rows[i]);
-		len = json_dumpb(t.row, buf, sizeof(buf), JSON_COMPACT);
-		if (len == 0 || len > sizeof(buf)) {
-			err = -ENOMEM;
-			break;
+
+	pc_service_name(0, 0);	/* load the services database before threads */
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	while (nj < DUMP_MAX_THREADS && (long)nj < cpus &&
+	       n / (nj + 1) >= DUMP_ROWS_PER_THREAD)
+		nj++;
+	per = (n + nj - 1) / nj;
+	memset(jobs, 0, sizeof(jobs));
+	for (size_t i = 0; i < nj; i++) {
+		jobs[i].v = v;
+		jobs[i].rows = rows + at;
+		jobs[i].n = n - at < per ? n - at : per;
+		at += jobs[i].n;
+	}
+	/* job 0 runs here; a thread that cannot start runs here too */
+	for (size_t i = 1; i < nj; i++)
+		if (pthread_create(&tid[i], NULL, dump_rows, &jobs[i])) {
+			tid[i] = 0;
+			dump_rows(&jobs[i]);
 		}
-		if (i)
-			fputc(',', stdout);
-		fwrite(buf, 1, len, stdout);
+	dump_rows(&jobs[0]);
+	for (size_t i = 1; i < nj; i++)
+		if (tid[i])
+			pthread_join(tid[i], NULL);
+	for (size_t i = 0; i < nj; i++) {
+		if (!err)
+			err = jobs[i].err;
+		if (!err && jobs[i].len) {
+			if (i && jobs[i - 1].len)
+				fputc(',', stdout);
+			fwrite(jobs[i].buf, 1, jobs[i].len, stdout);
+		}
+		free(jobs[i].buf);
 	}
 	fputs("]}", stdout);
-	row_tpl_free(&t);
 end:
 	free(head);
 	if (fputc('\n', stdout) == EOF || fflush(stdout))
@@ -360,11 +437,11 @@ static int show(const struct stats_opts *o, const struct view *v)
 	int err = 0;
 
 	if (!o->classes) {
-		err = pc_snapshot_rows(v->snap, o->proto_mask, o->port_filter,
-				       &rows, &n_all);
+		/* with --top only the first N are ever sorted */
+		err = pc_snapshot_rows_top(v->snap, o->proto_mask, o->port_filter,
+					   o->top, &rows, &n, &n_all);
 		if (err)
 			return err;
-		n = o->top && o->top < n_all ? o->top : n_all;
 	}
 	if (cli.json)
 		err = show_json(o, v, rows, n);

@@ -2,7 +2,7 @@
 /*
  * counters.c - counter snapshots and their aggregation, shared by `stats`
  * and the exporter (contract in counters.h). Reads go through the library
- * (pc_read_port_stats / pc_read_bucket_stats); only the live half of the
+ * (pc_read_port_stats_sparse / pc_read_bucket_stats); only the live half of the
  * ports map is read here directly, with one batch look-up, because the
  * library has no call for "every port entry".
  */
@@ -25,7 +25,12 @@ int pc_snapshot_read(struct pc_instance *inst, struct pc_snapshot *snap)
 		if (!snap->ports)
 			return -ENOMEM;
 	}
-	err = pc_read_port_stats(inst, snap->ports);
+	free(snap->busy);
+	snap->busy = NULL;
+	snap->n_busy = 0;
+	/* the library sums in the kernel and hands back only the non-zero
+	 * entries: everything below walks those, not all 131072 */
+	err = pc_read_port_stats_sparse(inst, &snap->busy, &snap->n_busy);
 	if (err)
 		return err;
 	err = pc_read_bucket_stats(inst, snap->buckets);
@@ -35,19 +40,16 @@ int pc_snapshot_read(struct pc_instance *inst, struct pc_snapshot *snap)
 
 	/* Range classes are not counted by the program (abi.h rule 8): one
 	 * pass over the port counters derives them. */
+	memset(snap->ports, 0, PC_PORT_STATS_ENTRIES * sizeof(*snap->ports));
 	memset(snap->classes, 0, sizeof(snap->classes));
-	for (unsigned proto = 0; proto < PC_NUM_PROTOS; proto++) {
-		const struct pc_counter *p = snap->ports + proto * PC_NUM_PORTS;
+	for (size_t i = 0; i < snap->n_busy; i++) {
+		const struct pc_port_count *r = &snap->busy[i];
+		unsigned proto = r->index / PC_NUM_PORTS, port = r->index % PC_NUM_PORTS;
 
-		for (unsigned port = 0; port < PC_NUM_PORTS; port++) {
-			struct pc_counter *cls =
-				&snap->classes[proto][pc_range_class_of(port)];
-
-			for (int o = 0; o < PC_OUT_MAX; o++) {
-				cls->packets[o] += p[port].packets[o];
-				cls->bytes[o] += p[port].bytes[o];
-			}
-		}
+		if (r->index >= PC_PORT_STATS_ENTRIES)
+			continue;
+		snap->ports[r->index] = r->c;
+		pc_counter_add(&snap->classes[proto][pc_range_class_of(port)], &r->c);
 	}
 	return 0;
 }
@@ -56,6 +58,9 @@ void pc_snapshot_free(struct pc_snapshot *snap)
 {
 	free(snap->ports);
 	snap->ports = NULL;
+	free(snap->busy);
+	snap->busy = NULL;
+	snap->n_busy = 0;
 }
 
 double pc_snapshot_elapsed(const struct pc_snapshot *a, const struct pc_snapshot *b)
@@ -215,36 +220,171 @@ void pc_rows_sort(struct pc_port_row *rows, size_t n)
 	qsort(rows, n, sizeof(*rows), pc_row_cmp);
 }
 
+/* Sort key of a row: pc_row_cmp's order as plain integers (ties in packets
+ * and bytes go by index = proto * 65536 + port, as pc_row_cmp's do), so
+ * sorting 131072 of them costs a few ms, not a comparison call each. */
+struct row_key {
+	uint64_t packets, bytes;
+	uint32_t index;		/* proto * PC_NUM_PORTS + port */
+	uint32_t pad;
+};
+
+/* a ranks before b */
+static inline int key_before(const struct row_key *a, const struct row_key *b)
+{
+	if (a->packets != b->packets)
+		return a->packets > b->packets;
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes;
+	return a->index < b->index;
+}
+
+static void keys_sort(struct row_key *k, struct row_key *tmp, size_t n)
+{
+	size_t h = n / 2, i = 0, j = h, o = 0;
+
+	if (n < 2)
+		return;
+	if (n <= 16) {		/* insertion sort */
+		for (size_t x = 1; x < n; x++) {
+			struct row_key v = k[x];
+			size_t y = x;
+
+			for (; y && key_before(&v, &k[y - 1]); y--)
+				k[y] = k[y - 1];
+			k[y] = v;
+		}
+		return;
+	}
+	keys_sort(k, tmp, h);
+	keys_sort(k + h, tmp, n - h);
+	while (i < h && j < n)
+		tmp[o++] = key_before(&k[j], &k[i]) ? k[j++] : k[i++];
+	while (i < h)
+		tmp[o++] = k[i++];
+	/* the rest of the right half is in place already */
+	memcpy(k, tmp, o * sizeof(*k));
+}
+
+/* Heap of the `top` best keys seen, the worst of them at the root. */
+static void heap_sift_down(struct row_key *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, w = i;
+
+		if (l < n && key_before(&h[w], &h[l]))
+			w = l;
+		if (r < n && key_before(&h[w], &h[r]))
+			w = r;
+		if (w == i)
+			return;
+		struct row_key t = h[i];
+
+		h[i] = h[w];
+		h[w] = t;
+		i = w;
+	}
+}
+
+static void heap_push(struct row_key *h, size_t *n, const struct row_key *k)
+{
+	size_t i = (*n)++;
+
+	h[i] = *k;
+	while (i && key_before(&h[(i - 1) / 2], &h[i])) {
+		struct row_key t = h[i];
+
+		h[i] = h[(i - 1) / 2];
+		h[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+}
+
+static int row_wanted(const struct pc_counter *c, uint32_t index,
+		      unsigned proto_mask, const uint8_t *port_filter)
+{
+	unsigned proto = index / PC_NUM_PORTS, port = index % PC_NUM_PORTS;
+
+	return pc_counter_packets(c) != 0 && (proto_mask & (1u << proto)) &&
+	       (!port_filter || port_filter[port]);
+}
+
+int pc_snapshot_rows_top(const struct pc_snapshot *snap, unsigned proto_mask,
+			 const uint8_t *port_filter, size_t top,
+			 struct pc_port_row **rows, size_t *n, size_t *n_all)
+{
+	size_t cand = snap->busy ? snap->n_busy : PC_PORT_STATS_ENTRIES;
+	struct row_key *keys, *tmp, k;
+	struct pc_port_row *r;
+	size_t nk = 0, all = 0;
+
+	if (top && top < cand)
+		cand = top;
+	keys = malloc((cand ? cand : 1) * sizeof(*keys));
+	tmp = malloc((cand ? cand : 1) * sizeof(*tmp));
+	if (!keys || !tmp) {
+		free(keys);
+		free(tmp);
+		return -ENOMEM;
+	}
+	memset(&k, 0, sizeof(k));
+	for (size_t i = 0;; i++) {
+		const struct pc_counter *c;
+
+		if (snap->busy) {
+			if (i >= snap->n_busy)
+				break;
+			k.index = snap->busy[i].index;
+			if (k.index >= PC_PORT_STATS_ENTRIES)
+				continue;
+		} else {
+			if (i >= PC_PORT_STATS_ENTRIES)
+				break;
+			k.index = (uint32_t)i;
+		}
+		c = &snap->ports[k.index];
+		if (!row_wanted(c, k.index, proto_mask, port_filter))
+			continue;
+		all++;
+		k.packets = pc_counter_packets(c);
+		k.bytes = pc_counter_bytes(c);
+		if (!top || nk < top) {
+			if (top)
+				heap_push(keys, &nk, &k);
+			else
+				keys[nk++] = k;
+		} else if (key_before(&k, &keys[0])) {
+			keys[0] = k;
+			heap_sift_down(keys, nk, 0);
+		}
+	}
+	keys_sort(keys, tmp, nk);
+	free(tmp);
+	r = malloc((nk ? nk : 1) * sizeof(*r));
+	if (!r) {
+		free(keys);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nk; i++) {
+		r[i].proto = keys[i].index / PC_NUM_PORTS;
+		r[i].port = keys[i].index % PC_NUM_PORTS;
+		r[i].c = snap->ports[keys[i].index];
+	}
+	free(keys);
+	*rows = r;
+	*n = nk;
+	*n_all = all;
+	return 0;
+}
+
 int pc_snapshot_rows(const struct pc_snapshot *snap, unsigned proto_mask,
 		     const uint8_t *port_filter, struct pc_port_row **rows,
 		     size_t *n)
 {
-	struct pc_port_row *r;
-	size_t k = 0, cap = 0;
+	size_t all;
 
-	for (unsigned i = 0; i < PC_PORT_STATS_ENTRIES; i++)
-		cap += pc_counter_packets(&snap->ports[i]) != 0;
-	r = malloc((cap ? cap : 1) * sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	for (unsigned i = 0; i < PC_PORT_STATS_ENTRIES; i++) {
-		unsigned proto = i / PC_NUM_PORTS, port = i % PC_NUM_PORTS;
-
-		if (!pc_counter_packets(&snap->ports[i]))
-			continue;
-		if (!(proto_mask & (1u << proto)))
-			continue;
-		if (port_filter && !port_filter[port])
-			continue;
-		r[k].proto = proto;
-		r[k].port = port;
-		r[k].c = snap->ports[i];
-		k++;
-	}
-	pc_rows_sort(r, k);
-	*rows = r;
-	*n = k;
-	return 0;
+	return pc_snapshot_rows_top(snap, proto_mask, port_filter, 0, rows, n,
+				    &all);
 }
 
 /* services database, loaded once: [proto][port] -> name */

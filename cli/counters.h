@@ -20,6 +20,11 @@ struct pc_snapshot {
 	struct pc_counter classes[PC_NUM_PROTOS][PC_CLASS_MAX];
 	struct pc_counter buckets[PC_BUCKET_MAX];
 	struct timespec taken;	/* CLOCK_MONOTONIC, when read */
+	/* (added) the non-zero entries of ports, in index order, as read;
+	 * NULL when the snapshot was not filled by pc_snapshot_read (a delta):
+	 * then pc_snapshot_rows scans ports. */
+	struct pc_port_count *busy;
+	size_t n_busy;
 };
 
 /* One (protocol, port) with its counters. */
@@ -63,6 +68,13 @@ int pc_port_spec_parse(const char *spec, uint8_t *ports);
 int pc_snapshot_rows(const struct pc_snapshot *snap, unsigned proto_mask,
 		     const uint8_t *port_filter, struct pc_port_row **rows,
 		     size_t *n);
+
+/* (added) The same rows, but only the first `top` of them in that order
+ * (top 0: all), found without sorting the rest. *n_all receives how many
+ * rows match before --top. */
+int pc_snapshot_rows_top(const struct pc_snapshot *snap, unsigned proto_mask,
+			 const uint8_t *port_filter, size_t top,
+			 struct pc_port_row **rows, size_t *n, size_t *n_all);
 
 /* Sort rows in place as pc_snapshot_rows does; pc_row_cmp is its order
  * (negative when a ranks before b). */
