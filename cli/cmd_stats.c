@@ -245,8 +245,13 @@ enum {
 	SF_MAX = SF_NUM + 2 * (PC_OUT_MAX + 1),
 };
 
+/* Text of up to SSTR_PAD bytes is copied as a fixed SSTR_PAD-byte block (a
+ * few vector moves, no library call): every such text is stored padded,
+ * and a row's buffer keeps SSTR_PAD bytes of slack. */
+#define SSTR_PAD 64
+
 struct sstr {
-	char *s;
+	char *s;		/* at least SSTR_PAD bytes */
 	size_t len;
 };
 
@@ -260,19 +265,34 @@ struct splice {
 	size_t svc_max;			/* longest dumped service name */
 };
 
+/* A copy of len bytes of text, zero-padded to at least SSTR_PAD bytes. */
+static int sstr_set(struct sstr *d, const char *text, size_t len)
+{
+	d->s = calloc(1, len > SSTR_PAD ? len : SSTR_PAD);
+	if (!d->s)
+		return -ENOMEM;
+	memcpy(d->s, text, len);
+	d->len = len;
+	return 0;
+}
+
+/* A string as jansson dumps it (quotes, escapes). */
 static int sstr_dump(struct sstr *d, const char *str)
 {
 	json_t *j = json_string(str);
+	char *t = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+	int err = t ? sstr_set(d, t, strlen(t)) : -EINVAL;
 
-	d->s = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
 	json_decref(j);
-	d->len = d->s ? strlen(d->s) : 0;
-	return d->s ? 0 : -ENOMEM;
+	free(t);
+	return err;
 }
 
 static void splice_free(struct splice *sp)
 {
 	free(sp->text);
+	for (int i = 0; i <= SF_MAX; i++)
+		free(sp->frag[i].s);
 	for (unsigned p = 0; p < PC_NUM_PROTOS; p++)
 		free(sp->proto[p].s);
 	for (unsigned c = 0; c < PC_CLASS_MAX; c++)
@@ -348,13 +368,17 @@ static int splice_init(struct splice *sp, const struct view *v)
 			err = -EINVAL;
 			goto fail;
 		}
-		sp->frag[i].s = sp->text + at;
-		sp->frag[i].len = pos[f] - at;
+		if (sstr_set(&sp->frag[i], sp->text + at, pos[f] - at)) {
+			err = -ENOMEM;
+			goto fail;
+		}
 		sp->field[i] = f;
 		at = pos[f] + wlen[f];
 	}
-	sp->frag[SF_MAX].s = sp->text + at;
-	sp->frag[SF_MAX].len = strlen(sp->text + at);
+	if (sstr_set(&sp->frag[SF_MAX], sp->text + at, strlen(sp->text + at))) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	for (int i = 0; i <= SF_MAX; i++)
 		sp->fixed += sp->frag[i].len;
 
@@ -389,7 +413,7 @@ static size_t splice_row_max(const struct splice *sp)
 {
 	/* "null" < 8; a json_int_t has at most 20 characters */
 	return sp->fixed + 16 + 16 + (sp->svc_max > 8 ? sp->svc_max : 8) +
-	       (SF_MAX - SF_NUM + 1) * 21;
+	       (SF_MAX - SF_NUM + 1) * 21 + SSTR_PAD;
 }
 
 /* a json_int_t in decimal, as jansson's "%lld" writes it */
@@ -399,10 +423,18 @@ static char *put_int(char *p, json_int_t v)
 		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
 		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 		"8081828384858687888990919293949596979899";
-	char tmp[24], *e = tmp + sizeof(tmp), *q = e;
 	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v :
-				       (unsigned long long)v;
+				       (unsigned long long)v, t = u;
+	int len = 1;
+	char *q;
 
+	if (v < 0)
+		*p++ = '-';
+	while (t >= 10) {
+		t /= 10;
+		len++;
+	}
+	q = p + len;		/* written backwards, straight into place */
 	while (u >= 100) {
 		unsigned d = (unsigned)(u % 100) * 2;
 
@@ -416,15 +448,15 @@ static char *put_int(char *p, json_int_t v)
 	} else {
 		*--q = (char)('0' + u);
 	}
-	if (v < 0)
-		*--q = '-';
-	memcpy(p, q, (size_t)(e - q));
-	return p + (e - q);
+	return p + len;
 }
 
 static char *put_sstr(char *p, const struct sstr *s)
 {
-	memcpy(p, s->s, s->len);
+	if (s->len <= SSTR_PAD)
+		memcpy(p, s->s, SSTR_PAD);
+	else
+		memcpy(p, s->s, s->len);
 	return p + s->len;
 }
 
@@ -544,6 +576,7 @@ static void *dump_rows(void *arg)
  * up to one thread per online CPU. */
 #define DUMP_MAX_THREADS 8
 #define DUMP_ROWS_PER_THREAD 8192
+#define DUMP_ROWS_PER_ROUND 8192	/* per thread, ~2 MB of text */
 
 /* The document is the header object with "ports" appended: the header is
  * dumped by jansson, its closing brace replaced by the array of rows, each
@@ -555,8 +588,8 @@ static int show_json(const struct stats_opts *o, const struct view *v,
 	pthread_t tid[DUMP_MAX_THREADS];
 	json_t *root = json_header(o, v);
 	struct splice sp = { 0 };
-	int spliced = 0;
-	size_t nj = 1, len, per, at = 0;
+	int spliced = 0, any = 0;
+	size_t nj = 1, len, at = 0;
 	long cpus;
 	char *head;
 	int err = 0;
@@ -580,47 +613,61 @@ static int show_json(const struct stats_opts *o, const struct view *v,
 	while (nj < DUMP_MAX_THREADS && (long)nj < cpus &&
 	       n / (nj + 1) >= DUMP_ROWS_PER_THREAD)
 		nj++;
-	per = (n + nj - 1) / nj;
 	memset(jobs, 0, sizeof(jobs));
-	for (size_t i = 0; i < nj; i++) {
-		jobs[i].v = v;
-		jobs[i].rows = rows + at;
-		jobs[i].n = n - at < per ? n - at : per;
-		at += jobs[i].n;
-	}
-	for (int pass = 0; pass < 2; pass++) {
-		int mismatch = 0;
+	/* In rounds of DUMP_ROWS_PER_ROUND rows per thread, written out after
+	 * each round: the buffers stay a few MB, reused (not 28 MB of fresh
+	 * pages for the full table). */
+	while (at < n && !err) {
+		size_t round = n - at < nj * DUMP_ROWS_PER_ROUND ?
+			       n - at : nj * DUMP_ROWS_PER_ROUND;
+		size_t per = (round + nj - 1) / nj, off = at;
 
 		for (size_t i = 0; i < nj; i++) {
-			jobs[i].sp = pass == 0 && spliced ? &sp : NULL;
-			jobs[i].len = 0;
+			jobs[i].v = v;
+			jobs[i].rows = rows + off;
+			jobs[i].n = at + round - off < per ? at + round - off : per;
+			off += jobs[i].n;
 		}
-		/* job 0 runs here; a thread that cannot start runs here too */
-		for (size_t i = 1; i < nj; i++)
-			if (pthread_create(&tid[i], NULL, dump_rows, &jobs[i])) {
-				tid[i] = 0;
-				dump_rows(&jobs[i]);
+		for (int pass = 0; pass < 2; pass++) {
+			int mismatch = 0;
+
+			for (size_t i = 0; i < nj; i++) {
+				jobs[i].sp = spliced ? &sp : NULL;
+				jobs[i].len = 0;
+				jobs[i].mismatch = 0;
 			}
-		dump_rows(&jobs[0]);
-		for (size_t i = 1; i < nj; i++)
-			if (tid[i])
-				pthread_join(tid[i], NULL);
-		for (size_t i = 0; i < nj; i++)
-			mismatch |= jobs[i].mismatch;
-		if (!mismatch)
-			break;
+			/* job 0 runs here; a thread that cannot start runs
+			 * here too */
+			for (size_t i = 1; i < nj; i++)
+				if (pthread_create(&tid[i], NULL, dump_rows, &jobs[i])) {
+					tid[i] = 0;
+					dump_rows(&jobs[i]);
+				}
+			dump_rows(&jobs[0]);
+			for (size_t i = 1; i < nj; i++)
+				if (tid[i])
+					pthread_join(tid[i], NULL);
+			for (size_t i = 0; i < nj; i++)
+				mismatch |= jobs[i].mismatch;
+			if (!mismatch)
+				break;
+			/* this round and every later one in full */
+			spliced = 0;
+		}
+		for (size_t i = 0; i < nj && !err; i++) {
+			err = jobs[i].err;
+			if (!err && jobs[i].len) {
+				if (any)
+					fputc(',', stdout);
+				fwrite(jobs[i].buf, 1, jobs[i].len, stdout);
+				any = 1;
+			}
+		}
+		at += round;
 	}
 	splice_free(&sp);
-	for (size_t i = 0; i < nj; i++) {
-		if (!err)
-			err = jobs[i].err;
-		if (!err && jobs[i].len) {
-			if (i && jobs[i - 1].len)
-				fputc(',', stdout);
-			fwrite(jobs[i].buf, 1, jobs[i].len, stdout);
-		}
+	for (size_t i = 0; i < nj; i++)
 		free(jobs[i].buf);
-	}
 	fputs("]}", stdout);
 end:
 	free(head);

@@ -35,7 +35,9 @@ struct pc_port_row {
 };
 
 /* Allocate snap->ports (once; reused by later reads) and read everything.
- * A snapshot must be zero-initialised before its first read. */
+ * A snapshot must be zero-initialised before its first read, and its ports
+ * left as the read filled them (the next read clears only the entries the
+ * last one set). */
 int pc_snapshot_read(struct pc_instance *inst, struct pc_snapshot *snap);
 void pc_snapshot_free(struct pc_snapshot *snap);
 
