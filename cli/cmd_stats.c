@@ -980,7 +980,7 @@ int cmd_stats(int argc, char **argv)
 	} else {
 		struct view v = { .snap = &snap };
 
-		err = pc_snapshot_read(inst, &snap);
+		err = pc_snapshot_read_sparse(inst, &snap);
 		if (!err)
 			err = pc_read_settings(inst, &v.settings);
 		if (!err)

@@ -64,6 +64,33 @@ int pc_snapshot_read(struct pc_instance *inst, struct pc_snapshot *snap)
 	return 0;
 }
 
+int pc_snapshot_read_sparse(struct pc_instance *inst, struct pc_snapshot *snap)
+{
+	int err;
+
+	free(snap->ports);
+	snap->ports = NULL;
+	free(snap->busy);
+	snap->busy = NULL;
+	snap->n_busy = 0;
+	err = pc_read_port_stats_sparse(inst, &snap->busy, &snap->n_busy);
+	if (!err)
+		err = pc_read_bucket_stats(inst, snap->buckets);
+	if (err)
+		return err;
+	clock_gettime(CLOCK_MONOTONIC, &snap->taken);
+	memset(snap->classes, 0, sizeof(snap->classes));
+	for (size_t i = 0; i < snap->n_busy; i++) {
+		const struct pc_port_count *r = &snap->busy[i];
+
+		if (r->index < PC_PORT_STATS_ENTRIES)
+			pc_counter_add(&snap->classes[r->index / PC_NUM_PORTS]
+				       [pc_range_class_of(r->index % PC_NUM_PORTS)],
+				       &r->c);
+	}
+	return 0;
+}
+
 void pc_snapshot_free(struct pc_snapshot *snap)
 {
 	free(snap->ports);
@@ -236,7 +263,7 @@ void pc_rows_sort(struct pc_port_row *rows, size_t n)
 struct row_key {
 	uint64_t packets, bytes;
 	uint32_t index;		/* proto * PC_NUM_PORTS + port */
-	uint32_t pad;
+	uint32_t pos;		/* where its counter is: busy[pos] or ports[index] */
 };
 
 /* a ranks before b */
@@ -274,6 +301,59 @@ static void keys_sort(struct row_key *k, struct row_key *tmp, size_t n)
 		tmp[o++] = k[i++];
 	/* the rest of the right half is in place already */
 	memcpy(k, tmp, o * sizeof(*k));
+}
+
+/* The same order for keys given in index order: a stable LSD radix sort,
+ * bytes first then packets, 11 bits a pass, descending (digits counted
+ * from the top), skipping digits that are the same in every key. A few
+ * passes over the keys instead of 17 rounds of merging. */
+#define RADIX_BITS 11
+#define RADIX_SIZE (1u << RADIX_BITS)
+
+static void keys_radix(struct row_key *k, struct row_key *tmp, size_t n)
+{
+	uint64_t any[2] = { 0, 0 }, all[2] = { ~0ull, ~0ull };
+	struct row_key *src = k, *dst = tmp, *t;
+	static uint32_t count[RADIX_SIZE];
+
+	for (size_t i = 0; i < n; i++) {
+		any[0] |= k[i].bytes;
+		all[0] &= k[i].bytes;
+		any[1] |= k[i].packets;
+		all[1] &= k[i].packets;
+	}
+	for (int key = 0; key < 2; key++) {
+		uint64_t varies = any[key] ^ all[key];
+
+		for (unsigned shift = 0; shift < 64; shift += RADIX_BITS) {
+			uint32_t at = 0;
+
+			if (!((varies >> shift) & (RADIX_SIZE - 1)))
+				continue;
+			memset(count, 0, sizeof(count));
+			for (size_t i = 0; i < n; i++) {
+				uint64_t v = key ? src[i].packets : src[i].bytes;
+
+				count[RADIX_SIZE - 1 - ((v >> shift) & (RADIX_SIZE - 1))]++;
+			}
+			for (uint32_t d = 0; d < RADIX_SIZE; d++) {
+				uint32_t c = count[d];
+
+				count[d] = at;
+				at += c;
+			}
+			for (size_t i = 0; i < n; i++) {
+				uint64_t v = key ? src[i].packets : src[i].bytes;
+
+				dst[count[RADIX_SIZE - 1 - ((v >> shift) & (RADIX_SIZE - 1))]++] = src[i];
+			}
+			t = src;
+			src = dst;
+			dst = t;
+		}
+	}
+	if (src != k)
+		memcpy(k, src, n * sizeof(*k));
 }
 
 /* Heap of the `top` best keys seen, the worst of them at the root. */
@@ -327,6 +407,7 @@ int pc_snapshot_rows_top(const struct pc_snapshot *snap, unsigned proto_mask,
 	struct row_key *keys, *tmp, k;
 	struct pc_port_row *r;
 	size_t nk = 0, all = 0;
+	int in_order = 1;	/* keys came in index order */
 
 	if (top && top < cand)
 		cand = top;
@@ -347,14 +428,18 @@ int pc_snapshot_rows_top(const struct pc_snapshot *snap, unsigned proto_mask,
 			k.index = snap->busy[i].index;
 			if (k.index >= PC_PORT_STATS_ENTRIES)
 				continue;
+			c = &snap->busy[i].c;
+			k.pos = (uint32_t)i;
 		} else {
 			if (i >= PC_PORT_STATS_ENTRIES)
 				break;
 			k.index = (uint32_t)i;
+			c = &snap->ports[k.index];
 		}
-		c = &snap->ports[k.index];
 		if (!row_wanted(c, k.index, proto_mask, port_filter))
 			continue;
+		if (nk && !top && k.index <= keys[nk - 1].index)
+			in_order = 0;
 		all++;
 		k.packets = pc_counter_packets(c);
 		k.bytes = pc_counter_bytes(c);
@@ -368,7 +453,11 @@ int pc_snapshot_rows_top(const struct pc_snapshot *snap, unsigned proto_mask,
 			heap_sift_down(keys, nk, 0);
 		}
 	}
-	keys_sort(keys, tmp, nk);
+	/* the heap's keys are in no particular order */
+	if (!top && in_order)
+		keys_radix(keys, tmp, nk);
+	else
+		keys_sort(keys, tmp, nk);
 	free(tmp);
 	r = malloc((nk ? nk : 1) * sizeof(*r));
 	if (!r) {
@@ -378,7 +467,8 @@ int pc_snapshot_rows_top(const struct pc_snapshot *snap, unsigned proto_mask,
 	for (size_t i = 0; i < nk; i++) {
 		r[i].proto = keys[i].index / PC_NUM_PORTS;
 		r[i].port = keys[i].index % PC_NUM_PORTS;
-		r[i].c = snap->ports[keys[i].index];
+		r[i].c = snap->busy ? snap->busy[keys[i].pos].c :
+				      snap->ports[keys[i].index];
 	}
 	free(keys);
 	*rows = r;

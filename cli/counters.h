@@ -17,6 +17,7 @@
 struct pc_snapshot {
 	/* summed over CPUs, index proto * PC_NUM_PORTS + port */
 	struct pc_counter *ports;		/* PC_PORT_STATS_ENTRIES */
+	/* (ports is NULL after pc_snapshot_read_sparse) */
 	struct pc_counter classes[PC_NUM_PROTOS][PC_CLASS_MAX];
 	struct pc_counter buckets[PC_BUCKET_MAX];
 	struct timespec taken;	/* CLOCK_MONOTONIC, when read */
@@ -39,6 +40,10 @@ struct pc_port_row {
  * left as the read filled them (the next read clears only the entries the
  * last one set). */
 int pc_snapshot_read(struct pc_instance *inst, struct pc_snapshot *snap);
+/* (added) The same without snap->ports (left NULL): busy, classes and
+ * buckets only, for a single read (stats without --watch), which then
+ * needs no 6 MB table of mostly zeros. */
+int pc_snapshot_read_sparse(struct pc_instance *inst, struct pc_snapshot *snap);
 void pc_snapshot_free(struct pc_snapshot *snap);
 
 /* Seconds between two snapshots (b later than a). */
