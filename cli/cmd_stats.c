@@ -29,6 +29,7 @@
  * Errors in JSON mode: { "error": "..." } on stdout (cli_error).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
@@ -607,6 +608,10 @@ static int show_json(const struct stats_opts *o, const struct view *v,
 	fputs(head, stdout);
 	fputs(",\"ports\":[", stdout);
 
+	/* a pipe to the reader: 1 MB rather than 64 KB in flight, far fewer
+	 * hand-overs between writer and reader (no effect on files) */
+	if (n > DUMP_ROWS_PER_THREAD)
+		fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
 	pc_service_name(0, 0);	/* load the services database before threads */
 	spliced = splice_init(&sp, v) == 0;
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
