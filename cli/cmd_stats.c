@@ -29,10 +29,8 @@
  * Errors in JSON mode: { "error": "..." } on stdout (cli_error).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,378 +219,16 @@ static void row_tpl_fill(struct row_tpl *t, const struct view *v,
 	num_set(v, t->num[PC_OUT_MAX][1], pc_counter_bytes(&r->c));
 }
 
-/* ---- spliced rows ----
- * jansson's dumps of two rows differ only in the rows' 12 values. So
- * jansson dumps one row whose values are unique sentinels, once per
- * command; the text between the sentinels (keys, quotes, braces, commas:
- * jansson's) is kept as fragments, and each row is written as those
- * fragments with its own values in between: strings as jansson dumped
- * them (every distinct protocol, class and service name is dumped once),
- * integers in decimal, as jansson prints a json_int_t. Nothing is escaped
- * here. The first row of every thread and every SPLICE_CHECK_EVERY-th
- * after it are also dumped by jansson in full and compared: on any
- * difference the whole array is dumped by jansson row by row instead.
- * Counts only: rates (--watch) are reals, always dumped in full.
- *
- * Why: jansson formats every integer with snprintf and checks every
- * object it dumps for reference loops (an snprintf of the pointer and a
- * hash table insert and delete), ~1.5-2 us per row; 131072 rows took
- * 250-290 ms on one CPU of the 2-CPU test box, spliced rows take ~15. */
-#define SPLICE_CHECK_EVERY 4096
-
-enum {
-	SF_PROTO, SF_PORT, SF_SVC, SF_CLASS,
-	SF_NUM,			/* then [outcome or total][packets, bytes] */
-	SF_MAX = SF_NUM + 2 * (PC_OUT_MAX + 1),
-};
-
-/* Text of up to SSTR_PAD bytes is copied as a fixed SSTR_PAD-byte block (a
- * few vector moves, no library call): every such text is stored padded,
- * and a row's buffer keeps SSTR_PAD bytes of slack. */
-#define SSTR_PAD 64
-
-struct sstr {
-	char *s;		/* at least SSTR_PAD bytes */
-	size_t len;
-};
-
-struct splice {
-	char *text;			/* the sentinel row as jansson dumped it */
-	struct sstr frag[SF_MAX + 1];	/* text before field[i], then the tail */
-	int field[SF_MAX];		/* SF_* in the order they appear */
-	size_t fixed;			/* bytes of all fragments */
-	struct sstr proto[PC_NUM_PROTOS], cls[PC_CLASS_MAX];
-	struct sstr *svc;		/* [index]; .s NULL: no name (null) */
-	size_t svc_max;			/* longest dumped service name */
-};
-
-/* A copy of len bytes of text, zero-padded to at least SSTR_PAD bytes. */
-static int sstr_set(struct sstr *d, const char *text, size_t len)
-{
-	d->s = calloc(1, len > SSTR_PAD ? len : SSTR_PAD);
-	if (!d->s)
-		return -ENOMEM;
-	memcpy(d->s, text, len);
-	d->len = len;
-	return 0;
-}
-
-/* A string as jansson dumps it (quotes, escapes). */
-static int sstr_dump(struct sstr *d, const char *str)
-{
-	json_t *j = json_string(str);
-	char *t = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-	int err = t ? sstr_set(d, t, strlen(t)) : -EINVAL;
-
-	json_decref(j);
-	free(t);
-	return err;
-}
-
-static void splice_free(struct splice *sp)
-{
-	free(sp->text);
-	for (int i = 0; i <= SF_MAX; i++)
-		free(sp->frag[i].s);
-	for (unsigned p = 0; p < PC_NUM_PROTOS; p++)
-		free(sp->proto[p].s);
-	for (unsigned c = 0; c < PC_CLASS_MAX; c++)
-		free(sp->cls[c].s);
-	if (sp->svc)
-		for (size_t i = 0; i < PC_PORT_STATS_ENTRIES; i++)
-			free(sp->svc[i].s);
-	free(sp->svc);
-	memset(sp, 0, sizeof(*sp));
-}
-
-/* Find each sentinel once in the dumped text; -EINVAL when the text is not
- * what this code expects (then rows are dumped in full). */
-static int splice_init(struct splice *sp, const struct view *v)
-{
-	static const char *const ssent[SF_NUM] = {
-		"@pc@proto@", NULL, "@pc@service@", "@pc@class@",
-	};
-	char want[SF_MAX][32];
-	size_t pos[SF_MAX], wlen[SF_MAX], at = 0;
-	struct row_tpl t = { 0 };
-	int err, order[SF_MAX];
-
-	memset(sp, 0, sizeof(*sp));
-	if (v->rate)
-		return -EINVAL;
-	err = row_tpl_init(&t, v);
-	if (!err) {
-		json_string_set(t.proto, ssent[SF_PROTO]);
-		json_string_set(t.svc, ssent[SF_SVC]);
-		json_string_set(t.cls, ssent[SF_CLASS]);
-		for (int f = SF_PORT; f < SF_MAX; f++) {
-			json_t *j = f == SF_PORT ? t.port :
-				    f < SF_NUM ? NULL : t.num[(f - SF_NUM) / 2][(f - SF_NUM) % 2];
-
-			if (j)	/* 19 digits, distinct, never inside another */
-				json_integer_set(j, 7000000000000000000LL + f);
-		}
-		sp->text = json_dumps(t.row, JSON_COMPACT);
-		if (!sp->text)
-			err = -ENOMEM;
-	}
-	row_tpl_free(&t);
-	for (int f = 0; f < SF_MAX && !err; f++) {
-		const char *hit;
-
-		if (f < SF_NUM && ssent[f])
-			snprintf(want[f], sizeof(want[f]), "\"%s\"", ssent[f]);
-		else
-			snprintf(want[f], sizeof(want[f]), "%lld",
-				 7000000000000000000LL + f);
-		wlen[f] = strlen(want[f]);
-		hit = strstr(sp->text, want[f]);
-		if (!hit || strstr(hit + 1, want[f]))
-			err = -EINVAL;
-		else
-			pos[f] = (size_t)(hit - sp->text);
-		order[f] = f;
-	}
-	if (err)
-		goto fail;
-	for (int i = 1; i < SF_MAX; i++)	/* by position */
-		for (int k = i; k && pos[order[k]] < pos[order[k - 1]]; k--) {
-			int x = order[k];
-
-			order[k] = order[k - 1];
-			order[k - 1] = x;
-		}
-	for (int i = 0; i < SF_MAX; i++) {
-		int f = order[i];
-
-		if (pos[f] < at) {	/* overlapping sentinels */
-			err = -EINVAL;
-			goto fail;
-		}
-		if (sstr_set(&sp->frag[i], sp->text + at, pos[f] - at)) {
-			err = -ENOMEM;
-			goto fail;
-		}
-		sp->field[i] = f;
-		at = pos[f] + wlen[f];
-	}
-	if (sstr_set(&sp->frag[SF_MAX], sp->text + at, strlen(sp->text + at))) {
-		err = -ENOMEM;
-		goto fail;
-	}
-	for (int i = 0; i <= SF_MAX; i++)
-		sp->fixed += sp->frag[i].len;
-
-	for (unsigned p = 0; p < PC_NUM_PROTOS && !err; p++)
-		err = sstr_dump(&sp->proto[p], pc_proto_name(p));
-	for (unsigned c = 0; c < PC_CLASS_MAX && !err; c++)
-		err = sstr_dump(&sp->cls[c], pc_range_class_name(c));
-	sp->svc = err ? NULL : calloc(PC_PORT_STATS_ENTRIES, sizeof(*sp->svc));
-	if (!sp->svc)
-		err = err ? err : -ENOMEM;
-	for (size_t i = 0; i < PC_PORT_STATS_ENTRIES && !err; i++) {
-		const char *name = pc_service_name(i / PC_NUM_PORTS, i % PC_NUM_PORTS);
-
-		if (!name)
-			continue;
-		/* a name jansson cannot take (not UTF-8): the check rows
-		 * will disagree if it is ever shown, and rows go in full */
-		if (sstr_dump(&sp->svc[i], name))
-			continue;
-		if (sp->svc[i].len > sp->svc_max)
-			sp->svc_max = sp->svc[i].len;
-	}
-	if (!err)
-		return 0;
-fail:
-	splice_free(sp);
-	return err;
-}
-
-/* The most bytes one row can take. */
-static size_t splice_row_max(const struct splice *sp)
-{
-	/* "null" < 8; a json_int_t has at most 20 characters */
-	return sp->fixed + 16 + 16 + (sp->svc_max > 8 ? sp->svc_max : 8) +
-	       (SF_MAX - SF_NUM + 1) * 21 + SSTR_PAD;
-}
-
-/* a json_int_t in decimal, as jansson's "%lld" writes it */
-static char *put_int(char *p, json_int_t v)
-{
-	static const char digits[] =
-		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-		"8081828384858687888990919293949596979899";
-	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v :
-				       (unsigned long long)v, t = u;
-	int len = 1;
-	char *q;
-
-	if (v < 0)
-		*p++ = '-';
-	while (t >= 10) {
-		t /= 10;
-		len++;
-	}
-	q = p + len;		/* written backwards, straight into place */
-	while (u >= 100) {
-		unsigned d = (unsigned)(u % 100) * 2;
-
-		u /= 100;
-		*--q = digits[d + 1];
-		*--q = digits[d];
-	}
-	if (u >= 10) {
-		*--q = digits[u * 2 + 1];
-		*--q = digits[u * 2];
-	} else {
-		*--q = (char)('0' + u);
-	}
-	return p + len;
-}
-
-static char *put_sstr(char *p, const struct sstr *s)
-{
-	if (s->len <= SSTR_PAD)
-		memcpy(p, s->s, SSTR_PAD);
-	else
-		memcpy(p, s->s, s->len);
-	return p + s->len;
-}
-
-/* One row into out (room: splice_row_max); returns the bytes written. */
-static size_t splice_row(const struct splice *sp, const struct pc_port_row *r,
-			 char *out)
-{
-	unsigned idx = r->proto * PC_NUM_PORTS + r->port;
-	char *p = out;
-
-	for (int i = 0; i < SF_MAX; i++) {
-		int f = sp->field[i];
-
-		p = put_sstr(p, &sp->frag[i]);
-		switch (f) {
-		case SF_PROTO:
-			p = put_sstr(p, &sp->proto[r->proto]);
-			break;
-		case SF_PORT:
-			p = put_int(p, (json_int_t)r->port);
-			break;
-		case SF_SVC:
-			if (sp->svc[idx].s) {
-				p = put_sstr(p, &sp->svc[idx]);
-			} else {
-				memcpy(p, "null", 4);
-				p += 4;
-			}
-			break;
-		case SF_CLASS:
-			p = put_sstr(p, &sp->cls[pc_range_class_of(r->port)]);
-			break;
-		default: {
-			int k = (f - SF_NUM) / 2, bytes = (f - SF_NUM) % 2;
-			__u64 val = k < PC_OUT_MAX ?
-				(bytes ? r->c.bytes[k] : r->c.packets[k]) :
-				(bytes ? pc_counter_bytes(&r->c) : pc_counter_packets(&r->c));
-
-			p = put_int(p, (json_int_t)val);
-		}
-		}
-	}
-	p = put_sstr(p, &sp->frag[SF_MAX]);
-	return (size_t)(p - out);
-}
-
-/* Rows dumped by one thread into its own buffer, joined by commas: each
- * row spliced (sp set) or dumped by jansson from a reused template. */
-struct dump_job {
-	const struct view *v;
-	const struct splice *sp;	/* NULL: every row in full */
-	const struct pc_port_row *rows;
-	size_t n;
-	char *buf;
-	size_t len, cap;
-	int err;
-	int mismatch;			/* a spliced row differed from jansson's */
-};
-
-static void *dump_rows(void *arg)
-{
-	struct dump_job *j = arg;
-	struct row_tpl t = { 0 };
-	size_t len, room = j->sp ? splice_row_max(j->sp) : 0;
-	char check[4096];
-
-	if (room < 4096)
-		room = 4096;	/* a row in full is ~230 bytes */
-	j->err = row_tpl_init(&t, j->v);
-	for (size_t i = 0; i < j->n && !j->err; i++) {
-		if (j->cap - j->len < room + 1) {
-			size_t cap = j->cap ? j->cap * 2 : 1 << 20;
-			char *p;
-
-			while (cap - j->len < room + 1)
-				cap *= 2;
-			p = realloc(j->buf, cap);
-			if (!p) {
-				j->err = -ENOMEM;
-				break;
-			}
-			j->buf = p;
-			j->cap = cap;
-		}
-		if (i)
-			j->buf[j->len++] = ',';
-		if (j->sp) {
-			len = splice_row(j->sp, &j->rows[i], j->buf + j->len);
-			if (i % SPLICE_CHECK_EVERY == 0) {
-				size_t n;
-
-				row_tpl_fill(&t, j->v, &j->rows[i]);
-				n = json_dumpb(t.row, check, sizeof(check), JSON_COMPACT);
-				if (n != len || memcmp(check, j->buf + j->len, n)) {
-					j->mismatch = 1;
-					break;
-				}
-			}
-			j->len += len;
-			continue;
-		}
-		row_tpl_fill(&t, j->v, &j->rows[i]);
-		len = json_dumpb(t.row, j->buf + j->len, j->cap - j->len - 1,
-				 JSON_COMPACT);
-		if (len == 0 || len >= j->cap - j->len - 1) {
-			j->err = -ENOMEM;
-			break;
-		}
-		j->len += len;
-	}
-	row_tpl_free(&t);
-	return NULL;
-}
-
-/* Dumping rows is where `stats --json` spends its time (jansson formats
- * every integer with snprintf: 9 per row): many rows are split between
- * up to one thread per online CPU. */
-#define DUMP_MAX_THREADS 8
-#define DUMP_ROWS_PER_THREAD 8192
-#define DUMP_ROWS_PER_ROUND 8192	/* per thread, ~2 MB of text */
-
 /* The document is the header object with "ports" appended: the header is
- * dumped by jansson, its closing brace replaced by the array of rows, each
- * row dumped by jansson too. */
+ * dumped by jansson, its closing brace replaced by the streamed array of
+ * rows, each row dumped by jansson too. */
 static int show_json(const struct stats_opts *o, const struct view *v,
 		     const struct pc_port_row *rows, size_t n)
 {
-	struct dump_job jobs[DUMP_MAX_THREADS];
-	pthread_t tid[DUMP_MAX_THREADS];
 	json_t *root = json_header(o, v);
-	struct splice sp = { 0 };
-	int spliced = 0, any = 0;
-	size_t nj = 1, len, at = 0;
-	long cpus;
-	char *head;
+	struct row_tpl t = { 0 };
+	char *head, buf[2048];
+	size_t len;
 	int err = 0;
 
 	head = root ? json_dumps(root, JSON_COMPACT) : NULL;
@@ -607,73 +243,20 @@ static int show_json(const struct stats_opts *o, const struct view *v,
 	head[len - 1] = '\0';		/* the closing brace */
 	fputs(head, stdout);
 	fputs(",\"ports\":[", stdout);
-
-	/* a pipe to the reader: 1 MB rather than 64 KB in flight, far fewer
-	 * hand-overs between writer and reader (no effect on files) */
-	if (n > DUMP_ROWS_PER_THREAD)
-		fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
-	pc_service_name(0, 0);	/* load the services database before threads */
-	spliced = splice_init(&sp, v) == 0;
-	cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	while (nj < DUMP_MAX_THREADS && (long)nj < cpus &&
-	       n / (nj + 1) >= DUMP_ROWS_PER_THREAD)
-		nj++;
-	memset(jobs, 0, sizeof(jobs));
-	/* In rounds of DUMP_ROWS_PER_ROUND rows per thread, written out after
-	 * each round: the buffers stay a few MB, reused (not 28 MB of fresh
-	 * pages for the full table). */
-	while (at < n && !err) {
-		size_t round = n - at < nj * DUMP_ROWS_PER_ROUND ?
-			       n - at : nj * DUMP_ROWS_PER_ROUND;
-		size_t per = (round + nj - 1) / nj, off = at;
-
-		for (size_t i = 0; i < nj; i++) {
-			jobs[i].v = v;
-			jobs[i].rows = rows + off;
-			jobs[i].n = at + round - off < per ? at + round - off : per;
-			off += jobs[i].n;
+	err = row_tpl_init(&t, v);
+	for (size_t i = 0; i < n && !err; i++) {
+		row_tpl_fill(&t, v, &rows[i]);
+		len = json_dumpb(t.row, buf, sizeof(buf), JSON_COMPACT);
+		if (len == 0 || len > sizeof(buf)) {
+			err = -ENOMEM;
+			break;
 		}
-		for (int pass = 0; pass < 2; pass++) {
-			int mismatch = 0;
-
-			for (size_t i = 0; i < nj; i++) {
-				jobs[i].sp = spliced ? &sp : NULL;
-				jobs[i].len = 0;
-				jobs[i].mismatch = 0;
-			}
-			/* job 0 runs here; a thread that cannot start runs
-			 * here too */
-			for (size_t i = 1; i < nj; i++)
-				if (pthread_create(&tid[i], NULL, dump_rows, &jobs[i])) {
-					tid[i] = 0;
-					dump_rows(&jobs[i]);
-				}
-			dump_rows(&jobs[0]);
-			for (size_t i = 1; i < nj; i++)
-				if (tid[i])
-					pthread_join(tid[i], NULL);
-			for (size_t i = 0; i < nj; i++)
-				mismatch |= jobs[i].mismatch;
-			if (!mismatch)
-				break;
-			/* this round and every later one in full */
-			spliced = 0;
-		}
-		for (size_t i = 0; i < nj && !err; i++) {
-			err = jobs[i].err;
-			if (!err && jobs[i].len) {
-				if (any)
-					fputc(',', stdout);
-				fwrite(jobs[i].buf, 1, jobs[i].len, stdout);
-				any = 1;
-			}
-		}
-		at += round;
+		if (i)
+			fputc(',', stdout);
+		fwrite(buf, 1, len, stdout);
 	}
-	splice_free(&sp);
-	for (size_t i = 0; i < nj; i++)
-		free(jobs[i].buf);
 	fputs("]}", stdout);
+	row_tpl_free(&t);
 end:
 	free(head);
 	if (fputc('\n', stdout) == EOF || fflush(stdout))
@@ -777,11 +360,11 @@ static int show(const struct stats_opts *o, const struct view *v)
 	int err = 0;
 
 	if (!o->classes) {
-		/* with --top only the first N are ever sorted */
-		err = pc_snapshot_rows_top(v->snap, o->proto_mask, o->port_filter,
-					   o->top, &rows, &n, &n_all);
+		err = pc_snapshot_rows(v->snap, o->proto_mask, o->port_filter,
+				       &rows, &n_all);
 		if (err)
 			return err;
+		n = o->top && o->top < n_all ? o->top : n_all;
 	}
 	if (cli.json)
 		err = show_json(o, v, rows, n);
@@ -985,6 +568,7 @@ int cmd_stats(int argc, char **argv)
 	} else {
 		struct view v = { .snap = &snap };
 
+		/* one read: only the non-zero counters are needed */
 		err = pc_snapshot_read_sparse(inst, &snap);
 		if (!err)
 			err = pc_read_settings(inst, &v.settings);

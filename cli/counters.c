@@ -257,139 +257,6 @@ void pc_rows_sort(struct pc_port_row *rows, size_t n)
 	qsort(rows, n, sizeof(*rows), pc_row_cmp);
 }
 
-/* Sort key of a row: pc_row_cmp's order as plain integers (ties in packets
- * and bytes go by index = proto * 65536 + port, as pc_row_cmp's do), so
- * sorting 131072 of them costs a few ms, not a comparison call each. */
-struct row_key {
-	uint64_t packets, bytes;
-	uint32_t index;		/* proto * PC_NUM_PORTS + port */
-	uint32_t pos;		/* where its counter is: busy[pos] or ports[index] */
-};
-
-/* a ranks before b */
-static inline int key_before(const struct row_key *a, const struct row_key *b)
-{
-	if (a->packets != b->packets)
-		return a->packets > b->packets;
-	if (a->bytes != b->bytes)
-		return a->bytes > b->bytes;
-	return a->index < b->index;
-}
-
-static void keys_sort(struct row_key *k, struct row_key *tmp, size_t n)
-{
-	size_t h = n / 2, i = 0, j = h, o = 0;
-
-	if (n < 2)
-		return;
-	if (n <= 16) {		/* insertion sort */
-		for (size_t x = 1; x < n; x++) {
-			struct row_key v = k[x];
-			size_t y = x;
-
-			for (; y && key_before(&v, &k[y - 1]); y--)
-				k[y] = k[y - 1];
-			k[y] = v;
-		}
-		return;
-	}
-	keys_sort(k, tmp, h);
-	keys_sort(k + h, tmp, n - h);
-	while (i < h && j < n)
-		tmp[o++] = key_before(&k[j], &k[i]) ? k[j++] : k[i++];
-	while (i < h)
-		tmp[o++] = k[i++];
-	/* the rest of the right half is in place already */
-	memcpy(k, tmp, o * sizeof(*k));
-}
-
-/* The same order for keys given in index order: a stable LSD radix sort,
- * bytes first then packets, 11 bits a pass, descending (digits counted
- * from the top), skipping digits that are the same in every key. A few
- * passes over the keys instead of 17 rounds of merging. */
-#define RADIX_BITS 11
-#define RADIX_SIZE (1u << RADIX_BITS)
-
-static void keys_radix(struct row_key *k, struct row_key *tmp, size_t n)
-{
-	uint64_t any[2] = { 0, 0 }, all[2] = { ~0ull, ~0ull };
-	struct row_key *src = k, *dst = tmp, *t;
-	static uint32_t count[RADIX_SIZE];
-
-	for (size_t i = 0; i < n; i++) {
-		any[0] |= k[i].bytes;
-		all[0] &= k[i].bytes;
-		any[1] |= k[i].packets;
-		all[1] &= k[i].packets;
-	}
-	for (int key = 0; key < 2; key++) {
-		uint64_t varies = any[key] ^ all[key];
-
-		for (unsigned shift = 0; shift < 64; shift += RADIX_BITS) {
-			uint32_t at = 0;
-
-			if (!((varies >> shift) & (RADIX_SIZE - 1)))
-				continue;
-			memset(count, 0, sizeof(count));
-			for (size_t i = 0; i < n; i++) {
-				uint64_t v = key ? src[i].packets : src[i].bytes;
-
-				count[RADIX_SIZE - 1 - ((v >> shift) & (RADIX_SIZE - 1))]++;
-			}
-			for (uint32_t d = 0; d < RADIX_SIZE; d++) {
-				uint32_t c = count[d];
-
-				count[d] = at;
-				at += c;
-			}
-			for (size_t i = 0; i < n; i++) {
-				uint64_t v = key ? src[i].packets : src[i].bytes;
-
-				dst[count[RADIX_SIZE - 1 - ((v >> shift) & (RADIX_SIZE - 1))]++] = src[i];
-			}
-			t = src;
-			src = dst;
-			dst = t;
-		}
-	}
-	if (src != k)
-		memcpy(k, src, n * sizeof(*k));
-}
-
-/* Heap of the `top` best keys seen, the worst of them at the root. */
-static void heap_sift_down(struct row_key *h, size_t n, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, w = i;
-
-		if (l < n && key_before(&h[w], &h[l]))
-			w = l;
-		if (r < n && key_before(&h[w], &h[r]))
-			w = r;
-		if (w == i)
-			return;
-		struct row_key t = h[i];
-
-		h[i] = h[w];
-		h[w] = t;
-		i = w;
-	}
-}
-
-static void heap_push(struct row_key *h, size_t *n, const struct row_key *k)
-{
-	size_t i = (*n)++;
-
-	h[i] = *k;
-	while (i && key_before(&h[(i - 1) / 2], &h[i])) {
-		struct row_key t = h[i];
-
-		h[i] = h[(i - 1) / 2];
-		h[(i - 1) / 2] = t;
-		i = (i - 1) / 2;
-	}
-}
-
 static int row_wanted(const struct pc_counter *c, uint32_t index,
 		      unsigned proto_mask, const uint8_t *port_filter)
 {
@@ -399,92 +266,36 @@ static int row_wanted(const struct pc_counter *c, uint32_t index,
 	       (!port_filter || port_filter[port]);
 }
 
-int pc_snapshot_rows_top(const struct pc_snapshot *snap, unsigned proto_mask,
-			 const uint8_t *port_filter, size_t top,
-			 struct pc_port_row **rows, size_t *n, size_t *n_all)
-{
-	size_t cand = snap->busy ? snap->n_busy : PC_PORT_STATS_ENTRIES;
-	struct row_key *keys, *tmp, k;
-	struct pc_port_row *r;
-	size_t nk = 0, all = 0;
-	int in_order = 1;	/* keys came in index order */
-
-	if (top && top < cand)
-		cand = top;
-	keys = malloc((cand ? cand : 1) * sizeof(*keys));
-	tmp = malloc((cand ? cand : 1) * sizeof(*tmp));
-	if (!keys || !tmp) {
-		free(keys);
-		free(tmp);
-		return -ENOMEM;
-	}
-	memset(&k, 0, sizeof(k));
-	for (size_t i = 0;; i++) {
-		const struct pc_counter *c;
-
-		if (snap->busy) {
-			if (i >= snap->n_busy)
-				break;
-			k.index = snap->busy[i].index;
-			if (k.index >= PC_PORT_STATS_ENTRIES)
-				continue;
-			c = &snap->busy[i].c;
-			k.pos = (uint32_t)i;
-		} else {
-			if (i >= PC_PORT_STATS_ENTRIES)
-				break;
-			k.index = (uint32_t)i;
-			c = &snap->ports[k.index];
-		}
-		if (!row_wanted(c, k.index, proto_mask, port_filter))
-			continue;
-		if (nk && !top && k.index <= keys[nk - 1].index)
-			in_order = 0;
-		all++;
-		k.packets = pc_counter_packets(c);
-		k.bytes = pc_counter_bytes(c);
-		if (!top || nk < top) {
-			if (top)
-				heap_push(keys, &nk, &k);
-			else
-				keys[nk++] = k;
-		} else if (key_before(&k, &keys[0])) {
-			keys[0] = k;
-			heap_sift_down(keys, nk, 0);
-		}
-	}
-	/* the heap's keys are in no particular order */
-	if (!top && in_order)
-		keys_radix(keys, tmp, nk);
-	else
-		keys_sort(keys, tmp, nk);
-	free(tmp);
-	r = malloc((nk ? nk : 1) * sizeof(*r));
-	if (!r) {
-		free(keys);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < nk; i++) {
-		r[i].proto = keys[i].index / PC_NUM_PORTS;
-		r[i].port = keys[i].index % PC_NUM_PORTS;
-		r[i].c = snap->busy ? snap->busy[keys[i].pos].c :
-				      snap->ports[keys[i].index];
-	}
-	free(keys);
-	*rows = r;
-	*n = nk;
-	*n_all = all;
-	return 0;
-}
-
 int pc_snapshot_rows(const struct pc_snapshot *snap, unsigned proto_mask,
 		     const uint8_t *port_filter, struct pc_port_row **rows,
 		     size_t *n)
 {
-	size_t all;
+	/* a single read keeps only the non-zero entries (busy); a delta of
+	 * two reads (--watch) is a full table */
+	size_t cand = snap->busy ? snap->n_busy : PC_PORT_STATS_ENTRIES;
+	struct pc_port_row *r;
+	size_t nr = 0;
 
-	return pc_snapshot_rows_top(snap, proto_mask, port_filter, 0, rows, n,
-				    &all);
+	r = malloc((cand ? cand : 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	for (size_t i = 0; i < cand; i++) {
+		uint32_t index = snap->busy ? snap->busy[i].index : (uint32_t)i;
+		const struct pc_counter *c = snap->busy ? &snap->busy[i].c :
+							  &snap->ports[i];
+
+		if (index >= PC_PORT_STATS_ENTRIES ||
+		    !row_wanted(c, index, proto_mask, port_filter))
+			continue;
+		r[nr].proto = index / PC_NUM_PORTS;
+		r[nr].port = index % PC_NUM_PORTS;
+		r[nr].c = *c;
+		nr++;
+	}
+	pc_rows_sort(r, nr);
+	*rows = r;
+	*n = nr;
+	return 0;
 }
 
 /* services database, loaded once: [proto][port] -> name */

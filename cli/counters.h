@@ -76,12 +76,6 @@ int pc_snapshot_rows(const struct pc_snapshot *snap, unsigned proto_mask,
 		     const uint8_t *port_filter, struct pc_port_row **rows,
 		     size_t *n);
 
-/* (added) The same rows, but only the first `top` of them in that order
- * (top 0: all), found without sorting the rest. *n_all receives how many
- * rows match before --top. */
-int pc_snapshot_rows_top(const struct pc_snapshot *snap, unsigned proto_mask,
-			 const uint8_t *port_filter, size_t top,
-			 struct pc_port_row **rows, size_t *n, size_t *n_all);
 
 /* Sort rows in place as pc_snapshot_rows does; pc_row_cmp is its order
  * (negative when a ranks before b). */

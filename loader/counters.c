@@ -3,28 +3,22 @@
  * counters.c - read the per-CPU counters summed over every possible CPU,
  * and the kernel memory the instance's maps hold. Returns 0 or -errno.
  *
- * port_stats has 131,072 per-CPU entries. Three ways to read it, tried in
+ * port_stats has 131,072 per-CPU entries. Two ways to read it, tried in
  * this order (figures: 2 possible CPUs, every entry non-zero):
  *
  *  - sum (Linux 5.19+): bpf/counters_sum.bpf.c, a syscall program run once
  *    with BPF_PROG_TEST_RUN, walks the map with bpf_loop, sums each entry's
  *    per-CPU values and appends the non-zero ones to an mmapable array we
  *    read in place. ~4 ms per read, ~1.5 ms to load (no kernel BTF).
- *  - iterator (5.9+ with BTF): bpf/counters_iter.bpf.c, a map-element
- *    iterator attached to port_stats, sums each entry in the kernel and
- *    writes one record per non-zero entry; we read() the iterator fd to EOF.
- *    ~26-32 ms per read (the kernel's per-element cost), ~20 ms to load
- *    (libbpf parses the kernel's BTF to attach it).
  *  - batch (fallback): bpf_map_lookup_batch in chunks, every CPU's value of
  *    every entry copied out and summed here. ~44 ms per read.
  *
- * Both programs are ours alone: they read the counters, never write them.
- * The iterator program does not depend on the map it reads: it is loaded
- * once per process and attached to each instance's map for one read. The
- * sum program is bound to the instance's map at load, so it is loaded per
- * read; its output array is created once per process. A program that fails
- * to load is not tried again in the same process.
- * PORTCULLIS_COUNTER_READ=batch|iter|sum in the environment picks one
+ * The sum program only reads the counters, never writes them. It is bound
+ * to the instance's map at load, so it is loaded per read; its output array
+ * is created once per process. If it fails to load it is not tried again in
+ * the same process. (A BPF map-element iterator was measured too: ~30 ms a
+ * read on this kind of machine, barely better than batch, so it is not used.)
+ * PORTCULLIS_COUNTER_READ=batch|sum in the environment picks one
  * method for pc_read_port_stats (benchmarks compare them).
  */
 #include <errno.h>
@@ -36,7 +30,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sys/mman.h>
-#include "counters_iter.skel.h"
 #include "counters_sum.skel.h"
 #include "instance_priv.h"
 
@@ -117,130 +110,6 @@ static int read_batched(struct pc_instance *inst, int fd, __u32 n,
 out:
 	free(keys);
 	free(vals);
-	return err;
-}
-
-/* ---- iterator ---- */
-
-static pthread_mutex_t iter_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct counters_iter_bpf *iter_skel;
-static int iter_ncpus;
-static int iter_err;		/* a load failed: -errno, not retried */
-
-/* Load the iterator program once for ncpus possible CPUs. */
-static int iter_prog(int ncpus, struct bpf_program **prog)
-{
-	struct counters_iter_bpf *skel;
-	int err = 0;
-
-	pthread_mutex_lock(&iter_lock);
-	if (iter_skel) {
-		err = iter_ncpus == ncpus ? 0 : -EINVAL;
-		goto out;
-	}
-	if (iter_err) {
-		err = iter_err;
-		goto out;
-	}
-	pc_log_init();
-	skel = counters_iter_bpf__open();
-	if (!skel) {
-		err = errno ? -errno : -ENOMEM;
-	} else {
-		skel->rodata->ncpus = (__u32)ncpus;
-		err = counters_iter_bpf__load(skel);
-		if (err) {
-			err = err < 0 ? err : -err;
-			counters_iter_bpf__destroy(skel);
-		} else {
-			iter_skel = skel;
-			iter_ncpus = ncpus;
-		}
-	}
-	if (err)
-		iter_err = err;
-out:
-	if (!err)
-		*prog = iter_skel->progs.sum_port_stats;
-	pthread_mutex_unlock(&iter_lock);
-	return err;
-}
-
-/* Room for at least `want` more bytes in a growing record buffer. */
-static int grow(struct pc_port_count **buf, size_t *cap_bytes, size_t used,
-		size_t want)
-{
-	size_t cap = *cap_bytes;
-	void *p;
-
-	if (cap - used >= want)
-		return 0;
-	while (cap - used < want)
-		cap = cap ? cap * 2 : 64 * 1024;
-	p = realloc(*buf, cap);
-	if (!p)
-		return -ENOMEM;
-	*buf = p;
-	*cap_bytes = cap;
-	return 0;
-}
-
-/* One pass of the iterator over port_stats: the non-zero entries, summed,
- * in index order, in a malloc'd array. */
-static int read_iter(struct pc_instance *inst, struct pc_port_count **out,
-		     size_t *n)
-{
-	/* the kernel fills at most 32 KB per read(); ask for more anyway */
-	const size_t chunk = 128 * 1024;
-	union bpf_iter_link_info linfo;
-	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &linfo,
-		    .link_info_len = sizeof(linfo));
-	struct pc_port_count *buf = NULL;
-	struct bpf_program *prog;
-	struct bpf_link *link;
-	size_t cap = 0, used = 0;
-	int fd, err;
-	ssize_t r;
-
-	err = iter_prog(inst->ncpus, &prog);
-	if (err)
-		return err;
-	memset(&linfo, 0, sizeof(linfo));
-	linfo.map.map_fd = (__u32)inst->port_stats_fd;
-	link = bpf_program__attach_iter(prog, &opts);
-	if (!link)
-		return errno ? -errno : -EINVAL;
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0) {
-		err = -errno;
-		goto out_link;
-	}
-	for (;;) {
-		err = grow(&buf, &cap, used, chunk);
-		if (err)
-			break;
-		r = read(fd, (char *)buf + used, cap - used);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			break;
-		}
-		if (r == 0)
-			break;
-		used += (size_t)r;
-	}
-	close(fd);
-	if (!err && used % sizeof(*buf))
-		err = -EPROTO;	/* a record cut short: not our program's output */
-	if (err) {
-		free(buf);
-	} else {
-		*out = buf;
-		*n = used / sizeof(*buf);
-	}
-out_link:
-	bpf_link__destroy(link);
 	return err;
 }
 
@@ -342,8 +211,6 @@ static enum pc_read_method env_method(void)
 		return PC_READ_AUTO;
 	if (!strcmp(e, "batch"))
 		return PC_READ_BATCH;
-	if (!strcmp(e, "iter"))
-		return PC_READ_ITER;
 	if (!strcmp(e, "sum"))
 		return PC_READ_SUM;
 	return PC_READ_AUTO;
@@ -376,7 +243,6 @@ int pc_read_port_stats_method(struct pc_instance *inst,
 			      struct pc_counter *out)
 {
 	const struct pc_port_count *srecs;
-	struct pc_port_count *recs;
 	size_t n;
 	int err;
 
@@ -390,16 +256,6 @@ int pc_read_port_stats_method(struct pc_instance *inst,
 			return 0;
 		}
 		if (method == PC_READ_SUM)
-			return err;
-	}
-	if (method == PC_READ_AUTO || method == PC_READ_ITER) {
-		err = read_iter(inst, &recs, &n);
-		if (!err) {
-			scatter(recs, n, out);
-			free(recs);
-			return 0;
-		}
-		if (method == PC_READ_ITER)
 			return err;
 	}
 	return read_dense_batch(inst, out);
@@ -446,11 +302,6 @@ int pc_read_port_stats_sparse_method(struct pc_instance *inst,
 			return 0;
 		}
 		if (method == PC_READ_SUM)
-			return err;
-	}
-	if (method == PC_READ_AUTO || method == PC_READ_ITER) {
-		err = read_iter(inst, out, n);
-		if (!err || method == PC_READ_ITER)
 			return err;
 	}
 	dense = malloc(PC_PORT_STATS_ENTRIES * sizeof(*dense));

@@ -96,18 +96,15 @@ int pc_read_bucket_stats(struct pc_instance *inst, struct pc_counter *out);
  *  PC_READ_SUM   one run of a syscall program (bpf/counters_sum.bpf.c)
  *                sums every entry's per-CPU values in the kernel and hands
  *                back the non-zero entries (Linux 5.19+; fastest);
- *  PC_READ_ITER  a BPF map-element iterator (bpf/counters_iter.bpf.c)
- *                does the same one entry per program run (5.9+ with BTF);
  *  PC_READ_BATCH batched look-ups copy every CPU's value of every entry;
- *  PC_READ_AUTO  what pc_read_port_stats does: the first of SUM, ITER,
+ *  PC_READ_AUTO  what pc_read_port_stats does: the first of SUM,
  *                BATCH that works, or the one PORTCULLIS_COUNTER_READ=
- *                sum|iter|batch names in the environment.
- * SUM and ITER fail (no fallback) when their program cannot be loaded. */
+ *                sum|batch names in the environment.
+ * SUM fails (no fallback) when its program cannot be loaded. */
 enum pc_read_method {
 	PC_READ_AUTO = 0,
 	PC_READ_SUM = 1,
-	PC_READ_ITER = 2,
-	PC_READ_BATCH = 3,
+	PC_READ_BATCH = 2,
 };
 int pc_read_port_stats_method(struct pc_instance *inst,
 			      enum pc_read_method method,

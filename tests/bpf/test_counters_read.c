@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_counters_read.c - the three ways loader/counters.c reads port_stats
- * (the syscall sum program, the map-element iterator, the batch look-up),
+ * test_counters_read.c - the two ways loader/counters.c reads port_stats
+ * (the syscall sum program and the batch look-up, plus auto),
  * dense and sparse, against the real kernel: per-CPU values written with
  * bpf_map_update_elem on a sample of entries (first and last index, both
  * protocols' edges, entries set on one CPU only, an entry with a byte
@@ -28,7 +28,6 @@ static const struct {
 	const char *name;
 } methods[] = {
 	{ PC_READ_SUM, "sum" },
-	{ PC_READ_ITER, "iter" },
 	{ PC_READ_BATCH, "batch" },
 	{ PC_READ_AUTO, "auto" },
 };
