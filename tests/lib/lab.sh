@@ -264,7 +264,9 @@ lab_wait_listen() {
 }
 
 # ---- probes (from the client namespace) ----
-# lab_probe PROTO ADDR PORT [SRC [TIMEOUT]] -> prints one word:
+# lab_probe PROTO ADDR PORT [SRC [TIMEOUT [SIZE]]] -> prints one word
+# (SIZE: bytes of the UDP request, default 5; above the MTU the client's
+# kernel fragments it):
 #   open     the server's answer came back
 #   refused  TCP RST / ICMP unreachable came back
 #   timeout  nothing came back
@@ -273,7 +275,8 @@ lab_probe() {
 import socket, sys
 proto, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 src = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
-tmo = float(sys.argv[5]) if len(sys.argv) > 5 else 1.0
+tmo = float(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[5] else 1.0
+size = int(sys.argv[6]) if len(sys.argv) > 6 else 5
 fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
 s = socket.socket(fam, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
 s.settimeout(tmo)
@@ -282,7 +285,7 @@ if src:
 try:
     s.connect((addr, port))
     if proto == "udp":
-        s.send(b"ping\n")
+        s.send(b"ping\n".ljust(size, b"."))
     data = s.recv(100)
     print("open" if data.startswith(proto.encode()) else "bad:" + repr(data))
 except socket.timeout:
@@ -292,7 +295,7 @@ except (ConnectionRefusedError, ConnectionResetError):
 EOF
 }
 
-# lab_expect_probe WANT PROTO ADDR PORT [SRC [TIMEOUT]]
+# lab_expect_probe WANT PROTO ADDR PORT [SRC [TIMEOUT [SIZE]]]
 # An answer ends the probe at once, so "open" probes get a generous 3 s by
 # default (a loaded machine must not turn a slow answer into a failure);
 # "timeout" probes wait 1 s: the veth round trip is well under 1 ms.
@@ -300,7 +303,7 @@ lab_expect_probe() {
 	local want=$1 got tmo=1
 	shift
 	[ "$want" = open ] && tmo=3
-	got=$(lab_probe "$1" "$2" "$3" "${4:-}" "${5:-$tmo}")
+	got=$(lab_probe "$1" "$2" "$3" "${4:-}" "${5:-$tmo}" "${6:-5}")
 	[ "$got" = "$want" ] || fail "probe $* : got '$got', want '$want'"
 	ok "probe $* -> $want"
 }

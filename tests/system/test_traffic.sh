@@ -7,7 +7,9 @@
 # saw it), over IPv4 and IPv6, from a source inside and outside an allowed
 # prefix, and VLAN-tagged frames (one and two tags) on the parent veth are
 # judged by their inner headers. Counters are exact: K datagrams sent to a
-# port move that port's counter by exactly K.
+# port move that port's counter by exactly K. A deny-everything policy
+# still lets ARP and neighbour discovery through, and fragmented requests
+# follow the fragments verdict.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
 command -v jq >/dev/null || fail "missing jq (run scripts/install-deps.sh)"
@@ -106,6 +108,43 @@ expect_eq "2 tags, IPv6 tcp 5005 from outside denied" \
 	"$(count_delta tcp 5005 dropped lab_send_raw tcp "$LAB_S6" 5005 $K 100,200 "$LAB_C6B")" $K
 expect_eq "2 tags, tcp 5005 from inside allowed" \
 	"$(count_delta tcp 5005 passed lab_send_raw tcp "$LAB_S4" 5005 $K 100,200 "$LAB_C4")" $K
+# ---- a deny-everything policy must not cut the host off its link ----
+# (xdp-filter's deny mode drops ARP and neighbour discovery.) The static
+# neighbour entries go, so ARP and ND have to cross the filter for the
+# one allowed port to work; ICMP echo is denied and must be dropped.
+L=$LAB_TMP/lockdown.policy
+printf 'default deny\nicmp deny\nother deny\nfragments deny\nallow tcp 5001\nallow udp 5003\n' >"$L"
+pc apply "$LAB_SIF" "$L" >/dev/null 2>&1 || fail "apply lockdown policy"
+ip -n "$LAB_C" neigh flush dev "$LAB_CIF" nud all
+ip -n "$LAB_S" neigh flush dev "$LAB_SIF" nud all
+arp0=$(pc_bucket_count non_ip passed) nd0=$(pc_bucket_count icmp passed)
+lab_expect_probe open tcp "$LAB_S4" 5001
+lab_expect_probe open tcp "$LAB_S6" 5001
+[ "$(pc_bucket_count non_ip passed)" -gt "$arp0" ] || fail "no ARP passed (non_ip bucket)"
+ok "ARP passed under default/icmp/other deny"
+[ "$(pc_bucket_count icmp passed)" -gt "$nd0" ] || fail "no neighbour discovery passed (icmp bucket)"
+ok "neighbour discovery passed under icmp deny"
+b=$(pc_bucket_count icmp dropped)
+lab_c ping -c 2 -i 0.2 -W 1 -q "$LAB_S4" >/dev/null 2>&1 && fail "ping answered under icmp deny"
+lab_c ping -6 -c 2 -i 0.2 -W 1 -q "$LAB_S6" >/dev/null 2>&1 && fail "ping6 answered under icmp deny"
+expect_eq "echo requests dropped under icmp deny" $(($(pc_bucket_count icmp dropped) - b)) 4
+
+# ---- fragments: a 3000-byte UDP request is fragmented by the client's
+# kernel; the first fragment is judged by its port, the others by the
+# fragments verdict ----
+b=$(pc_bucket_count fragment dropped)
+lab_expect_probe timeout udp "$LAB_S4" 5003 "" 1 3000
+lab_expect_probe timeout udp "$LAB_S6" 5003 "" 1 3000
+expect_eq "non-first fragments dropped (fragments deny)" $(($(pc_bucket_count fragment dropped) - b)) 4
+lab_expect_probe open udp "$LAB_S4" 5003      # small requests still pass
+sed -i 's/^fragments deny/fragments allow/' "$L"
+pc apply "$LAB_SIF" "$L" >/dev/null 2>&1 || fail "apply fragments allow"
+b=$(pc_bucket_count fragment passed)
+lab_expect_probe open udp "$LAB_S4" 5003 "" 3 3000
+lab_expect_probe open udp "$LAB_S6" 5003 "" 3 3000
+expect_eq "non-first fragments passed (fragments allow)" $(($(pc_bucket_count fragment passed) - b)) 4
+lab_expect_probe timeout udp "$LAB_S4" 5004 "" 1 3000   # the port still decides
+
 # And real sockets over a VLAN sub-interface when the kernel has 802.1Q.
 if lab_vlan_supported; then
 	lab_up --vlan 42
