@@ -167,7 +167,24 @@ lab_up() {
 		lab_static_neigh "$LAB_C" "$LAB_CVIF" "$LAB_S" "$LAB_SVIF" "$LAB_S4V $LAB_S6V"
 		lab_static_neigh "$LAB_S" "$LAB_SVIF" "$LAB_C" "$LAB_CVIF" "$LAB_C4V $LAB_C6V"
 	fi
+	LAB_ID=$id
 	lab_log "lab: client $LAB_C/$LAB_CIF  server $LAB_S/$LAB_SIF${vid:+  vlan $vid}"
+}
+
+# lab_add_pair: a second veth pair between the current lab's namespaces
+# (a second NIC on the server, e.g. public and private), on its own
+# subnets: LAB_CIF2 / LAB_SIF2, LAB_S4_2 LAB_C4_2 (203.0.113.0/24),
+# LAB_S6_2 LAB_C6_2 (2001:db8:2::/64).
+lab_add_pair() {
+	LAB_CIF2=d$LAB_ID LAB_SIF2=t$LAB_ID
+	LAB_S4_2=203.0.113.1 LAB_C4_2=203.0.113.2
+	LAB_S6_2=2001:db8:2::1 LAB_C6_2=2001:db8:2::2
+	ip -n "$LAB_C" link add "$LAB_CIF2" type veth peer name "$LAB_SIF2" netns "$LAB_S" ||
+		fail "second veth pair"
+	lab_if_setup "$LAB_C" "$LAB_CIF2" "$LAB_C4_2" "$LAB_C6_2"
+	lab_if_setup "$LAB_S" "$LAB_SIF2" "$LAB_S4_2" "$LAB_S6_2"
+	lab_static_neigh "$LAB_C" "$LAB_CIF2" "$LAB_S" "$LAB_SIF2" "$LAB_S4_2 $LAB_S6_2"
+	lab_static_neigh "$LAB_S" "$LAB_SIF2" "$LAB_C" "$LAB_CIF2" "$LAB_C4_2 $LAB_C6_2"
 }
 
 # lab_static_neigh NS IF PEER_NS PEER_IF "ADDR ...": permanent ARP / NDP
