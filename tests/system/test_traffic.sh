@@ -8,8 +8,9 @@
 # prefix, and VLAN-tagged frames (one and two tags) on the parent veth are
 # judged by their inner headers. Counters are exact: K datagrams sent to a
 # port move that port's counter by exactly K. A deny-everything policy
-# still lets ARP and neighbour discovery through, and fragmented requests
-# follow the fragments verdict.
+# still lets ARP and neighbour discovery through, fragmented requests
+# follow the fragments verdict, and mode audit passes and counts what
+# enforce would drop.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
 command -v jq >/dev/null || fail "missing jq (run scripts/install-deps.sh)"
@@ -108,6 +109,18 @@ expect_eq "2 tags, IPv6 tcp 5005 from outside denied" \
 	"$(count_delta tcp 5005 dropped lab_send_raw tcp "$LAB_S6" 5005 $K 100,200 "$LAB_C6B")" $K
 expect_eq "2 tags, tcp 5005 from inside allowed" \
 	"$(count_delta tcp 5005 passed lab_send_raw tcp "$LAB_S4" 5005 $K 100,200 "$LAB_C4")" $K
+# ---- mode audit: what would be dropped passes, counted as audited ----
+sed 's/^default deny$/default deny\nmode audit/' "$P" >"$LAB_TMP/audit.policy"
+pc apply "$LAB_SIF" "$LAB_TMP/audit.policy" >/dev/null 2>&1 || fail "apply audit policy"
+d0=$(pc_port_count udp 5004 dropped)
+lab_expect_probe open tcp "$LAB_S4" 5002
+lab_expect_probe open udp "$LAB_S6" 5006 "$LAB_C6B"
+expect_eq "udp 5004 audited for $K datagrams" "$(count_delta udp 5004 audited lab_udp_send "$LAB_S4" 5004 $K)" $K
+expect_eq "udp 5004 dropped in audit mode" "$(pc_port_count udp 5004 dropped)" "$d0"
+expect_eq "udp 5003 still passed, not audited" "$(count_delta udp 5003 passed lab_udp_send "$LAB_S4" 5003 $K)" $K
+[ "$(pc_port_count tcp 5002 audited)" -ge 1 ] || fail "tcp 5002 SYN not counted as audited"
+ok "tcp 5002 counted as audited"
+
 # ---- a deny-everything policy must not cut the host off its link ----
 # (xdp-filter's deny mode drops ARP and neighbour discovery.) The static
 # neighbour entries go, so ARP and ND have to cross the filter for the
