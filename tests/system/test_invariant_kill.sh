@@ -1,7 +1,8 @@
 #!/bin/bash
 # test_invariant_kill.sh - live-update invariant 3 (SPEC 4.3): when `apply`
 # fails at any step the previous policy stays in force, whole.
-#  - A bad file exits 2; version, verdicts and counters are unchanged.
+#  - A bad file exits 2, a policy over the maps' capacity fails; version
+#    and verdicts are unchanged.
 #  - `apply` killed with SIGKILL at random moments spread over its duration
 #    (a policy of tens of thousands of LPM entries, so an apply lasts a good
 #    fraction of a second): after each kill, real frames to six probe ports
@@ -132,6 +133,16 @@ expect_eq "exit status of a bad apply" $rc 2
 grep -q "bad.policy:$(wc -l <"$LAB_TMP/bad.policy"):" "$LAB_TMP/err" || fail "no FILE:LINE in '$(cat "$LAB_TMP/err")'"
 expect_eq "state after bad apply" "$(judge)" A
 expect_eq "version after bad apply" "$(pc_version)" 1
+
+# ---- a policy too big for the maps changes nothing either ----
+gen_policy B 300 2000 >"$LAB_TMP/huge.policy"
+nsenter --net="/var/run/netns/$LAB_S" "$PC_BIN" apply "$LAB_SIF" "$LAB_TMP/huge.policy" >/dev/null 2>"$LAB_TMP/err"
+rc=$?
+[ $rc != 0 ] || fail "a policy over the prefix capacity was applied"
+grep -q "prefix" "$LAB_TMP/err" || fail "no word about prefixes in '$(cat "$LAB_TMP/err")'"
+ok "oversized policy refused (exit $rc): $(head -c 120 "$LAB_TMP/err")"
+expect_eq "state after oversized apply" "$(judge)" A
+expect_eq "version after oversized apply" "$(pc_version)" 1
 
 # ---- how long does an apply take? ----
 # Grow the policy until one apply lasts >= 60 ms, so that kills can land
