@@ -47,7 +47,14 @@ expect_rc 2 "usage" pc attach
 expect_rc 2 "bogus" pc attach "$LAB_SIF" --mode bogus
 expect_rc 2 "unknown verb" pc frobnicate
 expect_rc 2 "$BAD:3:" pc attach "$LAB_SIF" --policy "$BAD"
+# without privileges: a clear message, nothing attached (binary and policy
+# copied where user nobody can reach them: the checkout may be under /root)
+cp "$GOOD" "$LAB_TMP/world.policy" && cp "$PC_BIN" "$LAB_TMP/portcullis" &&
+	chmod 755 "$LAB_TMP" "$LAB_TMP/portcullis" && chmod 644 "$LAB_TMP/world.policy" || fail "copy"
+expect_rc 1 "need root (CAP_BPF and CAP_NET_ADMIN)" nsenter --net="/var/run/netns/$LAB_S" \
+	setpriv --reuid 65534 --regid 65534 --clear-groups "$LAB_TMP/portcullis" attach "$LAB_SIF" --policy "$LAB_TMP/world.policy"
 [ -z "$(xdp_prog_id)" ] || fail "a failed attach left a program on $LAB_SIF"
+chmod 700 "$LAB_TMP"
 [ ! -e "$PIN" ] || fail "a failed attach left pins in $PIN"
 ok "failed attaches left no program and no pins"
 
