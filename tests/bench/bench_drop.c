@@ -8,20 +8,27 @@
  * pair with the live-frames generator (livegen.bpf.o: BPF_PROG_TEST_RUN +
  * BPF_F_TEST_XDP_LIVE_FRAMES redirecting a frame template into the veth).
  *
- * The generator runs pinned to one CPU, and the receiver's NAPI runs on
- * the CPU that sent, so a rate is 1 / (cost to generate + cost to drop)
- * on one CPU. Mpps = frames the receiver took / wall time of the run;
- * frames it took are counted by the receiver (its rx statistics for XDP,
- * the rule's counter for nftables / iptables) and must equal the frames
- * sent, else the run fails (a loss would flatter the contender).
+ * Two modes. Default: the generator runs pinned to one CPU, and the
+ * receiver's NAPI runs on the CPU that sent, so a rate is 1 / (cost to
+ * generate + cost to drop) on one CPU: stable, the figure the targets are
+ * judged on, but the generator's share dilutes every difference. --split:
+ * the receiver's NAPI runs threaded, pinned to --rx-cpu, so the receiver
+ * alone is the bottleneck and frames arrive cache-cold from the other CPU
+ * as from a NIC; on this shared 2-CPU machine it swings with the other
+ * CPU's load, so it prints INFO lines, not TARGET lines. Mpps = frames the receiver took / wall time of the run,
+ * counted by the receiver (its rx statistics for XDP, the rule's counter
+ * for nftables / iptables). A receiver slower than the generator lets the
+ * veth ring overflow; those frames are not counted, and the loss is shown.
  *
  * Everything lives in the namespace and goes when it is deleted (atexit
  * and on SIGINT/SIGTERM); traffic never leaves the veth pair.
  *
- * Usage: bench_drop [--quick] [--rounds N] [--frames N] [--cpu N] [--batch N]
+ * Usage: bench_drop [--quick] [--rounds N] [--frames N] [--cpu N] [--batch N] [--split [--rx-cpu N]]
  * Prints a markdown table and "TARGET ..." lines like bench_prog.
  */
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <ifaddrs.h>
 #include <linux/if_link.h>
 #include <sys/socket.h>
@@ -34,12 +41,14 @@
 #include "tests/bench/benchlib.h"
 
 #define DROP_PORT 9
+#define PC 2	/* portcullis' place among the contenders */
 #define MAC_B "02:00:00:00:00:02"
 
 static char ns_name[64], ns_path[128];
 static const char *dev_a = "pcbA", *dev_b = "pcbB";
 static int ifindex_a, ifindex_b;
-static long frames = 2000000, batch = 256, cpu;
+static long frames = 2000000, batch = 256, cpu, rx_cpu = 1;
+static int same_cpu = 1;
 static int rounds = 5;
 static struct pkt frame;
 static struct bpf_object *gen_obj;
@@ -91,6 +100,12 @@ static void setup_ns(void)
 	if (fd < 0 || setns(fd, CLONE_NEWNET))
 		bench_die("enter %s: %s", ns_path, strerror(errno));
 	close(fd);
+	/* our own mount namespace with a sysfs of our network namespace, to
+	 * reach /sys/class/net/DEV/threaded (the host's /sys stays as is) */
+	if (unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("sysfs", "/sys", "sysfs", 0, NULL))
+		bench_die("private sysfs: %s", strerror(errno));
 	sh("ip link add %s type veth peer name %s", dev_a, dev_b);
 	sh("ip link set %s address " MAC_B, dev_b);
 	sh("ip link set %s up && ip link set %s up && ip link set lo up",
@@ -98,6 +113,10 @@ static void setup_ns(void)
 	/* GRO gives the receiving veth a NAPI context, so redirected frames
 	 * reach the stack (nftables, iptables) when no XDP program is there */
 	sh("ethtool -K %s gro on >/dev/null", dev_b);
+	/* The receiver's NAPI in a kernel thread of its own, pinned to
+	 * another CPU than the generator (see pin_napi_thread) */
+	if (!same_cpu)
+		sh("echo 1 > /sys/class/net/%s/threaded", dev_b);
 	ifindex_a = if_nametoindex(dev_a);
 	ifindex_b = if_nametoindex(dev_b);
 	if (!ifindex_a || !ifindex_b)
@@ -186,7 +205,8 @@ struct contender {
 	enum kind kind;
 	int prog_fd;			/* K_XDP */
 	double mpps[32];
-	struct bench_stat st;
+	double lost[32];		/* % of frames the veth ring dropped */
+	struct bench_stat st, lost_st;
 };
 
 static void attach(struct contender *c)
@@ -244,12 +264,52 @@ static unsigned long long dropped(struct contender *c)
 	}
 }
 
+/* Pin the receiving veth's NAPI thread ("napi/DEV-ID", made again each
+ * time an XDP program comes or goes) to rx_cpu. */
+static void pin_napi_thread(void)
+{
+	char prefix[32], path[300], comm[64];
+	struct dirent *d;
+	cpu_set_t set;
+	DIR *dir;
+	FILE *f;
+	int found = 0;
+
+	if (same_cpu)
+		return;
+	snprintf(prefix, sizeof(prefix), "napi/%s-", dev_b);
+	dir = opendir("/proc");
+	if (!dir)
+		bench_die("/proc: %s", strerror(errno));
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] < '1' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) &&
+		    !strncmp(comm, prefix, strlen(prefix))) {
+			CPU_ZERO(&set);
+			CPU_SET(rx_cpu, &set);
+			if (sched_setaffinity(atoi(d->d_name), sizeof(set), &set))
+				bench_die("pin %s: %s", comm, strerror(errno));
+			found = 1;
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	if (!found)
+		bench_die("no NAPI thread for %s", dev_b);
+}
+
 static void measure(struct contender *c, int round, long n)
 {
 	unsigned long long rx0, rx1, got;
 	double t;
 
 	attach(c);
+	pin_napi_thread();
 	generate(n / 10 + 1);	/* warm up caches and the NAPI path */
 	rx0 = c->kind == K_XDP ? rx_packets() : dropped(c);
 	t = generate(n);
@@ -257,19 +317,28 @@ static void measure(struct contender *c, int round, long n)
 	detach(c);
 	got = c->kind == K_XDP ? (__u32)(rx1 - rx0) : rx1 - rx0;
 	/* a frame or two of the kernel's own (IPv6 DAD, ...) may arrive */
-	if (got + n / 1000 < (unsigned long long)n)
-		bench_die("%s took %llu of %ld frames: the generator overran it",
-			  c->name, got, n);
-	c->mpps[round] = n / t / 1e6;
+	if (got > (unsigned long long)n)
+		got = n;
+	/* A receiver slower than the generator lets the veth ring overflow:
+	 * what it took in the time is its rate, as a NIC at line rate
+	 * would see; the loss is reported beside it. */
+	if (got < (unsigned long long)n / 10)
+		bench_die("%s took only %llu of %ld frames", c->name, got, n);
+	c->mpps[round] = got / t / 1e6;
+	c->lost[round] = 100.0 * (n - got) / n;
 }
 
-static void target(const char *name, int ok, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void target(const char *name, int ok, const char *fmt, ...)
+static void target(const char *name, const char *mode, int ok,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void target(const char *name, const char *mode, int ok,
+		   const char *fmt, ...)
 {
 	va_list ap;
 
-	printf("TARGET %s: %s ", name, ok ? "PASS" : "MISS");
+	/* the split mode swings with the load on the other CPU: shown, but
+	 * not the figure the targets are judged on */
+	printf("%s %s (%s): %s ", same_cpu ? "TARGET" : "INFO", name, mode,
+	       ok ? "PASS" : "MISS");
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -284,6 +353,8 @@ int main(int argc, char **argv)
 		{ "frames", required_argument, NULL, 'n' },
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "batch", required_argument, NULL, 'b' },
+		{ "rx-cpu", required_argument, NULL, 'R' },
+		{ "split", no_argument, NULL, 'S' },
 		{ 0 }
 	};
 	unsigned deny[] = { DROP_PORT };
@@ -293,6 +364,7 @@ int main(int argc, char **argv)
 	struct pc_instance *pc;
 	char policy[128];
 	cpu_set_t set;
+	const char *mode;
 	int o, n = 0, i, r;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -313,8 +385,14 @@ int main(int argc, char **argv)
 		case 'b':
 			batch = atol(optarg);
 			break;
+		case 'R':
+			rx_cpu = atol(optarg);
+			break;
+		case 'S':
+			same_cpu = 0;
+			break;
 		default:
-			fprintf(stderr, "usage: %s [--quick] [--rounds N] [--frames N] [--cpu N] [--batch N]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--quick] [--rounds N] [--frames N] [--cpu N] [--batch N] [--split [--rx-cpu N]]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -328,6 +406,8 @@ int main(int argc, char **argv)
 	if (sched_setaffinity(0, sizeof(set), &set))
 		bench_die("pin to CPU %ld: %s", cpu, strerror(errno));
 
+	mode = same_cpu ? "generator and receiver on one CPU" :
+			  "receiver on its own CPU";
 	setup_ns();
 	setup_generator();
 	empty = bench_open_obj("empty.bpf.o", NULL, 0);
@@ -339,6 +419,8 @@ int main(int argc, char **argv)
 	memset(c, 0, sizeof(c));
 	c[n++] = (struct contender){ .name = "empty XDP_DROP", .kind = K_XDP,
 		.prog_fd = bench_prog_fd(empty, "bench_drop") };
+	c[n++] = (struct contender){ .name = "XDP_DROP after reading the EtherType",
+		.kind = K_XDP, .prog_fd = bench_prog_fd(empty, "bench_touch_drop") };
 	c[n++] = (struct contender){ .name = "portcullis", .kind = K_XDP,
 		.prog_fd = pc->prog_fd };
 	c[n++] = (struct contender){ .name = "xdp-filter (all: what it loads for tcp+udp)",
@@ -352,31 +434,34 @@ int main(int argc, char **argv)
 	for (r = 0; r < rounds; r++)
 		for (i = 0; i < n; i++)
 			measure(&c[i], r, frames);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		c[i].st = bench_stat_of(c[i].mpps, rounds);
+		c[i].lost_st = bench_stat_of(c[i].lost, rounds);
+	}
 
-	printf("\n### Drop rate (veth, live-frames generator on one CPU, 64-byte UDP to port %d, Mpps: median ±half-range)\n\n",
-	       DROP_PORT);
-	printf("| receiver | Mpps | vs empty XDP_DROP | portcullis is x faster |\n|---|---|---|---|\n");
+	printf("\n### Drop rate, %s (veth, live-frames generator, 64-byte UDP to port %d, Mpps: median ±half-range)\n\n",
+	       mode, DROP_PORT);
+	printf("| receiver | Mpps | vs empty XDP_DROP | portcullis is x faster | frames lost in the veth ring (median) |\n|---|---|---|---|---|\n");
 	for (i = 0; i < n; i++)
-		printf("| %s | %.2f ±%.0f%% | %.2f | %.2f |\n", c[i].name,
+		printf("| %s | %.2f ±%.0f%% | %.2f | %.2f | %.1f%% |\n", c[i].name,
 		       c[i].st.median, bench_spread_pct(c[i].st),
 		       c[i].st.median / c[0].st.median,
-		       c[1].st.median / c[i].st.median);
+		       c[PC].st.median / c[i].st.median, c[i].lost_st.median);
 	printf("\nrounds %d, %ld frames each, generator batch %ld, CPU %ld; ",
 	       rounds, frames, batch, cpu);
 	fflush(stdout);
 	if (system("iptables -V") != 0)
 		printf("iptables -V failed\n");
 	printf("\n");
-	target("drop rate >= 90% of empty XDP_DROP",
-	       c[1].st.median >= 0.9 * c[0].st.median, "%.2f", c[1].st.median / c[0].st.median);
-	target("drop rate >= 1.5x xdp-filter (all)",
-	       c[1].st.median >= 1.5 * c[2].st.median, "x%.2f", c[1].st.median / c[2].st.median);
-	target("drop rate >= 3x nftables",
-	       c[1].st.median >= 3 * c[4].st.median, "x%.2f", c[1].st.median / c[4].st.median);
-	target("drop rate >= 3x iptables",
-	       c[1].st.median >= 3 * c[5].st.median, "x%.2f", c[1].st.median / c[5].st.median);
+	target("drop rate >= 90% of empty XDP_DROP", mode,
+	       c[PC].st.median >= 0.9 * c[0].st.median, "%.2f (vs XDP_DROP after reading the EtherType: %.2f)",
+	       c[PC].st.median / c[0].st.median, c[PC].st.median / c[1].st.median);
+	target("drop rate >= 1.5x xdp-filter (all)", mode,
+	       c[PC].st.median >= 1.5 * c[3].st.median, "x%.2f", c[PC].st.median / c[3].st.median);
+	target("drop rate >= 3x nftables", mode,
+	       c[PC].st.median >= 3 * c[5].st.median, "x%.2f", c[PC].st.median / c[5].st.median);
+	target("drop rate >= 3x iptables", mode,
+	       c[PC].st.median >= 3 * c[6].st.median, "x%.2f", c[PC].st.median / c[6].st.median);
 
 	pc_close(pc);
 	xdpfilt_close(&xa);

@@ -4,7 +4,9 @@
 #   bench_prog   program cost per frame shape vs the empty program and
 #                xdp-filter; scaling with port rules and source prefixes
 #   bench_drop   drop rate on a veth pair fed by the live-frames generator,
-#                vs empty XDP_DROP, xdp-filter, nftables, iptables
+#                vs empty XDP_DROP, xdp-filter, nftables, iptables; once
+#                with generator and receiver on one CPU, once (--split)
+#                with the receiver on a CPU of its own
 #   ctl.sh       apply / stats --json / exporter scrape latency (real CLI)
 #   bench_mem    map memory per interface as a function of CPU count
 # The whole report is also written to build/bench/results.md (copy the
@@ -30,7 +32,8 @@ out=build/bench/results${quick:+-quick}.md
 	echo "kernel $(uname -r), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$out"
 rc=0
-for step in "$B/bench_prog $quick" "$B/bench_drop $quick" "tests/bench/ctl.sh $quick" "$B/bench_mem"; do
+for step in "$B/bench_prog $quick" "$B/bench_drop $quick" "$B/bench_drop --split $quick" \
+	"tests/bench/ctl.sh $quick" "$B/bench_mem"; do
 	echo "bench: running $step" >&2
 	# shellcheck disable=SC2086
 	$step >>"$out" || { echo "bench: $step failed" >&2; rc=1; }

@@ -25,6 +25,10 @@ done
 n=$(grep -cE '^TARGET .*: (PASS|MISS) ' "$out")
 [ "$n" = 15 ] || { cat "$out"; fail "$n TARGET lines, want 15"; }
 echo "ok - 15 TARGET lines"
+# the drop rate with the receiver on a CPU of its own: shown, not judged
+n=$(grep -cE '^INFO drop rate .*: (PASS|MISS) ' "$out")
+[ "$n" = 4 ] || { cat "$out"; fail "$n INFO drop rate lines, want 4"; }
+echo "ok - 4 INFO lines (split drop rate)"
 if grep -nE '(^|[^a-z])(nan|inf)([^a-z]|$)|ABORTED|: -[0-9]' "$out"; then
 	fail "impossible figures above"
 fi
