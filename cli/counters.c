@@ -16,6 +16,35 @@
 #include "counters.h"
 #include "../loader/policy.h"
 
+/* The non-zero port counters (summed in the kernel, so only those are
+ * walked, not all 131072), the buckets, and the range classes, which the
+ * program does not count (abi.h rule 8): one pass over the port counters
+ * derives them. Entries with an index out of range are dropped. */
+static int read_sparse(struct pc_instance *inst, struct pc_snapshot *snap)
+{
+	size_t i, n = 0;
+	int err;
+
+	err = pc_read_port_stats_sparse(inst, &snap->busy, &snap->n_busy);
+	if (!err)
+		err = pc_read_bucket_stats(inst, snap->buckets);
+	if (err)
+		return err;
+	clock_gettime(CLOCK_MONOTONIC, &snap->taken);
+	memset(snap->classes, 0, sizeof(snap->classes));
+	for (i = 0; i < snap->n_busy; i++) {
+		const struct pc_port_count *r = &snap->busy[i];
+
+		if (r->index >= PC_PORT_STATS_ENTRIES)
+			continue;
+		pc_counter_add(&snap->classes[r->index / PC_NUM_PORTS]
+			       [pc_range_class_of(r->index % PC_NUM_PORTS)], &r->c);
+		snap->busy[n++] = *r;
+	}
+	snap->n_busy = n;
+	return 0;
+}
+
 int pc_snapshot_read(struct pc_instance *inst, struct pc_snapshot *snap)
 {
 	int err;
@@ -39,55 +68,22 @@ int pc_snapshot_read(struct pc_instance *inst, struct pc_snapshot *snap)
 	free(snap->busy);
 	snap->busy = NULL;
 	snap->n_busy = 0;
-	/* the library sums in the kernel and hands back only the non-zero
-	 * entries: everything below walks those, not all 131072 */
-	err = pc_read_port_stats_sparse(inst, &snap->busy, &snap->n_busy);
+	err = read_sparse(inst, snap);
 	if (err)
 		return err;
-	err = pc_read_bucket_stats(inst, snap->buckets);
-	if (err)
-		return err;
-	clock_gettime(CLOCK_MONOTONIC, &snap->taken);
-
-	/* Range classes are not counted by the program (abi.h rule 8): one
-	 * pass over the port counters derives them. */
-	memset(snap->classes, 0, sizeof(snap->classes));
-	for (size_t i = 0; i < snap->n_busy; i++) {
-		const struct pc_port_count *r = &snap->busy[i];
-		unsigned proto = r->index / PC_NUM_PORTS, port = r->index % PC_NUM_PORTS;
-
-		if (r->index >= PC_PORT_STATS_ENTRIES)
-			continue;
-		snap->ports[r->index] = r->c;
-		pc_counter_add(&snap->classes[proto][pc_range_class_of(port)], &r->c);
-	}
+	for (size_t i = 0; i < snap->n_busy; i++)
+		snap->ports[snap->busy[i].index] = snap->busy[i].c;
 	return 0;
 }
 
 int pc_snapshot_read_sparse(struct pc_instance *inst, struct pc_snapshot *snap)
 {
-	int err;
-
 	free(snap->ports);
 	snap->ports = NULL;
 	free(snap->busy);
 	snap->busy = NULL;
 	snap->n_busy = 0;
-	err = pc_read_port_stats_sparse(inst, &snap->busy, &snap->n_busy);
-	if (!err)
-		err = pc_read_bucket_stats(inst, snap->buckets);
-	if (err)
-		return err;
-	clock_gettime(CLOCK_MONOTONIC, &snap->taken);
-	memset(snap->classes, 0, sizeof(snap->classes));
-	for (size_t i = 0; i < snap->n_busy; i++) {
-		const struct pc_port_count *r = &snap->busy[i];
-
-		if (r->index < PC_PORT_STATS_ENTRIES)
-			pc_counter_add(&snap->classes[r->index / PC_NUM_PORTS]
-				       [pc_range_class_of(r->index % PC_NUM_PORTS)],
-				       &r->c);
-	}
+	return read_sparse(inst, snap);
 	return 0;
 }
 

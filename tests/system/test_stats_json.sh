@@ -156,44 +156,7 @@ jq -e --arg f "$C" '.error | startswith($f + ":2:")' >/dev/null <<<"$E" || fail 
 ok "check error is JSON with FILE:LINE:COL"
 
 # every port counter set on every CPU: stats counts them all
-fill=$(lab_s "$LAB_PY" - "$(lab_pin_dir)/port_stats" <<'EOF'
-# Fill every per-CPU slot of port_stats through the bpf() syscall (batch
-# update), packets = 1 + (key*3 + cpu*5 + outcome) % 11, bytes = 100*packets
-# + cpu; print the expected sums as JSON.
-import ctypes, json, struct, sys
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-NR_BPF = 321
-def bpf(cmd, attr):
-    buf = ctypes.create_string_buffer(attr, 128)
-    r = libc.syscall(NR_BPF, cmd, buf, 128)
-    if r < 0:
-        raise OSError(ctypes.get_errno(), "bpf cmd %d" % cmd)
-    return r
-path = ctypes.create_string_buffer(sys.argv[1].encode())
-fd = bpf(7, struct.pack("QII", ctypes.addressof(path), 0, 0))   # BPF_OBJ_GET
-possible = open("/sys/devices/system/cpu/possible").read().strip()
-ncpu = int(possible.split(",")[-1].split("-")[-1]) + 1
-N = 131072
-tot = {"packets": [[0] * 3 for _ in range(2)], "bytes": [[0] * 3 for _ in range(2)]}
-keys = struct.pack("%dI" % N, *range(N))
-vals = bytearray()
-for k in range(N):
-    p = k // 65536
-    for c in range(ncpu):
-        pk = [1 + (k * 3 + c * 5 + o) % 11 for o in range(3)]
-        by = [100 * x + c for x in pk]
-        for o in range(3):
-            tot["packets"][p][o] += pk[o]
-            tot["bytes"][p][o] += by[o]
-        vals += struct.pack("6Q", *(pk + by))
-kb = ctypes.create_string_buffer(keys, len(keys))
-vb = ctypes.create_string_buffer(bytes(vals), len(vals))
-# BPF_MAP_UPDATE_BATCH: in_batch, out_batch, keys, values, count, map_fd, elem_flags, flags
-bpf(26, struct.pack("QQQQIIQQ", 0, 0, ctypes.addressof(kb), ctypes.addressof(vb), N, fd, 0, 0))
-print(json.dumps(tot))
-EOF
-) || fail "cannot fill port_stats"
+fill=$(lab_s "$LAB_PY" tests/lib/fill_port_stats.py "$(lab_pin_dir)/port_stats") || fail "cannot fill port_stats"
 t0=$(date +%s%N)
 J=$(pc stats "$LAB_SIF" --json) || fail "stats --json over every counter"
 t1=$(date +%s%N)
