@@ -42,7 +42,7 @@ target() { # NAME OK TEXT
 	if [ "$2" = 1 ]; then echo "TARGET $1: PASS $3"; else echo "TARGET $1: MISS $3"; fi
 }
 
-lab_up
+lab_up >&2
 pc attach "$LAB_SIF" >/dev/null || fail "attach $LAB_SIF"
 
 echo
