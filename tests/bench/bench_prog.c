@@ -224,7 +224,8 @@ static void scaling(void)
 		double t0 = bench_now();
 
 		c[n].inst = bench_portcullis(text);
-		snprintf(names[n], sizeof(names[n]), "%u port rules", port_sizes[i]);
+		snprintf(names[n], sizeof(names[n]), "%u port rule%s", port_sizes[i],
+			 port_sizes[i] == 1 ? "" : "s");
 		fprintf(stderr, "bench: %s compiled+loaded in %.0f ms\n",
 			names[n], (bench_now() - t0) * 1000);
 		free(text);
@@ -237,7 +238,8 @@ static void scaling(void)
 		double t0 = bench_now();
 
 		c[n].inst = bench_portcullis(text);
-		snprintf(names[n], sizeof(names[n]), "%u prefixes", prefix_sizes[i]);
+		snprintf(names[n], sizeof(names[n]), "%u prefix%s", prefix_sizes[i],
+			 prefix_sizes[i] == 1 ? "" : "es");
 		fprintf(stderr, "bench: %s compiled+loaded in %.0f ms\n",
 			names[n], (bench_now() - t0) * 1000);
 		free(text);
