@@ -3,7 +3,7 @@
 # thousand frames each, one or two rounds), so the benchmarks cannot rot:
 # every benchmark must run to the end in its own namespaces, print every
 # table and every TARGET line, give portcullis' expected verdict on every
-# frame shape (bench_prog dies otherwise), lose no frame on the veth pair
+# frame shape (bench_prog dies otherwise), see every receiver take frames
 # (bench_drop dies otherwise), and print no impossible figure. Whether the
 # targets are met is NOT checked here: a smoke run is too short to say.
 set -u
@@ -14,7 +14,12 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 out=$(mktemp /tmp/pcbench-smoke.XXXXXX)
 trap 'rm -f "$out"' EXIT
 
-tests/bench/run.sh --quick >"$out" 2>&1 || { cat "$out"; fail "tests/bench/run.sh --quick failed"; }
+# on failure the lines that say why come first: the runner shows a tail
+tests/bench/run.sh --quick >"$out" 2>&1 || {
+	cat "$out"
+	grep -E '^bench|^[a-z_]+: |FAIL|failed' "$out"
+	fail "tests/bench/run.sh --quick failed"
+}
 
 for section in "### Program cost" "### Scaling" "### Drop rate" \
 	"### Control plane latency" "### Map memory"; do
