@@ -39,12 +39,16 @@
  *     ports[pc_port_index(gen, proto, dport)]. If e.class_id == 0 the verdict
  *     is e.verdict. Otherwise one LPM look-up in prefixes with key
  *     {scope = pc_scope(gen, e.class_id, is_v6), addr = source address};
- *     a hit gives its verdict, a miss gives e.verdict. (Only bit 0 of
- *     control[0].gen is used; any verdict byte other than PC_ALLOW acts as
- *     PC_DENY, so a corrupt value fails closed.)
- *  7. Mode (settings[gen].mode): in PC_MODE_AUDIT a DENY verdict (policy
- *     verdicts only, never MALFORMED) passes and is counted as PC_OUT_AUDIT.
- *     MALFORMED is always dropped and counted as PC_OUT_DROP.
+ *     a hit gives its verdict, a miss gives e.verdict. PC_ALLOW passes,
+ *     PC_DENY_AUDIT passes counted as PC_OUT_AUDIT, anything else drops.
+ *     (Only bit 0 of control[0].gen is used; any verdict byte other than
+ *     PC_ALLOW and PC_DENY_AUDIT acts as PC_DENY, so a corrupt value fails
+ *     closed.)
+ *  7. Mode audit: a DENY policy verdict (never MALFORMED) passes and is
+ *     counted as PC_OUT_AUDIT. For TCP/UDP the compiler writes it into the
+ *     entries as PC_DENY_AUDIT (step 6); for ICMP, OTHER and FRAGMENT the
+ *     program reads settings[gen].mode == PC_MODE_AUDIT. MALFORMED is
+ *     always dropped and counted as PC_OUT_DROP.
  *  8. Counting (per-CPU, every packet exactly once): TCP/UDP packets in
  *     port_stats[proto * 65536 + dport]; every other packet in
  *     bucket_stats[bucket]. Slot = outcome; bytes = data_end - data.
@@ -76,7 +80,17 @@ enum pc_proto {
 enum pc_verdict {
 	PC_ALLOW = 0,
 	PC_DENY = 1,
+	/* In ports and prefixes entries only: a DENY of a policy in mode
+	 * audit, written by the compiler so that the TCP/UDP path decides
+	 * pass / audit / drop from the one entry it has already read. */
+	PC_DENY_AUDIT = 2,
 };
+
+/* The policy verdict (allow / deny) a map entry's verdict byte stands for. */
+static inline unsigned pc_policy_verdict(unsigned map_verdict)
+{
+	return map_verdict == PC_ALLOW ? PC_ALLOW : PC_DENY;
+}
 
 enum pc_mode {
 	PC_MODE_ENFORCE = 0,
@@ -194,6 +208,8 @@ static inline __u32 pc_scope(__u32 gen, __u32 class_id, __u32 is_v6)
 #define PC_PIN_ROOT		"/sys/fs/bpf/portcullis"
 #define PC_PIN_PROG		"prog"
 #define PC_PIN_CONTROL		"control"
+/* control is the program's global in this section, not a .maps map */
+#define PC_CONTROL_SECTION	".data.control"
 #define PC_PIN_SETTINGS		"settings"
 #define PC_PIN_PORTS		"ports"
 #define PC_PIN_PREFIXES		"prefixes"

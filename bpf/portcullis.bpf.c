@@ -13,8 +13,8 @@
  *  - control, settings, ports, port_stats and bucket_stats are (per-CPU)
  *    arrays, whose look-ups the verifier inlines into a few instructions;
  *    an allowed TCP/UDP frame costs three of them and two adds;
- *  - settings is read only when a verdict needs it (non-port verdicts, or a
- *    DENY that audit mode would turn into a pass);
+ *  - settings is read only for non-port verdicts: a port entry's verdict
+ *    byte already says whether mode audit passes its deny;
  *  - the IPv4 and IPv6 paths each decide on their own, so the verifier
  *    knows which address the LPM key is copied from without a re-check,
  *    and nothing about the family has to stay live across the look-ups.
@@ -34,13 +34,11 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Which half of the policy maps is live. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct pc_control);
-} control SEC(".maps");
+/* Which half of the policy maps is live. A global (its own data section,
+ * so its map is an ARRAY of one struct pc_control): the program reads gen
+ * with one direct load instead of an array look-up. The loader creates
+ * that map itself and the object reuses it (loader/maps.c). */
+struct pc_control control SEC(PC_CONTROL_SECTION);
 
 /* Scalar verdicts and mode, one entry per generation. */
 struct {
@@ -311,10 +309,7 @@ static __always_inline int parse_l4(struct cursor *c, __u8 l4proto,
 /* The live generation, read once per packet by the caller. */
 static __always_inline __u32 live_gen(void)
 {
-	__u32 key = 0;
-	const struct pc_control *ctl = bpf_map_lookup_elem(&control, &key);
-
-	return ctl ? ctl->gen & 1 : 0;
+	return *(volatile __u32 *)&control.gen & 1;
 }
 
 /* The port entry for counter index sidx = proto * PC_NUM_PORTS + dport in
@@ -366,14 +361,6 @@ static __always_inline __u8 port_verdict(__u32 gen, __u32 sidx,
 	if (!e->class_id)
 		return e->verdict;
 	return source_verdict(saddr, is_v6, gen, e);
-}
-
-/* A DENY policy verdict passes in audit mode. */
-static __always_inline int audit_mode(__u32 gen)
-{
-	const struct pc_settings *s = bpf_map_lookup_elem(&settings, &gen);
-
-	return s && s->mode == PC_MODE_AUDIT;
 }
 
 static __always_inline void count(struct pc_counter *cnt, __u32 outcome,
@@ -480,7 +467,7 @@ port:
 		count(cnt, PC_OUT_PASS, bytes);
 		return XDP_PASS;
 	}
-	if (audit_mode(gen)) {
+	if (verdict == PC_DENY_AUDIT) {
 		count(cnt, PC_OUT_AUDIT, bytes);
 		return XDP_PASS;
 	}

@@ -387,7 +387,7 @@ int cmd_explain(int argc, char **argv)
 	}
 	a.settings.source[PC_SOURCE_LEN - 1] = '\0';
 	a.rule_id = a.lpm_hit ? a.lpm.rule_id : a.entry.rule_id;
-	a.verdict = a.lpm_hit ? a.lpm.verdict : a.entry.verdict;
+	a.verdict = pc_policy_verdict(a.lpm_hit ? a.lpm.verdict : a.entry.verdict);
 	load_source(&a);
 	find_rule(&q, &a);
 

@@ -337,6 +337,14 @@ out:
 	return err;
 }
 
+/* The verdict byte a map entry carries for a policy verdict: in mode audit
+ * a deny becomes PC_DENY_AUDIT, so the program needs no settings look-up
+ * to know that it passes (bpf/abi.h, steps 6 and 7). */
+static uint8_t entry_verdict(const struct pc_policy *p, uint8_t verdict)
+{
+	return verdict == PC_DENY && p->mode == PC_MODE_AUDIT ? PC_DENY_AUDIT : verdict;
+}
+
 /* Expand painted segments into the port table, numbering classes in order
  * of first use. Port 0 keeps the default. */
 static void expand_proto(struct cstate *s, unsigned proto)
@@ -345,14 +353,15 @@ static void expand_proto(struct cstate *s, unsigned proto)
 	struct pc_compiled *c = s->c;
 	struct segs *sg = &s->segs[proto];
 
-	c->ports[proto][0].verdict = p->default_verdict;
+	c->ports[proto][0].verdict = entry_verdict(p, p->default_verdict);
 	for (uint32_t g = 0; g < sg->nseg; g++) {
 		struct pc_port_entry e;
 		uint32_t node = sg->node[g];
 
 		memset(&e, 0, sizeof(e));
 		e.rule_id = sg->rule[g];
-		e.verdict = e.rule_id ? p->rules[e.rule_id - 1].verdict : p->default_verdict;
+		e.verdict = entry_verdict(p, e.rule_id ? p->rules[e.rule_id - 1].verdict
+						  : p->default_verdict);
 		if (node) {
 			if (!s->class_of_node[node]) {
 				s->class_of_node[node] = ++c->n_classes;
@@ -460,7 +469,7 @@ static int compile_class(struct cstate *s, uint32_t cls, uint32_t **rules_buf,
 		out->key.scope = pc_scope(0, cls, v6);
 		memcpy(out->key.addr, pf->addr, 16);
 		out->value.rule_id = best + 1;
-		out->value.verdict = p->rules[best].verdict;
+		out->value.verdict = entry_verdict(p, p->rules[best].verdict);
 		c->rule_decides[best]++;
 	}
 	err = 0;

@@ -15,7 +15,8 @@
 
 /* One map of an instance as the ABI defines it. */
 struct pc_map_spec {
-	const char *pin;	/* PC_PIN_* name, also the skeleton's map name */
+	const char *pin;	/* PC_PIN_* name */
+	const char *obj_name;	/* the map's name in the BPF object */
 	uint32_t type, key_size, value_size, max_entries, flags;
 	size_t fd_off;		/* offsetof(struct pc_instance, X_fd) */
 };

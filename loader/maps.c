@@ -20,17 +20,24 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
+#include "bpf/abi.h"		/* types of the skeleton's globals */
 #include "portcullis.skel.h"
 #include "instance_priv.h"
 
 #define SPEC(pin_, type_, k_, v_, max_, flags_, field_)                     \
-	{ .pin = pin_, .type = type_, .key_size = k_, .value_size = v_,      \
+	{ .pin = pin_, .obj_name = pin_, .type = type_, .key_size = k_,      \
+	  .value_size = v_,                                                  \
 	  .max_entries = max_, .flags = flags_,                              \
 	  .fd_off = offsetof(struct pc_instance, field_) }
 
 const struct pc_map_spec pc_map_specs[] = {
-	SPEC(PC_PIN_CONTROL, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pc_control),
-	     1, 0, control_fd),
+	/* the program's global (PC_CONTROL_SECTION): mmapable like every
+	 * global data map libbpf would make */
+	{ .pin = PC_PIN_CONTROL, .obj_name = PC_CONTROL_SECTION,
+	  .type = BPF_MAP_TYPE_ARRAY, .key_size = 4,
+	  .value_size = sizeof(struct pc_control), .max_entries = 1,
+	  .flags = BPF_F_MMAPABLE,
+	  .fd_off = offsetof(struct pc_instance, control_fd) },
 	SPEC(PC_PIN_SETTINGS, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pc_settings),
 	     PC_NUM_GENS, 0, settings_fd),
 	/* mmapable: publish writes the inactive half as memory */
@@ -199,7 +206,7 @@ int pc_skel_open(struct pc_instance *inst, void **skel_out)
 
 		if (s->type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
 			continue;	/* sync is ours alone */
-		m = bpf_object__find_map_by_name(skel->obj, s->pin);
+		m = bpf_object__find_map_by_name(skel->obj, s->obj_name);
 		/* the object and the ABI must agree, or the verifier would
 		 * judge the program against maps of another shape */
 		if (!m || bpf_map__type(m) != s->type ||

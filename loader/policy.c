@@ -96,7 +96,8 @@ uint64_t pc_fnv1a64(const void *buf, size_t len)
 
 const char *pc_verdict_name(unsigned verdict)
 {
-	return verdict == PC_ALLOW ? "allow" : verdict == PC_DENY ? "deny" : "?";
+	return verdict == PC_ALLOW ? "allow" :
+	       verdict == PC_DENY || verdict == PC_DENY_AUDIT ? "deny" : "?";
 }
 
 const char *pc_proto_name(unsigned proto)

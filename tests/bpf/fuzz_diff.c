@@ -491,7 +491,7 @@ static void check_lookup(struct run *r, const struct pkt *p, const struct ref_re
 		r->lookup_fail++;
 		return;
 	}
-	verdict = hit ? lv.verdict : e.verdict;
+	verdict = (int)pc_policy_verdict(hit ? lv.verdict : e.verdict);
 	rule = hit ? (int)lv.rule_id : (int)e.rule_id;
 	if (verdict != ref->verdict || rule != ref->rule_id) {
 		char src[64];

@@ -640,7 +640,8 @@ static void sweep_ext_chain(struct env *e)
 
 /*
  * Corrupt map contents fail closed (abi.h, step 6): a verdict byte other
- * than PC_ALLOW acts as PC_DENY, a mode other than PC_MODE_AUDIT enforces,
+ * than PC_ALLOW and PC_DENY_AUDIT acts as PC_DENY, a mode other than
+ * PC_MODE_AUDIT enforces,
  * and only bit 0 of control.gen selects the half. Written straight into
  * the live half, each restored afterwards. Expectations are stated here:
  * no policy text can produce these bytes, so the reference has no say.
@@ -700,6 +701,7 @@ static void sweep_corrupt_maps(struct env *e)
 	static const struct pkt_desc tcp23 = V4(.proto = 6, .dport = 23);
 	static const struct pkt_desc tcp9999 = V4(.proto = 6, .dport = 9999);
 	static const struct pkt_desc icmp = V4(.proto = 1);
+	static const struct pkt_desc frag = V4(.frag = 9, .proto = 17, .dport = 80);
 	struct pc_port_entry pe80, pe9999, bad;
 	struct pc_settings st, bst;
 	struct pc_control ctl, bctl;
@@ -723,9 +725,13 @@ static void sweep_corrupt_maps(struct env *e)
 	}
 
 	bad = pe80;
-	bad.verdict = 2;
+	bad.verdict = PC_DENY_AUDIT;
 	must_write(e, e->inst->ports_fd, i80, &bad);
-	corrupt_one(e, "port entry verdict 2 on allowed tcp 80: dropped", &tcp80,
+	corrupt_one(e, "port entry verdict PC_DENY_AUDIT on tcp 80: passes, slot audit", &tcp80,
+		    PASS, TCP(80), S_AUDIT);
+	bad.verdict = 3;
+	must_write(e, e->inst->ports_fd, i80, &bad);
+	corrupt_one(e, "port entry verdict 3 on allowed tcp 80: dropped", &tcp80,
 		    DROP, TCP(80), S_DROP);
 	bad.verdict = 0xff;
 	must_write(e, e->inst->ports_fd, i80, &bad);
@@ -749,7 +755,14 @@ static void sweep_corrupt_maps(struct env *e)
 	bst = st;
 	bst.mode = 2;
 	must_write(e, e->inst->settings_fd, g, &bst);
-	corrupt_one(e, "settings mode 2 (not audit): a deny is enforced", &tcp23,
+	corrupt_one(e, "settings mode 2 (not audit): a fragment deny is enforced", &frag,
+		    DROP, BUCKET(FRAGMENT), S_DROP);
+	/* the port path never reads the mode: its entries carry it */
+	bst.mode = PC_MODE_AUDIT;
+	must_write(e, e->inst->settings_fd, g, &bst);
+	corrupt_one(e, "settings mode audit: a fragment deny passes, slot audit", &frag,
+		    PASS, BUCKET(FRAGMENT), S_AUDIT);
+	corrupt_one(e, "settings mode audit: tcp 23, entry PC_DENY, still dropped", &tcp23,
 		    DROP, TCP(23), S_DROP);
 	must_write(e, e->inst->settings_fd, g, &st);
 

@@ -171,8 +171,9 @@ static struct result eval_compiled(const struct pc_compiled *c, const struct pkt
 			best = cp;
 	}
 	if (best)
-		return (struct result){ best->value.verdict, best->value.rule_id };
-	return (struct result){ e->verdict, e->rule_id };
+		return (struct result){ pc_policy_verdict(best->value.verdict),
+					best->value.rule_id };
+	return (struct result){ pc_policy_verdict(e->verdict), e->rule_id };
 }
 
 /* ---- helpers ---- */
@@ -191,6 +192,12 @@ static void build(const char *text, struct pc_policy *p, struct pc_compiled **c)
 	}
 }
 
+/* The verdict byte of a map entry for a rule's verdict (bpf/abi.h, step 7). */
+static unsigned entry_verdict(const struct pc_policy *p, unsigned v)
+{
+	return v == PC_DENY && p->mode == PC_MODE_AUDIT ? PC_DENY_AUDIT : v;
+}
+
 /* Structure of a compiled policy: classes 1..n all used, scopes valid, no
  * duplicate LPM key, rule_decides equal to what the tables say, port 0 and
  * settings. Sorts the prefixes. */
@@ -205,7 +212,7 @@ static void check_structure(const struct pc_policy *p, struct pc_compiled *c)
 	for (unsigned pr = 0; pr < PC_NUM_PROTOS; pr++) {
 		assert_int_equal(c->ports[pr][0].class_id, 0);
 		assert_int_equal(c->ports[pr][0].rule_id, 0);
-		assert_int_equal(c->ports[pr][0].verdict, p->default_verdict);
+		assert_int_equal(c->ports[pr][0].verdict, entry_verdict(p, p->default_verdict));
 		for (unsigned port = 1; port < PC_NUM_PORTS; port++) {
 			const struct pc_port_entry *e = &c->ports[pr][port];
 
@@ -213,8 +220,8 @@ static void check_structure(const struct pc_policy *p, struct pc_compiled *c)
 			assert_true(e->rule_id <= p->n_rules);
 			used[e->class_id] = 1;
 			dec[e->rule_id]++;
-			assert_int_equal(e->verdict, e->rule_id ? p->rules[e->rule_id - 1].verdict
-								 : p->default_verdict);
+			assert_int_equal(e->verdict, entry_verdict(p, e->rule_id ?
+				p->rules[e->rule_id - 1].verdict : p->default_verdict));
 		}
 	}
 	for (uint32_t k = 1; k <= c->n_classes; k++)
@@ -228,7 +235,8 @@ static void check_structure(const struct pc_policy *p, struct pc_compiled *c)
 		assert_true(cls >= 1 && cls <= c->n_classes);
 		assert_true(cp->key.prefixlen >= 32 && cp->key.prefixlen <= 32 + (v6 ? 128u : 32u));
 		assert_true(cp->value.rule_id >= 1 && cp->value.rule_id <= p->n_rules);
-		assert_int_equal(cp->value.verdict, p->rules[cp->value.rule_id - 1].verdict);
+		assert_int_equal(cp->value.verdict,
+				 entry_verdict(p, p->rules[cp->value.rule_id - 1].verdict));
 		dec[cp->value.rule_id]++;
 		if (i)
 			assert_int_not_equal(cmp_scope(&c->prefixes[i - 1], cp), 0);
@@ -474,6 +482,55 @@ static void random_packet(struct pkt *k)
 			k->addr[0] = (uint8_t)rnd(256);
 			k->addr[15] = 1;
 		}
+	}
+}
+
+/* Mode audit is compiled into the entries: every deny (port, default and
+ * source prefix) becomes PC_DENY_AUDIT, allows stay PC_ALLOW; the same
+ * rules in mode enforce keep PC_DENY. */
+static void test_audit_entries(void **state)
+{
+	static const char *const rules =
+		"allow tcp 22 from 10.0.0.0/8\n"
+		"deny tcp 22 from 10.9.0.0/16\n"	/* shadowed inside 10/8 */
+		"deny tcp 23 from 192.0.2.0/24\n"
+		"allow tcp 23\n"
+		"allow tcp 80\n";
+	const unsigned want[2] = { PC_DENY, PC_DENY_AUDIT };
+	char text[512];
+
+	(void)state;
+	for (int audit = 0; audit < 2; audit++) {
+		struct pc_policy p;
+		struct pc_compiled *c;
+		unsigned deny = want[audit];
+		struct result r;
+
+		snprintf(text, sizeof(text), "default deny\nmode %s\n%s",
+			 audit ? "audit" : "enforce", rules);
+		build(text, &p, &c);
+		check_structure(&p, c);
+		assert_int_equal(c->settings.mode, audit ? PC_MODE_AUDIT : PC_MODE_ENFORCE);
+		assert_int_equal(c->ports[PC_PROTO_TCP][80].verdict, PC_ALLOW);
+		assert_int_equal(c->ports[PC_PROTO_TCP][81].verdict, deny);
+		assert_int_equal(c->ports[PC_PROTO_TCP][0].verdict, deny);
+		assert_int_equal(c->ports[PC_PROTO_UDP][53].verdict, deny);
+		/* tcp 22 falls back to the default, 23 to rule 4 */
+		assert_int_equal(c->ports[PC_PROTO_TCP][22].verdict, deny);
+		assert_int_equal(c->ports[PC_PROTO_TCP][23].verdict, PC_ALLOW);
+		for (size_t i = 0; i < c->n_prefixes; i++) {
+			const struct pc_lpm_value *v = &c->prefixes[i].value;
+
+			assert_int_equal(v->verdict, p.rules[v->rule_id - 1].verdict == PC_ALLOW ?
+						     PC_ALLOW : deny);
+		}
+		r = check_pkt(&p, c, PC_PROTO_TCP, 22, "10.9.1.1");
+		assert_int_equal(r.verdict, PC_ALLOW);
+		r = check_pkt(&p, c, PC_PROTO_TCP, 23, "192.0.2.7");
+		assert_int_equal(r.verdict, PC_DENY);
+		assert_int_equal(r.rule_id, 3);
+		pc_compiled_free(c);
+		pc_policy_free(&p);
 	}
 }
 
@@ -940,6 +997,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_overlap),
 		cmocka_unit_test(test_classes_shared),
+		cmocka_unit_test(test_audit_entries),
 		cmocka_unit_test(test_random_differential),
 		cmocka_unit_test(test_scale_65536_rules),
 		cmocka_unit_test(test_scale_broad_sourced),
