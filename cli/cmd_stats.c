@@ -361,10 +361,9 @@ static int show(const struct stats_opts *o, const struct view *v)
 
 	if (!o->classes) {
 		err = pc_snapshot_rows(v->snap, o->proto_mask, o->port_filter,
-				       &rows, &n_all);
+				       o->top, &rows, &n, &n_all);
 		if (err)
 			return err;
-		n = o->top && o->top < n_all ? o->top : n_all;
 	}
 	if (cli.json)
 		err = show_json(o, v, rows, n);

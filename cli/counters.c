@@ -262,35 +262,105 @@ static int row_wanted(const struct pc_counter *c, uint32_t index,
 	       (!port_filter || port_filter[port]);
 }
 
+/* a ranks after b (fewer packets, ...) */
+static int worse(const struct pc_port_row *a, const struct pc_port_row *b)
+{
+	return pc_row_cmp(a, b) > 0;
+}
+
+static void row_swap(struct pc_port_row *h, size_t i, size_t j)
+{
+	struct pc_port_row t = h[i];
+
+	h[i] = h[j];
+	h[j] = t;
+}
+
+int pc_top_init(struct pc_top *t, size_t cap)
+{
+	t->n = 0;
+	t->cap = cap;
+	t->rows = cap ? malloc(cap * sizeof(*t->rows)) : NULL;
+	return cap && !t->rows ? -ENOMEM : 0;
+}
+
+void pc_top_offer(struct pc_top *t, const struct pc_port_row *r)
+{
+	struct pc_port_row *h = t->rows;
+	size_t i;
+
+	if (t->n < t->cap) {
+		/* sift up: the least busy row stays at the root */
+		h[t->n] = *r;
+		for (i = t->n++; i && worse(&h[i], &h[(i - 1) / 2]); i = (i - 1) / 2)
+			row_swap(h, i, (i - 1) / 2);
+		return;
+	}
+	if (!t->cap || !worse(&h[0], r))
+		return;
+	h[0] = *r;
+	for (i = 0;;) {		/* sift down */
+		size_t l = 2 * i + 1, w = i;
+
+		if (l < t->n && worse(&h[l], &h[w]))
+			w = l;
+		if (l + 1 < t->n && worse(&h[l + 1], &h[w]))
+			w = l + 1;
+		if (w == i)
+			break;
+		row_swap(h, i, w);
+		i = w;
+	}
+}
+
+void pc_top_sort(struct pc_top *t)
+{
+	pc_rows_sort(t->rows, t->n);
+}
+
+void pc_top_free(struct pc_top *t)
+{
+	free(t->rows);
+	t->rows = NULL;
+	t->n = t->cap = 0;
+}
+
 int pc_snapshot_rows(const struct pc_snapshot *snap, unsigned proto_mask,
-		     const uint8_t *port_filter, struct pc_port_row **rows,
-		     size_t *n)
+		     const uint8_t *port_filter, size_t top,
+		     struct pc_port_row **rows, size_t *n, size_t *n_all)
 {
 	/* a single read keeps only the non-zero entries (busy); a delta of
 	 * two reads (--watch) is a full table */
 	size_t cand = snap->busy ? snap->n_busy : PC_PORT_STATS_ENTRIES;
-	struct pc_port_row *r;
+	int bounded = top && top < cand;
+	struct pc_top t;
 	size_t nr = 0;
 
-	r = malloc((cand ? cand : 1) * sizeof(*r));
-	if (!r)
+	/* bounded: a heap of `top` rows; else every row, sorted once */
+	if (pc_top_init(&t, bounded ? top : (cand ? cand : 1)))
 		return -ENOMEM;
 	for (size_t i = 0; i < cand; i++) {
 		uint32_t index = snap->busy ? snap->busy[i].index : (uint32_t)i;
 		const struct pc_counter *c = snap->busy ? &snap->busy[i].c :
 							  &snap->ports[i];
+		struct pc_port_row r;
 
 		if (index >= PC_PORT_STATS_ENTRIES ||
 		    !row_wanted(c, index, proto_mask, port_filter))
 			continue;
-		r[nr].proto = index / PC_NUM_PORTS;
-		r[nr].port = index % PC_NUM_PORTS;
-		r[nr].c = *c;
+		r.proto = index / PC_NUM_PORTS;
+		r.port = index % PC_NUM_PORTS;
+		r.c = *c;
+		if (bounded)
+			pc_top_offer(&t, &r);
+		else
+			t.rows[t.n++] = r;
 		nr++;
 	}
-	pc_rows_sort(r, nr);
-	*rows = r;
-	*n = nr;
+	pc_top_sort(&t);
+	*rows = t.rows;
+	*n = t.n;
+	*n_all = nr;
 	return 0;
 }
 

@@ -70,12 +70,26 @@ int pc_port_spec_parse(const char *spec, uint8_t *ports);
 
 /* Rows with any traffic, sorted by total packets (descending; ties by
  * bytes, then protocol and port). proto_mask: bit (1 << enum pc_proto)
- * selects protocols; port_filter may be NULL (all ports). *rows is
- * malloc'd; free() it. */
+ * selects protocols; port_filter may be NULL (all ports). top > 0 keeps
+ * only the `top` busiest. *rows is malloc'd; free() it. *n is the number
+ * of rows in it, *n_all the number of rows with traffic before `top`. */
 int pc_snapshot_rows(const struct pc_snapshot *snap, unsigned proto_mask,
-		     const uint8_t *port_filter, struct pc_port_row **rows,
-		     size_t *n);
+		     const uint8_t *port_filter, size_t top,
+		     struct pc_port_row **rows, size_t *n, size_t *n_all);
 
+
+/* The `cap` busiest rows offered so far, in pc_row_cmp order: a heap with
+ * the least busy on top, so choosing N of 131072 candidates needs no sort
+ * of them all. cap 0 keeps nothing. */
+struct pc_top {
+	struct pc_port_row *rows;
+	size_t n, cap;
+};
+int pc_top_init(struct pc_top *t, size_t cap);
+void pc_top_offer(struct pc_top *t, const struct pc_port_row *r);
+/* Sort the kept rows, busiest first (the heap order is gone after). */
+void pc_top_sort(struct pc_top *t);
+void pc_top_free(struct pc_top *t);
 
 /* Sort rows in place as pc_snapshot_rows does; pc_row_cmp is its order
  * (negative when a ranks before b). */

@@ -82,44 +82,6 @@ static int series_cmp(const void *pa, const void *pb)
 	return a->port < b->port ? -1 : a->port > b->port;
 }
 
-/* a ranks after b (fewer packets, ...): the heap keeps the worst on top */
-static int worse(const struct pc_port_row *a, const struct pc_port_row *b)
-{
-	return pc_row_cmp(a, b) > 0;
-}
-
-static void heap_swap(struct pc_port_row *h, size_t i, size_t j)
-{
-	struct pc_port_row t = h[i];
-
-	h[i] = h[j];
-	h[j] = t;
-}
-
-static void heap_down(struct pc_port_row *h, size_t n, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, w = i;
-
-		if (l < n && worse(&h[l], &h[w]))
-			w = l;
-		if (r < n && worse(&h[r], &h[w]))
-			w = r;
-		if (w == i)
-			return;
-		heap_swap(h, i, w);
-		i = w;
-	}
-}
-
-static void heap_up(struct pc_port_row *h, size_t i)
-{
-	while (i && worse(&h[i], &h[(i - 1) / 2])) {
-		heap_swap(h, i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-}
-
 /* Bounded port series: named ports, the `top` busiest others (a heap of
  * `top` rows: no sort of up to 131072 candidates), and the rest summed per
  * protocol into port="other". */
@@ -127,19 +89,16 @@ static int select_series(struct inst_data *d, const uint8_t *nm, size_t n_named,
 			 unsigned top)
 {
 	struct pc_counter other[PC_NUM_PROTOS] = { 0 };
-	struct pc_port_row *heap = NULL, r;
+	struct pc_top busiest = { 0 };
+	struct pc_port_row r;
 	int idle_named = n_named <= PC_METRICS_NAMED_IDLE_MAX;
-	size_t nh = 0, n = 0, n_out = 0;
+	size_t n = 0, n_out = 0;
 
 	for (size_t i = 0; i < PC_PORT_STATS_ENTRIES; i++)
 		n_out += nm[i] && (idle_named || pc_counter_packets(&snap.ports[i]));
 	d->series = calloc(n_out + top + PC_NUM_PROTOS, sizeof(*d->series));
-	if (top)
-		heap = malloc(top * sizeof(*heap));
-	if (!d->series || (top && !heap)) {
-		free(heap);
+	if (!d->series || pc_top_init(&busiest, top))
 		return -ENOMEM;
-	}
 	for (size_t i = 0; i < PC_PORT_STATS_ENTRIES; i++) {
 		const struct pc_counter *c = &snap.ports[i];
 		int busy = pc_counter_packets(c) != 0;
@@ -159,23 +118,19 @@ static int select_series(struct inst_data *d, const uint8_t *nm, size_t n_named,
 			continue;
 		}
 		pc_counter_add(&other[r.proto], c);
-		if (nh < top) {
-			heap[nh] = r;
-			heap_up(heap, nh++);
-		} else if (top && worse(&heap[0], &r)) {
-			heap[0] = r;
-			heap_down(heap, nh, 0);
-		}
+		pc_top_offer(&busiest, &r);
 	}
 	/* the busiest leave "other": subtracting is exact, they were added */
-	for (size_t i = 0; i < nh; i++) {
+	for (size_t i = 0; i < busiest.n; i++) {
+		const struct pc_port_row *b = &busiest.rows[i];
+
 		for (int o = 0; o < PC_OUT_MAX; o++) {
-			other[heap[i].proto].packets[o] -= heap[i].c.packets[o];
-			other[heap[i].proto].bytes[o] -= heap[i].c.bytes[o];
+			other[b->proto].packets[o] -= b->c.packets[o];
+			other[b->proto].bytes[o] -= b->c.bytes[o];
 		}
-		d->series[n].proto = heap[i].proto;
-		d->series[n].port = heap[i].port;
-		d->series[n].c = heap[i].c;
+		d->series[n].proto = b->proto;
+		d->series[n].port = b->port;
+		d->series[n].c = b->c;
 		n++;
 	}
 	/* "other" always exists, zero or not, so queries on it never vanish */
@@ -185,7 +140,7 @@ static int select_series(struct inst_data *d, const uint8_t *nm, size_t n_named,
 		d->series[n].c = other[p];
 		n++;
 	}
-	free(heap);
+	pc_top_free(&busiest);
 	qsort(d->series, n, sizeof(*d->series), series_cmp);
 	d->n_series = n;
 	return 0;
