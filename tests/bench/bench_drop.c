@@ -410,6 +410,7 @@ int main(int argc, char **argv)
 
 	mode = same_cpu ? "generator and receiver on one CPU" :
 			  "receiver on its own CPU";
+	bench_obj_dir();	/* before setup_ns() changes namespaces */
 	setup_ns();
 	setup_generator();
 	empty = bench_open_obj("empty.bpf.o", NULL, 0);

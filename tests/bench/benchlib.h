@@ -87,21 +87,37 @@ static inline double bench_spread_pct(struct bench_stat s)
 
 /* ---- objects next to the binary: build/tests/bench/X -> build/bench/ ---- */
 
-static inline void bench_obj_path(const char *name, char *buf, size_t len)
+/* The directory of our objects, found once: call it before entering other
+ * namespaces. After unshare(CLONE_NEWNS) inside a chroot, /proc/self/exe
+ * names the file by its path outside the chroot, which does not open. */
+static inline const char *bench_obj_dir(void)
 {
+	static char dir[PATH_MAX];
 	char exe[PATH_MAX];
-	const char *dir = getenv("BENCH_OBJ_DIR");
+	const char *env = getenv("BENCH_OBJ_DIR");
 	ssize_t n;
 
-	if (dir) {
-		snprintf(buf, len, "%s/%s", dir, name);
-		return;
+	if (dir[0])
+		return dir;
+	if (env) {
+		snprintf(dir, sizeof(dir), "%s", env);
+		return dir;
 	}
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n < 0)
 		bench_die("readlink /proc/self/exe: %s", strerror(errno));
 	exe[n] = 0;
-	snprintf(buf, len, "%s/../../bench/%s", dirname(exe), name);
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/../../bench", dirname(exe)) >= sizeof(dir))
+		bench_die("path too long: %s", exe);
+	return dir;
+}
+
+static inline void bench_obj_path(const char *name, char *buf, size_t len)
+{
+	const char *dir = bench_obj_dir();
+
+	if ((size_t)snprintf(buf, len, "%s/%s", dir, name) >= len)
+		bench_die("path too long: %s/%s", dir, name);
 }
 
 static inline int bench_quiet_print(enum libbpf_print_level level, const char *fmt,
