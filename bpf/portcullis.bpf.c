@@ -10,9 +10,10 @@
  * Returns only XDP_PASS or XDP_DROP. Never reads past data_end.
  *
  * Hot-path notes (this program is benchmarked against xdp-filter):
- *  - control, settings, ports, port_stats and bucket_stats are (per-CPU)
- *    arrays, whose look-ups the verifier inlines into a few instructions;
- *    an allowed TCP/UDP frame costs three of them and two adds;
+ *  - control is a global (one direct load); settings, ports, port_stats
+ *    and bucket_stats are (per-CPU) arrays, whose look-ups the verifier
+ *    inlines into a few instructions; an allowed TCP/UDP frame costs the
+ *    load, two look-ups and two adds;
  *  - settings is read only for non-port verdicts: a port entry's verdict
  *    byte already says whether mode audit passes its deny;
  *  - the IPv4 and IPv6 paths each decide on their own, so the verifier

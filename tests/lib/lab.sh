@@ -95,13 +95,18 @@ lab_cleanup() {
 	exit "$rc"
 }
 
+# lab_need TOOL...: fail unless every TOOL is on PATH
+lab_need() {
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null || fail "missing tool: $t (run scripts/install-deps.sh)"
+	done
+}
+
 lab_init() {
 	[ -n "$LAB_TMP" ] && return 0
 	. "$LAB_ROOT/tests/lib/preflight.sh" || exit 1
-	local t
-	for t in ip nsenter ethtool socat jq "$LAB_PY"; do
-		command -v "$t" >/dev/null || fail "missing tool: $t (run scripts/install-deps.sh)"
-	done
+	lab_need ip nsenter ethtool socat jq "$LAB_PY"
 	[ "${LAB_NEED_PC:-1}" = 0 ] || [ -x "$PC_BIN" ] || fail "no $PC_BIN: run make first"
 	LAB_TMP=$(mktemp -d /tmp/pclab.XXXXXX)
 	trap lab_cleanup EXIT

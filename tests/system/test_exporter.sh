@@ -11,9 +11,7 @@
 # is printed (not asserted: the machine is shared).
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
-for t in jq curl promtool bpftool; do
-	command -v $t >/dev/null || fail "missing $t (run scripts/install-deps.sh)"
-done
+lab_need jq curl promtool bpftool
 
 lab_up
 P=$LAB_TMP/p.policy

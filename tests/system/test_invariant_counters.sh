@@ -7,7 +7,7 @@
 # the new verdict.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
-command -v jq >/dev/null || fail "missing jq (run scripts/install-deps.sh)"
+lab_need jq
 
 lab_up
 A=$LAB_TMP/A.policy B=$LAB_TMP/B.policy

@@ -14,7 +14,7 @@
 # per probe, each must land exactly once in passed or dropped.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
-command -v jq >/dev/null || fail "missing jq (run scripts/install-deps.sh)"
+lab_need jq
 KILLS=${KILLS:-50}
 
 # gen_policy A|B RULES PREFIXES: every probe port has opposite verdicts in

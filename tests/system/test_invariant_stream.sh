@@ -9,8 +9,7 @@
 # version by one.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
-command -v jq >/dev/null || fail "missing jq (run scripts/install-deps.sh)"
-command -v iperf3 >/dev/null || fail "missing iperf3 (run scripts/install-deps.sh)"
+lab_need jq iperf3
 APPLIES=${APPLIES:-200}
 PORT=5201
 

@@ -10,8 +10,7 @@
 # the loader's own PORTCULLIS_DIRECT_ATTACH=1) all attach, and `status` says which one is in use.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
-command -v jq >/dev/null || fail "missing jq (run scripts/install-deps.sh)"
-command -v bpftool >/dev/null || fail "missing bpftool"
+lab_need jq bpftool
 
 # expect_rc WANT_RC WANT_MSG CMD...: exit status and a stderr substring
 expect_rc() {

@@ -6,9 +6,7 @@
 # that namespace's own loopback: fixed ports cannot clash with other runs.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
-for t in jq curl prometheus; do
-	command -v $t >/dev/null || fail "missing $t (run scripts/install-deps.sh)"
-done
+lab_need jq curl prometheus
 
 lab_up
 P=$LAB_TMP/p.policy

@@ -8,7 +8,7 @@
 # (its latency is printed, not asserted: the machine is shared).
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
-command -v jq >/dev/null || fail "missing jq (run scripts/install-deps.sh)"
+lab_need jq
 
 lab_up
 P=$LAB_TMP/p.policy

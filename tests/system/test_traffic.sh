@@ -13,7 +13,7 @@
 # enforce would drop.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
-command -v jq >/dev/null || fail "missing jq (run scripts/install-deps.sh)"
+lab_need jq
 
 lab_up
 P=$LAB_TMP/traffic.policy
