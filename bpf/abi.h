@@ -37,13 +37,18 @@
  *     OTHER: the policy's other verdict. FRAGMENT: the fragments verdict.
  *  6. TCP/UDP: gen = control[0].gen (read ONCE per packet); e =
  *     ports[pc_port_index(gen, proto, dport)]. If e.class_id == 0 the verdict
- *     is e.verdict. Otherwise one LPM look-up in prefixes with key
- *     {scope = pc_scope(gen, e.class_id, is_v6), addr = source address};
- *     a hit gives its verdict, a miss gives e.verdict. PC_ALLOW passes,
- *     PC_DENY_AUDIT passes counted as PC_OUT_AUDIT, anything else drops.
- *     (Only bit 0 of control[0].gen is used; any verdict byte other than
- *     PC_ALLOW and PC_DENY_AUDIT acts as PC_DENY, so a corrupt value fails
- *     closed.)
+ *     is e.verdict. Otherwise one source-prefix look-up: a walk of the
+ *     class's prefix trie in prefix_nodes (below), at most 8 nodes for
+ *     IPv4 and PC_TRIE_LEVELS for IPv6, from entry pc_node_index(gen,
+ *     pc_trie_root(class_id, is_v6)): a leaf slot gives
+ *     its verdict, an empty slot (no prefix covers the source) gives
+ *     e.verdict, a tail gives its hit or miss slot, decoded the same way.
+ *     PC_ALLOW passes, PC_DENY_AUDIT passes counted as PC_OUT_AUDIT,
+ *     anything else drops. (Only bit 0 of control[0].gen is used; any
+ *     verdict byte other than PC_ALLOW and PC_DENY_AUDIT acts as PC_DENY,
+ *     and a trie that does not end in a leaf or empty slot within
+ *     those levels, or leaves the map, gives PC_DENY: a corrupt map
+ *     fails closed.)
  *  7. Mode audit: a DENY policy verdict (never MALFORMED) passes and is
  *     counted as PC_OUT_AUDIT. For TCP/UDP the compiler writes it into the
  *     entries as PC_DENY_AUDIT (step 6); for ICMP, OTHER and FRAGMENT the
@@ -68,7 +73,12 @@
 #define PC_NUM_GENS		2	/* two halves of every policy map */
 #define PC_PORTS_ENTRIES	(PC_NUM_GENS * PC_NUM_PROTOS * PC_NUM_PORTS)
 #define PC_PORT_STATS_ENTRIES	(PC_NUM_PROTOS * PC_NUM_PORTS)
-#define PC_PREFIX_ENTRIES	(1 << 20)	/* LPM, both generations together */
+#define PC_TRIE_STRIDE		4	/* address bits per trie level */
+#define PC_NODE_SLOTS		(1 << PC_TRIE_STRIDE)
+#define PC_TRIE_LEVELS		(128 / PC_TRIE_STRIDE)	/* IPv6 /128 */
+#define PC_PREFIX_NODES		(1 << 18)	/* trie nodes per generation */
+#define PC_PREFIX_NODE_ENTRIES	(PC_NUM_GENS * PC_PREFIX_NODES)
+#define PC_MAX_PREFIX_RULE	((1u << 24) - 1)	/* rule ids a leaf holds */
 #define PC_MAX_CLASS_ID		((1u << 30) - 1)
 
 /* ---- enums (append-only) ---- */
@@ -154,25 +164,76 @@ struct pc_settings {
 
 /* ports: ARRAY, PC_PORTS_ENTRIES entries, index pc_port_index(). */
 struct pc_port_entry {
-	__u32 class_id;		/* 0: no source look-up; else LPM scope class */
+	__u32 class_id;		/* 0: no source look-up; else its tries' class */
 	__u32 rule_id;		/* rule deciding e.verdict: 1-based, 0 = default */
 	__u8 verdict;		/* enum pc_verdict when no LPM entry matches */
 	__u8 pad[3];
 };
 
-/* prefixes: LPM_TRIE, key pc_lpm_key. prefixlen = 32 + address prefix
- * length: the scope is always matched in full. */
-struct pc_lpm_key {
-	__u32 prefixlen;
-	__u32 scope;		/* pc_scope(): gen, class, family; host order */
-	__u8 addr[16];		/* network order; IPv4 in addr[0..3], rest 0 */
+/* prefix_nodes: ARRAY of PC_PREFIX_NODE_ENTRIES struct pc_node,
+ * BPF_F_MMAPABLE. The source prefixes of every class, as one multibit trie
+ * per (class, family) with PC_TRIE_STRIDE bits per level and leaf pushing,
+ * so that a look-up reads at most PC_TRIE_LEVELS nodes (8 for IPv4) however
+ * many prefixes there are. The two generations interleave: node n of
+ * generation gen is entry pc_node_index(gen, n), and slots name entries of
+ * their own generation directly (so a walk needs gen only for the root).
+ * The root of (class, family) is node pc_trie_root(class, is_v6).
+ *
+ * A node at depth d covers the prefix of length d * PC_TRIE_STRIDE it was
+ * reached by; slot i covers that prefix extended by the PC_TRIE_STRIDE bits
+ * i (most significant first). A slot holds:
+ *   0                        no prefix covers it: the port entry decides;
+ *   PC_SLOT_LEAF | ...       a leaf, pc_leaf(verdict, rule_id): the longest
+ *                            prefix covering all of it decides;
+ *   PC_SLOT_TAIL | x         entry x is a tail (below): exactly one prefix
+ *                            lies inside this slot;
+ *   x (1 <= x < 2^30)        entry x, a node one level deeper.
+ * A tail compares the rest of the address at once: if (addr ^ addr_x) &
+ * mask_x == 0 for both 64-bit halves (address bits most significant first,
+ * host order, IPv4 in the high 32 bits of hi and lo = 0), slot hit decides,
+ * otherwise slot miss (a leaf or 0, never a node). */
+#define PC_SLOT_LEAF		0x80000000u
+#define PC_SLOT_TAIL		0x40000000u
+#define PC_SLOT_NODE		0x3fffffffu	/* entry number bits */
+
+struct pc_node_tail {
+	__u64 addr_hi, addr_lo;
+	__u64 mask_hi, mask_lo;
+	__u32 hit, miss;
+	__u32 pad[6];
 };
 
-struct pc_lpm_value {
-	__u32 rule_id;		/* 1-based rule that decides for this prefix */
-	__u8 verdict;		/* enum pc_verdict */
-	__u8 pad[3];
+struct pc_node {
+	union {
+		__u32 slot[PC_NODE_SLOTS];
+		struct pc_node_tail tail;
+	};
 };
+
+static inline __u32 pc_leaf(__u32 verdict, __u32 rule_id)
+{
+	return PC_SLOT_LEAF | (verdict & 0x7f) << 24 | (rule_id & PC_MAX_PREFIX_RULE);
+}
+
+static inline __u32 pc_leaf_verdict(__u32 slot)
+{
+	return (slot >> 24) & 0x7f;
+}
+
+static inline __u32 pc_leaf_rule(__u32 slot)
+{
+	return slot & PC_MAX_PREFIX_RULE;
+}
+
+static inline __u32 pc_node_index(__u32 gen, __u32 node)
+{
+	return node << 1 | (gen & 1);
+}
+
+static inline __u32 pc_trie_root(__u32 class_id, __u32 is_v6)
+{
+	return (class_id - 1) * 2 + (is_v6 & 1);
+}
 
 /* port_stats: PERCPU_ARRAY, PC_PORT_STATS_ENTRIES, index proto*65536+port.
  * bucket_stats: PERCPU_ARRAY, PC_BUCKET_MAX entries. */
@@ -199,11 +260,6 @@ static inline __u32 pc_port_index(__u32 gen, __u32 proto, __u32 port)
 	return (gen * PC_NUM_PROTOS + proto) * PC_NUM_PORTS + port;
 }
 
-static inline __u32 pc_scope(__u32 gen, __u32 class_id, __u32 is_v6)
-{
-	return (gen << 31) | (class_id << 1) | (is_v6 & 1);
-}
-
 /* ---- pins: /sys/fs/bpf/portcullis/[netns-INODE/]IFACE/NAME ---- */
 #define PC_PIN_ROOT		"/sys/fs/bpf/portcullis"
 #define PC_PIN_PROG		"prog"
@@ -212,7 +268,7 @@ static inline __u32 pc_scope(__u32 gen, __u32 class_id, __u32 is_v6)
 #define PC_CONTROL_SECTION	".data.control"
 #define PC_PIN_SETTINGS		"settings"
 #define PC_PIN_PORTS		"ports"
-#define PC_PIN_PREFIXES		"prefixes"
+#define PC_PIN_PREFIX_NODES	"prefix_nodes"
 #define PC_PIN_PORT_STATS	"port_stats"
 #define PC_PIN_BUCKET_STATS	"bucket_stats"
 #define PC_PIN_SYNC		"sync"
@@ -221,8 +277,8 @@ static inline __u32 pc_scope(__u32 gen, __u32 class_id, __u32 is_v6)
 _Static_assert(sizeof(struct pc_control) == 8, "pc_control layout");
 _Static_assert(sizeof(struct pc_settings) == 248, "pc_settings layout");
 _Static_assert(sizeof(struct pc_port_entry) == 12, "pc_port_entry layout");
-_Static_assert(sizeof(struct pc_lpm_key) == 24, "pc_lpm_key layout");
-_Static_assert(sizeof(struct pc_lpm_value) == 8, "pc_lpm_value layout");
+_Static_assert(sizeof(struct pc_node) == 64, "pc_node layout");
+_Static_assert(PC_PREFIX_NODE_ENTRIES <= PC_SLOT_NODE + 1, "entries fit a slot");
 _Static_assert(sizeof(struct pc_counter) == 48, "pc_counter layout");
 _Static_assert(sizeof(struct pc_port_count) == 56, "pc_port_count layout");
 #endif

@@ -4,7 +4,7 @@
  * contract at the top of bpf/abi.h: parse Ethernet (+ up to PC_MAX_VLAN tags),
  * IPv4 / IPv6 (extension headers walked, bounded), TCP / UDP / ICMP; decide
  * from the live generation of the policy maps with one port-table look-up and
- * at most one LPM look-up; count every frame exactly once, per CPU, in
+ * at most one source-prefix trie walk; count every frame exactly once, per CPU, in
  * port_stats (TCP/UDP) or bucket_stats (everything else).
  *
  * Returns only XDP_PASS or XDP_DROP. Never reads past data_end.
@@ -17,8 +17,14 @@
  *  - settings is read only for non-port verdicts: a port entry's verdict
  *    byte already says whether mode audit passes its deny;
  *  - the IPv4 and IPv6 paths each decide on their own, so the verifier
- *    knows which address the LPM key is copied from without a re-check,
- *    and nothing about the family has to stay live across the look-ups.
+ *    knows which address the trie walk reads without a re-check, and
+ *    nothing about the family has to stay live across the look-ups;
+ *  - source prefixes are a multibit trie in an array (bpf/abi.h), not a
+ *    BPF LPM trie: the kernel's LPM trie walks one node per bit of
+ *    difference between stored prefixes, so its cost grows with the
+ *    number of prefixes (about log2 N nodes); this walk reads at most 8
+ *    nodes for IPv4 and 32 for IPv6 whatever the number, and stops at the
+ *    first leaf, empty slot or tail.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -57,14 +63,14 @@ struct {
 	__type(value, struct pc_port_entry);
 } ports SEC(".maps");
 
-/* Source prefixes, scoped by (gen, class, family). */
+/* Source prefixes: one trie per (class, family), both generations. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, PC_PREFIX_ENTRIES);
-	__type(key, struct pc_lpm_key);
-	__type(value, struct pc_lpm_value);
-} prefixes SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, PC_PREFIX_NODE_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct pc_node);
+} prefix_nodes SEC(".maps");
 
 /* Per (proto, dport) counters: no atomics, one slot per outcome. */
 struct {
@@ -325,43 +331,74 @@ static __always_inline const struct pc_port_entry *port_entry(__u32 gen,
 	return bpf_map_lookup_elem(&ports, &idx);
 }
 
-/* One LPM look-up of a source address (addr_len bytes at addr, already
- * bounds-checked by the parser) in the entry's scope: the prefix's verdict
- * on a hit, the port entry's on a miss. */
-static __always_inline __u8 source_verdict(const void *addr, int is_v6,
+/* What a slot a walk ended on says: a leaf's verdict, the port entry's
+ * for an empty slot, deny for anything else (a corrupt map). */
+static __always_inline __u8 slot_verdict(__u32 s, __u8 miss_verdict)
+{
+	if (s & PC_SLOT_LEAF)
+		return pc_leaf_verdict(s);
+	return s ? PC_DENY : miss_verdict;
+}
+
+/* The source-prefix look-up: walk the trie of (class, family) in
+ * generation gen, PC_TRIE_STRIDE bits of the address (hi, then lo; most
+ * significant first) per node, until a leaf, an empty slot or a tail.
+ * Slots name map entries, so past the root the walk needs no gen. */
+static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, int is_v6,
 					   __u32 gen,
 					   const struct pc_port_entry *e)
 {
-	struct pc_lpm_key key = {};
-	const struct pc_lpm_value *v;
+	__u32 idx = pc_node_index(gen, pc_trie_root(e->class_id, is_v6)), s;
+	const int levels = is_v6 ? PC_TRIE_LEVELS : 32 / PC_TRIE_STRIDE;
+	const struct pc_node *n;
+	__u64 cur = hi;
 
-	key.scope = pc_scope(gen, e->class_id, is_v6);
-	if (is_v6) {
-		key.prefixlen = 32 + 128;
-		/* two 8-byte loads (x86 and arm64 take unaligned packet loads;
-		 * a plain memcpy from a void * would be 16 byte loads) */
-		((__u64 *)key.addr)[0] = ((const __u64 *)addr)[0];
-		((__u64 *)key.addr)[1] = ((const __u64 *)addr)[1];
-	} else {
-		key.prefixlen = 32 + 32;
-		/* iphdr is 4-byte aligned in the packet: one load, not four */
-		*(__u32 *)key.addr = *(const __u32 *)addr;
+	for (int level = 0; level < levels; level++) {
+		n = bpf_map_lookup_elem(&prefix_nodes, &idx);
+		if (!n)
+			return PC_DENY;
+		s = n->slot[cur >> (64 - PC_TRIE_STRIDE)];
+		if (s & PC_SLOT_LEAF)
+			return pc_leaf_verdict(s);
+		if (!s)
+			return e->verdict;
+		if (s & PC_SLOT_TAIL) {
+			idx = s & PC_SLOT_NODE;
+			n = bpf_map_lookup_elem(&prefix_nodes, &idx);
+			if (!n)
+				return PC_DENY;
+			if (((hi ^ n->tail.addr_hi) & n->tail.mask_hi) |
+			    ((lo ^ n->tail.addr_lo) & n->tail.mask_lo))
+				return slot_verdict(n->tail.miss, e->verdict);
+			return slot_verdict(n->tail.hit, e->verdict);
+		}
+		idx = s;
+		cur = level == 64 / PC_TRIE_STRIDE - 1 ? lo : cur << PC_TRIE_STRIDE;
 	}
-	v = bpf_map_lookup_elem(&prefixes, &key);
-	return v ? v->verdict : e->verdict;
+	return PC_DENY;
 }
 
-/* Verdict of a TCP/UDP packet: one port look-up, at most one LPM. */
+/* Verdict of a TCP/UDP packet: one port look-up, at most one trie walk.
+ * saddr: the source address in the packet, already bounds-checked. */
 static __always_inline __u8 port_verdict(__u32 gen, __u32 sidx,
 					 const void *saddr, int is_v6)
 {
 	const struct pc_port_entry *e = port_entry(gen, sidx);
+	__u64 hi, lo = 0;
 
 	if (!e)
 		return PC_DENY;
 	if (!e->class_id)
 		return e->verdict;
-	return source_verdict(saddr, is_v6, gen, e);
+	if (is_v6) {
+		/* two 8-byte loads (x86 and arm64 take unaligned packet loads) */
+		hi = bpf_be64_to_cpu(((const __u64 *)saddr)[0]);
+		lo = bpf_be64_to_cpu(((const __u64 *)saddr)[1]);
+	} else {
+		/* iphdr is 4-byte aligned in the packet: one load */
+		hi = (__u64)bpf_ntohl(*(const __u32 *)saddr) << 32;
+	}
+	return source_verdict(hi, lo, is_v6, gen, e);
 }
 
 static __always_inline void count(struct pc_counter *cnt, __u32 outcome,

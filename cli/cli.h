@@ -13,6 +13,7 @@
 #define PORTCULLIS_CLI_H
 
 #include "../loader/instance.h"
+#include "../loader/trie.h"
 
 #define PC_EXIT_OK	0
 #define PC_EXIT_FAIL	1

@@ -8,8 +8,8 @@
  * live half is read back from the kernel and compared with the new policy,
  * showing the settings that change and, per protocol, the port ranges
  * whose verdict or source restriction changes. Source classes are compared
- * by content (their prefixes and verdicts), not by their numeric ids,
- * which differ between compilations. Returns an exit status.
+ * by content (their tries, listed as prefixes and verdicts), not by their
+ * numeric ids, which differ between compilations. Returns an exit status.
  *
  * JSON (--json): apply prints {interface, old_version, version, source};
  * --dry-run prints {interface, dry_run: true, live_version, live_source,
@@ -71,7 +71,7 @@ static struct class_info *class_table(struct pc_compiled *c, uint32_t *n_out)
 			if (c->ports[p][port].class_id > max)
 				max = c->ports[p][port].class_id;
 	for (i = 0; i < c->n_prefixes; i++) {
-		cls = (c->prefixes[i].key.scope >> 1) & PC_MAX_CLASS_ID;
+		cls = pc_scope_class(c->prefixes[i].key.scope);
 		if (cls > max)
 			max = cls;
 	}
@@ -85,7 +85,7 @@ static struct class_info *class_table(struct pc_compiled *c, uint32_t *n_out)
 		const struct pc_compiled_prefix *e = &c->prefixes[i];
 		unsigned char v6 = e->key.scope & 1, verdict = e->value.verdict != PC_ALLOW;
 
-		cls = (e->key.scope >> 1) & PC_MAX_CLASS_ID;
+		cls = pc_scope_class(e->key.scope);
 		t[cls].sig = fnv(t[cls].sig, &v6, 1);
 		t[cls].sig = fnv(t[cls].sig, &e->key.prefixlen, 4);
 		t[cls].sig = fnv(t[cls].sig, e->key.addr, 16);
@@ -154,6 +154,24 @@ static int dry_run(struct pc_instance *inst, struct pc_compiled *c,
 		cli_error("failed to read the live policy of %s: %s",
 			  inst->ifname, strerror(-err));
 		return PC_EXIT_FAIL;
+	}
+	/* the live side is read back from its tries: list the new policy's
+	 * tries the same way, so that equal tries compare equal */
+	{
+		struct pc_trie_view v = { .base = c->nodes, .n_entries = c->n_nodes };
+		struct pc_compiled_prefix *listed = NULL;
+		size_t n_listed = 0;
+
+		err = pc_trie_list(&v, c->n_classes, &listed, &n_listed);
+		if (err) {
+			cli_error("failed to compare policies: %s", strerror(-err));
+			free(live->prefixes);
+			free(live);
+			return PC_EXIT_FAIL;
+		}
+		free(c->prefixes);
+		c->prefixes = listed;
+		c->n_prefixes = n_listed;
 	}
 	told = class_table(live, &nold);
 	tnew = class_table(c, &nnew);

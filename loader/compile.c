@@ -20,8 +20,10 @@
  * contained in every class prefix containing A, so the first rule with a
  * prefix containing P is the first rule with a prefix containing A.
  *
- * Returns 0, -ENOMEM, or -E2BIG with diag when the LPM entries would not fit
- * one generation's half of the prefixes map.
+ * trie.c then builds the tries the program walks from the LPM entries.
+ *
+ * Returns 0, -ENOMEM, or -E2BIG with diag when the tries would not fit one
+ * generation of prefix_nodes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,8 +34,11 @@
 #include <sys/socket.h>
 
 #include "compile.h"
+#include "trie.h"
 
-#define LPM_LIMIT (PC_PREFIX_ENTRIES / 2)
+/* LPM entries one policy may have (memory bound; the tries bind first for
+ * any but the most clustered prefixes) */
+#define LPM_LIMIT (1u << 20)
 
 /* ---- hash-consed rule lists ---- */
 
@@ -427,7 +432,7 @@ static int compile_class(struct cstate *s, uint32_t cls, uint32_t **rules_buf,
 	}
 	if (c->n_prefixes + t.n > LPM_LIMIT) {
 		err = diag_set(s, -E2BIG,
-			       "policy needs more than %u source prefix entries (one generation's half of the prefixes map): use fewer prefixes, or give rules with the same ports the same sources",
+			       "policy needs more than %u source prefix entries: use fewer prefixes, or give rules with the same ports the same sources",
 			       (unsigned)LPM_LIMIT);
 		goto out;
 	}
@@ -466,7 +471,7 @@ static int compile_class(struct cstate *s, uint32_t cls, uint32_t **rules_buf,
 		}
 		memset(out, 0, sizeof(*out));
 		out->key.prefixlen = 32 + pf->len;
-		out->key.scope = pc_scope(0, cls, v6);
+		out->key.scope = pc_prefix_scope(cls, v6);
 		memcpy(out->key.addr, pf->addr, 16);
 		out->value.rule_id = best + 1;
 		out->value.verdict = entry_verdict(p, p->rules[best].verdict);
@@ -503,6 +508,7 @@ void pc_compiled_free(struct pc_compiled *c)
 	if (!c)
 		return;
 	free(c->prefixes);
+	free(c->nodes);
 	free(c->rule_decides);
 	free(c);
 }
@@ -559,6 +565,26 @@ int pc_compile(const struct pc_policy *p, struct pc_compiled **out,
 		if (err)
 			goto fail;
 	}
+
+	if (c->n_prefixes && p->n_rules > PC_MAX_PREFIX_RULE) {
+		err = diag_set(&s, -E2BIG, "policy has more than %u rules and source prefixes",
+			       PC_MAX_PREFIX_RULE);
+		goto fail;
+	}
+	err = pc_trie_build(c->prefixes, c->n_prefixes, c->n_classes,
+			    PC_PREFIX_NODES, &c->nodes, &c->n_nodes);
+	if (err == -E2BIG) {
+		diag_set(&s, -E2BIG,
+			 "policy's source prefixes need more than %u trie nodes: use fewer prefixes, or give rules with the same ports the same sources",
+			 PC_PREFIX_NODES);
+		goto fail;
+	}
+	if (err == -EINVAL) {
+		diag_set(&s, err, "internal error: a source prefix entry the tries cannot hold");
+		goto fail;
+	}
+	if (err)
+		goto fail;
 
 	c->settings.default_verdict = p->default_verdict;
 	c->settings.icmp_verdict = p->icmp_verdict;

@@ -12,7 +12,8 @@
  * (deduplicated across ports); the port entry's verdict is that any-source
  * rule's (or the default); for every prefix P of the class's rules the LPM
  * entry verdict is that of the first rule in the class with a prefix
- * containing P.
+ * containing P. Longest-prefix match over a class's LPM entries is then the
+ * answer; trie.c turns the entries into the tries the program walks.
  */
 #ifndef PORTCULLIS_COMPILE_H
 #define PORTCULLIS_COMPILE_H
@@ -20,11 +21,33 @@
 #include "../bpf/abi.h"
 #include "policy.h"
 
+/* One longest-prefix-match entry of a class (user space only). */
+struct pc_lpm_key {
+	__u32 prefixlen;	/* 32 + address prefix length */
+	__u32 scope;		/* pc_prefix_scope(class, is_v6) */
+	__u8 addr[16];		/* network order; IPv4 in addr[0..3], rest 0 */
+};
+
+struct pc_lpm_value {
+	__u32 rule_id;		/* 1-based rule that decides for this prefix */
+	__u8 verdict;		/* enum pc_verdict, as in the entries */
+	__u8 pad[3];
+};
+
 struct pc_compiled_prefix {
-	struct pc_lpm_key key;		/* scope = pc_scope(0, class, v6): the
-					 * publisher ORs in the generation bit */
+	struct pc_lpm_key key;
 	struct pc_lpm_value value;
 };
+
+static inline __u32 pc_prefix_scope(__u32 class_id, __u32 is_v6)
+{
+	return class_id << 1 | (is_v6 & 1);
+}
+
+static inline __u32 pc_scope_class(__u32 scope)
+{
+	return (scope >> 1) & PC_MAX_CLASS_ID;
+}
 
 struct pc_compiled {
 	/* ports[proto][port], proto = enum pc_proto; port 0 is never matched
@@ -33,6 +56,10 @@ struct pc_compiled {
 	struct pc_compiled_prefix *prefixes;
 	size_t n_prefixes;
 	uint32_t n_classes;
+	/* the tries of prefixes (trie.c), nodes numbered as in one
+	 * generation of prefix_nodes; NULL when there are no classes */
+	struct pc_node *nodes;
+	uint32_t n_nodes;
 	struct pc_settings settings;	/* verdicts, mode, counts, hash, source;
 					 * version/applied time set by publisher */
 	/* per rule (index = rule_id - 1): number of (proto, port) entries and

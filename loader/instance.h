@@ -32,7 +32,7 @@ struct pc_instance {
 	int ifindex;		/* 0 for an unattached (test) instance */
 	char pin_dir[256];	/* "" for an unattached instance */
 	int prog_fd;
-	int control_fd, settings_fd, ports_fd, prefixes_fd;
+	int control_fd, settings_fd, ports_fd, prefix_nodes_fd;
 	int port_stats_fd, bucket_stats_fd, sync_fd;
 	int lock_fd;		/* flock on pin_dir while publishing, or -1 */
 	int ncpus;		/* possible CPUs, for per-CPU values */

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <bpf/bpf.h>
 #include "instance_priv.h"
+#include "trie.h"
 
 #define HALF (PC_NUM_PROTOS * PC_NUM_PORTS)
 
@@ -75,36 +76,33 @@ static int read_ports(struct pc_instance *inst, __u32 gen,
 	return 0;
 }
 
+/* The live tries, listed back as LPM entries (trie.c): the same entries
+ * for the same tries, so apply --dry-run compares them with a new policy's
+ * tries listed the same way. Classes are those the port entries name. */
 static int read_prefixes(struct pc_instance *inst, __u32 gen,
 			 struct pc_compiled *c)
 {
-	struct pc_lpm_key k, last, *prev = NULL;
-	size_t cap = 0;
+	struct pc_trie_view v = { .n_entries = PC_PREFIX_NODE_ENTRIES,
+				  .interleaved = 1, .gen = gen };
+	size_t len = (size_t)PC_PREFIX_NODE_ENTRIES * sizeof(struct pc_node);
+	void *m;
+	int err;
 
-	while (!bpf_map_get_next_key(inst->prefixes_fd, prev, &k)) {
-		last = k;
-		prev = &last;
-		if ((k.scope >> 31) != gen)
-			continue;
-		if (c->n_prefixes == cap) {
-			size_t ncap = cap ? cap * 2 : 256;
-			void *np = realloc(c->prefixes, ncap * sizeof(*c->prefixes));
-
-			if (!np)
-				return -ENOMEM;
-			c->prefixes = np;
-			cap = ncap;
-		}
-		if (bpf_map_lookup_elem(inst->prefixes_fd, &k,
-					&c->prefixes[c->n_prefixes].value))
-			continue;	/* deleted meanwhile */
-		k.scope &= ~(1u << 31);
-		c->prefixes[c->n_prefixes].key = k;
-		if (((k.scope >> 1) & PC_MAX_CLASS_ID) > c->n_classes)
-			c->n_classes = (k.scope >> 1) & PC_MAX_CLASS_ID;
-		c->n_prefixes++;
-	}
-	return errno == ENOENT ? 0 : -errno;
+	for (unsigned i = 0; i < PC_NUM_PROTOS; i++)
+		for (unsigned port = 0; port < PC_NUM_PORTS; port++)
+			if (c->ports[i][port].class_id > c->n_classes)
+				c->n_classes = c->ports[i][port].class_id;
+	if (!c->n_classes)
+		return 0;
+	if ((uint64_t)c->n_classes * 2 > PC_PREFIX_NODES)
+		return -EBADMSG;
+	m = mmap(NULL, len, PROT_READ, MAP_SHARED, inst->prefix_nodes_fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	v.base = m;
+	err = pc_trie_list(&v, c->n_classes, &c->prefixes, &c->n_prefixes);
+	munmap(m, len);
+	return err == -EINVAL ? -EBADMSG : err;
 }
 
 int pc_read_live(struct pc_instance *inst, struct pc_compiled **out)

@@ -5,7 +5,7 @@
  *
  * Every policy map has two halves, selected by control.gen, which the
  * program reads once per packet. pc_publish writes the whole inactive half
- * (ports, LPM entries tagged with that gen in their scope, settings), flips
+ * (ports, the prefix tries' nodes of that gen, settings), flips
  * control.gen with one map update, then waits for an RCU grace period (an
  * update of the ARRAY_OF_MAPS `sync` makes the kernel synchronize_rcu()), so
  * that when it returns no program run can still be reading the old half.
@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "instance_priv.h"
+#include "trie.h"
 
 #define PORT_HALF (PC_NUM_PROTOS * PC_NUM_PORTS)
 
@@ -126,153 +127,87 @@ static int write_ports(struct pc_instance *inst, __u32 gen,
 	return err;
 }
 
-#define LPM_CHUNK 8192u
-/* ENOTSUPP (524) is what the kernel returns for a map without batch ops */
-#define NO_BATCH(e) ((e) == -EINVAL || (e) == -EOPNOTSUPP || (e) == -524)
+/* prefix_nodes is BPF_F_MMAPABLE too: the inactive generation's nodes are
+ * written as memory (entries n * 2 + gen). Only the nodes the new tries
+ * use are written; the rest of that generation is unreachable from its
+ * roots. Falls back to one update per node where the map cannot be
+ * mapped. */
+#define NODES_LEN ((size_t)PC_PREFIX_NODE_ENTRIES * sizeof(struct pc_node))
 
-/* Every key of the LPM map, all generations: batched look-ups where the
- * kernel has them for LPM tries (a few syscalls), else get_next_key. */
-static int list_keys(int fd, struct pc_lpm_key **out, size_t *n_out)
+static int write_nodes(struct pc_instance *inst, __u32 gen,
+		       const struct pc_node *nodes, uint32_t n_nodes,
+		       uint32_t n_classes)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct pc_lpm_key *keys = NULL, in, next, *prev = NULL, k;
-	struct pc_lpm_value *vals;
-	size_t n = 0, cap = 0;
-	__u32 cnt;
-	int err = 0, first = 1, batched = 1;
-
-	vals = malloc(LPM_CHUNK * sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	for (;;) {
-		if (cap - n < LPM_CHUNK) {
-			void *nk = realloc(keys, (cap + 4 * LPM_CHUNK) * sizeof(*keys));
-
-			if (!nk) {
-				err = -ENOMEM;
-				break;
-			}
-			keys = nk;
-			cap += 4 * LPM_CHUNK;
-		}
-		if (batched) {
-			cnt = LPM_CHUNK;
-			err = bpf_map_lookup_batch(fd, first ? NULL : &in, &next,
-						   keys + n, vals, &cnt, &opts) ? -errno : 0;
-			if (err && first && NO_BATCH(err)) {
-				batched = 0;
-				err = 0;
-				continue;
-			}
-			n += cnt;
-			first = 0;
-			in = next;
-			if (err == -ENOENT)
-				err = 0;	/* the end of the map */
-			if (err || !cnt || cnt < LPM_CHUNK)
-				break;
-			continue;
-		}
-		if (bpf_map_get_next_key(fd, prev, &k)) {
-			err = errno == ENOENT ? 0 : -errno;
-			break;
-		}
-		keys[n++] = k;
-		prev = &keys[n - 1];
-	}
-	free(vals);
-	if (err) {
-		free(keys);
-		return err;
-	}
-	*out = keys;
-	*n_out = n;
-	return 0;
-}
-
-/* Delete every LPM entry of generation gen: collect first, since
- * deleting while walking could skip entries. */
-static int clear_prefixes(struct pc_instance *inst, __u32 gen)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct pc_lpm_key *keys;
-	size_t n, m = 0, i, done;
-	__u32 cnt;
+	struct pc_node *g, *m;
+	__u32 i, idx;
 	int err;
 
-	err = list_keys(inst->prefixes_fd, &keys, &n);
+	if (!n_nodes)
+		return 0;
+	if (n_nodes > PC_PREFIX_NODES)
+		return -E2BIG;
+	g = calloc(n_nodes, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	err = pc_trie_for_gen(nodes, n_nodes, n_classes, gen, g);
 	if (err)
-		return err;
-	for (i = 0; i < n; i++)
-		if ((keys[i].scope >> 31) == gen)
-			keys[m++] = keys[i];
-	for (done = 0; !err && done < m; done += cnt) {
-		cnt = m - done < LPM_CHUNK ? m - done : LPM_CHUNK;
-		if (!bpf_map_delete_batch(inst->prefixes_fd, keys + done, &cnt, &opts))
-			continue;
-		err = -errno;
-		if (!NO_BATCH(err) && err != -ENOENT)
-			break;
-		/* one by one; ENOENT: already gone */
-		err = 0;
-		for (i = done; i < m; i++)
-			if (bpf_map_delete_elem(inst->prefixes_fd, &keys[i]) &&
-			    errno != ENOENT) {
-				err = -errno;
-				break;
-			}
-		break;
+		goto out;
+	m = mmap(NULL, NODES_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 inst->prefix_nodes_fd, 0);
+	if (m != MAP_FAILED) {
+		for (i = 0; i < n_nodes; i++)
+			m[pc_node_index(gen, i)] = g[i];
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		munmap(m, NODES_LEN);
+		goto out;
 	}
-	free(keys);
+	for (i = 0; i < n_nodes; i++) {
+		idx = pc_node_index(gen, i);
+		if (bpf_map_update_elem(inst->prefix_nodes_fd, &idx, &g[i], BPF_ANY)) {
+			err = -errno;
+			break;
+		}
+	}
+out:
+	free(g);
 	return err;
 }
 
-static int insert_prefixes(struct pc_instance *inst, __u32 gen,
-			   const struct pc_compiled *c)
+/* The tries of c: compiled ones as they are; a compiled policy put
+ * together by hand (tests) gets them built here. */
+static int publish_nodes(struct pc_instance *inst, __u32 gen,
+			 const struct pc_compiled *c)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
-	struct pc_lpm_key *keys;
-	struct pc_lpm_value *vals;
-	size_t i, done;
-	__u32 cnt;
-	int err = 0;
+	struct pc_node *nodes;
+	uint32_t n_nodes;
+	int err;
 
-	if (!c || !c->n_prefixes)
+	if (!c)
 		return 0;
-	keys = malloc(c->n_prefixes * sizeof(*keys));
-	vals = malloc(c->n_prefixes * sizeof(*vals));
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < c->n_prefixes; i++) {
-		keys[i] = c->prefixes[i].key;
-		keys[i].scope |= gen << 31;
-		vals[i] = c->prefixes[i].value;
-	}
-	for (done = 0; done < c->n_prefixes; done += cnt) {
-		cnt = c->n_prefixes - done < LPM_CHUNK ? c->n_prefixes - done : LPM_CHUNK;
-		if (!bpf_map_update_batch(inst->prefixes_fd, keys + done,
-					  vals + done, &cnt, &opts))
-			continue;
-		err = -errno;
-		if (!NO_BATCH(err))
-			goto out;
-		/* no batch ops for LPM here (or a bad entry): one by one,
-		 * which also names the failing entry's errno exactly */
-		err = 0;
-		for (i = done; i < c->n_prefixes; i++)
-			if (bpf_map_update_elem(inst->prefixes_fd, &keys[i],
-						&vals[i], BPF_ANY)) {
-				err = -errno;
-				break;
-			}
-		break;
-	}
-out:
-	free(keys);
-	free(vals);
+	if (c->nodes || (!c->n_classes && !c->n_prefixes))
+		return write_nodes(inst, gen, c->nodes, c->n_nodes, c->n_classes);
+	err = pc_trie_build(c->prefixes, c->n_prefixes, c->n_classes,
+			    PC_PREFIX_NODES, &nodes, &n_nodes);
+	if (!err)
+		err = write_nodes(inst, gen, nodes, n_nodes, c->n_classes);
+	free(nodes);
 	return err;
+}
+
+/* A port entry may only name a class whose tries are published with it:
+ * any other would send the program into nodes of an older policy. */
+static int check_classes(const struct pc_compiled *c)
+{
+	if (!c)
+		return 0;
+	if (c->nodes && (c->n_nodes > PC_PREFIX_NODES ||
+			 (uint64_t)c->n_classes * 2 > c->n_nodes))
+		return -EINVAL;
+	for (unsigned p = 0; p < PC_NUM_PROTOS; p++)
+		for (unsigned port = 0; port < PC_NUM_PORTS; port++)
+			if (c->ports[p][port].class_id > c->n_classes)
+				return -EINVAL;
+	return 0;
 }
 
 static int publish_locked(struct pc_instance *inst, const struct pc_compiled *c)
@@ -284,7 +219,9 @@ static int publish_locked(struct pc_instance *inst, const struct pc_compiled *c)
 	__u32 g, n, key = 0;
 	int err;
 
-	err = read_control(inst, &ctl);
+	err = check_classes(c);
+	if (!err)
+		err = read_control(inst, &ctl);
 	if (err)
 		return err;
 	g = ctl.gen;
@@ -296,9 +233,7 @@ static int publish_locked(struct pc_instance *inst, const struct pc_compiled *c)
 	if (!err)
 		err = write_ports(inst, n, c, zero_ports);
 	if (!err)
-		err = clear_prefixes(inst, n);
-	if (!err)
-		err = insert_prefixes(inst, n, c);
+		err = publish_nodes(inst, n, c);
 	if (err)
 		return err;
 
@@ -362,9 +297,10 @@ int pc_lookup(struct pc_instance *inst, unsigned proto, unsigned port,
 	      int family, const uint8_t addr[16], struct pc_port_entry *entry,
 	      struct pc_lpm_value *lpm, int *lpm_hit)
 {
-	struct pc_lpm_key k;
-	__u32 g = 0, idx;
-	int v6 = family == AF_INET6, err;
+	struct pc_trie_view v = { .n_entries = PC_PREFIX_NODE_ENTRIES, .interleaved = 1 };
+	__u32 g = 0, idx, s;
+	void *m;
+	int err;
 
 	*lpm_hit = 0;
 	if (proto >= PC_NUM_PROTOS || port >= PC_NUM_PORTS)
@@ -377,15 +313,20 @@ int pc_lookup(struct pc_instance *inst, unsigned proto, unsigned port,
 		return -errno;
 	if (!entry->class_id)
 		return 0;
-	memset(&k, 0, sizeof(k));
-	k.prefixlen = 32 + (v6 ? 128 : 32);
-	k.scope = pc_scope(g, entry->class_id, v6);
-	memcpy(k.addr, addr, v6 ? 16 : 4);
-	if (bpf_map_lookup_elem(inst->prefixes_fd, &k, lpm)) {
-		if (errno == ENOENT)
-			return 0;
+	m = mmap(NULL, NODES_LEN, PROT_READ, MAP_SHARED, inst->prefix_nodes_fd, 0);
+	if (m == MAP_FAILED)
 		return -errno;
-	}
+	v.base = m;
+	v.gen = g;
+	s = pc_trie_walk(&v, entry->class_id, family == AF_INET6, addr);
+	munmap(m, NODES_LEN);
+	if (s == PC_TRIE_BAD)
+		return -EBADMSG;
+	if (!s)
+		return 0;
+	memset(lpm, 0, sizeof(*lpm));
+	lpm->rule_id = pc_leaf_rule(s);
+	lpm->verdict = (__u8)pc_leaf_verdict(s);
 	*lpm_hit = 1;
 	return 0;
 }

@@ -9,6 +9,9 @@
  * per-CPU maps' values (entries x sizeof(struct pc_counter) per CPU) out of
  * the measured total and adds them back for each CPU count.
  *
+ * prefix_nodes is an array: its size does not depend on the policy; the
+ * nodes the 100,000-prefix policy uses are printed.
+ *
  * Usage: bench_mem
  */
 #include "tests/bench/benchlib.h"
@@ -44,7 +47,7 @@ static int measure(const char *policy, struct row *r)
 	r[n++] = (struct row){ "control", memlock(inst->control_fd), 0 };
 	r[n++] = (struct row){ "settings", memlock(inst->settings_fd), 0 };
 	r[n++] = (struct row){ "ports", memlock(inst->ports_fd), 0 };
-	r[n++] = (struct row){ "prefixes", memlock(inst->prefixes_fd), 0 };
+	r[n++] = (struct row){ "prefix_nodes", memlock(inst->prefix_nodes_fd), 0 };
 	r[n++] = (struct row){ "port_stats", memlock(inst->port_stats_fd), 1 };
 	r[n++] = (struct row){ "bucket_stats", memlock(inst->bucket_stats_fd), 1 };
 	pc_close(inst);
@@ -57,6 +60,7 @@ int main(void)
 	struct row empty[8], big[8];
 	int n, i, k, ncpu = libbpf_num_possible_cpus();
 	unsigned long long fixed = 0, fixed_big = 0, percpu = 0;
+	uint32_t nodes_used;
 	char *text;
 
 	if (geteuid() != 0)
@@ -65,6 +69,12 @@ int main(void)
 	n = measure(BENCH_BASE_POLICY, empty);
 	text = bench_policy_prefixes(100000);
 	measure(text, big);
+	{
+		struct pc_compiled *c = bench_compile(text);
+
+		nodes_used = c->n_nodes;
+		pc_compiled_free(c);
+	}
 	free(text);
 
 	printf("\n### Map memory per interface (kernel memlock, this machine: %d possible CPUs)\n\n", ncpu);
@@ -87,6 +97,9 @@ int main(void)
 		printf("| %d | %.1f | %.1f |\n", cpus[k],
 		       (fixed + pc) / 1048576.0, (fixed_big + pc) / 1048576.0);
 	}
+	printf("\nprefix_nodes is allocated whole (both generations, %u nodes of %zu bytes each); the 100,000 prefixes use %u nodes (%.0f%% of one generation's %u)\n",
+	       PC_PREFIX_NODE_ENTRIES, sizeof(struct pc_node), nodes_used,
+	       100.0 * nodes_used / PC_PREFIX_NODES, PC_PREFIX_NODES);
 	printf("\nper CPU: %.2f MiB (port_stats %u + bucket_stats %u entries x %zu bytes); the rest: %.2f MiB\n",
 	       percpu / 1048576.0, PC_PORT_STATS_ENTRIES, PC_BUCKET_MAX,
 	       sizeof(struct pc_counter), fixed / 1048576.0);

@@ -641,8 +641,8 @@ static void sweep_ext_chain(struct env *e)
 /*
  * Corrupt map contents fail closed (abi.h, step 6): a verdict byte other
  * than PC_ALLOW and PC_DENY_AUDIT acts as PC_DENY, a mode other than
- * PC_MODE_AUDIT enforces,
- * and only bit 0 of control.gen selects the half. Written straight into
+ * PC_MODE_AUDIT enforces, only bit 0 of control.gen selects the half,
+ * and a source-prefix trie walk that goes wrong denies. Written straight into
  * the live half, each restored afterwards. Expectations are stated here:
  * no policy text can produce these bytes, so the reference has no say.
  */
@@ -693,6 +693,71 @@ static void must_write(struct env *e, int fd, __u32 key, void *val)
 		fprintf(stderr, "FAIL [corrupt maps] map write: %s\n", strerror(-err));
 		e->failed++;
 	}
+}
+
+/* The trie walk (abi.h, step 6) on corrupt nodes: tcp 22 from 10.1.2.3
+ * is allowed through the class's IPv4 trie (10.0.0.0/8); its root slot 0
+ * (the first 4 bits of 10.x) is overwritten. A cycle, a node outside the
+ * map, a tail whose answer is a node, a leaf verdict 3: all dropped. */
+static void sweep_corrupt_trie(struct env *e, __u32 g)
+{
+	static const struct pkt_desc tcp22 = V4(.proto = 6, .dport = 22, .src = "10.1.2.3");
+	struct pc_port_entry pe22;
+	struct pc_node root, bad, tail;
+	__u32 iroot, itail, spare = PC_PREFIX_NODES - 1;
+
+	if (map_rw(e->inst->ports_fd, pc_port_index(g, PC_PROTO_TCP, 22), &pe22, 0) ||
+	    !pe22.class_id) {
+		fprintf(stderr, "FAIL [corrupt maps] tcp 22 has no source class\n");
+		e->failed++;
+		return;
+	}
+	iroot = pc_node_index(g, pc_trie_root(pe22.class_id, 0));
+	itail = pc_node_index(g, spare);
+	if (map_rw(e->inst->prefix_nodes_fd, iroot, &root, 0)) {
+		fprintf(stderr, "FAIL [corrupt maps] cannot read the trie root\n");
+		e->failed++;
+		return;
+	}
+	corrupt_one(e, "trie intact: tcp 22 from 10.1.2.3 allowed", &tcp22, PASS, TCP(22), S_PASS);
+	bad = root;
+	bad.slot[0] = iroot;
+	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	corrupt_one(e, "trie root slot pointing at the root (a cycle): dropped", &tcp22,
+		    DROP, TCP(22), S_DROP);
+	bad.slot[0] = PC_SLOT_NODE;
+	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	corrupt_one(e, "trie slot naming a node outside the map: dropped", &tcp22,
+		    DROP, TCP(22), S_DROP);
+	bad.slot[0] = pc_leaf(3, 1);
+	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	corrupt_one(e, "trie leaf verdict 3: dropped", &tcp22, DROP, TCP(22), S_DROP);
+	bad.slot[0] = pc_leaf(PC_DENY_AUDIT, 1);
+	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	corrupt_one(e, "trie leaf verdict PC_DENY_AUDIT: passes, slot audit", &tcp22,
+		    PASS, TCP(22), S_AUDIT);
+
+	memset(&tail, 0, sizeof(tail));
+	tail.tail.addr_hi = 0x0a01000000000000ull;	/* 10.1.0.0/16 */
+	tail.tail.mask_hi = 0xffff000000000000ull;
+	tail.tail.hit = pc_leaf(PC_DENY, 1);
+	tail.tail.miss = 5;				/* a node: corrupt */
+	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	bad.slot[0] = PC_SLOT_TAIL | itail;
+	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	corrupt_one(e, "trie tail hit (10.1.0.0/16, deny): dropped", &tcp22, DROP, TCP(22), S_DROP);
+	tail.tail.addr_hi = 0x0a02000000000000ull;	/* 10.2.0.0/16: a miss */
+	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	corrupt_one(e, "trie tail miss holding a node: dropped", &tcp22, DROP, TCP(22), S_DROP);
+	tail.tail.miss = 0;
+	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	corrupt_one(e, "trie tail miss empty: the port entry's deny", &tcp22, DROP, TCP(22), S_DROP);
+	tail.tail.miss = pc_leaf(PC_ALLOW, 1);
+	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	corrupt_one(e, "trie tail miss allow: passes", &tcp22, PASS, TCP(22), S_PASS);
+
+	must_write(e, e->inst->prefix_nodes_fd, iroot, &root);
+	corrupt_one(e, "restored trie: tcp 22 from 10.1.2.3 allowed", &tcp22, PASS, TCP(22), S_PASS);
 }
 
 static void sweep_corrupt_maps(struct env *e)
@@ -777,6 +842,8 @@ static void sweep_corrupt_maps(struct env *e)
 		    DROP, TCP(23), S_DROP);
 	must_write(e, e->inst->control_fd, 0, &ctl);
 	corrupt_one(e, "restored control: tcp 80 allowed", &tcp80, PASS, TCP(80), S_PASS);
+
+	sweep_corrupt_trie(e, g);
 }
 
 int main(void)

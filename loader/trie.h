@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * trie.h - the source-prefix tries of bpf/abi.h (prefix_nodes): built from
+ * a compiled policy's LPM entries, walked exactly as the XDP program walks
+ * them, and listed back as LPM entries. Pure user space.
+ *
+ * Functions return 0 or a negative errno unless noted.
+ */
+#ifndef PORTCULLIS_TRIE_H
+#define PORTCULLIS_TRIE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "compile.h"
+
+/* Build the tries of the n LPM entries p (classes 1..n_classes, at most
+ * one entry per class, family, length and address): *nodes gets *n_nodes
+ * nodes numbered as in one generation of prefix_nodes (the caller frees
+ * it; NULL when n_classes is 0). -E2BIG when more than max_nodes nodes
+ * would be needed, -EINVAL for an entry with a bad length, class, verdict
+ * or rule id, -ENOMEM. */
+int pc_trie_build(const struct pc_compiled_prefix *p, size_t n,
+		  uint32_t n_classes, uint32_t max_nodes,
+		  struct pc_node **nodes, uint32_t *n_nodes);
+
+/* The n_nodes nodes of classes 1..n_classes as generation gen of
+ * prefix_nodes holds them: out[i] is node i with every node number in its
+ * slots made an entry number, pc_node_index(gen, n). Nodes no root reaches
+ * are left as they are in out. -EINVAL when the nodes are not a tree. */
+int pc_trie_for_gen(const struct pc_node *nodes, uint32_t n_nodes,
+		    uint32_t n_classes, uint32_t gen, struct pc_node *out);
+
+/* Nodes to walk: those of generation gen of a prefix_nodes map
+ * (interleaved = 1; base is entry 0, n_entries the map's entries; slots
+ * name entries), or a compiled array (interleaved = 0, gen 0, n_entries =
+ * n_nodes; slots name nodes). */
+struct pc_trie_view {
+	const struct pc_node *base;
+	size_t n_entries;
+	int interleaved;
+	uint32_t gen;
+};
+
+/* A walk that does not end as the program's must (a corrupt map, where
+ * the program denies). Never a leaf or 0. */
+#define PC_TRIE_BAD PC_SLOT_TAIL
+
+/* The slot that decides for addr (network order, IPv4 in addr[0..3]) in
+ * the trie of (class_id, family): a leaf (pc_leaf_verdict, pc_leaf_rule),
+ * 0 when no prefix covers addr (the port entry decides), or PC_TRIE_BAD. */
+uint32_t pc_trie_walk(const struct pc_trie_view *v, uint32_t class_id,
+		      int is_v6, const uint8_t addr[16]);
+
+/* The tries of classes 1..n_classes as LPM entries (may overlap) whose
+ * longest-prefix match is the walk's answer for every address: the same
+ * list for the same tries, whatever policy text made them. *out is
+ * malloc'd (NULL when *n_out is 0). -EINVAL for a corrupt trie. */
+int pc_trie_list(const struct pc_trie_view *v, uint32_t n_classes,
+		 struct pc_compiled_prefix **out, size_t *n_out);
+
+#endif

@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_trie.c - the source-prefix tries (loader/trie.c) against a naive
+ * longest-prefix match over the same entries.
+ *
+ * Random classes of random prefixes (both families, every length from /0
+ * to /32 and /128, nested and clustered so that tails turn into nodes and
+ * leaves are pushed down) are built into tries; random addresses, and
+ * addresses just inside and just outside every prefix, must get from
+ * pc_trie_walk() exactly the rule and verdict that the longest matching
+ * entry holds, or 0 when none matches. The listing (pc_trie_list) must
+ * answer every probe like the trie. Also: node counts stay about one per
+ * random prefix, -E2BIG at the node limit, -EINVAL for bad entries, and a
+ * corrupt trie walks to PC_TRIE_BAD instead of looping.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader/trie.h"
+
+static uint64_t rng = 0x243f6a8885a308d3ull;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static void mask_bytes(uint8_t *a, unsigned len, unsigned bytes)
+{
+	for (unsigned i = 0; i < bytes; i++) {
+		unsigned have = len > i * 8 ? len - i * 8 : 0;
+
+		a[i] &= have >= 8 ? 0xff : (uint8_t)(0xff00 >> have);
+	}
+}
+
+static int matches(const struct pc_compiled_prefix *e, int v6, const uint8_t *addr)
+{
+	uint8_t m[16];
+	unsigned bytes = v6 ? 16 : 4;
+
+	if ((int)(e->key.scope & 1) != v6)
+		return 0;
+	memcpy(m, addr, bytes);
+	mask_bytes(m, e->key.prefixlen - 32, bytes);
+	return !memcmp(m, e->key.addr, bytes);
+}
+
+/* Naive longest-prefix match of (class, family) over n entries. */
+static const struct pc_compiled_prefix *naive(const struct pc_compiled_prefix *p,
+					      size_t n, uint32_t cls, int v6,
+					      const uint8_t *addr)
+{
+	const struct pc_compiled_prefix *best = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		if (pc_scope_class(p[i].key.scope) == cls && matches(&p[i], v6, addr) &&
+		    (!best || p[i].key.prefixlen > best->key.prefixlen))
+			best = &p[i];
+	return best;
+}
+
+static int same_entry(const struct pc_compiled_prefix *a, const struct pc_compiled_prefix *b)
+{
+	return a->key.scope == b->key.scope && a->key.prefixlen == b->key.prefixlen &&
+	       !memcmp(a->key.addr, b->key.addr, 16);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct pc_compiled_prefix *x = a, *y = b;
+
+	if (x->key.scope != y->key.scope)
+		return x->key.scope < y->key.scope ? -1 : 1;
+	if (x->key.prefixlen != y->key.prefixlen)
+		return x->key.prefixlen < y->key.prefixlen ? -1 : 1;
+	return memcmp(x->key.addr, y->key.addr, 16);
+}
+
+/* n random entries over n_classes classes; clustered: addresses drawn
+ * near a few bases, so prefixes nest and share paths. */
+static struct pc_compiled_prefix *random_entries(size_t *n_io, uint32_t n_classes)
+{
+	size_t want = *n_io, n = 0;
+	struct pc_compiled_prefix *p = calloc(want, sizeof(*p));
+	uint8_t bases[4][16];
+
+	assert_non_null(p);
+	for (int b = 0; b < 4; b++)
+		for (int i = 0; i < 16; i++)
+			bases[b][i] = (uint8_t)rnd();
+	while (n < want) {
+		struct pc_compiled_prefix e;
+		int v6 = rnd() & 1, dup = 0;
+		unsigned max = v6 ? 128 : 32, len;
+		uint64_t r = rnd();
+
+		memset(&e, 0, sizeof(e));
+		/* mostly long prefixes, some short, a few /0 */
+		len = r % 8 == 0 ? (unsigned)(rnd() % 9) : (unsigned)(rnd() % (max + 1));
+		memcpy(e.key.addr, bases[rnd() % 4], 16);
+		for (unsigned i = 0; i < (v6 ? 16u : 4u); i++)
+			if (rnd() % 3 == 0)
+				e.key.addr[i] ^= (uint8_t)rnd();
+		if (!v6)
+			memset(e.key.addr + 4, 0, 12);
+		mask_bytes(e.key.addr, len, 16);
+		e.key.prefixlen = 32 + len;
+		e.key.scope = pc_prefix_scope((uint32_t)(rnd() % n_classes) + 1, v6);
+		e.value.rule_id = (uint32_t)(rnd() % 1000) + 1;
+		e.value.verdict = (uint8_t)(rnd() % 3);
+		for (size_t i = 0; i < n && !dup; i++)
+			dup = same_entry(&p[i], &e);
+		if (!dup)
+			p[n++] = e;
+	}
+	*n_io = n;
+	return p;
+}
+
+static void probe_addr(const struct pc_compiled_prefix *p, size_t n, int v6,
+		       uint8_t *addr)
+{
+	uint64_t r = rnd();
+
+	if (n && r % 4) {
+		/* near an entry: inside, or one bit past its length */
+		const struct pc_compiled_prefix *e = &p[rnd() % n];
+		unsigned len = e->key.prefixlen - 32, max = v6 ? 128 : 32;
+
+		memcpy(addr, e->key.addr, 16);
+		for (unsigned i = len; i < max; i++)
+			if (rnd() & 1)
+				addr[i / 8] ^= (uint8_t)(0x80 >> (i % 8));
+		if (len && r % 4 == 1)
+			addr[(len - 1) / 8] ^= (uint8_t)(0x80 >> ((len - 1) % 8));
+	} else {
+		for (int i = 0; i < 16; i++)
+			addr[i] = (uint8_t)rnd();
+	}
+	if (!v6)
+		memset(addr + 4, 0, 12);
+}
+
+static void test_random_against_naive(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 40; round++) {
+		uint32_t n_classes = (uint32_t)(rnd() % 4) + 1, n_nodes = 0;
+		size_t n = (size_t)(rnd() % 400) + 1, n_list = 0;
+		struct pc_compiled_prefix *p = random_entries(&n, n_classes), *list = NULL;
+		struct pc_node *nodes = NULL;
+		struct pc_trie_view v;
+
+		assert_int_equal(pc_trie_build(p, n, n_classes, PC_PREFIX_NODES,
+					       &nodes, &n_nodes), 0);
+		assert_true(n_nodes >= n_classes * 2);
+		v = (struct pc_trie_view){ .base = nodes, .n_entries = n_nodes };
+		assert_int_equal(pc_trie_list(&v, n_classes, &list, &n_list), 0);
+		for (int i = 0; i < 3000; i++) {
+			uint32_t cls = (uint32_t)(rnd() % n_classes) + 1, s;
+			int v6 = rnd() & 1;
+			uint8_t addr[16];
+			const struct pc_compiled_prefix *best, *lbest;
+
+			probe_addr(p, n, v6, addr);
+			best = naive(p, n, cls, v6, addr);
+			s = pc_trie_walk(&v, cls, v6, addr);
+			if (!best) {
+				assert_int_equal(s, 0);
+			} else {
+				assert_true(s & PC_SLOT_LEAF);
+				assert_int_equal(pc_leaf_rule(s), best->value.rule_id);
+				assert_int_equal(pc_leaf_verdict(s), best->value.verdict);
+			}
+			lbest = naive(list, n_list, cls, v6, addr);
+			if (!best) {
+				assert_null(lbest);
+			} else {
+				assert_non_null(lbest);
+				assert_int_equal(lbest->value.rule_id, best->value.rule_id);
+				assert_int_equal(lbest->value.verdict, best->value.verdict);
+			}
+		}
+		free(list);
+		free(nodes);
+		free(p);
+	}
+}
+
+/* The interleaved layout of prefix_nodes: generation 1's nodes at odd
+ * entries, their slots naming entries (pc_trie_for_gen), generation 0's
+ * (garbage here) at even ones. */
+static void test_interleaved_generation(void **state)
+{
+	size_t n = 200, n_list = 0;
+	struct pc_compiled_prefix *p = random_entries(&n, 2), *list = NULL;
+	struct pc_node *nodes, *map;
+	uint32_t n_nodes;
+	struct pc_trie_view v = { 0 }, flat;
+
+	(void)state;
+	assert_int_equal(pc_trie_build(p, n, 2, PC_PREFIX_NODES, &nodes, &n_nodes), 0);
+	map = malloc((size_t)n_nodes * 2 * sizeof(*map));
+	assert_non_null(map);
+	memset(map, 0x5a, (size_t)n_nodes * 2 * sizeof(*map));
+	{
+		struct pc_node *g = calloc(n_nodes, sizeof(*g));
+
+		assert_non_null(g);
+		assert_int_equal(pc_trie_for_gen(nodes, n_nodes, 2, 1, g), 0);
+		for (uint32_t i = 0; i < n_nodes; i++)
+			map[pc_node_index(1, i)] = g[i];
+		free(g);
+	}
+	v = (struct pc_trie_view){ .base = map, .n_entries = n_nodes * 2,
+				   .interleaved = 1, .gen = 1 };
+	flat = (struct pc_trie_view){ .base = nodes, .n_entries = n_nodes };
+	for (int i = 0; i < 5000; i++) {
+		uint8_t addr[16];
+		int v6 = rnd() & 1;
+		uint32_t cls = (uint32_t)(rnd() % 2) + 1;
+
+		probe_addr(p, n, v6, addr);
+		assert_int_equal(pc_trie_walk(&v, cls, v6, addr),
+				 pc_trie_walk(&flat, cls, v6, addr));
+	}
+	assert_int_equal(pc_trie_list(&v, 2, &list, &n_list), 0);
+	free(list);
+	free(map);
+	free(nodes);
+	free(p);
+}
+
+/* Random, unclustered prefixes need about one node each (tails), not one
+ * per level; the node limit gives -E2BIG. */
+static void test_node_count_and_limit(void **state)
+{
+	size_t n = 20000;
+	struct pc_compiled_prefix *p = calloc(n, sizeof(*p));
+	struct pc_node *nodes;
+	uint32_t n_nodes;
+
+	(void)state;
+	assert_non_null(p);
+	for (size_t i = 0; i < n; i++) {
+		int v6 = i % 4 == 0;
+		unsigned len = v6 ? 24 + (unsigned)(rnd() % 41) : 12 + (unsigned)(rnd() % 21);
+
+		for (int b = 0; b < 16; b++)
+			p[i].key.addr[b] = (uint8_t)rnd();
+		if (!v6)
+			memset(p[i].key.addr + 4, 0, 12);
+		mask_bytes(p[i].key.addr, len, 16);
+		p[i].key.prefixlen = 32 + len;
+		p[i].key.scope = pc_prefix_scope(1, v6);
+		p[i].value.rule_id = 1;
+	}
+	/* drop the duplicates the random draw made */
+	qsort(p, n, sizeof(*p), cmp_entry);
+	{
+		size_t m = 1;
+
+		for (size_t i = 1; i < n; i++)
+			if (!same_entry(&p[i], &p[m - 1]))
+				p[m++] = p[i];
+		n = m;
+	}
+	assert_int_equal(pc_trie_build(p, n, 1, PC_PREFIX_NODES, &nodes, &n_nodes), 0);
+	print_message("%zu random prefixes: %u nodes\n", n, n_nodes);
+	assert_true(n_nodes < n * 3 / 2);
+	free(nodes);
+	assert_int_equal(pc_trie_build(p, n, 1, n_nodes - 1, &nodes, &n_nodes), -E2BIG);
+	assert_null(nodes);
+	free(p);
+}
+
+static void test_bad_entries(void **state)
+{
+	struct pc_compiled_prefix e;
+	struct pc_node *nodes;
+	uint32_t n_nodes;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	e.key.prefixlen = 32 + 33;	/* IPv4 /33 */
+	e.key.scope = pc_prefix_scope(1, 0);
+	e.value.rule_id = 1;
+	assert_int_equal(pc_trie_build(&e, 1, 1, 100, &nodes, &n_nodes), -EINVAL);
+	e.key.prefixlen = 32 + 24;
+	e.key.scope = pc_prefix_scope(2, 0);	/* class 2 of 1 */
+	assert_int_equal(pc_trie_build(&e, 1, 1, 100, &nodes, &n_nodes), -EINVAL);
+	e.key.scope = pc_prefix_scope(1, 0);
+	e.value.rule_id = 0;
+	assert_int_equal(pc_trie_build(&e, 1, 1, 100, &nodes, &n_nodes), -EINVAL);
+	e.value.rule_id = PC_MAX_PREFIX_RULE + 1;
+	assert_int_equal(pc_trie_build(&e, 1, 1, 100, &nodes, &n_nodes), -EINVAL);
+	e.value.rule_id = 1;
+	assert_int_equal(pc_trie_build(&e, 1, 1, 1, &nodes, &n_nodes), -E2BIG);
+	assert_int_equal(pc_trie_build(&e, 1, 1, 100, &nodes, &n_nodes), 0);
+	assert_int_equal(n_nodes, 3);	/* two roots and a tail */
+	free(nodes);
+}
+
+/* Corrupt tries: a cycle, a node out of range, a tail whose miss is a
+ * node: the walk ends in PC_TRIE_BAD (the program: deny), the listing
+ * fails, nothing loops. */
+static void test_corrupt(void **state)
+{
+	struct pc_node n[4];
+	struct pc_trie_view v = { .base = n, .n_entries = 4 };
+	struct pc_compiled_prefix *list = NULL;
+	size_t n_list = 0;
+	uint8_t addr[16] = { 10, 1, 2, 3 };
+
+	(void)state;
+	memset(n, 0, sizeof(n));
+	for (int i = 0; i < PC_NODE_SLOTS; i++)
+		n[0].slot[i] = 2;	/* v4 root -> node 2 */
+	for (int i = 0; i < PC_NODE_SLOTS; i++)
+		n[2].slot[i] = 2;	/* node 2 -> itself */
+	assert_int_equal(pc_trie_walk(&v, 1, 0, addr), PC_TRIE_BAD);
+	assert_int_equal(pc_trie_list(&v, 1, &list, &n_list), -EINVAL);
+	n[2].slot[0] = 77;		/* out of range */
+	addr[0] = 0;
+	assert_int_equal(pc_trie_walk(&v, 1, 0, addr), PC_TRIE_BAD);
+	memset(&n[3], 0, sizeof(n[3]));
+	n[3].tail.mask_hi = ~0ull;
+	n[3].tail.miss = 2;		/* a node where a leaf belongs */
+	n[1].slot[0] = PC_SLOT_TAIL | 3;
+	assert_int_equal(pc_trie_walk(&v, 1, 1, addr), PC_TRIE_BAD);
+	assert_int_equal(pc_trie_walk(&v, 0, 0, addr), PC_TRIE_BAD);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_random_against_naive),
+		cmocka_unit_test(test_interleaved_generation),
+		cmocka_unit_test(test_node_count_and_limit),
+		cmocka_unit_test(test_bad_entries),
+		cmocka_unit_test(test_corrupt),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
