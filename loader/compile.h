@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * compile.h - turn a parsed policy into the contents of the policy maps for
- * one generation (bpf/abi.h): a port table and LPM entries, such that the
- * datapath's one port look-up plus at most one LPM look-up gives exactly the
- * first-match verdict of the rules. Pure user space.
+ * one generation (bpf/abi.h): a port table, per-class LPM entries and the
+ * tries built from them (trie.c), such that the datapath's one port look-up
+ * plus at most one trie walk gives exactly the first-match verdict of the
+ * rules. Pure user space.
  *
  * Semantics: for a packet (proto, dport, saddr) the verdict is that of the
  * first rule (file order) whose protos, ports and sources all match, else

@@ -75,8 +75,10 @@ int pc_publish(struct pc_instance *inst, const struct pc_compiled *c);
 /* The live generation's settings (policy metadata). */
 int pc_read_settings(struct pc_instance *inst, struct pc_settings *out);
 
-/* Read the live generation's port entry / LPM look-up, as the program does:
- * used by explain. lpm_hit is set to 1 when a prefix entry decided. */
+/* Read the live generation's port entry and walk its source-prefix trie,
+ * as the program does: used by explain. lpm_hit is set to 1 (and *lpm to
+ * the leaf's rule and verdict) when a prefix decided. -EBADMSG for a
+ * corrupt trie (where the program denies). */
 int pc_lookup(struct pc_instance *inst, unsigned proto, unsigned port,
 	      int family, const uint8_t addr[16], struct pc_port_entry *entry,
 	      struct pc_lpm_value *lpm, int *lpm_hit);

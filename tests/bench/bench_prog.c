@@ -163,7 +163,7 @@ static void program_cost(void)
 
 	printf("\n### Program cost (BPF_PROG_TEST_RUN, ns per frame: median ±half-range, (+median overhead above the floor, paired per round))\n\n");
 	printf("policy: `default allow; deny tcp,udp 23` (xdp-filter: port 23 dst tcp+udp, default allow).  "
-	       "\"+ source prefixes\" adds `allow tcp,udp 80,53 from {192.0.2.0/24, 2001:db8::/32}; deny tcp,udp 80,53`: one LPM look-up per TCP/UDP frame to 80/53.\n\n");
+	       "\"+ source prefixes\" adds `allow tcp,udp 80,53 from {192.0.2.0/24, 2001:db8::/32}; deny tcp,udp 80,53`: one source-prefix trie walk per TCP/UDP frame to 80/53.\n\n");
 	printf("| shape |");
 	for (i = 0; i < n; i++)
 		printf(" %s |", c[i].name);
@@ -256,7 +256,7 @@ static void scaling(void)
 	printf("\n### Scaling (portcullis, ns per frame: median ±half-range)\n\n");
 	printf("port rules: `default allow; deny tcp,udp 23` plus filler rules on ports 1000-60999 (tcp, then udp).  "
 	       "prefixes: a set of N source prefixes (192.0.2.0/24, 2001:db8::/32, random IPv4 /12-/32 and IPv6 /24-/64, 3:1) "
-	       "deciding ports 80 and 53, so TCP/UDP frames to them do one LPM look-up.\n\n");
+	       "deciding ports 80 and 53, so TCP/UDP frames to them do one source-prefix trie walk.\n\n");
 	printf("| shape |");
 	for (i = 0; i < n; i++)
 		printf(" %s |", c[i].name);

@@ -339,8 +339,8 @@ static inline __u64 bench_rand(void)
 #define BENCH_SRC6 "2001:db8::10"
 
 /* A policy whose allowed ports (80 and 53) are decided by a set of
- * n_prefixes source prefixes: every TCP/UDP frame to them costs one LPM
- * look-up. The set: 192.0.2.0/24, 2001:db8::/32 (from 2 prefixes on), and
+ * n_prefixes source prefixes: every TCP/UDP frame to them costs one
+ * source-prefix trie walk. The set: 192.0.2.0/24, 2001:db8::/32 (from 2 prefixes on), and
  * random distinct IPv4 (/12../32) and IPv6 (/24../64) prefixes, 3:1. */
 static inline char *bench_policy_prefixes(unsigned n_prefixes)
 {
