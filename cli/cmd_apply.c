@@ -38,17 +38,6 @@ struct class_info {
 	uint32_t n;
 };
 
-static int cmp_prefix(const void *a, const void *b)
-{
-	const struct pc_compiled_prefix *x = a, *y = b;
-
-	if (x->key.scope != y->key.scope)
-		return x->key.scope < y->key.scope ? -1 : 1;
-	if (x->key.prefixlen != y->key.prefixlen)
-		return x->key.prefixlen < y->key.prefixlen ? -1 : 1;
-	return memcmp(x->key.addr, y->key.addr, sizeof(x->key.addr));
-}
-
 static uint64_t fnv(uint64_t h, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
@@ -80,7 +69,7 @@ static struct class_info *class_table(struct pc_compiled *c, uint32_t *n_out)
 		return NULL;
 	for (cls = 0; cls <= max; cls++)
 		t[cls].sig = 0xcbf29ce484222325ull;
-	qsort(c->prefixes, c->n_prefixes, sizeof(*c->prefixes), cmp_prefix);
+	qsort(c->prefixes, c->n_prefixes, sizeof(*c->prefixes), pc_lpm_entry_cmp);
 	for (i = 0; i < c->n_prefixes; i++) {
 		const struct pc_compiled_prefix *e = &c->prefixes[i];
 		unsigned char v6 = e->key.scope & 1, verdict = e->value.verdict != PC_ALLOW;

@@ -503,6 +503,17 @@ static int rule_matches_all(const struct pc_rule *r)
 	return v4 && v6;
 }
 
+int pc_lpm_entry_cmp(const void *a, const void *b)
+{
+	const struct pc_compiled_prefix *x = a, *y = b;
+
+	if (x->key.scope != y->key.scope)
+		return x->key.scope < y->key.scope ? -1 : 1;
+	if (x->key.prefixlen != y->key.prefixlen)
+		return x->key.prefixlen < y->key.prefixlen ? -1 : 1;
+	return memcmp(x->key.addr, y->key.addr, sizeof(x->key.addr));
+}
+
 void pc_compiled_free(struct pc_compiled *c)
 {
 	if (!c)

@@ -45,6 +45,9 @@ static inline __u32 pc_prefix_scope(__u32 class_id, __u32 is_v6)
 	return class_id << 1 | (is_v6 & 1);
 }
 
+/* qsort order of LPM entries: scope (class, family), length, address. */
+int pc_lpm_entry_cmp(const void *a, const void *b);
+
 static inline __u32 pc_scope_class(__u32 scope)
 {
 	return (scope >> 1) & PC_MAX_CLASS_ID;

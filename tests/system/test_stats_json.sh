@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_stats_json.sh - `stats`, `explain` and `check` (text and --json) on a
+# test_stats_json.sh - `stats`, `explain`, `check` and `apply --dry-run` (text and --json) on a
 # real instance in a namespace lab: exact packet and byte counts of UDP
 # datagrams sent through the veth pair, the filters (--top, --proto, --port,
 # --classes), --watch rates, explain from the live maps (rule, line, prefix,
@@ -20,6 +20,17 @@ deny udp 9999
 allow tcp 80
 EOF
 pc attach "$LAB_SIF" --policy "$P" || fail "attach"
+
+# apply --dry-run reads the live tries back and lists the new policy's the
+# same way: the live file compares equal, a narrower prefix does not, and
+# nothing is published
+expect_eq "dry run of the live file: changed" \
+	"$(pc apply "$LAB_SIF" "$P" --dry-run --json | jq .changed)" false
+sed 's|192.0.2.0/25|192.0.2.0/26|' "$P" >"$LAB_TMP/narrow.policy"
+D=$(pc apply "$LAB_SIF" "$LAB_TMP/narrow.policy" --dry-run --json) || fail "dry run"
+expect_eq "dry run of a narrower prefix: what changes" \
+	"$(jq -c '[.changed, [.ports[] | [.protocol, .first, .last]]]' <<<"$D")" '[true,[["tcp",22,22]]]'
+expect_eq "version after the dry runs" "$(pc_version)" 1
 lab_wait_ready
 
 # frame bytes: Ethernet 14 + IPv4 20 / IPv6 40 + UDP 8 + payload

@@ -125,21 +125,10 @@ static struct result eval_naive(const struct pc_policy *p, const struct pkt *k)
 }
 
 /* the compiled prefixes sorted by scope, for the LPM emulation */
-static int cmp_scope(const void *a, const void *b)
-{
-	const struct pc_compiled_prefix *x = a, *y = b;
-
-	if (x->key.scope != y->key.scope)
-		return x->key.scope < y->key.scope ? -1 : 1;
-	if (x->key.prefixlen != y->key.prefixlen)
-		return x->key.prefixlen < y->key.prefixlen ? -1 : 1;
-	return memcmp(x->key.addr, y->key.addr, 16);
-}
-
 static void sort_prefixes(struct pc_compiled *c)
 {
 	if (c->n_prefixes)
-		qsort(c->prefixes, c->n_prefixes, sizeof(*c->prefixes), cmp_scope);
+		qsort(c->prefixes, c->n_prefixes, sizeof(*c->prefixes), pc_lpm_entry_cmp);
 }
 
 /* The trie walk of the program over the compiled nodes (trie.c) must give
@@ -260,7 +249,7 @@ static void check_structure(const struct pc_policy *p, struct pc_compiled *c)
 				 entry_verdict(p, p->rules[cp->value.rule_id - 1].verdict));
 		dec[cp->value.rule_id]++;
 		if (i)
-			assert_int_not_equal(cmp_scope(&c->prefixes[i - 1], cp), 0);
+			assert_int_not_equal(pc_lpm_entry_cmp(&c->prefixes[i - 1], cp), 0);
 	}
 	for (size_t r = 0; r < p->n_rules; r++)
 		assert_int_equal(c->rule_decides[r], dec[r + 1]);

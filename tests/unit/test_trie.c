@@ -76,17 +76,6 @@ static int same_entry(const struct pc_compiled_prefix *a, const struct pc_compil
 	       !memcmp(a->key.addr, b->key.addr, 16);
 }
 
-static int cmp_entry(const void *a, const void *b)
-{
-	const struct pc_compiled_prefix *x = a, *y = b;
-
-	if (x->key.scope != y->key.scope)
-		return x->key.scope < y->key.scope ? -1 : 1;
-	if (x->key.prefixlen != y->key.prefixlen)
-		return x->key.prefixlen < y->key.prefixlen ? -1 : 1;
-	return memcmp(x->key.addr, y->key.addr, 16);
-}
-
 /* n random entries over n_classes classes; clustered: addresses drawn
  * near a few bases, so prefixes nest and share paths. */
 static struct pc_compiled_prefix *random_entries(size_t *n_io, uint32_t n_classes)
@@ -267,7 +256,7 @@ static void test_node_count_and_limit(void **state)
 		p[i].value.rule_id = 1;
 	}
 	/* drop the duplicates the random draw made */
-	qsort(p, n, sizeof(*p), cmp_entry);
+	qsort(p, n, sizeof(*p), pc_lpm_entry_cmp);
 	{
 		size_t m = 1;
 
