@@ -134,6 +134,10 @@ void pc_unlink_pins(const char *dir)
 		snprintf(path, sizeof(path), "%s/%s", dir, pc_map_specs[i].pin);
 		unlink(path);
 	}
+	/* the LPM map of builds before prefix_nodes: detach cleans up an
+	 * instance pinned by one of them too */
+	snprintf(path, sizeof(path), "%s/%s", dir, "prefixes");
+	unlink(path);
 }
 
 void pc_unpin_all(const char *dir)
