@@ -133,7 +133,7 @@ static int dry_run(struct pc_instance *inst, struct pc_compiled *c,
 	struct class_info *told = NULL, *tnew = NULL;
 	struct pc_compiled *live = NULL;
 	uint32_t nold, nnew;
-	json_t *settings, *ports, *out, *it;
+	json_t *settings = NULL, *ports = NULL, *out, *it;
 	unsigned proto, port, first;
 	size_t i;
 	int err;
@@ -154,9 +154,8 @@ static int dry_run(struct pc_instance *inst, struct pc_compiled *c,
 		err = pc_trie_list(&v, c->n_classes, &listed, &n_listed);
 		if (err) {
 			cli_error("failed to compare policies: %s", strerror(-err));
-			free(live->prefixes);
-			free(live);
-			return PC_EXIT_FAIL;
+			err = PC_EXIT_FAIL;
+			goto out;
 		}
 		free(c->prefixes);
 		c->prefixes = listed;

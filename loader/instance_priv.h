@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "instance.h"
+#include "trie.h"
 
 /* One map of an instance as the ABI defines it. */
 struct pc_map_spec {
@@ -64,6 +65,13 @@ void pc_unpin_all(const char *dir);	/* the pins, then empty dirs */
 void pc_rmdir_empty(const char *dir);
 /* "" in the initial network namespace, "netns-INODE" elsewhere. */
 int pc_netns_subdir(char *buf, size_t len);
+
+/* prefix_nodes mapped as memory (it is BPF_F_MMAPABLE): pc_nodes_map for
+ * writing, pc_nodes_view for walking generation gen (read only). Undo
+ * either with pc_nodes_unmap(base). */
+int pc_nodes_map(struct pc_instance *inst, struct pc_node **base);
+int pc_nodes_view(struct pc_instance *inst, uint32_t gen, struct pc_trie_view *v);
+void pc_nodes_unmap(const struct pc_node *base);
 
 /* The id of a BPF object fd (program or map), 0 on error. */
 uint32_t pc_obj_id(int fd);

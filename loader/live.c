@@ -12,7 +12,6 @@
 #include <sys/mman.h>
 #include <bpf/bpf.h>
 #include "instance_priv.h"
-#include "trie.h"
 
 #define HALF (PC_NUM_PROTOS * PC_NUM_PORTS)
 
@@ -82,10 +81,7 @@ static int read_ports(struct pc_instance *inst, __u32 gen,
 static int read_prefixes(struct pc_instance *inst, __u32 gen,
 			 struct pc_compiled *c)
 {
-	struct pc_trie_view v = { .n_entries = PC_PREFIX_NODE_ENTRIES,
-				  .interleaved = 1, .gen = gen };
-	size_t len = (size_t)PC_PREFIX_NODE_ENTRIES * sizeof(struct pc_node);
-	void *m;
+	struct pc_trie_view v;
 	int err;
 
 	for (unsigned i = 0; i < PC_NUM_PROTOS; i++)
@@ -96,12 +92,11 @@ static int read_prefixes(struct pc_instance *inst, __u32 gen,
 		return 0;
 	if ((uint64_t)c->n_classes * 2 > PC_PREFIX_NODES)
 		return -EBADMSG;
-	m = mmap(NULL, len, PROT_READ, MAP_SHARED, inst->prefix_nodes_fd, 0);
-	if (m == MAP_FAILED)
-		return -errno;
-	v.base = m;
+	err = pc_nodes_view(inst, gen, &v);
+	if (err)
+		return err;
 	err = pc_trie_list(&v, c->n_classes, &c->prefixes, &c->n_prefixes);
-	munmap(m, len);
+	pc_nodes_unmap(v.base);
 	return err == -EINVAL ? -EBADMSG : err;
 }
 

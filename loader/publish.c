@@ -23,7 +23,6 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "instance_priv.h"
-#include "trie.h"
 
 #define PORT_HALF (PC_NUM_PROTOS * PC_NUM_PORTS)
 
@@ -134,11 +133,43 @@ static int write_ports(struct pc_instance *inst, __u32 gen,
  * mapped. */
 #define NODES_LEN ((size_t)PC_PREFIX_NODE_ENTRIES * sizeof(struct pc_node))
 
+static int nodes_mmap(struct pc_instance *inst, int prot, struct pc_node **base)
+{
+	void *m = mmap(NULL, NODES_LEN, prot, MAP_SHARED, inst->prefix_nodes_fd, 0);
+
+	if (m == MAP_FAILED)
+		return -errno;
+	*base = m;
+	return 0;
+}
+
+int pc_nodes_map(struct pc_instance *inst, struct pc_node **base)
+{
+	return nodes_mmap(inst, PROT_READ | PROT_WRITE, base);
+}
+
+int pc_nodes_view(struct pc_instance *inst, uint32_t gen, struct pc_trie_view *v)
+{
+	struct pc_node *base = NULL;
+	int err = nodes_mmap(inst, PROT_READ, &base);
+
+	if (err)
+		return err;
+	*v = (struct pc_trie_view){ .base = base, .n_entries = PC_PREFIX_NODE_ENTRIES,
+				    .interleaved = 1, .gen = gen };
+	return 0;
+}
+
+void pc_nodes_unmap(const struct pc_node *base)
+{
+	munmap((void *)base, NODES_LEN);
+}
+
 static int write_nodes(struct pc_instance *inst, __u32 gen,
 		       const struct pc_node *nodes, uint32_t n_nodes,
 		       uint32_t n_classes)
 {
-	struct pc_node *g, *m;
+	struct pc_node *g, *m = NULL;
 	__u32 i, idx;
 	int err;
 
@@ -152,13 +183,11 @@ static int write_nodes(struct pc_instance *inst, __u32 gen,
 	err = pc_trie_for_gen(nodes, n_nodes, n_classes, gen, g);
 	if (err)
 		goto out;
-	m = mmap(NULL, NODES_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 inst->prefix_nodes_fd, 0);
-	if (m != MAP_FAILED) {
+	if (!pc_nodes_map(inst, &m)) {
 		for (i = 0; i < n_nodes; i++)
 			m[pc_node_index(gen, i)] = g[i];
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		munmap(m, NODES_LEN);
+		pc_nodes_unmap(m);
 		goto out;
 	}
 	for (i = 0; i < n_nodes; i++) {
@@ -297,9 +326,8 @@ int pc_lookup(struct pc_instance *inst, unsigned proto, unsigned port,
 	      int family, const uint8_t addr[16], struct pc_port_entry *entry,
 	      struct pc_lpm_value *lpm, int *lpm_hit)
 {
-	struct pc_trie_view v = { .n_entries = PC_PREFIX_NODE_ENTRIES, .interleaved = 1 };
+	struct pc_trie_view v;
 	__u32 g = 0, idx, s;
-	void *m;
 	int err;
 
 	*lpm_hit = 0;
@@ -313,13 +341,11 @@ int pc_lookup(struct pc_instance *inst, unsigned proto, unsigned port,
 		return -errno;
 	if (!entry->class_id)
 		return 0;
-	m = mmap(NULL, NODES_LEN, PROT_READ, MAP_SHARED, inst->prefix_nodes_fd, 0);
-	if (m == MAP_FAILED)
-		return -errno;
-	v.base = m;
-	v.gen = g;
+	err = pc_nodes_view(inst, g, &v);
+	if (err)
+		return err;
 	s = pc_trie_walk(&v, entry->class_id, family == AF_INET6, addr);
-	munmap(m, NODES_LEN);
+	pc_nodes_unmap(v.base);
 	if (s == PC_TRIE_BAD)
 		return -EBADMSG;
 	if (!s)
