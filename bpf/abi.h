@@ -39,10 +39,12 @@
  *     ports[pc_port_index(gen, proto, dport)]. If e.class_id == 0 the verdict
  *     is e.verdict. Otherwise one source-prefix look-up: a walk of the
  *     class's prefix trie in prefix_nodes (below), at most 8 nodes for
- *     IPv4 and PC_TRIE_LEVELS for IPv6, from entry pc_node_index(gen,
- *     pc_trie_root(class_id, is_v6)): a leaf slot gives
+ *     IPv4 and PC_TRIE_LEVELS for IPv6 and then at most one tail or
+ *     bucket, from the PC_TRIE_ROOT_BITS-bit node at entry
+ *     pc_node_index(gen, pc_trie_root(class_id, is_v6)): a leaf slot gives
  *     its verdict, an empty slot (no prefix covers the source) gives
- *     e.verdict, a tail gives its hit or miss slot, decoded the same way.
+ *     e.verdict, a tail or bucket gives the slot it picks, decoded the
+ *     same way.
  *     PC_ALLOW passes, PC_DENY_AUDIT passes counted as PC_OUT_AUDIT,
  *     anything else drops. (Only bit 0 of control[0].gen is used; any
  *     verdict byte other than PC_ALLOW and PC_DENY_AUDIT acts as PC_DENY,
@@ -73,9 +75,12 @@
 #define PC_NUM_GENS		2	/* two halves of every policy map */
 #define PC_PORTS_ENTRIES	(PC_NUM_GENS * PC_NUM_PROTOS * PC_NUM_PORTS)
 #define PC_PORT_STATS_ENTRIES	(PC_NUM_PROTOS * PC_NUM_PORTS)
-#define PC_TRIE_STRIDE		4	/* address bits per trie level */
-#define PC_NODE_SLOTS		(1 << PC_TRIE_STRIDE)
-#define PC_TRIE_LEVELS		(128 / PC_TRIE_STRIDE)	/* IPv6 /128 */
+#define PC_NODE_SLOTS		16	/* slots in one prefix_nodes entry */
+#define PC_TRIE_ROOT_BITS	4	/* address bits of a root node */
+#define PC_TRIE_MIN_BITS	4	/* ... of any node not at the last bits */
+#define PC_TRIE_MAX_BITS	16	/* ... of the widest node */
+#define PC_TRIE_LEVELS		(128 / PC_TRIE_MIN_BITS)	/* IPv6 /128 */
+#define PC_BUCKET_SIZE		3	/* prefixes (with its miss) a bucket holds */
 #define PC_PREFIX_NODES		(1 << 18)	/* trie nodes per generation */
 #define PC_PREFIX_NODE_ENTRIES	(PC_NUM_GENS * PC_PREFIX_NODES)
 #define PC_MAX_PREFIX_RULE	((1u << 24) - 1)	/* rule ids a leaf holds */
@@ -172,29 +177,44 @@ struct pc_port_entry {
 
 /* prefix_nodes: ARRAY of PC_PREFIX_NODE_ENTRIES struct pc_node,
  * BPF_F_MMAPABLE. The source prefixes of every class, as one multibit trie
- * per (class, family) with PC_TRIE_STRIDE bits per level and leaf pushing,
- * so that a look-up reads at most PC_TRIE_LEVELS nodes (8 for IPv4) however
- * many prefixes there are. The two generations interleave: node n of
- * generation gen is entry pc_node_index(gen, n), and slots name entries of
- * their own generation directly (so a walk needs gen only for the root).
- * The root of (class, family) is node pc_trie_root(class, is_v6).
+ * per (class, family) with leaf pushing and level compression: each node
+ * takes as many address bits as the prefixes below it need (1 to
+ * PC_TRIE_MAX_BITS; at least PC_TRIE_MIN_BITS unless fewer are left), so
+ * that a look-up reads at most PC_TRIE_LEVELS nodes (8 for IPv4) and one
+ * tail or bucket however many prefixes there are, and in practice two or
+ * three. The two generations interleave: node n of generation gen is entry
+ * pc_node_index(gen, n), and slots name entries of their own generation
+ * directly (so a walk needs gen only for the root). The root of (class,
+ * family) is node pc_trie_root(class, is_v6), of PC_TRIE_ROOT_BITS bits.
  *
- * A node at depth d covers the prefix of length d * PC_TRIE_STRIDE it was
- * reached by; slot i covers that prefix extended by the PC_TRIE_STRIDE bits
- * i (most significant first). A slot holds:
+ * A walk keeps the address bits it has not used yet, most significant
+ * first, as 128 bits hi:lo (host order; IPv4 in the high 32 bits of hi).
+ * A node of b bits uses the next b: slot i = the top b bits of hi, and
+ * hi:lo shifts left by b. A node wider than PC_NODE_SLOTS slots takes
+ * consecutive nodes of its generation: slot i is slot i % PC_NODE_SLOTS of
+ * entry x + (i / PC_NODE_SLOTS) * PC_NUM_GENS. A slot holds:
  *   0                        no prefix covers it: the port entry decides;
  *   PC_SLOT_LEAF | ...       a leaf, pc_leaf(verdict, rule_id): the longest
  *                            prefix covering all of it decides;
- *   PC_SLOT_TAIL | x         entry x is a tail (below): exactly one prefix
- *                            lies inside this slot;
- *   x (1 <= x < 2^30)        entry x, a node one level deeper.
- * A tail compares the rest of the address at once: if (addr ^ addr_x) &
- * mask_x == 0 for both 64-bit halves (address bits most significant first,
- * host order, IPv4 in the high 32 bits of hi and lo = 0), slot hit decides,
- * otherwise slot miss (a leaf or 0, never a node). */
+ *   pc_slot_node(x, b)       entry x is a node of b bits;
+ *   pc_slot_tail(x)          entry x is a tail: one prefix below this slot,
+ *                            compared at once: if (hi ^ addr_hi) & mask_hi
+ *                            and (lo ^ addr_lo) & mask_lo are both 0, slot
+ *                            hit decides, otherwise slot miss;
+ *   pc_slot_bucket(x)        entry x is a bucket: the first i (0, 1, 2)
+ *                            with (hi ^ key[i]) & mask[i] == 0 decides by
+ *                            slot result[i]; none: 0. The builder writes
+ *                            the longest prefixes first, then the slot's
+ *                            own answer under mask 0, then zeros.
+ * (addr, mask, key: the unused bits, aligned as hi:lo is there.) Tail and
+ * bucket answers are leaves or 0, never nodes; anything else fails closed.
+ */
 #define PC_SLOT_LEAF		0x80000000u
-#define PC_SLOT_TAIL		0x40000000u
-#define PC_SLOT_NODE		0x3fffffffu	/* entry number bits */
+#define PC_SLOT_ENTRY		0x00ffffffu	/* entry number bits */
+#define PC_SLOT_KIND_SHIFT	24	/* kind: 1..16 node bits, or below */
+#define PC_KIND_TAIL		0x40u
+#define PC_KIND_BUCKET		0x41u
+#define PC_SLOT_TAIL		(PC_KIND_TAIL << PC_SLOT_KIND_SHIFT)
 
 struct pc_node_tail {
 	__u64 addr_hi, addr_lo;
@@ -203,12 +223,41 @@ struct pc_node_tail {
 	__u32 pad[6];
 };
 
+struct pc_node_bucket {
+	__u64 key[PC_BUCKET_SIZE];
+	__u64 mask[PC_BUCKET_SIZE];
+	__u32 result[PC_BUCKET_SIZE];
+	__u32 pad;
+};
+
 struct pc_node {
 	union {
 		__u32 slot[PC_NODE_SLOTS];
 		struct pc_node_tail tail;
+		struct pc_node_bucket bucket;
 	};
 };
+
+static inline __u32 pc_slot_node(__u32 entry, __u32 bits)
+{
+	return bits << PC_SLOT_KIND_SHIFT | (entry & PC_SLOT_ENTRY);
+}
+
+static inline __u32 pc_slot_tail(__u32 entry)
+{
+	return PC_KIND_TAIL << PC_SLOT_KIND_SHIFT | (entry & PC_SLOT_ENTRY);
+}
+
+static inline __u32 pc_slot_bucket(__u32 entry)
+{
+	return PC_KIND_BUCKET << PC_SLOT_KIND_SHIFT | (entry & PC_SLOT_ENTRY);
+}
+
+/* kind of a slot that is neither 0 nor a leaf */
+static inline __u32 pc_slot_kind(__u32 slot)
+{
+	return slot >> PC_SLOT_KIND_SHIFT;
+}
 
 static inline __u32 pc_leaf(__u32 verdict, __u32 rule_id)
 {
@@ -278,7 +327,8 @@ _Static_assert(sizeof(struct pc_control) == 8, "pc_control layout");
 _Static_assert(sizeof(struct pc_settings) == 248, "pc_settings layout");
 _Static_assert(sizeof(struct pc_port_entry) == 12, "pc_port_entry layout");
 _Static_assert(sizeof(struct pc_node) == 64, "pc_node layout");
-_Static_assert(PC_PREFIX_NODE_ENTRIES <= PC_SLOT_NODE + 1, "entries fit a slot");
+_Static_assert(PC_PREFIX_NODE_ENTRIES <= PC_SLOT_ENTRY + 1, "entries fit a slot");
+_Static_assert(sizeof(struct pc_node_bucket) == 64, "pc_node_bucket layout");
 _Static_assert(sizeof(struct pc_counter) == 48, "pc_counter layout");
 _Static_assert(sizeof(struct pc_port_count) == 56, "pc_port_count layout");
 #endif

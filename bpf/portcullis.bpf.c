@@ -23,8 +23,10 @@
  *    BPF LPM trie: the kernel's LPM trie walks one node per bit of
  *    difference between stored prefixes, so its cost grows with the
  *    number of prefixes (about log2 N nodes); this walk reads at most 8
- *    nodes for IPv4 and 32 for IPv6 whatever the number, and stops at the
- *    first leaf, empty slot or tail.
+ *    nodes for IPv4 and 32 for IPv6 whatever the number (nodes are as
+ *    wide as the prefixes below them need, so usually the root, one wide
+ *    node and a bucket), and stops at the first leaf, empty slot, tail or
+ *    bucket.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -331,8 +333,8 @@ static __always_inline const struct pc_port_entry *port_entry(__u32 gen,
 	return bpf_map_lookup_elem(&ports, &idx);
 }
 
-/* What a slot a walk ended on says: a leaf's verdict, the port entry's
- * for an empty slot, deny for anything else (a corrupt map). */
+/* What a slot a tail or bucket picked says: a leaf's verdict, the port
+ * entry's for an empty slot, deny for anything else (a corrupt map). */
 static __always_inline __u8 slot_verdict(__u32 s, __u8 miss_verdict)
 {
 	if (s & PC_SLOT_LEAF)
@@ -340,42 +342,102 @@ static __always_inline __u8 slot_verdict(__u32 s, __u8 miss_verdict)
 	return s ? PC_DENY : miss_verdict;
 }
 
-/* The source-prefix look-up: walk the trie of (class, family) in
- * generation gen, PC_TRIE_STRIDE bits of the address (hi, then lo; most
- * significant first) per node, until a leaf, an empty slot or a tail.
- * Slots name map entries, so past the root the walk needs no gen. */
-static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, int is_v6,
-					   __u32 gen,
-					   const struct pc_port_entry *e)
+/* Slot i of the node that slot s (pc_slot_node(x, bits)) names, or NULL
+ * if the node leaves the map. */
+static __always_inline const __u32 *node_slot(__u32 s, __u32 i)
 {
-	__u32 idx = pc_node_index(gen, pc_trie_root(e->class_id, is_v6)), s;
-	const int levels = is_v6 ? PC_TRIE_LEVELS : 32 / PC_TRIE_STRIDE;
-	const struct pc_node *n;
-	__u64 cur = hi;
+	__u32 idx = (s & PC_SLOT_ENTRY) + (i / PC_NODE_SLOTS) * PC_NUM_GENS;
+	const struct pc_node *n = bpf_map_lookup_elem(&prefix_nodes, &idx);
 
-	for (int level = 0; level < levels; level++) {
-		n = bpf_map_lookup_elem(&prefix_nodes, &idx);
-		if (!n)
+	return n ? &n->slot[i % PC_NODE_SLOTS] : NULL;
+}
+
+/* Where a walk ends that met a tail or bucket in slot s, with hi:lo the
+ * address bits it has not used. */
+static __always_inline __u8 walk_end(__u32 s, __u64 hi, __u64 lo, __u8 miss)
+{
+	__u32 idx = s & PC_SLOT_ENTRY;
+	const struct pc_node *n = bpf_map_lookup_elem(&prefix_nodes, &idx);
+
+	if (!n)
+		return PC_DENY;
+	if (pc_slot_kind(s) == PC_KIND_BUCKET) {
+		for (int j = 0; j < PC_BUCKET_SIZE; j++)
+			if (!((hi ^ n->bucket.key[j]) & n->bucket.mask[j]))
+				return slot_verdict(n->bucket.result[j], miss);
+		return miss;
+	}
+	if (pc_slot_kind(s) != PC_KIND_TAIL)
+		return PC_DENY;	/* corrupt, or deeper than any address */
+	if (((hi ^ n->tail.addr_hi) & n->tail.mask_hi) |
+	    ((lo ^ n->tail.addr_lo) & n->tail.mask_lo))
+		return slot_verdict(n->tail.miss, miss);
+	return slot_verdict(n->tail.hit, miss);
+}
+
+/* The source-prefix look-up: walk the trie of (class, family) in
+ * generation gen from its root, each node taking the next bits of the
+ * address (most significant first, shifted out as they are used), until
+ * a leaf, an empty slot, a tail or a bucket. Slots name map entries, so
+ * past the root the walk needs no gen. IPv4 and IPv6 have a walk each
+ * (an IPv4 address fits one register), both unrolled: no loop counter,
+ * and the root's width is a constant. */
+static __always_inline __u8 source_verdict_v4(__u32 addr, __u32 gen,
+					      const struct pc_port_entry *e)
+{
+	__u32 s = pc_slot_node(pc_node_index(gen, pc_trie_root(e->class_id, 0)),
+			       PC_TRIE_ROOT_BITS), bits, i;
+	__u64 hi = (__u64)addr << 32;
+	const __u32 *slot;
+
+#pragma unroll
+	for (int level = 0; level < 32 / PC_TRIE_MIN_BITS; level++) {
+		bits = pc_slot_kind(s);
+		if (bits - 1 >= PC_TRIE_MAX_BITS)
+			break;		/* not a node: a tail, a bucket or corrupt */
+		/* shift before the look-up (the empty asm keeps clang from
+		 * sinking it): fewer values are live across the look-up */
+		i = hi >> (64 - bits);
+		hi <<= bits;
+		asm volatile("" : "+r"(hi));
+		slot = node_slot(s, i);
+		if (!slot)
 			return PC_DENY;
-		s = n->slot[cur >> (64 - PC_TRIE_STRIDE)];
+		s = *slot;
 		if (s & PC_SLOT_LEAF)
 			return pc_leaf_verdict(s);
 		if (!s)
 			return e->verdict;
-		if (s & PC_SLOT_TAIL) {
-			idx = s & PC_SLOT_NODE;
-			n = bpf_map_lookup_elem(&prefix_nodes, &idx);
-			if (!n)
-				return PC_DENY;
-			if (((hi ^ n->tail.addr_hi) & n->tail.mask_hi) |
-			    ((lo ^ n->tail.addr_lo) & n->tail.mask_lo))
-				return slot_verdict(n->tail.miss, e->verdict);
-			return slot_verdict(n->tail.hit, e->verdict);
-		}
-		idx = s;
-		cur = level == 64 / PC_TRIE_STRIDE - 1 ? lo : cur << PC_TRIE_STRIDE;
 	}
-	return PC_DENY;
+	return walk_end(s, hi, 0, e->verdict);
+}
+
+static __always_inline __u8 source_verdict_v6(__u64 hi, __u64 lo, __u32 gen,
+					      const struct pc_port_entry *e)
+{
+	__u32 s = pc_slot_node(pc_node_index(gen, pc_trie_root(e->class_id, 1)),
+			       PC_TRIE_ROOT_BITS), bits, i;
+	const __u32 *slot;
+
+#pragma unroll
+	for (int level = 0; level < PC_TRIE_LEVELS; level++) {
+		bits = pc_slot_kind(s);
+		if (bits - 1 >= PC_TRIE_MAX_BITS)
+			break;
+		i = hi >> (64 - bits);
+		hi = hi << bits | lo >> (64 - bits);
+		lo <<= bits;
+		asm volatile("" : "+r"(hi), "+r"(lo));
+		slot = node_slot(s, i);
+		if (!slot)
+			return PC_DENY;
+		s = *slot;
+		if (s & PC_SLOT_LEAF)
+			return pc_leaf_verdict(s);
+		if (!s)
+			return e->verdict;
+	}
+	return walk_end(s, hi, lo, e->verdict);
 }
 
 /* Verdict of a TCP/UDP packet: one port look-up, at most one trie walk.
@@ -384,21 +446,17 @@ static __always_inline __u8 port_verdict(__u32 gen, __u32 sidx,
 					 const void *saddr, int is_v6)
 {
 	const struct pc_port_entry *e = port_entry(gen, sidx);
-	__u64 hi, lo = 0;
 
 	if (!e)
 		return PC_DENY;
 	if (!e->class_id)
 		return e->verdict;
-	if (is_v6) {
-		/* two 8-byte loads (x86 and arm64 take unaligned packet loads) */
-		hi = bpf_be64_to_cpu(((const __u64 *)saddr)[0]);
-		lo = bpf_be64_to_cpu(((const __u64 *)saddr)[1]);
-	} else {
-		/* iphdr is 4-byte aligned in the packet: one load */
-		hi = (__u64)bpf_ntohl(*(const __u32 *)saddr) << 32;
-	}
-	return source_verdict(hi, lo, is_v6, gen, e);
+	if (is_v6)	/* two 8-byte loads (x86 and arm64 take unaligned packet loads) */
+		return source_verdict_v6(bpf_be64_to_cpu(((const __u64 *)saddr)[0]),
+					 bpf_be64_to_cpu(((const __u64 *)saddr)[1]),
+					 gen, e);
+	/* iphdr is 4-byte aligned in the packet: one load */
+	return source_verdict_v4(bpf_ntohl(*(const __u32 *)saddr), gen, e);
 }
 
 static __always_inline void count(struct pc_counter *cnt, __u32 outcome,

@@ -1,34 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * trie.c - LPM entries <-> the multibit tries of prefix_nodes (bpf/abi.h).
+ * trie.c - LPM entries <-> the level-compressed tries of prefix_nodes
+ * (bpf/abi.h).
  *
- * Build: entries are inserted shortest first, so a longer prefix always
- * lands after the shorter ones that cover it. Inserting prefix P walks
- * from the class root PC_TRIE_STRIDE bits at a time:
- *  - where P ends (its length fits the node's level), it overwrites the
- *    slots it covers with its leaf: a longer prefix wins over the shorter
- *    ones already there (leaf pushing: every slot holds its own answer);
- *  - where P must go deeper through a slot that holds no node yet, that
- *    slot gets a tail: a node that holds P alone (its address and mask)
- *    and, as its miss, what the slot held before (the leaf of a shorter
- *    prefix, or nothing);
- *  - a tail met by a second prefix becomes a full node: its 16 slots take
- *    the miss, its one prefix is inserted again from there, and the
- *    insertion goes on.
- * Only places where two or more prefixes share a path get full nodes, so
- * random prefixes need about one node each, and a look-up reads at most
- * PC_TRIE_LEVELS nodes. No slot an insertion overwrites can hold a node:
- * nodes below a level are only made by prefixes longer than that level,
- * and those come later.
+ * Build: the entries of one (class, family) are sorted by address, then
+ * length, so that the prefixes below any slot are a contiguous run. A
+ * slot covering the first d address bits, holding `dflt` (the leaf of the
+ * longest prefix that covers all of it, or 0), becomes:
+ *  - dflt itself when no prefix lies below it;
+ *  - a tail when exactly one does (compared in full, 128 bits);
+ *  - a bucket when two or three do (with dflt, at most PC_BUCKET_SIZE
+ *    answers) and each ends within 64 bits of d;
+ *  - otherwise a node of b bits: its 2^b slots first all take dflt, then
+ *    the prefixes that end within the node overwrite the slots they cover,
+ *    shortest first (leaf pushing: every slot holds its own answer), then
+ *    each run of longer prefixes becomes, recursively, what its slot holds.
+ * b is the smallest number of bits (from PC_TRIE_MIN_BITS) after which no
+ * slot has more than PC_BUCKET_SIZE prefixes below it, capped at
+ * PC_TRIE_MAX_BITS and at about 4 slots per prefix below the node (so a
+ * node's size follows its prefixes, and memory stays linear in them).
+ * Random prefixes thus take about one wide node per dense region and one
+ * tail or bucket per sparse slot: a look-up reads the root, usually one
+ * wide node, and a tail or bucket.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "trie.h"
 
-#define LEVEL_BITS(level) ((level) * PC_TRIE_STRIDE)
-
-/* A prefix as the tries see it: address bits most significant first. */
+/* Address bits most significant first: IPv4 in the high 32 bits of hi. */
 struct key128 {
 	uint64_t hi, lo;
 };
@@ -63,13 +63,26 @@ static struct key128 addr_key(const uint8_t addr[16], int is_v6)
 	return k;
 }
 
-/* The PC_TRIE_STRIDE bits of k used at level (0 = most significant). */
-static unsigned nibble(struct key128 k, unsigned level)
+static struct key128 shl(struct key128 k, unsigned n)	/* 0 <= n <= 128 */
 {
-	unsigned bit = LEVEL_BITS(level);
+	if (n >= 128)
+		return (struct key128){ 0, 0 };
+	if (n >= 64)
+		return (struct key128){ k.lo << (n - 64), 0 };
+	if (n == 0)
+		return k;
+	return (struct key128){ k.hi << n | k.lo >> (64 - n), k.lo << n };
+}
 
-	return bit < 64 ? (unsigned)(k.hi >> (64 - PC_TRIE_STRIDE - bit)) & (PC_NODE_SLOTS - 1)
-			: (unsigned)(k.lo >> (128 - PC_TRIE_STRIDE - bit)) & (PC_NODE_SLOTS - 1);
+static struct key128 shr(struct key128 k, unsigned n)	/* 0 <= n <= 128 */
+{
+	if (n >= 128)
+		return (struct key128){ 0, 0 };
+	if (n >= 64)
+		return (struct key128){ 0, k.hi >> (n - 64) };
+	if (n == 0)
+		return k;
+	return (struct key128){ k.hi >> n, k.lo >> n | k.hi << (64 - n) };
 }
 
 static uint64_t mask64(unsigned len)	/* len leading one bits, 0..64 */
@@ -77,36 +90,49 @@ static uint64_t mask64(unsigned len)	/* len leading one bits, 0..64 */
 	return len ? ~0ull << (64 - len) : 0;
 }
 
-static struct key128 mask_key(unsigned len)
+static struct key128 mask_key(unsigned len)	/* 0..128 */
 {
-	struct key128 m = { mask64(len < 64 ? len : 64), mask64(len > 64 ? len - 64 : 0) };
+	return (struct key128){ mask64(len < 64 ? len : 64),
+				mask64(len > 64 ? len - 64 : 0) };
+}
 
-	return m;
+/* The b bits (1..PC_TRIE_MAX_BITS) of k after its first d. */
+static unsigned bits_at(struct key128 k, unsigned d, unsigned b)
+{
+	return (unsigned)(shl(k, d).hi >> (64 - b));
+}
+
+static uint32_t node_span(unsigned bits)	/* nodes a node of bits takes */
+{
+	return bits > 4 ? 1u << (bits - 4) : 1;
 }
 
 /* ---- build ---- */
 
-struct bnode {
-	uint32_t slot[PC_NODE_SLOTS];	/* as in pc_node; children by number */
-	uint32_t only;		/* tail: the entry it holds */
-	uint32_t miss;		/* tail: what its parent slot held before */
-	uint8_t tail;
+/* An entry as the builder sorts it. */
+struct bent {
+	struct key128 k;	/* masked to len */
+	unsigned len;
+	uint32_t scope;
+	uint32_t leaf;
 };
 
 struct builder {
-	const struct pc_compiled_prefix *p;
-	struct bnode *n;
+	struct pc_node *n;	/* nodes by number, slots naming numbers */
 	uint32_t count, cap, max;
+	unsigned max_bits;	/* of the family being built: 32 or 128 */
 };
 
-static int new_node(struct builder *b, uint32_t *out)
+static int new_nodes(struct builder *b, uint32_t span, uint32_t *first)
 {
-	if (b->count >= b->max)
+	if (span > b->max - b->count)
 		return -E2BIG;
-	if (b->count == b->cap) {
-		uint32_t ncap = b->cap ? b->cap * 2 : 1024;
-		struct bnode *nn;
+	if (b->count + span > b->cap) {
+		uint32_t ncap = b->cap ? b->cap : 1024;
+		struct pc_node *nn;
 
+		while (ncap < b->count + span)
+			ncap *= 2;
 		if (ncap > b->max)
 			ncap = b->max;
 		nn = realloc(b->n, (size_t)ncap * sizeof(*nn));
@@ -115,81 +141,197 @@ static int new_node(struct builder *b, uint32_t *out)
 		b->n = nn;
 		b->cap = ncap;
 	}
-	memset(&b->n[b->count], 0, sizeof(b->n[b->count]));
-	*out = b->count++;
+	memset(&b->n[b->count], 0, (size_t)span * sizeof(*b->n));
+	*first = b->count;
+	b->count += span;
 	return 0;
 }
 
-static unsigned entry_len(const struct pc_compiled_prefix *e)
+static uint32_t *slot_of(struct builder *b, uint32_t node, unsigned i)
 {
-	return e->key.prefixlen - 32;
+	return &b->n[node + i / PC_NODE_SLOTS].slot[i % PC_NODE_SLOTS];
 }
 
-static int entry_v6(const struct pc_compiled_prefix *e)
-{
-	return e->key.scope & 1;
-}
+static int make_slot(struct builder *b, const struct bent *e, size_t n,
+		     unsigned d, uint32_t dflt, uint32_t *out);
 
-static uint32_t entry_leaf(const struct pc_compiled_prefix *e)
+/* Node `node` of `bits` bits covers the first d bits of the n entries e
+ * (sorted, all longer than d). */
+static int fill_node(struct builder *b, uint32_t node, unsigned bits,
+		     const struct bent *e, size_t n, unsigned d, uint32_t dflt)
 {
-	return pc_leaf(e->value.verdict, e->value.rule_id);
-}
-
-/* Insert entry i below node at level (the node covers LEVEL_BITS(level)
- * bits of the entry's address). */
-static int insert_at(struct builder *b, uint32_t i, uint32_t node, unsigned level)
-{
-	const struct pc_compiled_prefix *e = &b->p[i];
-	struct key128 k = addr_key(e->key.addr, entry_v6(e));
-	unsigned len = entry_len(e);
+	unsigned end = d + bits;
 	int err;
 
-	while (len > LEVEL_BITS(level + 1)) {
-		unsigned nib = nibble(k, level);
-		uint32_t s = b->n[node].slot[nib], child;
+	for (unsigned i = 0; i < 1u << bits; i++)
+		*slot_of(b, node, i) = dflt;
+	/* prefixes that end here, shortest first: a longer one wins */
+	for (unsigned len = d + 1; len <= end; len++) {
+		for (size_t j = 0; j < n; j++) {
+			unsigned span, first;
 
-		if (s && !(s & PC_SLOT_LEAF)) {
-			child = s;
-			if (b->n[child].tail) {
-				/* a second prefix here: the tail becomes a node */
-				uint32_t old = b->n[child].only, miss = b->n[child].miss;
+			if (e[j].len != len)
+				continue;
+			span = 1u << (end - len);
+			first = bits_at(e[j].k, d, bits) & ~(span - 1);
+			for (unsigned i = first; i < first + span; i++)
+				*slot_of(b, node, i) = e[j].leaf;
+		}
+	}
+	/* longer ones: a contiguous run per slot (a shorter prefix sorts
+	 * before every longer one it covers, so none lies inside a run) */
+	for (size_t j = 0; j < n;) {
+		size_t k = j;
+		unsigned i;
+		uint32_t s;
 
-				for (unsigned j = 0; j < PC_NODE_SLOTS; j++)
-					b->n[child].slot[j] = miss;
-				b->n[child].tail = 0;
-				err = insert_at(b, old, child, level + 1);
-				if (err)
-					return err;
-			}
-			node = child;
-			level++;
+		if (e[j].len <= end) {
+			j++;
 			continue;
 		}
-		err = new_node(b, &child);
+		i = bits_at(e[j].k, d, bits);
+		while (k < n && e[k].len > end && bits_at(e[k].k, d, bits) == i)
+			k++;
+		s = *slot_of(b, node, i);
+		if (s && !(s & PC_SLOT_LEAF))
+			return -EINVAL;	/* two runs for one slot: not sorted */
+		err = make_slot(b, e + j, k - j, end, s, &s);
 		if (err)
 			return err;
-		b->n[child].tail = 1;
-		b->n[child].only = i;
-		b->n[child].miss = s;
-		b->n[node].slot[nib] = child;
-		return 0;
-	}
-	/* the entry ends at this node: its leaf in every slot it covers */
-	{
-		unsigned span = 1u << (LEVEL_BITS(level + 1) - len);
-		unsigned first = nibble(k, level) & ~(span - 1);
-
-		for (unsigned j = first; j < first + span; j++)
-			b->n[node].slot[j] = entry_leaf(e);
+		*slot_of(b, node, i) = s;	/* b->n may have moved */
+		j = k;
 	}
 	return 0;
+}
+
+/* The largest number of the n entries below one slot of a node of bits
+ * bits at d. */
+static size_t most_below(const struct bent *e, size_t n, unsigned d, unsigned bits)
+{
+	size_t most = 0, run = 0;
+	unsigned prev = ~0u;
+
+	for (size_t j = 0; j < n; j++) {
+		unsigned i;
+
+		if (e[j].len <= d + bits)
+			continue;
+		i = bits_at(e[j].k, d, bits);
+		run = i == prev ? run + 1 : 1;
+		prev = i;
+		if (run > most)
+			most = run;
+	}
+	return most;
+}
+
+static unsigned node_bits(const struct bent *e, size_t n, unsigned d,
+			  unsigned max_bits)
+{
+	unsigned left = max_bits - d, lo, hi = 0, bits;
+
+	lo = left < PC_TRIE_MIN_BITS ? left : PC_TRIE_MIN_BITS;
+	while (hi < PC_TRIE_MAX_BITS && hi < left && (2ull << hi) <= 4 * (uint64_t)n)
+		hi++;		/* 2^hi <= 4n */
+	if (hi < lo)
+		hi = lo;
+	for (bits = lo; bits < hi; bits++)
+		if (most_below(e, n, d, bits) <= PC_BUCKET_SIZE)
+			break;
+	return bits;
+}
+
+static void sort_longest_first(const struct bent **a, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && a[j]->len > a[j - 1]->len; j--) {
+			const struct bent *t = a[j];
+
+			a[j] = a[j - 1];
+			a[j - 1] = t;
+		}
+}
+
+/* What a slot covering the first d bits of the n entries e (sorted, all
+ * longer than d), otherwise answering dflt, holds. */
+static int make_slot(struct builder *b, const struct bent *e, size_t n,
+		     unsigned d, uint32_t dflt, uint32_t *out)
+{
+	uint32_t node;
+	unsigned bits;
+	int err, short_enough = 1;
+
+	if (!n) {
+		*out = dflt;
+		return 0;
+	}
+	for (size_t j = 0; j < n; j++)
+		short_enough &= e[j].len - d <= 64;
+	if (n == 1) {
+		struct pc_node_tail *t;
+		struct key128 m = mask_key(e->len - d), a = shl(e->k, d);
+
+		err = new_nodes(b, 1, &node);
+		if (err)
+			return err;
+		t = &b->n[node].tail;
+		t->addr_hi = a.hi & m.hi;
+		t->addr_lo = a.lo & m.lo;
+		t->mask_hi = m.hi;
+		t->mask_lo = m.lo;
+		t->hit = e->leaf;
+		t->miss = dflt;
+		*out = pc_slot_tail(node);
+		return 0;
+	}
+	if (short_enough && n + !!dflt <= PC_BUCKET_SIZE) {
+		const struct bent *by_len[PC_BUCKET_SIZE];
+		struct pc_node_bucket *bk;
+
+		err = new_nodes(b, 1, &node);
+		if (err)
+			return err;
+		for (size_t j = 0; j < n; j++)
+			by_len[j] = &e[j];
+		sort_longest_first(by_len, n);
+		bk = &b->n[node].bucket;
+		for (size_t j = 0; j < n; j++) {
+			bk->mask[j] = mask64(by_len[j]->len - d);
+			bk->key[j] = shl(by_len[j]->k, d).hi & bk->mask[j];
+			bk->result[j] = by_len[j]->leaf;
+		}
+		bk->result[n] = dflt;	/* key and mask 0: every address */
+		*out = pc_slot_bucket(node);
+		return 0;
+	}
+	bits = node_bits(e, n, d, b->max_bits);
+	err = new_nodes(b, node_span(bits), &node);
+	if (err)
+		return err;
+	err = fill_node(b, node, bits, e, n, d, dflt);
+	*out = pc_slot_node(node, bits);
+	return err;
+}
+
+static int bent_cmp(const void *pa, const void *pb)
+{
+	const struct bent *a = pa, *b = pb;
+
+	if (a->scope != b->scope)
+		return a->scope < b->scope ? -1 : 1;
+	if (a->k.hi != b->k.hi)
+		return a->k.hi < b->k.hi ? -1 : 1;
+	if (a->k.lo != b->k.lo)
+		return a->k.lo < b->k.lo ? -1 : 1;
+	return a->len < b->len ? -1 : a->len > b->len;
 }
 
 static int entry_check(const struct pc_compiled_prefix *e, uint32_t n_classes)
 {
 	uint32_t cls = pc_scope_class(e->key.scope);
+	int v6 = e->key.scope & 1;
 
-	if (e->key.prefixlen < 32 || entry_len(e) > (entry_v6(e) ? 128u : 32u))
+	if (e->key.prefixlen < 32 || e->key.prefixlen - 32 > (v6 ? 128u : 32u))
 		return -EINVAL;
 	if (!cls || cls > n_classes || e->key.scope >> 31)
 		return -EINVAL;
@@ -199,41 +341,12 @@ static int entry_check(const struct pc_compiled_prefix *e, uint32_t n_classes)
 	return 0;
 }
 
-static void emit(const struct builder *b, struct pc_node *out)
-{
-	for (uint32_t i = 0; i < b->count; i++) {
-		const struct bnode *bn = &b->n[i];
-
-		memset(&out[i], 0, sizeof(out[i]));
-		if (bn->tail) {
-			const struct pc_compiled_prefix *e = &b->p[bn->only];
-			struct key128 k = addr_key(e->key.addr, entry_v6(e));
-			struct key128 m = mask_key(entry_len(e));
-
-			out[i].tail.addr_hi = k.hi & m.hi;
-			out[i].tail.addr_lo = k.lo & m.lo;
-			out[i].tail.mask_hi = m.hi;
-			out[i].tail.mask_lo = m.lo;
-			out[i].tail.hit = entry_leaf(e);
-			out[i].tail.miss = bn->miss;
-			continue;
-		}
-		for (unsigned j = 0; j < PC_NODE_SLOTS; j++) {
-			uint32_t s = bn->slot[j];
-
-			if (s && !(s & PC_SLOT_LEAF) && b->n[s].tail)
-				s |= PC_SLOT_TAIL;
-			out[i].slot[j] = s;
-		}
-	}
-}
-
 int pc_trie_build(const struct pc_compiled_prefix *p, size_t n,
 		  uint32_t n_classes, uint32_t max_nodes,
 		  struct pc_node **nodes, uint32_t *n_nodes)
 {
-	struct builder b = { .p = p, .max = max_nodes };
-	size_t by_len[130] = { 0 }, *order = NULL;
+	struct builder b = { .max = max_nodes };
+	struct bent *e = NULL;
 	uint32_t root;
 	int err = 0;
 
@@ -243,51 +356,61 @@ int pc_trie_build(const struct pc_compiled_prefix *p, size_t n,
 		return n ? -EINVAL : 0;
 	if (n_classes > PC_MAX_CLASS_ID || (uint64_t)n_classes * 2 > max_nodes)
 		return -E2BIG;
-	for (size_t i = 0; i < n; i++) {
-		err = entry_check(&p[i], n_classes);
-		if (err)
-			return err;
-		by_len[entry_len(&p[i]) + 1]++;
-	}
-	/* shortest first (a counting sort, stable) */
-	for (unsigned l = 1; l < 130; l++)
-		by_len[l] += by_len[l - 1];
-	order = malloc((n ? n : 1) * sizeof(*order));
-	if (!order)
+	e = malloc((n ? n : 1) * sizeof(*e));
+	if (!e)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		order[by_len[entry_len(&p[i])]++] = i;
-
-	for (uint32_t r = 0; r < n_classes * 2 && !err; r++)
-		err = new_node(&b, &root);
 	for (size_t i = 0; i < n && !err; i++) {
-		const struct pc_compiled_prefix *e = &p[order[i]];
+		err = entry_check(&p[i], n_classes);
+		e[i].len = p[i].key.prefixlen - 32;
+		e[i].scope = p[i].key.scope;
+		e[i].k = addr_key(p[i].key.addr, e[i].scope & 1);
+		e[i].k.hi &= mask_key(e[i].len).hi;
+		e[i].k.lo &= mask_key(e[i].len).lo;
+		e[i].leaf = pc_leaf(p[i].value.verdict, p[i].value.rule_id);
+	}
+	if (!err)
+		qsort(e, n, sizeof(*e), bent_cmp);
+	for (size_t i = 1; i < n && !err; i++)
+		if (!bent_cmp(&e[i - 1], &e[i]))
+			err = -EINVAL;	/* the same prefix twice */
+	for (uint32_t r = 0; r < n_classes * 2 && !err; r++)
+		err = new_nodes(&b, 1, &root);
+	/* one (class, family) at a time: a run of equal scope, whose /0
+	 * (if any) sorts first and is what the root's empty slots answer */
+	for (size_t i = 0, j; i < n && !err; i = j) {
+		uint32_t scope = e[i].scope, dflt = 0;
+		size_t first = i;
 
-		root = pc_trie_root(pc_scope_class(e->key.scope), entry_v6(e));
-		err = insert_at(&b, (uint32_t)order[i], root, 0);
+		for (j = i; j < n && e[j].scope == scope; j++)
+			;
+		if (!e[first].len)
+			dflt = e[first++].leaf;
+		b.max_bits = scope & 1 ? 128 : 32;
+		err = fill_node(&b, pc_trie_root(pc_scope_class(scope), scope & 1),
+				PC_TRIE_ROOT_BITS, e + first, j - first, 0, dflt);
 	}
 	if (!err) {
-		*nodes = malloc((size_t)b.count * sizeof(**nodes));
-		if (!*nodes)
-			err = -ENOMEM;
-	}
-	if (!err) {
-		emit(&b, *nodes);
+		*nodes = b.n;
 		*n_nodes = b.count;
+		b.n = NULL;
 	}
-	free(order);
 	free(b.n);
+	free(e);
 	return err;
 }
 
 /* ---- one generation of prefix_nodes ---- */
 
+struct ref {
+	uint32_t node;
+	uint32_t bits;
+};
+
 int pc_trie_for_gen(const struct pc_node *nodes, uint32_t n_nodes,
 		    uint32_t n_classes, uint32_t gen, struct pc_node *out)
 {
-	/* which nodes are tails is known only from the slots naming them:
-	 * visit from the roots, breadth first, in a queue of node numbers */
-	uint32_t *queue = malloc(((size_t)n_nodes + 1) * sizeof(*queue));
+	/* a tree: every node is reached once, from the roots, breadth first */
+	struct ref *queue = malloc(((size_t)n_nodes + 1) * sizeof(*queue));
 	uint8_t *seen = calloc((size_t)n_nodes + 1, 1);
 	uint32_t head = 0, tail = 0;
 	int err = 0;
@@ -301,28 +424,44 @@ int pc_trie_for_gen(const struct pc_node *nodes, uint32_t n_nodes,
 		goto out;
 	}
 	for (uint32_t r = 0; r < n_classes * 2; r++) {
-		queue[tail++] = r;
+		queue[tail++] = (struct ref){ r, PC_TRIE_ROOT_BITS };
 		seen[r] = 1;
 	}
 	while (head < tail && !err) {
-		uint32_t i = queue[head++];
+		struct ref q = queue[head++];
 
-		out[i] = nodes[i];
-		for (unsigned j = 0; j < PC_NODE_SLOTS; j++) {
-			uint32_t s = nodes[i].slot[j], child = s & PC_SLOT_NODE;
+		for (uint32_t i = q.node; i < q.node + node_span(q.bits) && !err; i++) {
+			out[i] = nodes[i];
+			for (unsigned j = 0; j < PC_NODE_SLOTS; j++) {
+				uint32_t s = nodes[i].slot[j], kind = pc_slot_kind(s);
+				uint32_t child = s & PC_SLOT_ENTRY, span;
+				int is_node = kind - 1 < PC_TRIE_MAX_BITS;
 
-			if (!s || (s & PC_SLOT_LEAF))
-				continue;
-			if (child >= n_nodes || seen[child]) {
-				err = -EINVAL;	/* not a tree */
-				break;
+				if (!s || (s & PC_SLOT_LEAF))
+					continue;
+				if (!is_node && kind != PC_KIND_TAIL && kind != PC_KIND_BUCKET) {
+					err = -EINVAL;
+					break;
+				}
+				span = is_node ? node_span(kind) : 1;
+				if (child >= n_nodes || span > n_nodes - child) {
+					err = -EINVAL;
+					break;
+				}
+				for (uint32_t c = child; c < child + span && !err; c++)
+					if (seen[c])
+						err = -EINVAL;	/* not a tree */
+					else
+						seen[c] = 1;
+				if (err)
+					break;
+				out[i].slot[j] = kind << PC_SLOT_KIND_SHIFT |
+						 pc_node_index(gen, child);
+				if (is_node)
+					queue[tail++] = (struct ref){ child, kind };
+				else
+					out[child] = nodes[child];
 			}
-			seen[child] = 1;
-			out[i].slot[j] = (s & PC_SLOT_TAIL) | pc_node_index(gen, child);
-			if (s & PC_SLOT_TAIL)
-				out[child] = nodes[child];
-			else
-				queue[tail++] = child;
 		}
 	}
 out:
@@ -333,28 +472,35 @@ out:
 
 /* ---- walk, as bpf/portcullis.bpf.c does ---- */
 
-/* Slots name entries of the view directly; only the root needs gen. */
 static const struct pc_node *view_node(const struct pc_trie_view *v, uint32_t idx)
 {
 	return idx < v->n_entries ? &v->base[idx] : NULL;
+}
+
+/* entries between consecutive nodes of one generation */
+static uint32_t view_stride(const struct pc_trie_view *v)
+{
+	return v->interleaved ? PC_NUM_GENS : 1;
+}
+
+/* Slot i of the node at entry x, or NULL outside the view. */
+static const uint32_t *view_slot(const struct pc_trie_view *v, uint32_t x, uint32_t i)
+{
+	const struct pc_node *n = view_node(v, x + i / PC_NODE_SLOTS * view_stride(v));
+
+	return n ? &n->slot[i % PC_NODE_SLOTS] : NULL;
 }
 
 static uint32_t view_root(const struct pc_trie_view *v, uint32_t class_id, int is_v6)
 {
 	uint32_t r = pc_trie_root(class_id, is_v6);
 
-	return v->interleaved ? pc_node_index(v->gen, r) : r;
+	return pc_slot_node(v->interleaved ? pc_node_index(v->gen, r) : r,
+			    PC_TRIE_ROOT_BITS);
 }
 
-static uint32_t tail_answer(const struct pc_node *t, struct key128 k)
+static uint32_t answer(uint32_t r)	/* what a tail or bucket picked */
 {
-	uint32_t r;
-
-	if (!(((k.hi ^ t->tail.addr_hi) & t->tail.mask_hi) |
-	      ((k.lo ^ t->tail.addr_lo) & t->tail.mask_lo)))
-		r = t->tail.hit;
-	else
-		r = t->tail.miss;
 	return !r || (r & PC_SLOT_LEAF) ? r : PC_TRIE_BAD;
 }
 
@@ -362,27 +508,42 @@ uint32_t pc_trie_walk(const struct pc_trie_view *v, uint32_t class_id,
 		      int is_v6, const uint8_t addr[16])
 {
 	struct key128 k = addr_key(addr, is_v6);
-	uint32_t node = view_root(v, class_id, is_v6);
-	unsigned levels = is_v6 ? PC_TRIE_LEVELS : 32 / PC_TRIE_STRIDE;
+	unsigned levels = is_v6 ? PC_TRIE_LEVELS : 32 / PC_TRIE_MIN_BITS;
+	const struct pc_node *n;
+	uint32_t s;
 
 	if (!class_id)
 		return PC_TRIE_BAD;
+	s = view_root(v, class_id, is_v6);
 	for (unsigned level = 0; level < levels; level++) {
-		const struct pc_node *n = view_node(v, node);
-		uint32_t s;
+		uint32_t bits = pc_slot_kind(s), i;
 
+		if (bits - 1 >= PC_TRIE_MAX_BITS)
+			break;
+		i = (uint32_t)(k.hi >> (64 - bits));
+		k = shl(k, bits);
+		n = view_node(v, (s & PC_SLOT_ENTRY) + i / PC_NODE_SLOTS * view_stride(v));
 		if (!n)
 			return PC_TRIE_BAD;
-		s = n->slot[nibble(k, level)];
+		s = n->slot[i % PC_NODE_SLOTS];
 		if (!s || (s & PC_SLOT_LEAF))
 			return s;
-		if (s & PC_SLOT_TAIL) {
-			n = view_node(v, s & PC_SLOT_NODE);
-			return n ? tail_answer(n, k) : PC_TRIE_BAD;
-		}
-		node = s & PC_SLOT_NODE;
 	}
-	return PC_TRIE_BAD;
+	n = view_node(v, s & PC_SLOT_ENTRY);
+	if (!n)
+		return PC_TRIE_BAD;
+	if (pc_slot_kind(s) == PC_KIND_BUCKET) {
+		for (int j = 0; j < PC_BUCKET_SIZE; j++)
+			if (!((k.hi ^ n->bucket.key[j]) & n->bucket.mask[j]))
+				return answer(n->bucket.result[j]);
+		return 0;
+	}
+	if (pc_slot_kind(s) != PC_KIND_TAIL)
+		return PC_TRIE_BAD;
+	if (((k.hi ^ n->tail.addr_hi) & n->tail.mask_hi) |
+	    ((k.lo ^ n->tail.addr_lo) & n->tail.mask_lo))
+		return answer(n->tail.miss);
+	return answer(n->tail.hit);
 }
 
 /* ---- list ---- */
@@ -392,14 +553,16 @@ struct lister {
 	struct pc_compiled_prefix *out;
 	size_t n, cap;
 	size_t visits;		/* nodes visited: a tree visits each once */
+	uint32_t cls;
+	int is_v6;
 };
 
-static int list_add(struct lister *l, uint32_t cls, int is_v6, struct key128 k,
-		    unsigned len, uint32_t leaf)
+/* The prefix of length len whose first bits are path. */
+static int list_add(struct lister *l, struct key128 path, unsigned len, uint32_t leaf)
 {
 	struct pc_compiled_prefix *e;
 
-	if (!(leaf & PC_SLOT_LEAF))
+	if (!(leaf & PC_SLOT_LEAF) || len > (l->is_v6 ? 128u : 32u))
 		return -EINVAL;
 	if (l->n == l->cap) {
 		size_t ncap = l->cap ? l->cap * 2 : 256;
@@ -413,86 +576,136 @@ static int list_add(struct lister *l, uint32_t cls, int is_v6, struct key128 k,
 	e = &l->out[l->n++];
 	memset(e, 0, sizeof(*e));
 	e->key.prefixlen = 32 + len;
-	e->key.scope = pc_prefix_scope(cls, is_v6);
-	if (is_v6) {
-		store_be64(e->key.addr, k.hi);
-		store_be64(e->key.addr + 8, k.lo);
-	} else {
-		store_be64(e->key.addr, k.hi);
+	e->key.scope = pc_prefix_scope(l->cls, l->is_v6);
+	store_be64(e->key.addr, path.hi);
+	if (l->is_v6)
+		store_be64(e->key.addr + 8, path.lo);
+	else
 		memset(e->key.addr + 4, 0, 12);
-	}
 	e->value.verdict = (uint8_t)pc_leaf_verdict(leaf);
 	e->value.rule_id = pc_leaf_rule(leaf);
 	return 0;
 }
 
-static int mask_len(const struct pc_node *t)
+/* Length of a mask of leading ones (hi:lo), or -1. */
+static int mask_len(uint64_t hi, uint64_t lo)
 {
-	int len = __builtin_popcountll(t->tail.mask_hi) + __builtin_popcountll(t->tail.mask_lo);
+	int len = __builtin_popcountll(hi) + __builtin_popcountll(lo);
 	struct key128 m = mask_key((unsigned)len);
 
-	return m.hi == t->tail.mask_hi && m.lo == t->tail.mask_lo ? len : -1;
+	return m.hi == hi && m.lo == lo ? len : -1;
 }
 
-static int list_node(struct lister *l, uint32_t cls, int is_v6, uint32_t node,
-		     unsigned level, struct key128 path)
+/* The largest aligned run of slots from i of the node of bits bits at x
+ * that hold the same leaf (1 if slot i holds no leaf): the builder pushed
+ * one prefix down into all of them, so it is listed as that one prefix. */
+static unsigned leaf_run(const struct pc_trie_view *v, uint32_t x, unsigned i,
+			 unsigned bits)
 {
-	const struct pc_node *n = view_node(l->v, node);
-	unsigned bits = LEVEL_BITS(level + 1), max_bits = is_v6 ? 128 : 32;
-	int err = 0;
+	const uint32_t *si = view_slot(v, x, i);
+	unsigned run = 1;
 
+	if (!si || !(*si & PC_SLOT_LEAF))
+		return 1;
+	while (!(i & run) && i + 2 * run <= 1u << bits) {
+		for (unsigned j = i + run; j < i + 2 * run; j++) {
+			const uint32_t *sj = view_slot(v, x, j);
+
+			if (!sj || *sj != *si)
+				return run;
+		}
+		run *= 2;
+	}
+	return run;
+}
+
+/* List what slot s, covering the d bits path, answers. */
+static int list_slot(struct lister *l, uint32_t s, unsigned d, struct key128 path)
+{
+	unsigned max_bits = l->is_v6 ? 128 : 32;
+	uint32_t kind = pc_slot_kind(s), x = s & PC_SLOT_ENTRY;
+	const struct pc_node *n;
+	int err = 0, len;
+
+	if (!s)
+		return 0;
+	if (s & PC_SLOT_LEAF)
+		return list_add(l, path, d, s);
 	/* a corrupt map may link nodes into a graph that a walk of every
 	 * path would take forever to list */
-	if (!n || bits > max_bits || ++l->visits > l->v->n_entries)
+	if (++l->visits > l->v->n_entries)
 		return -EINVAL;
-	for (unsigned j = 0; j < PC_NODE_SLOTS && !err; j++) {
-		uint32_t s = n->slot[j];
-		struct key128 k = path;
-		unsigned shift;
+	if (kind - 1 < PC_TRIE_MAX_BITS) {
+		if (d + kind > max_bits)
+			return -EINVAL;
+		for (unsigned i = 0, run; i < 1u << kind && !err; i += run) {
+			/* path extended by the kind bits i */
+			struct key128 ext = shr((struct key128){ (uint64_t)i << (64 - kind), 0 }, d);
+			const uint32_t *si = view_slot(l->v, x, i);
+			unsigned plen = d + kind;
 
-		if (!s)
-			continue;
-		/* path extended by j at this level */
-		if (bits <= 64) {
-			shift = 64 - bits;
-			k.hi |= (uint64_t)j << shift;
-		} else {
-			shift = 128 - bits;
-			k.lo |= (uint64_t)j << shift;
-		}
-		if (s & PC_SLOT_LEAF) {
-			err = list_add(l, cls, is_v6, k, bits, s);
-		} else if (s & PC_SLOT_TAIL) {
-			const struct pc_node *t = view_node(l->v, s & PC_SLOT_NODE);
-			struct key128 tk;
-			int len;
-
-			if (!t || (len = mask_len(t)) < 0 || (unsigned)len <= bits ||
-			    (unsigned)len > max_bits)
+			if (!si)
 				return -EINVAL;
-			if (t->tail.miss)
-				err = list_add(l, cls, is_v6, k, bits, t->tail.miss);
-			tk.hi = t->tail.addr_hi & t->tail.mask_hi;
-			tk.lo = t->tail.addr_lo & t->tail.mask_lo;
-			if (!err)
-				err = list_add(l, cls, is_v6, tk, (unsigned)len, t->tail.hit);
-		} else {
-			err = list_node(l, cls, is_v6, s & PC_SLOT_NODE, level + 1, k);
+			run = leaf_run(l->v, x, i, kind);
+			for (unsigned r = run; r > 1; r /= 2)
+				plen--;
+			err = list_slot(l, *si, plen, (struct key128){ path.hi | ext.hi, path.lo | ext.lo });
 		}
+		return err;
 	}
-	return err;
+	n = view_node(l->v, x);
+	if (!n)
+		return -EINVAL;
+	if (kind == PC_KIND_TAIL) {
+		const struct pc_node_tail *t = &n->tail;
+		struct key128 a;
+
+		len = mask_len(t->mask_hi, t->mask_lo);
+		if (len <= 0 || d + (unsigned)len > max_bits)
+			return -EINVAL;
+		if (t->miss)
+			err = list_add(l, path, d, t->miss);
+		a = shr((struct key128){ t->addr_hi & t->mask_hi, t->addr_lo & t->mask_lo }, d);
+		if (!err)
+			err = list_add(l, (struct key128){ path.hi | a.hi, path.lo | a.lo },
+				       d + (unsigned)len, t->hit);
+		return err;
+	}
+	if (kind == PC_KIND_BUCKET) {
+		const struct pc_node_bucket *bk = &n->bucket;
+		int prev = 64;
+
+		/* first match wins: as an LPM list only if longest first */
+		for (int j = 0; j < PC_BUCKET_SIZE && !err; j++) {
+			struct key128 a;
+
+			len = mask_len(bk->mask[j], 0);
+			if (len < 0 || len > prev || d + (unsigned)len > max_bits)
+				return -EINVAL;
+			if (!len)	/* every address: nothing after counts */
+				return bk->result[j] ? list_add(l, path, d, bk->result[j]) : 0;
+			a = shr((struct key128){ bk->key[j] & bk->mask[j], 0 }, d);
+			err = list_add(l, (struct key128){ path.hi | a.hi, path.lo | a.lo },
+				       d + (unsigned)len, bk->result[j]);
+			prev = len;
+		}
+		return err;
+	}
+	return -EINVAL;
 }
 
 int pc_trie_list(const struct pc_trie_view *v, uint32_t n_classes,
 		 struct pc_compiled_prefix **out, size_t *n_out)
 {
 	struct lister l = { .v = v };
-	struct key128 zero = { 0, 0 };
 	int err = 0;
 
 	for (uint32_t cls = 1; cls <= n_classes && !err; cls++)
-		for (int v6 = 0; v6 < 2 && !err; v6++)
-			err = list_node(&l, cls, v6, view_root(v, cls, v6), 0, zero);
+		for (int v6 = 0; v6 < 2 && !err; v6++) {
+			l.cls = cls;
+			l.is_v6 = v6;
+			err = list_slot(&l, view_root(v, cls, v6), 0, (struct key128){ 0, 0 });
+		}
 	if (err) {
 		free(l.out);
 		return err;

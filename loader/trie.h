@@ -13,12 +13,12 @@
 #include <stdint.h>
 #include "compile.h"
 
-/* Build the tries of the n LPM entries p (classes 1..n_classes, at most
- * one entry per class, family, length and address): *nodes gets *n_nodes
- * nodes numbered as in one generation of prefix_nodes (the caller frees
- * it; NULL when n_classes is 0). -E2BIG when more than max_nodes nodes
- * would be needed, -EINVAL for an entry with a bad length, class, verdict
- * or rule id, -ENOMEM. */
+/* Build the level-compressed tries of the n LPM entries p (classes
+ * 1..n_classes): *nodes gets *n_nodes nodes numbered as in one generation
+ * of prefix_nodes, slots naming node numbers (the caller frees it; NULL
+ * when n_classes is 0). -E2BIG when more than max_nodes nodes would be
+ * needed, -EINVAL for an entry with a bad length, class, verdict or rule
+ * id, or two entries for one class, family, length and address; -ENOMEM. */
 int pc_trie_build(const struct pc_compiled_prefix *p, size_t n,
 		  uint32_t n_classes, uint32_t max_nodes,
 		  struct pc_node **nodes, uint32_t *n_nodes);
@@ -53,8 +53,11 @@ uint32_t pc_trie_walk(const struct pc_trie_view *v, uint32_t class_id,
 
 /* The tries of classes 1..n_classes as LPM entries (may overlap) whose
  * longest-prefix match is the walk's answer for every address: the same
- * list for the same tries, whatever policy text made them. *out is
- * malloc'd (NULL when *n_out is 0). -EINVAL for a corrupt trie. */
+ * list for the same tries, whatever policy text made them. A leaf the
+ * builder pushed into an aligned run of slots is listed once, as the
+ * prefix the run covers. *out is malloc'd (NULL when *n_out is 0).
+ * -EINVAL for a corrupt trie, or a bucket whose first-match order is not
+ * longest first. */
 int pc_trie_list(const struct pc_trie_view *v, uint32_t n_classes,
 		 struct pc_compiled_prefix **out, size_t *n_out);
 

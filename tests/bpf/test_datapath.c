@@ -698,7 +698,9 @@ static void must_write(struct env *e, int fd, __u32 key, void *val)
 /* The trie walk (abi.h, step 6) on corrupt nodes: tcp 22 from 10.1.2.3
  * is allowed through the class's IPv4 trie (10.0.0.0/8); its root slot 0
  * (the first 4 bits of 10.x) is overwritten. A cycle, a node outside the
- * map, a tail whose answer is a node, a leaf verdict 3: all dropped. */
+ * map, a wide node running past the map's end, a slot of no known kind, a
+ * tail or bucket whose answer is a node, a leaf verdict 3: all dropped.
+ * Tails and buckets below the root compare the address bits after its 4. */
 static void sweep_corrupt_trie(struct env *e, __u32 g)
 {
 	static const struct pkt_desc tcp22 = V4(.proto = 6, .dport = 22, .src = "10.1.2.3");
@@ -721,14 +723,21 @@ static void sweep_corrupt_trie(struct env *e, __u32 g)
 	}
 	corrupt_one(e, "trie intact: tcp 22 from 10.1.2.3 allowed", &tcp22, PASS, TCP(22), S_PASS);
 	bad = root;
-	bad.slot[0] = iroot;
+	bad.slot[0] = pc_slot_node(iroot, PC_TRIE_ROOT_BITS);
 	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
 	corrupt_one(e, "trie root slot pointing at the root (a cycle): dropped", &tcp22,
 		    DROP, TCP(22), S_DROP);
-	bad.slot[0] = PC_SLOT_NODE;
+	bad.slot[0] = pc_slot_node(PC_SLOT_ENTRY, 8);
 	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
 	corrupt_one(e, "trie slot naming a node outside the map: dropped", &tcp22,
 		    DROP, TCP(22), S_DROP);
+	bad.slot[0] = pc_slot_node(PC_PREFIX_NODE_ENTRIES - 2, PC_TRIE_MAX_BITS);
+	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	corrupt_one(e, "trie wide node running past the map's end: dropped", &tcp22,
+		    DROP, TCP(22), S_DROP);
+	bad.slot[0] = 0x20u << PC_SLOT_KIND_SHIFT | itail;
+	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	corrupt_one(e, "trie slot of no known kind: dropped", &tcp22, DROP, TCP(22), S_DROP);
 	bad.slot[0] = pc_leaf(3, 1);
 	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
 	corrupt_one(e, "trie leaf verdict 3: dropped", &tcp22, DROP, TCP(22), S_DROP);
@@ -738,15 +747,15 @@ static void sweep_corrupt_trie(struct env *e, __u32 g)
 		    PASS, TCP(22), S_AUDIT);
 
 	memset(&tail, 0, sizeof(tail));
-	tail.tail.addr_hi = 0x0a01000000000000ull;	/* 10.1.0.0/16 */
-	tail.tail.mask_hi = 0xffff000000000000ull;
+	tail.tail.addr_hi = 0xa010000000000000ull;	/* 10.1.0.0/16 after 4 bits */
+	tail.tail.mask_hi = 0xfff0000000000000ull;
 	tail.tail.hit = pc_leaf(PC_DENY, 1);
 	tail.tail.miss = 5;				/* a node: corrupt */
 	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
-	bad.slot[0] = PC_SLOT_TAIL | itail;
+	bad.slot[0] = pc_slot_tail(itail);
 	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
 	corrupt_one(e, "trie tail hit (10.1.0.0/16, deny): dropped", &tcp22, DROP, TCP(22), S_DROP);
-	tail.tail.addr_hi = 0x0a02000000000000ull;	/* 10.2.0.0/16: a miss */
+	tail.tail.addr_hi = 0xa020000000000000ull;	/* 10.2.0.0/16: a miss */
 	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
 	corrupt_one(e, "trie tail miss holding a node: dropped", &tcp22, DROP, TCP(22), S_DROP);
 	tail.tail.miss = 0;
@@ -755,6 +764,31 @@ static void sweep_corrupt_trie(struct env *e, __u32 g)
 	tail.tail.miss = pc_leaf(PC_ALLOW, 1);
 	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
 	corrupt_one(e, "trie tail miss allow: passes", &tcp22, PASS, TCP(22), S_PASS);
+
+	memset(&tail, 0, sizeof(tail));		/* now a bucket */
+	tail.bucket.key[0] = 0xa020000000000000ull;	/* 10.2.0.0/16: no */
+	tail.bucket.mask[0] = 0xfff0000000000000ull;
+	tail.bucket.result[0] = pc_leaf(PC_ALLOW, 1);
+	tail.bucket.key[1] = 0xa010000000000000ull;	/* 10.1.0.0/16: yes */
+	tail.bucket.mask[1] = 0xfff0000000000000ull;
+	tail.bucket.result[1] = pc_leaf(PC_DENY, 1);
+	tail.bucket.result[2] = pc_leaf(PC_ALLOW, 1);	/* every address */
+	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	bad.slot[0] = pc_slot_bucket(itail);
+	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	corrupt_one(e, "trie bucket, second entry (10.1.0.0/16, deny): dropped", &tcp22,
+		    DROP, TCP(22), S_DROP);
+	tail.bucket.result[1] = 7;			/* a node: corrupt */
+	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	corrupt_one(e, "trie bucket answer holding a node: dropped", &tcp22, DROP, TCP(22), S_DROP);
+	tail.bucket.mask[1] = ~0ull;			/* no longer matches */
+	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	corrupt_one(e, "trie bucket, last entry (every address, allow): passes", &tcp22,
+		    PASS, TCP(22), S_PASS);
+	tail.bucket.mask[2] = ~0ull;			/* nothing matches */
+	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	corrupt_one(e, "trie bucket, no entry matches: the port entry's deny", &tcp22,
+		    DROP, TCP(22), S_DROP);
 
 	must_write(e, e->inst->prefix_nodes_fd, iroot, &root);
 	corrupt_one(e, "restored trie: tcp 22 from 10.1.2.3 allowed", &tcp22, PASS, TCP(22), S_PASS);

@@ -302,12 +302,13 @@ static void test_publish_failure_keeps_live(void **state)
 	add_prefix(c1, 1, "10.0.0.0", 8, PC_ALLOW, 1);
 	/* bad: many valid entries, then one no trie can hold (prefix
 	 * length beyond the address), so the failure comes late, after the
-	 * inactive half's ports are written */
+	 * inactive half's ports are written; each its own rule, so that the
+	 * tries list them back one by one, not merged into wider prefixes */
 	for (i = 0; i < 200; i++) {
 		char a[32];
 
 		snprintf(a, sizeof(a), "10.%d.0.0", i);
-		add_prefix(bad, 1, a, 16, PC_DENY, 1);
+		add_prefix(bad, 1, a, 16, PC_DENY, (uint32_t)i + 1);
 	}
 	add_prefix(bad, 1, "10.250.0.0", 16, PC_DENY, 1);
 	bad->ports[PC_PROTO_TCP][22].class_id = 1;

@@ -765,10 +765,11 @@ static void test_too_big(void **state)
 	struct pc_diag d;
 
 	(void)state;
-	/* 140,000 scattered addresses (an odd multiplier maps i one to one)
-	 * in two classes: about one trie node each, 280,000 > 262,144 */
+	/* 300,000 scattered addresses (an odd multiplier maps i one to one)
+	 * in two classes: about 0.45 trie nodes each (a tail or a share of a
+	 * bucket, and of a wide node), 275,000 > 262,144 */
 	sb_printf(&b, "set big =");
-	for (unsigned i = 0; i < 140000; i++) {
+	for (unsigned i = 0; i < 300000; i++) {
 		unsigned a = i * 2654435761u;
 
 		sb_printf(&b, " %u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
