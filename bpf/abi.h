@@ -43,8 +43,8 @@
  *     bucket, from the PC_TRIE_ROOT_BITS-bit node at entry
  *     pc_node_index(gen, pc_trie_root(class_id, is_v6)): a leaf slot gives
  *     its verdict, an empty slot (no prefix covers the source) gives
- *     e.verdict, a tail or bucket gives the slot it picks, decoded the
- *     same way.
+ *     e.verdict, a tail, bucket or guard miss gives the slot it picks,
+ *     decoded the same way.
  *     PC_ALLOW passes, PC_DENY_AUDIT passes counted as PC_OUT_AUDIT,
  *     anything else drops. (Only bit 0 of control[0].gen is used; any
  *     verdict byte other than PC_ALLOW and PC_DENY_AUDIT acts as PC_DENY,
@@ -205,15 +205,23 @@ struct pc_port_entry {
  *                            with (hi ^ key[i]) & mask[i] == 0 decides by
  *                            slot result[i]; none: 0. The builder writes
  *                            the longest prefixes first, then the slot's
- *                            own answer under mask 0, then zeros.
- * (addr, mask, key: the unused bits, aligned as hi:lo is there.) Tail and
- * bucket answers are leaves or 0, never nodes; anything else fails closed.
+ *                            own answer under mask 0, then zeros;
+ *   pc_slot_guard(x)         entry x is a guard (path compression): every
+ *                            prefix below shares the next `bits` (1..63)
+ *                            address bits, key. If (hi ^ key) & mask != 0
+ *                            slot miss decides; otherwise hi:lo shifts
+ *                            left by bits and the walk goes on with slot
+ *                            next, which counts as one more read.
+ * (addr, mask, key: the unused bits, aligned as hi:lo is there.) Tail,
+ * bucket and guard-miss answers are leaves or 0, never nodes; anything
+ * else fails closed.
  */
 #define PC_SLOT_LEAF		0x80000000u
 #define PC_SLOT_ENTRY		0x00ffffffu	/* entry number bits */
 #define PC_SLOT_KIND_SHIFT	24	/* kind: 1..16 node bits, or below */
 #define PC_KIND_TAIL		0x40u
 #define PC_KIND_BUCKET		0x41u
+#define PC_KIND_GUARD		0x42u
 #define PC_SLOT_TAIL		(PC_KIND_TAIL << PC_SLOT_KIND_SHIFT)
 
 struct pc_node_tail {
@@ -230,11 +238,21 @@ struct pc_node_bucket {
 	__u32 pad;
 };
 
+struct pc_node_guard {
+	__u64 key;
+	__u64 mask;		/* bits leading ones */
+	__u32 bits;
+	__u32 next;
+	__u32 miss;
+	__u32 pad[9];
+};
+
 struct pc_node {
 	union {
 		__u32 slot[PC_NODE_SLOTS];
 		struct pc_node_tail tail;
 		struct pc_node_bucket bucket;
+		struct pc_node_guard guard;
 	};
 };
 
@@ -251,6 +269,11 @@ static inline __u32 pc_slot_tail(__u32 entry)
 static inline __u32 pc_slot_bucket(__u32 entry)
 {
 	return PC_KIND_BUCKET << PC_SLOT_KIND_SHIFT | (entry & PC_SLOT_ENTRY);
+}
+
+static inline __u32 pc_slot_guard(__u32 entry)
+{
+	return PC_KIND_GUARD << PC_SLOT_KIND_SHIFT | (entry & PC_SLOT_ENTRY);
 }
 
 /* kind of a slot that is neither 0 nor a leaf */
@@ -329,6 +352,7 @@ _Static_assert(sizeof(struct pc_port_entry) == 12, "pc_port_entry layout");
 _Static_assert(sizeof(struct pc_node) == 64, "pc_node layout");
 _Static_assert(PC_PREFIX_NODE_ENTRIES <= PC_SLOT_ENTRY + 1, "entries fit a slot");
 _Static_assert(sizeof(struct pc_node_bucket) == 64, "pc_node_bucket layout");
+_Static_assert(sizeof(struct pc_node_guard) == 64, "pc_node_guard layout");
 _Static_assert(sizeof(struct pc_counter) == 48, "pc_counter layout");
 _Static_assert(sizeof(struct pc_port_count) == 56, "pc_port_count layout");
 #endif

@@ -375,35 +375,57 @@ static __always_inline __u8 walk_end(__u32 s, __u64 hi, __u64 lo, __u8 miss)
 	return slot_verdict(n->tail.hit, miss);
 }
 
+static __always_inline const struct pc_node_guard *guard_of(__u32 s)
+{
+	__u32 idx = s & PC_SLOT_ENTRY;
+	const struct pc_node *n = bpf_map_lookup_elem(&prefix_nodes, &idx);
+
+	return n ? &n->guard : NULL;
+}
+
 /* The source-prefix look-up: walk the trie of (class, family) in
- * generation gen from its root, each node taking the next bits of the
- * address (most significant first, shifted out as they are used), until
- * a leaf, an empty slot, a tail or a bucket. Slots name map entries, so
- * past the root the walk needs no gen. IPv4 and IPv6 have a walk each
- * (an IPv4 address fits one register), both unrolled: no loop counter,
- * and the root's width is a constant. */
+ * generation gen from its root, each node (or guard) taking the next bits
+ * of the address (most significant first, shifted out as they are used),
+ * until a leaf, an empty slot, a guard's miss, a tail or a bucket. Slots
+ * name map entries, so past the root the walk needs no gen. IPv4 and
+ * IPv6 have a walk each (an IPv4 address fits one register), both
+ * unrolled: no loop counter, and the root's width is a constant. Shifts
+ * come before the look-up (the empty asm keeps clang from sinking them),
+ * so fewer values are live across it. */
 static __always_inline __u8 source_verdict_v4(__u32 addr, __u32 gen,
 					      const struct pc_port_entry *e)
 {
 	__u32 s = pc_slot_node(pc_node_index(gen, pc_trie_root(e->class_id, 0)),
 			       PC_TRIE_ROOT_BITS), bits, i;
+	const struct pc_node_guard *g;
 	__u64 hi = (__u64)addr << 32;
 	const __u32 *slot;
 
 #pragma unroll
 	for (int level = 0; level < 32 / PC_TRIE_MIN_BITS; level++) {
 		bits = pc_slot_kind(s);
-		if (bits - 1 >= PC_TRIE_MAX_BITS)
-			break;		/* not a node: a tail, a bucket or corrupt */
-		/* shift before the look-up (the empty asm keeps clang from
-		 * sinking it): fewer values are live across the look-up */
-		i = hi >> (64 - bits);
-		hi <<= bits;
-		asm volatile("" : "+r"(hi));
-		slot = node_slot(s, i);
-		if (!slot)
-			return PC_DENY;
-		s = *slot;
+		if (bits - 1 < PC_TRIE_MAX_BITS) {
+			i = hi >> (64 - bits);
+			hi <<= bits;
+			asm volatile("" : "+r"(hi));
+			slot = node_slot(s, i);
+			if (!slot)
+				return PC_DENY;
+			s = *slot;
+		} else if (bits == PC_KIND_GUARD) {
+			g = guard_of(s);
+			if (!g)
+				return PC_DENY;
+			if ((hi ^ g->key) & g->mask)
+				return slot_verdict(g->miss, e->verdict);
+			bits = g->bits;
+			if (bits - 1 >= 63)
+				return PC_DENY;
+			hi <<= bits;
+			s = g->next;
+		} else {
+			break;	/* a tail, a bucket or corrupt */
+		}
 		if (s & PC_SLOT_LEAF)
 			return pc_leaf_verdict(s);
 		if (!s)
@@ -417,21 +439,36 @@ static __always_inline __u8 source_verdict_v6(__u64 hi, __u64 lo, __u32 gen,
 {
 	__u32 s = pc_slot_node(pc_node_index(gen, pc_trie_root(e->class_id, 1)),
 			       PC_TRIE_ROOT_BITS), bits, i;
+	const struct pc_node_guard *g;
 	const __u32 *slot;
 
 #pragma unroll
 	for (int level = 0; level < PC_TRIE_LEVELS; level++) {
 		bits = pc_slot_kind(s);
-		if (bits - 1 >= PC_TRIE_MAX_BITS)
+		if (bits - 1 < PC_TRIE_MAX_BITS) {
+			i = hi >> (64 - bits);
+			hi = hi << bits | lo >> (64 - bits);
+			lo <<= bits;
+			asm volatile("" : "+r"(hi), "+r"(lo));
+			slot = node_slot(s, i);
+			if (!slot)
+				return PC_DENY;
+			s = *slot;
+		} else if (bits == PC_KIND_GUARD) {
+			g = guard_of(s);
+			if (!g)
+				return PC_DENY;
+			if ((hi ^ g->key) & g->mask)
+				return slot_verdict(g->miss, e->verdict);
+			bits = g->bits;
+			if (bits - 1 >= 63)
+				return PC_DENY;
+			hi = hi << bits | lo >> (64 - bits);
+			lo <<= bits;
+			s = g->next;
+		} else {
 			break;
-		i = hi >> (64 - bits);
-		hi = hi << bits | lo >> (64 - bits);
-		lo <<= bits;
-		asm volatile("" : "+r"(hi), "+r"(lo));
-		slot = node_slot(s, i);
-		if (!slot)
-			return PC_DENY;
-		s = *slot;
+		}
 		if (s & PC_SLOT_LEAF)
 			return pc_leaf_verdict(s);
 		if (!s)

@@ -19,6 +19,9 @@
  * slot has more than PC_BUCKET_SIZE prefixes below it, capped at
  * PC_TRIE_MAX_BITS and at about 4 slots per prefix below the node (so a
  * node's size follows its prefixes, and memory stays linear in them).
+ * Where all the prefixes below a slot share at least b more bits (hosts of
+ * one /64, say), a guard skips them instead (path compression): a node
+ * there would have one used slot.
  * Random prefixes thus take about one wide node per dense region and one
  * tail or bucket per sparse slot: a look-up reads the root, usually one
  * wide node, and a tail or bucket.
@@ -241,6 +244,26 @@ static unsigned node_bits(const struct bent *e, size_t n, unsigned d,
 	return bits;
 }
 
+/* How many address bits after d all n entries (sorted, all longer than d)
+ * share and still leave every entry longer: the first and the last
+ * entry's common bits, at most 63 (a guard's shift). */
+static unsigned shared_bits(const struct bent *e, size_t n, unsigned d)
+{
+	struct key128 a = shl(e[0].k, d), z = shl(e[n - 1].k, d);
+	unsigned common, shortest = ~0u;
+
+	if (a.hi != z.hi)
+		common = (unsigned)__builtin_clzll(a.hi ^ z.hi);
+	else
+		common = a.lo != z.lo ? 64 + (unsigned)__builtin_clzll(a.lo ^ z.lo) : 128;
+	for (size_t j = 0; j < n; j++)
+		if (e[j].len < shortest)
+			shortest = e[j].len;
+	if (common > shortest - d - 1)
+		common = shortest - d - 1;
+	return common < 63 ? common : 63;
+}
+
 static void sort_longest_first(const struct bent **a, size_t n)
 {
 	for (size_t i = 1; i < n; i++)
@@ -258,7 +281,7 @@ static int make_slot(struct builder *b, const struct bent *e, size_t n,
 		     unsigned d, uint32_t dflt, uint32_t *out)
 {
 	uint32_t node;
-	unsigned bits;
+	unsigned bits, skip;
 	int err, short_enough = 1;
 
 	if (!n) {
@@ -305,6 +328,27 @@ static int make_slot(struct builder *b, const struct bent *e, size_t n,
 		return 0;
 	}
 	bits = node_bits(e, n, d, b->max_bits);
+	skip = shared_bits(e, n, d);
+	if (skip >= bits) {
+		/* a node here would send every prefix to one slot: skip the
+		 * bits they all share instead, in one read */
+		struct pc_node_guard *g;
+		uint32_t next;
+
+		err = new_nodes(b, 1, &node);
+		if (!err)
+			err = make_slot(b, e, n, d + skip, dflt, &next);
+		if (err)
+			return err;
+		g = &b->n[node].guard;	/* after make_slot: b->n may move */
+		g->mask = mask64(skip);
+		g->key = shl(e->k, d).hi & g->mask;
+		g->bits = skip;
+		g->next = next;
+		g->miss = dflt;
+		*out = pc_slot_guard(node);
+		return 0;
+	}
 	err = new_nodes(b, node_span(bits), &node);
 	if (err)
 		return err;
@@ -401,21 +445,60 @@ int pc_trie_build(const struct pc_compiled_prefix *p, size_t n,
 
 /* ---- one generation of prefix_nodes ---- */
 
+/* A node (or guard) to translate: the nodes from `node`, of `kind`. */
 struct ref {
 	uint32_t node;
-	uint32_t bits;
+	uint32_t kind;
 };
+
+struct translator {
+	const struct pc_node *nodes;
+	uint32_t n_nodes, gen;
+	struct pc_node *out;
+	struct ref *queue;
+	uint32_t tail;
+	uint8_t *seen;
+};
+
+/* Slot s (naming node numbers) as generation gen holds it; what it names
+ * is copied now (a tail or bucket) or queued (a node or guard). */
+static int translate(struct translator *t, uint32_t s, uint32_t *out)
+{
+	uint32_t kind = pc_slot_kind(s), child = s & PC_SLOT_ENTRY, span = 1;
+
+	*out = s;
+	if (!s || (s & PC_SLOT_LEAF))
+		return 0;
+	if (kind - 1 < PC_TRIE_MAX_BITS)
+		span = node_span(kind);
+	else if (kind != PC_KIND_TAIL && kind != PC_KIND_BUCKET && kind != PC_KIND_GUARD)
+		return -EINVAL;
+	if (child >= t->n_nodes || span > t->n_nodes - child)
+		return -EINVAL;
+	for (uint32_t c = child; c < child + span; c++) {
+		if (t->seen[c])
+			return -EINVAL;	/* not a tree */
+		t->seen[c] = 1;
+	}
+	*out = kind << PC_SLOT_KIND_SHIFT | pc_node_index(t->gen, child);
+	if (kind == PC_KIND_TAIL || kind == PC_KIND_BUCKET)
+		t->out[child] = t->nodes[child];
+	else
+		t->queue[t->tail++] = (struct ref){ child, kind };
+	return 0;
+}
 
 int pc_trie_for_gen(const struct pc_node *nodes, uint32_t n_nodes,
 		    uint32_t n_classes, uint32_t gen, struct pc_node *out)
 {
 	/* a tree: every node is reached once, from the roots, breadth first */
-	struct ref *queue = malloc(((size_t)n_nodes + 1) * sizeof(*queue));
-	uint8_t *seen = calloc((size_t)n_nodes + 1, 1);
-	uint32_t head = 0, tail = 0;
+	struct translator t = { .nodes = nodes, .n_nodes = n_nodes, .gen = gen, .out = out };
+	uint32_t head = 0;
 	int err = 0;
 
-	if (!queue || !seen) {
+	t.queue = malloc(((size_t)n_nodes + 1) * sizeof(*t.queue));
+	t.seen = calloc((size_t)n_nodes + 1, 1);
+	if (!t.queue || !t.seen) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -424,49 +507,26 @@ int pc_trie_for_gen(const struct pc_node *nodes, uint32_t n_nodes,
 		goto out;
 	}
 	for (uint32_t r = 0; r < n_classes * 2; r++) {
-		queue[tail++] = (struct ref){ r, PC_TRIE_ROOT_BITS };
-		seen[r] = 1;
+		t.queue[t.tail++] = (struct ref){ r, PC_TRIE_ROOT_BITS };
+		t.seen[r] = 1;
 	}
-	while (head < tail && !err) {
-		struct ref q = queue[head++];
+	while (head < t.tail && !err) {
+		struct ref q = t.queue[head++];
 
-		for (uint32_t i = q.node; i < q.node + node_span(q.bits) && !err; i++) {
+		if (q.kind == PC_KIND_GUARD) {
+			out[q.node] = nodes[q.node];
+			err = translate(&t, nodes[q.node].guard.next, &out[q.node].guard.next);
+			continue;
+		}
+		for (uint32_t i = q.node; i < q.node + node_span(q.kind) && !err; i++) {
 			out[i] = nodes[i];
-			for (unsigned j = 0; j < PC_NODE_SLOTS; j++) {
-				uint32_t s = nodes[i].slot[j], kind = pc_slot_kind(s);
-				uint32_t child = s & PC_SLOT_ENTRY, span;
-				int is_node = kind - 1 < PC_TRIE_MAX_BITS;
-
-				if (!s || (s & PC_SLOT_LEAF))
-					continue;
-				if (!is_node && kind != PC_KIND_TAIL && kind != PC_KIND_BUCKET) {
-					err = -EINVAL;
-					break;
-				}
-				span = is_node ? node_span(kind) : 1;
-				if (child >= n_nodes || span > n_nodes - child) {
-					err = -EINVAL;
-					break;
-				}
-				for (uint32_t c = child; c < child + span && !err; c++)
-					if (seen[c])
-						err = -EINVAL;	/* not a tree */
-					else
-						seen[c] = 1;
-				if (err)
-					break;
-				out[i].slot[j] = kind << PC_SLOT_KIND_SHIFT |
-						 pc_node_index(gen, child);
-				if (is_node)
-					queue[tail++] = (struct ref){ child, kind };
-				else
-					out[child] = nodes[child];
-			}
+			for (unsigned j = 0; j < PC_NODE_SLOTS && !err; j++)
+				err = translate(&t, nodes[i].slot[j], &out[i].slot[j]);
 		}
 	}
 out:
-	free(queue);
-	free(seen);
+	free(t.queue);
+	free(t.seen);
 	return err;
 }
 
@@ -504,8 +564,9 @@ static uint32_t answer(uint32_t r)	/* what a tail or bucket picked */
 	return !r || (r & PC_SLOT_LEAF) ? r : PC_TRIE_BAD;
 }
 
-uint32_t pc_trie_walk(const struct pc_trie_view *v, uint32_t class_id,
-		      int is_v6, const uint8_t addr[16])
+/* pc_trie_walk, counting the nodes it reads in *reads */
+static uint32_t walk(const struct pc_trie_view *v, uint32_t class_id,
+		     int is_v6, const uint8_t addr[16], unsigned *reads)
 {
 	struct key128 k = addr_key(addr, is_v6);
 	unsigned levels = is_v6 ? PC_TRIE_LEVELS : 32 / PC_TRIE_MIN_BITS;
@@ -518,20 +579,35 @@ uint32_t pc_trie_walk(const struct pc_trie_view *v, uint32_t class_id,
 	for (unsigned level = 0; level < levels; level++) {
 		uint32_t bits = pc_slot_kind(s), i;
 
-		if (bits - 1 >= PC_TRIE_MAX_BITS)
+		if (bits - 1 < PC_TRIE_MAX_BITS) {
+			i = (uint32_t)(k.hi >> (64 - bits));
+			k = shl(k, bits);
+			n = view_node(v, (s & PC_SLOT_ENTRY) + i / PC_NODE_SLOTS * view_stride(v));
+			if (!n)
+				return PC_TRIE_BAD;
+			++*reads;
+			s = n->slot[i % PC_NODE_SLOTS];
+		} else if (bits == PC_KIND_GUARD) {
+			n = view_node(v, s & PC_SLOT_ENTRY);
+			if (!n)
+				return PC_TRIE_BAD;
+			++*reads;
+			if ((k.hi ^ n->guard.key) & n->guard.mask)
+				return answer(n->guard.miss);
+			if (n->guard.bits - 1 >= 63)
+				return PC_TRIE_BAD;
+			k = shl(k, n->guard.bits);
+			s = n->guard.next;
+		} else {
 			break;
-		i = (uint32_t)(k.hi >> (64 - bits));
-		k = shl(k, bits);
-		n = view_node(v, (s & PC_SLOT_ENTRY) + i / PC_NODE_SLOTS * view_stride(v));
-		if (!n)
-			return PC_TRIE_BAD;
-		s = n->slot[i % PC_NODE_SLOTS];
+		}
 		if (!s || (s & PC_SLOT_LEAF))
 			return s;
 	}
 	n = view_node(v, s & PC_SLOT_ENTRY);
 	if (!n)
 		return PC_TRIE_BAD;
+	++*reads;
 	if (pc_slot_kind(s) == PC_KIND_BUCKET) {
 		for (int j = 0; j < PC_BUCKET_SIZE; j++)
 			if (!((k.hi ^ n->bucket.key[j]) & n->bucket.mask[j]))
@@ -544,6 +620,23 @@ uint32_t pc_trie_walk(const struct pc_trie_view *v, uint32_t class_id,
 	    ((k.lo ^ n->tail.addr_lo) & n->tail.mask_lo))
 		return answer(n->tail.miss);
 	return answer(n->tail.hit);
+}
+
+uint32_t pc_trie_walk(const struct pc_trie_view *v, uint32_t class_id,
+		      int is_v6, const uint8_t addr[16])
+{
+	unsigned reads = 0;
+
+	return walk(v, class_id, is_v6, addr, &reads);
+}
+
+unsigned pc_trie_reads(const struct pc_trie_view *v, uint32_t class_id,
+		       int is_v6, const uint8_t addr[16])
+{
+	unsigned reads = 0;
+
+	walk(v, class_id, is_v6, addr, &reads);
+	return reads;
 }
 
 /* ---- list ---- */
@@ -669,6 +762,19 @@ static int list_slot(struct lister *l, uint32_t s, unsigned d, struct key128 pat
 		if (!err)
 			err = list_add(l, (struct key128){ path.hi | a.hi, path.lo | a.lo },
 				       d + (unsigned)len, t->hit);
+		return err;
+	}
+	if (kind == PC_KIND_GUARD) {
+		const struct pc_node_guard *g = &n->guard;
+		struct key128 a = shr((struct key128){ g->key & g->mask, 0 }, d);
+
+		if (g->bits - 1 >= 63 || g->mask != mask64(g->bits) || d + g->bits > max_bits)
+			return -EINVAL;
+		if (g->miss)
+			err = list_add(l, path, d, g->miss);
+		if (!err)
+			err = list_slot(l, g->next, d + g->bits,
+					(struct key128){ path.hi | a.hi, path.lo | a.lo });
 		return err;
 	}
 	if (kind == PC_KIND_BUCKET) {

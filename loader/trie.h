@@ -51,6 +51,11 @@ struct pc_trie_view {
 uint32_t pc_trie_walk(const struct pc_trie_view *v, uint32_t class_id,
 		      int is_v6, const uint8_t addr[16]);
 
+/* How many nodes pc_trie_walk reads for addr (the root, guards, nodes,
+ * and the tail or bucket it ends on): what the program's walk costs. */
+unsigned pc_trie_reads(const struct pc_trie_view *v, uint32_t class_id,
+		       int is_v6, const uint8_t addr[16]);
+
 /* The tries of classes 1..n_classes as LPM entries (may overlap) whose
  * longest-prefix match is the walk's answer for every address: the same
  * list for the same tries, whatever policy text made them. A leaf the

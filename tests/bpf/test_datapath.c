@@ -699,7 +699,8 @@ static void must_write(struct env *e, int fd, __u32 key, void *val)
  * is allowed through the class's IPv4 trie (10.0.0.0/8); its root slot 0
  * (the first 4 bits of 10.x) is overwritten. A cycle, a node outside the
  * map, a wide node running past the map's end, a slot of no known kind, a
- * tail or bucket whose answer is a node, a leaf verdict 3: all dropped.
+ * tail, bucket or guard whose answer is a node, a guard of 0 bits, a leaf
+ * verdict 3: all dropped.
  * Tails and buckets below the root compare the address bits after its 4. */
 static void sweep_corrupt_trie(struct env *e, __u32 g)
 {
@@ -789,6 +790,28 @@ static void sweep_corrupt_trie(struct env *e, __u32 g)
 	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
 	corrupt_one(e, "trie bucket, no entry matches: the port entry's deny", &tcp22,
 		    DROP, TCP(22), S_DROP);
+
+	memset(&tail, 0, sizeof(tail));		/* now a guard */
+	tail.guard.key = 0xa010000000000000ull;		/* 10.1 after 4 bits */
+	tail.guard.mask = 0xfff0000000000000ull;
+	tail.guard.bits = 12;
+	tail.guard.next = pc_leaf(PC_ALLOW, 1);
+	tail.guard.miss = pc_leaf(PC_DENY, 1);
+	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	bad.slot[0] = pc_slot_guard(itail);
+	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	corrupt_one(e, "trie guard matching (10.1), next allow: passes", &tcp22,
+		    PASS, TCP(22), S_PASS);
+	tail.guard.key = 0xa020000000000000ull;		/* 10.2: a miss */
+	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	corrupt_one(e, "trie guard missing, miss deny: dropped", &tcp22, DROP, TCP(22), S_DROP);
+	tail.guard.miss = 9;				/* a node: corrupt */
+	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	corrupt_one(e, "trie guard miss holding a node: dropped", &tcp22, DROP, TCP(22), S_DROP);
+	tail.guard.key = 0xa010000000000000ull;
+	tail.guard.bits = 0;				/* skips nothing */
+	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	corrupt_one(e, "trie guard of 0 bits: dropped", &tcp22, DROP, TCP(22), S_DROP);
 
 	must_write(e, e->inst->prefix_nodes_fd, iroot, &root);
 	corrupt_one(e, "restored trie: tcp 22 from 10.1.2.3 allowed", &tcp22, PASS, TCP(22), S_PASS);

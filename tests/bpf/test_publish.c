@@ -355,6 +355,40 @@ static void test_publish_failure_keeps_live(void **state)
 	free_compiled(bad);
 }
 
+/* The kernel's walk through a guard (path compression, bpf/abi.h): 40
+ * hosts of 10.1.2.0/24 allowed on tcp 22, everything else denied. Every
+ * prefix below the root shares 10.1.2, which one guard skips; each host
+ * passes, its neighbour and the same host in 10.1.3.0/24 are dropped,
+ * before and after a swap to the other generation. */
+static void test_hosts_through_a_guard(void **state)
+{
+	struct pc_compiled *c = new_compiled(PC_DENY, "hosts.policy");
+	struct pc_instance *inst;
+	char a[32];
+
+	(void)state;
+	c->ports[PC_PROTO_TCP][22].class_id = 1;
+	for (int i = 0; i < 40; i++) {
+		snprintf(a, sizeof(a), "10.1.2.%d", i * 4 + 1);
+		add_prefix(c, 1, a, 32, PC_ALLOW, (unsigned)i + 1);
+	}
+	assert_int_equal(pc_load_unattached(c, &inst), 0);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 40; i++) {
+			snprintf(a, sizeof(a), "10.1.2.%d", i * 4 + 1);
+			assert_int_equal(run_tcp(inst, a, 22), XDP_PASS);
+			snprintf(a, sizeof(a), "10.1.2.%d", i * 4 + 2);
+			assert_int_equal(run_tcp(inst, a, 22), XDP_DROP);
+			snprintf(a, sizeof(a), "10.1.3.%d", i * 4 + 1);
+			assert_int_equal(run_tcp(inst, a, 22), XDP_DROP);
+		}
+		assert_int_equal(pc_publish(inst, c), 0);
+	}
+	assert_int_equal(count_gen(inst, live_gen(inst), 1), 40);
+	pc_close(inst);
+	free_compiled(c);
+}
+
 /* SPEC section 6 targets: a 65,536-port policy < 100 ms, 100,000 prefixes
  * < 1 s. Asserted with slack (the machine is shared), reported exactly. */
 static void test_publish_latency(void **state)
@@ -906,6 +940,7 @@ int main(void)
 		cmocka_unit_test(test_load_empty),
 		cmocka_unit_test(test_publish_versions_and_halves),
 		cmocka_unit_test(test_publish_failure_keeps_live),
+		cmocka_unit_test(test_hosts_through_a_guard),
 		cmocka_unit_test(test_publish_latency),
 		cmocka_unit_test(test_open_checks_maps),
 		cmocka_unit_test(test_invariant_whole_version),

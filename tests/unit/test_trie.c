@@ -275,6 +275,63 @@ static void test_node_count_and_limit(void **state)
 	free(p);
 }
 
+/* Hosts of one network: 60 IPv6 /128 in one /64 and 60 IPv4 /32 in one
+ * /24. Every prefix below the root shares the network's bits, so a guard
+ * skips them in one read: a host is found in at most 4 reads (root,
+ * guard, node, tail or bucket), where nodes alone would take one read per
+ * 4 to 7 shared bits (12 for the IPv6 ones). Answers as the naive match,
+ * and the listing gives back the 120 hosts. */
+static void test_hosts_of_one_network(void **state)
+{
+	struct pc_compiled_prefix p[120], *list = NULL;
+	struct pc_node *nodes;
+	uint32_t n_nodes;
+	size_t n_list = 0;
+	struct pc_trie_view v;
+
+	(void)state;
+	memset(p, 0, sizeof(p));
+	for (int i = 0; i < 120; i++) {
+		int v6 = i < 60;
+		static const uint8_t net6[8] = { 0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0 };
+		static const uint8_t net4[3] = { 10, 1, 2 };
+
+		if (v6) {
+			memcpy(p[i].key.addr, net6, 8);
+			for (int b = 8; b < 16; b++)
+				p[i].key.addr[b] = (uint8_t)rnd();
+			p[i].key.addr[15] = (uint8_t)i;	/* no two alike */
+		} else {
+			memcpy(p[i].key.addr, net4, 3);
+			p[i].key.addr[3] = (uint8_t)(i * 4 + 1);
+		}
+		p[i].key.prefixlen = 32 + (v6 ? 128 : 32);
+		p[i].key.scope = pc_prefix_scope(1, v6);
+		p[i].value.rule_id = (uint32_t)i + 1;
+	}
+	assert_int_equal(pc_trie_build(p, 120, 1, PC_PREFIX_NODES, &nodes, &n_nodes), 0);
+	v = (struct pc_trie_view){ .base = nodes, .n_entries = n_nodes };
+	for (int i = 0; i < 120; i++) {
+		int v6 = i < 60;
+		uint8_t addr[16];
+
+		assert_int_equal(pc_trie_walk(&v, 1, v6, p[i].key.addr),
+				 pc_leaf(PC_ALLOW, (uint32_t)i + 1));
+		assert_in_range(pc_trie_reads(&v, 1, v6, p[i].key.addr), 2, 4);
+		/* a neighbour outside the list, and one outside the network */
+		memcpy(addr, p[i].key.addr, 16);
+		addr[v6 ? 14 : 3] ^= v6 ? 0x80 : 2;
+		assert_int_equal(pc_trie_walk(&v, 1, v6, addr), 0);
+		addr[v6 ? 7 : 2] ^= 1;
+		assert_int_equal(pc_trie_walk(&v, 1, v6, addr), 0);
+		assert_in_range(pc_trie_reads(&v, 1, v6, addr), 1, 2);
+	}
+	assert_int_equal(pc_trie_list(&v, 1, &list, &n_list), 0);
+	assert_int_equal(n_list, 120);
+	free(list);
+	free(nodes);
+}
+
 static void test_bad_entries(void **state)
 {
 	struct pc_compiled_prefix e;
@@ -303,8 +360,8 @@ static void test_bad_entries(void **state)
 }
 
 /* Corrupt tries: a cycle, a node out of range (or running past the
- * end), a slot of no known kind, a bucket out of order, a tail or bucket
- * answering with a node: the walk ends in PC_TRIE_BAD (the program: deny), the listing
+ * end), a slot of no known kind, a bucket out of order, a tail, bucket or
+ * guard answering with a node, a guard that skips nothing: the walk ends in PC_TRIE_BAD (the program: deny), the listing
  * fails, nothing loops. */
 static void test_corrupt(void **state)
 {
@@ -346,6 +403,17 @@ static void test_corrupt(void **state)
 	assert_int_equal(pc_trie_list(&v, 1, &list, &n_list), -EINVAL);
 	n[3].bucket.result[0] = pc_slot_node(2, 4);	/* a node as an answer */
 	assert_int_equal(pc_trie_walk(&v, 1, 0, addr), PC_TRIE_BAD);
+	/* guards: a shift of 0 bits (no progress), a node as the miss */
+	memset(&n[3], 0, sizeof(n[3]));
+	n[2].slot[0] = pc_slot_guard(3);
+	n[3].guard.next = pc_leaf(PC_ALLOW, 1);
+	assert_int_equal(pc_trie_walk(&v, 1, 0, addr), PC_TRIE_BAD);
+	n[3].guard.bits = 8;
+	n[3].guard.mask = 0xff00000000000000ull;
+	assert_int_equal(pc_trie_walk(&v, 1, 0, addr), pc_leaf(PC_ALLOW, 1));
+	n[3].guard.key = 0x0100000000000000ull;
+	n[3].guard.miss = pc_slot_node(2, 4);
+	assert_int_equal(pc_trie_walk(&v, 1, 0, addr), PC_TRIE_BAD);
 	memset(&n[3], 0, sizeof(n[3]));
 	n[3].tail.mask_hi = ~0ull;
 	n[3].tail.miss = 2;		/* a node where a leaf belongs */
@@ -360,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_random_against_naive),
 		cmocka_unit_test(test_interleaved_generation),
 		cmocka_unit_test(test_node_count_and_limit),
+		cmocka_unit_test(test_hosts_of_one_network),
 		cmocka_unit_test(test_bad_entries),
 		cmocka_unit_test(test_corrupt),
 	};
