@@ -40,9 +40,8 @@
  *     is e.verdict. Otherwise one source-prefix look-up: a walk of the
  *     class's prefix trie in prefix_nodes (below), at most 8 nodes for
  *     IPv4 and PC_TRIE_LEVELS for IPv6 and then at most one tail or
- *     bucket, from the PC_TRIE_ROOT_BITS-bit node at entry
- *     pc_node_index(gen, pc_trie_root(class_id, is_v6)): a leaf slot gives
- *     its verdict, an empty slot (no prefix covers the source) gives
+ *     bucket, from slot pc_root_for_gen(e.root[is_v6], gen): a leaf slot
+ *     gives its verdict, an empty slot (no prefix covers the source) gives
  *     e.verdict, a tail, bucket or guard miss gives the slot it picks,
  *     decoded the same way.
  *     PC_ALLOW passes, PC_DENY_AUDIT passes counted as PC_OUT_AUDIT,
@@ -76,7 +75,6 @@
 #define PC_PORTS_ENTRIES	(PC_NUM_GENS * PC_NUM_PROTOS * PC_NUM_PORTS)
 #define PC_PORT_STATS_ENTRIES	(PC_NUM_PROTOS * PC_NUM_PORTS)
 #define PC_NODE_SLOTS		16	/* slots in one prefix_nodes entry */
-#define PC_TRIE_ROOT_BITS	4	/* address bits of a root node */
 #define PC_TRIE_MIN_BITS	4	/* ... of any node not at the last bits */
 #define PC_TRIE_MAX_BITS	16	/* ... of the widest node */
 #define PC_TRIE_LEVELS		(128 / PC_TRIE_MIN_BITS)	/* IPv6 /128 */
@@ -173,6 +171,7 @@ struct pc_port_entry {
 	__u32 rule_id;		/* rule deciding e.verdict: 1-based, 0 = default */
 	__u8 verdict;		/* enum pc_verdict when no LPM entry matches */
 	__u8 pad[3];
+	__u32 root[2];		/* class_id's root slots, IPv4 and IPv6 */
 };
 
 /* prefix_nodes: ARRAY of PC_PREFIX_NODE_ENTRIES struct pc_node,
@@ -183,9 +182,12 @@ struct pc_port_entry {
  * that a look-up reads at most PC_TRIE_LEVELS nodes (8 for IPv4) and one
  * tail or bucket however many prefixes there are, and in practice two or
  * three. The two generations interleave: node n of generation gen is entry
- * pc_node_index(gen, n), and slots name entries of their own generation
- * directly (so a walk needs gen only for the root). The root of (class,
- * family) is node pc_trie_root(class, is_v6), of PC_TRIE_ROOT_BITS bits.
+ * pc_node_index(gen, n), and slots in nodes name entries of their own
+ * generation directly. The root slot of (class, family) is in every port
+ * entry of that class, root[is_v6], naming a node number (the same in
+ * both generations, so port entries do not depend on gen): the walk makes
+ * it an entry of its generation with pc_root_for_gen(). It may be 0 (no
+ * prefix of that family), a leaf (only a /0), or any kind below.
  *
  * A walk keeps the address bits it has not used yet, most significant
  * first, as 128 bits hi:lo (host order; IPv4 in the high 32 bits of hi).
@@ -302,9 +304,13 @@ static inline __u32 pc_node_index(__u32 gen, __u32 node)
 	return node << 1 | (gen & 1);
 }
 
-static inline __u32 pc_trie_root(__u32 class_id, __u32 is_v6)
+/* A root slot (naming a node number) as the walk of generation gen
+ * starts from: node n becomes entry n * 2 + gen; 0 and leaves stay. */
+static inline __u32 pc_root_for_gen(__u32 root, __u32 gen)
 {
-	return (class_id - 1) * 2 + (is_v6 & 1);
+	if (!root || (root & PC_SLOT_LEAF))
+		return root;
+	return root + (root & PC_SLOT_ENTRY) + (gen & 1);
 }
 
 /* port_stats: PERCPU_ARRAY, PC_PORT_STATS_ENTRIES, index proto*65536+port.
@@ -348,7 +354,8 @@ static inline __u32 pc_port_index(__u32 gen, __u32 proto, __u32 port)
 #ifndef __cplusplus
 _Static_assert(sizeof(struct pc_control) == 8, "pc_control layout");
 _Static_assert(sizeof(struct pc_settings) == 248, "pc_settings layout");
-_Static_assert(sizeof(struct pc_port_entry) == 12, "pc_port_entry layout");
+_Static_assert(sizeof(struct pc_port_entry) == 20, "pc_port_entry layout");
+_Static_assert(PC_PREFIX_NODE_ENTRIES <= PC_SLOT_ENTRY / 2, "a root's entry fits its slot");
 _Static_assert(sizeof(struct pc_node) == 64, "pc_node layout");
 _Static_assert(PC_PREFIX_NODE_ENTRIES <= PC_SLOT_ENTRY + 1, "entries fit a slot");
 _Static_assert(sizeof(struct pc_node_bucket) == 64, "pc_node_bucket layout");

@@ -384,23 +384,28 @@ static __always_inline const struct pc_node_guard *guard_of(__u32 s)
 }
 
 /* The source-prefix look-up: walk the trie of (class, family) in
- * generation gen from its root, each node (or guard) taking the next bits
+ * generation gen from the root slot in its port entry (no read when the
+ * family has no prefix, one for a single prefix), each node (or guard)
+ * taking the next bits
  * of the address (most significant first, shifted out as they are used),
  * until a leaf, an empty slot, a guard's miss, a tail or a bucket. Slots
  * name map entries, so past the root the walk needs no gen. IPv4 and
  * IPv6 have a walk each (an IPv4 address fits one register), both
- * unrolled: no loop counter, and the root's width is a constant. Shifts
+ * unrolled: no loop counter. Shifts
  * come before the look-up (the empty asm keeps clang from sinking them),
  * so fewer values are live across it. */
 static __always_inline __u8 source_verdict_v4(__u32 addr, __u32 gen,
 					      const struct pc_port_entry *e)
 {
-	__u32 s = pc_slot_node(pc_node_index(gen, pc_trie_root(e->class_id, 0)),
-			       PC_TRIE_ROOT_BITS), bits, i;
+	__u32 s = pc_root_for_gen(e->root[0], gen), bits, i;
 	const struct pc_node_guard *g;
 	__u64 hi = (__u64)addr << 32;
 	const __u32 *slot;
 
+	if (s & PC_SLOT_LEAF)
+		return pc_leaf_verdict(s);
+	if (!s)
+		return e->verdict;
 #pragma unroll
 	for (int level = 0; level < 32 / PC_TRIE_MIN_BITS; level++) {
 		bits = pc_slot_kind(s);
@@ -437,11 +442,14 @@ static __always_inline __u8 source_verdict_v4(__u32 addr, __u32 gen,
 static __always_inline __u8 source_verdict_v6(__u64 hi, __u64 lo, __u32 gen,
 					      const struct pc_port_entry *e)
 {
-	__u32 s = pc_slot_node(pc_node_index(gen, pc_trie_root(e->class_id, 1)),
-			       PC_TRIE_ROOT_BITS), bits, i;
+	__u32 s = pc_root_for_gen(e->root[1], gen), bits, i;
 	const struct pc_node_guard *g;
 	const __u32 *slot;
 
+	if (s & PC_SLOT_LEAF)
+		return pc_leaf_verdict(s);
+	if (!s)
+		return e->verdict;
 #pragma unroll
 	for (int level = 0; level < PC_TRIE_LEVELS; level++) {
 		bits = pc_slot_kind(s);

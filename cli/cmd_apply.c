@@ -151,7 +151,7 @@ static int dry_run(struct pc_instance *inst, struct pc_compiled *c,
 		struct pc_compiled_prefix *listed = NULL;
 		size_t n_listed = 0;
 
-		err = pc_trie_list(&v, c->n_classes, &listed, &n_listed);
+		err = pc_trie_list(&v, c->roots, c->n_classes, &listed, &n_listed);
 		if (err) {
 			cli_error("failed to compare policies: %s", strerror(-err));
 			err = PC_EXIT_FAIL;

@@ -520,6 +520,7 @@ void pc_compiled_free(struct pc_compiled *c)
 		return;
 	free(c->prefixes);
 	free(c->nodes);
+	free(c->roots);
 	free(c->rule_decides);
 	free(c);
 }
@@ -583,7 +584,7 @@ int pc_compile(const struct pc_policy *p, struct pc_compiled **out,
 		goto fail;
 	}
 	err = pc_trie_build(c->prefixes, c->n_prefixes, c->n_classes,
-			    PC_PREFIX_NODES, &c->nodes, &c->n_nodes);
+			    PC_PREFIX_NODES, &c->nodes, &c->n_nodes, &c->roots);
 	if (err == -E2BIG) {
 		diag_set(&s, -E2BIG,
 			 "policy's source prefixes need more than %u trie nodes: use fewer prefixes, or give rules with the same ports the same sources",

@@ -61,9 +61,12 @@ struct pc_compiled {
 	size_t n_prefixes;
 	uint32_t n_classes;
 	/* the tries of prefixes (trie.c), nodes numbered as in one
-	 * generation of prefix_nodes; NULL when there are no classes */
+	 * generation of prefix_nodes, and their root slots (pc_class_root);
+	 * NULL when there are no classes. The root slots go into the port
+	 * entries when they are published (ports[..].root stays 0 here). */
 	struct pc_node *nodes;
 	uint32_t n_nodes;
+	uint32_t *roots;
 	struct pc_settings settings;	/* verdicts, mode, counts, hash, source;
 					 * version/applied time set by publisher */
 	/* per rule (index = rule_id - 1): number of (proto, port) entries and

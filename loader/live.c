@@ -77,7 +77,8 @@ static int read_ports(struct pc_instance *inst, __u32 gen,
 
 /* The live tries, listed back as LPM entries (trie.c): the same entries
  * for the same tries, so apply --dry-run compares them with a new policy's
- * tries listed the same way. Classes are those the port entries name. */
+ * tries listed the same way. Classes, and their root slots, are those the
+ * port entries name. */
 static int read_prefixes(struct pc_instance *inst, __u32 gen,
 			 struct pc_compiled *c)
 {
@@ -90,13 +91,32 @@ static int read_prefixes(struct pc_instance *inst, __u32 gen,
 				c->n_classes = c->ports[i][port].class_id;
 	if (!c->n_classes)
 		return 0;
-	if ((uint64_t)c->n_classes * 2 > PC_PREFIX_NODES)
+	if (c->n_classes > PC_MAX_CLASS_ID)
 		return -EBADMSG;
+	c->roots = calloc((size_t)c->n_classes * 2, sizeof(*c->roots));
+	if (!c->roots)
+		return -ENOMEM;
+	for (unsigned i = 0; i < PC_NUM_PROTOS; i++)
+		for (unsigned port = 0; port < PC_NUM_PORTS; port++) {
+			const struct pc_port_entry *e = &c->ports[i][port];
+
+			if (e->class_id) {
+				c->roots[(e->class_id - 1) * 2] = e->root[0];
+				c->roots[(e->class_id - 1) * 2 + 1] = e->root[1];
+			}
+		}
 	err = pc_nodes_view(inst, gen, &v);
-	if (err)
-		return err;
-	err = pc_trie_list(&v, c->n_classes, &c->prefixes, &c->n_prefixes);
-	pc_nodes_unmap(v.base);
+	if (!err) {
+		err = pc_trie_list(&v, c->roots, c->n_classes, &c->prefixes, &c->n_prefixes);
+		pc_nodes_unmap(v.base);
+	}
+	/* the root slots are publish's business: the ports read back look
+	 * like a compiled policy's, which leaves them 0 */
+	free(c->roots);
+	c->roots = NULL;
+	for (unsigned i = 0; i < PC_NUM_PROTOS; i++)
+		for (unsigned port = 0; port < PC_NUM_PORTS; port++)
+			c->ports[i][port].root[0] = c->ports[i][port].root[1] = 0;
 	return err == -EINVAL ? -EBADMSG : err;
 }
 

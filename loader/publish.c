@@ -95,16 +95,14 @@ static int write_ports_mmap(struct pc_instance *inst, __u32 gen,
 	return 0;
 }
 
+/* vals: one half, laid out as pc_compiled's ports[proto][port] */
 static int write_ports(struct pc_instance *inst, __u32 gen,
-		       const struct pc_compiled *c,
-		       const struct pc_port_entry *allow_all)
+		       const struct pc_port_entry *vals)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
-	const struct pc_port_entry *vals = c ? &c->ports[0][0] : allow_all;
 	__u32 *keys, base = pc_port_index(gen, 0, 0), i, count = PORT_HALF;
 	int err = 0;
 
-	/* c->ports[proto][port] is laid out exactly like one half */
 	if (!write_ports_mmap(inst, gen, vals))
 		return 0;
 	keys = malloc(sizeof(*keys) * PORT_HALF);
@@ -167,7 +165,7 @@ void pc_nodes_unmap(const struct pc_node *base)
 
 static int write_nodes(struct pc_instance *inst, __u32 gen,
 		       const struct pc_node *nodes, uint32_t n_nodes,
-		       uint32_t n_classes)
+		       const uint32_t *roots, uint32_t n_classes)
 {
 	struct pc_node *g, *m = NULL;
 	__u32 i, idx;
@@ -180,7 +178,7 @@ static int write_nodes(struct pc_instance *inst, __u32 gen,
 	g = calloc(n_nodes, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
-	err = pc_trie_for_gen(nodes, n_nodes, n_classes, gen, g);
+	err = pc_trie_for_gen(nodes, n_nodes, roots, n_classes, gen, g);
 	if (err)
 		goto out;
 	if (!pc_nodes_map(inst, &m)) {
@@ -202,24 +200,53 @@ out:
 	return err;
 }
 
-/* The tries of c: compiled ones as they are; a compiled policy put
- * together by hand (tests) gets them built here. */
-static int publish_nodes(struct pc_instance *inst, __u32 gen,
-			 const struct pc_compiled *c)
+/* The tries of c, written to generation gen, and c's ports with each
+ * class's root slots, written to the same half. A compiled policy brings
+ * its tries; one put together by hand (tests) gets them built here. */
+static int publish_tries_and_ports(struct pc_instance *inst, __u32 gen,
+				   const struct pc_compiled *c)
 {
-	struct pc_node *nodes;
-	uint32_t n_nodes;
-	int err;
+	static const struct pc_port_entry allow_all[PORT_HALF];
+	struct pc_node *built = NULL;
+	uint32_t *built_roots = NULL, n_nodes = 0;
+	const struct pc_node *nodes;
+	const uint32_t *roots;
+	struct pc_port_entry *half = NULL;
+	int err = 0;
 
 	if (!c)
-		return 0;
-	if (c->nodes || (!c->n_classes && !c->n_prefixes))
-		return write_nodes(inst, gen, c->nodes, c->n_nodes, c->n_classes);
-	err = pc_trie_build(c->prefixes, c->n_prefixes, c->n_classes,
-			    PC_PREFIX_NODES, &nodes, &n_nodes);
+		return write_ports(inst, gen, allow_all);
+	nodes = c->nodes;
+	roots = c->roots;
+	n_nodes = c->n_nodes;
+	if (!nodes && c->n_classes) {
+		err = pc_trie_build(c->prefixes, c->n_prefixes, c->n_classes,
+				    PC_PREFIX_NODES, &built, &n_nodes, &built_roots);
+		nodes = built;
+		roots = built_roots;
+	}
+	if (!err && c->n_classes && !roots)
+		err = -EINVAL;
 	if (!err)
-		err = write_nodes(inst, gen, nodes, n_nodes, c->n_classes);
-	free(nodes);
+		err = write_nodes(inst, gen, nodes, n_nodes, roots, c->n_classes);
+	if (!err) {
+		half = malloc(sizeof(c->ports));
+		if (!half)
+			err = -ENOMEM;
+	}
+	if (!err) {
+		memcpy(half, c->ports, sizeof(c->ports));
+		for (__u32 i = 0; i < PORT_HALF; i++) {
+			__u32 cls = half[i].class_id;
+
+			half[i].root[0] = cls ? pc_class_root(roots, cls, 0) : 0;
+			half[i].root[1] = cls ? pc_class_root(roots, cls, 1) : 0;
+		}
+		err = write_ports(inst, gen, half);
+	}
+	free(half);
+	free(built);
+	free(built_roots);
 	return err;
 }
 
@@ -229,8 +256,7 @@ static int check_classes(const struct pc_compiled *c)
 {
 	if (!c)
 		return 0;
-	if (c->nodes && (c->n_nodes > PC_PREFIX_NODES ||
-			 (uint64_t)c->n_classes * 2 > c->n_nodes))
+	if (c->nodes && c->n_nodes > PC_PREFIX_NODES)
 		return -EINVAL;
 	for (unsigned p = 0; p < PC_NUM_PROTOS; p++)
 		for (unsigned port = 0; port < PC_NUM_PORTS; port++)
@@ -241,7 +267,6 @@ static int check_classes(const struct pc_compiled *c)
 
 static int publish_locked(struct pc_instance *inst, const struct pc_compiled *c)
 {
-	static const struct pc_port_entry zero_ports[PORT_HALF];
 	struct pc_settings old, s;
 	struct pc_control ctl;
 	struct timespec ts;
@@ -260,9 +285,7 @@ static int publish_locked(struct pc_instance *inst, const struct pc_compiled *c)
 	if (ctl.pad & PC_CTL_SYNC_PENDING)
 		err = barrier(inst);
 	if (!err)
-		err = write_ports(inst, n, c, zero_ports);
-	if (!err)
-		err = publish_nodes(inst, n, c);
+		err = publish_tries_and_ports(inst, n, c);
 	if (err)
 		return err;
 
@@ -344,7 +367,7 @@ int pc_lookup(struct pc_instance *inst, unsigned proto, unsigned port,
 	err = pc_nodes_view(inst, g, &v);
 	if (err)
 		return err;
-	s = pc_trie_walk(&v, entry->class_id, family == AF_INET6, addr);
+	s = pc_trie_walk(&v, entry->root[family == AF_INET6], family == AF_INET6, addr);
 	pc_nodes_unmap(v.base);
 	if (s == PC_TRIE_BAD)
 		return -EBADMSG;

@@ -4,8 +4,9 @@
  * (bpf/abi.h).
  *
  * Build: the entries of one (class, family) are sorted by address, then
- * length, so that the prefixes below any slot are a contiguous run. A
- * slot covering the first d address bits, holding `dflt` (the leaf of the
+ * length, so that the prefixes below any slot are a contiguous run. The
+ * class's root slot for the family (which port entries carry) covers all
+ * of them, from d = 0 and dflt = its /0 if any; a slot covering the first d address bits, holding `dflt` (the leaf of the
  * longest prefix that covers all of it, or 0), becomes:
  *  - dflt itself when no prefix lies below it;
  *  - a tail when exactly one does (compared in full, 128 bits);
@@ -23,8 +24,8 @@
  * one /64, say), a guard skips them instead (path compression): a node
  * there would have one used slot.
  * Random prefixes thus take about one wide node per dense region and one
- * tail or bucket per sparse slot: a look-up reads the root, usually one
- * wide node, and a tail or bucket.
+ * tail or bucket per sparse slot: a look-up reads one wide node and a
+ * tail or bucket, a single prefix one tail, an empty family nothing.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -387,22 +388,27 @@ static int entry_check(const struct pc_compiled_prefix *e, uint32_t n_classes)
 
 int pc_trie_build(const struct pc_compiled_prefix *p, size_t n,
 		  uint32_t n_classes, uint32_t max_nodes,
-		  struct pc_node **nodes, uint32_t *n_nodes)
+		  struct pc_node **nodes, uint32_t *n_nodes, uint32_t **roots)
 {
 	struct builder b = { .max = max_nodes };
 	struct bent *e = NULL;
-	uint32_t root;
+	uint32_t *r = NULL;
 	int err = 0;
 
 	*nodes = NULL;
 	*n_nodes = 0;
+	*roots = NULL;
 	if (!n_classes)
 		return n ? -EINVAL : 0;
-	if (n_classes > PC_MAX_CLASS_ID || (uint64_t)n_classes * 2 > max_nodes)
+	if (n_classes > PC_MAX_CLASS_ID)
 		return -E2BIG;
 	e = malloc((n ? n : 1) * sizeof(*e));
-	if (!e)
+	r = calloc((size_t)n_classes * 2, sizeof(*r));
+	if (!e || !r) {
+		free(e);
+		free(r);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < n && !err; i++) {
 		err = entry_check(&p[i], n_classes);
 		e[i].len = p[i].key.prefixlen - 32;
@@ -417,10 +423,9 @@ int pc_trie_build(const struct pc_compiled_prefix *p, size_t n,
 	for (size_t i = 1; i < n && !err; i++)
 		if (!bent_cmp(&e[i - 1], &e[i]))
 			err = -EINVAL;	/* the same prefix twice */
-	for (uint32_t r = 0; r < n_classes * 2 && !err; r++)
-		err = new_nodes(&b, 1, &root);
 	/* one (class, family) at a time: a run of equal scope, whose /0
-	 * (if any) sorts first and is what the root's empty slots answer */
+	 * (if any) sorts first and is what the root answers where no longer
+	 * prefix lies */
 	for (size_t i = 0, j; i < n && !err; i = j) {
 		uint32_t scope = e[i].scope, dflt = 0;
 		size_t first = i;
@@ -430,15 +435,18 @@ int pc_trie_build(const struct pc_compiled_prefix *p, size_t n,
 		if (!e[first].len)
 			dflt = e[first++].leaf;
 		b.max_bits = scope & 1 ? 128 : 32;
-		err = fill_node(&b, pc_trie_root(pc_scope_class(scope), scope & 1),
-				PC_TRIE_ROOT_BITS, e + first, j - first, 0, dflt);
+		err = make_slot(&b, e + first, j - first, 0, dflt,
+				&r[(pc_scope_class(scope) - 1) * 2 + (scope & 1)]);
 	}
 	if (!err) {
 		*nodes = b.n;
 		*n_nodes = b.count;
+		*roots = r;
 		b.n = NULL;
+		r = NULL;
 	}
 	free(b.n);
+	free(r);
 	free(e);
 	return err;
 }
@@ -489,7 +497,8 @@ static int translate(struct translator *t, uint32_t s, uint32_t *out)
 }
 
 int pc_trie_for_gen(const struct pc_node *nodes, uint32_t n_nodes,
-		    uint32_t n_classes, uint32_t gen, struct pc_node *out)
+		    const uint32_t *roots, uint32_t n_classes, uint32_t gen,
+		    struct pc_node *out)
 {
 	/* a tree: every node is reached once, from the roots, breadth first */
 	struct translator t = { .nodes = nodes, .n_nodes = n_nodes, .gen = gen, .out = out };
@@ -502,13 +511,10 @@ int pc_trie_for_gen(const struct pc_node *nodes, uint32_t n_nodes,
 		err = -ENOMEM;
 		goto out;
 	}
-	if ((uint64_t)n_classes * 2 > n_nodes) {
-		err = -EINVAL;
-		goto out;
-	}
-	for (uint32_t r = 0; r < n_classes * 2; r++) {
-		t.queue[t.tail++] = (struct ref){ r, PC_TRIE_ROOT_BITS };
-		t.seen[r] = 1;
+	for (uint32_t r = 0; r < n_classes * 2 && !err; r++) {
+		uint32_t as_gen;	/* the program makes the same itself */
+
+		err = translate(&t, roots[r], &as_gen);
 	}
 	while (head < t.tail && !err) {
 		struct ref q = t.queue[head++];
@@ -551,12 +557,10 @@ static const uint32_t *view_slot(const struct pc_trie_view *v, uint32_t x, uint3
 	return n ? &n->slot[i % PC_NODE_SLOTS] : NULL;
 }
 
-static uint32_t view_root(const struct pc_trie_view *v, uint32_t class_id, int is_v6)
+/* A root slot (naming a node number) as the walk of the view starts. */
+static uint32_t view_root(const struct pc_trie_view *v, uint32_t root)
 {
-	uint32_t r = pc_trie_root(class_id, is_v6);
-
-	return pc_slot_node(v->interleaved ? pc_node_index(v->gen, r) : r,
-			    PC_TRIE_ROOT_BITS);
+	return v->interleaved ? pc_root_for_gen(root, v->gen) : root;
 }
 
 static uint32_t answer(uint32_t r)	/* what a tail or bucket picked */
@@ -565,17 +569,16 @@ static uint32_t answer(uint32_t r)	/* what a tail or bucket picked */
 }
 
 /* pc_trie_walk, counting the nodes it reads in *reads */
-static uint32_t walk(const struct pc_trie_view *v, uint32_t class_id,
+static uint32_t walk(const struct pc_trie_view *v, uint32_t root,
 		     int is_v6, const uint8_t addr[16], unsigned *reads)
 {
 	struct key128 k = addr_key(addr, is_v6);
 	unsigned levels = is_v6 ? PC_TRIE_LEVELS : 32 / PC_TRIE_MIN_BITS;
 	const struct pc_node *n;
-	uint32_t s;
+	uint32_t s = view_root(v, root);
 
-	if (!class_id)
-		return PC_TRIE_BAD;
-	s = view_root(v, class_id, is_v6);
+	if (!s || (s & PC_SLOT_LEAF))
+		return s;
 	for (unsigned level = 0; level < levels; level++) {
 		uint32_t bits = pc_slot_kind(s), i;
 
@@ -622,20 +625,20 @@ static uint32_t walk(const struct pc_trie_view *v, uint32_t class_id,
 	return answer(n->tail.hit);
 }
 
-uint32_t pc_trie_walk(const struct pc_trie_view *v, uint32_t class_id,
+uint32_t pc_trie_walk(const struct pc_trie_view *v, uint32_t root,
 		      int is_v6, const uint8_t addr[16])
 {
 	unsigned reads = 0;
 
-	return walk(v, class_id, is_v6, addr, &reads);
+	return walk(v, root, is_v6, addr, &reads);
 }
 
-unsigned pc_trie_reads(const struct pc_trie_view *v, uint32_t class_id,
+unsigned pc_trie_reads(const struct pc_trie_view *v, uint32_t root,
 		       int is_v6, const uint8_t addr[16])
 {
 	unsigned reads = 0;
 
-	walk(v, class_id, is_v6, addr, &reads);
+	walk(v, root, is_v6, addr, &reads);
 	return reads;
 }
 
@@ -800,8 +803,8 @@ static int list_slot(struct lister *l, uint32_t s, unsigned d, struct key128 pat
 	return -EINVAL;
 }
 
-int pc_trie_list(const struct pc_trie_view *v, uint32_t n_classes,
-		 struct pc_compiled_prefix **out, size_t *n_out)
+int pc_trie_list(const struct pc_trie_view *v, const uint32_t *roots,
+		 uint32_t n_classes, struct pc_compiled_prefix **out, size_t *n_out)
 {
 	struct lister l = { .v = v };
 	int err = 0;
@@ -810,7 +813,8 @@ int pc_trie_list(const struct pc_trie_view *v, uint32_t n_classes,
 		for (int v6 = 0; v6 < 2 && !err; v6++) {
 			l.cls = cls;
 			l.is_v6 = v6;
-			err = list_slot(&l, view_root(v, cls, v6), 0, (struct key128){ 0, 0 });
+			err = list_slot(&l, view_root(v, pc_class_root(roots, cls, v6)), 0,
+					(struct key128){ 0, 0 });
 		}
 	if (err) {
 		free(l.out);

@@ -15,20 +15,31 @@
 
 /* Build the level-compressed tries of the n LPM entries p (classes
  * 1..n_classes): *nodes gets *n_nodes nodes numbered as in one generation
- * of prefix_nodes, slots naming node numbers (the caller frees it; NULL
- * when n_classes is 0). -E2BIG when more than max_nodes nodes would be
- * needed, -EINVAL for an entry with a bad length, class, verdict or rule
- * id, or two entries for one class, family, length and address; -ENOMEM. */
+ * of prefix_nodes, slots naming node numbers, and *roots the n_classes * 2
+ * root slots (pc_class_root) that port entries carry (the caller frees
+ * both; NULL when n_classes is 0). -E2BIG when more than max_nodes nodes
+ * would be needed, -EINVAL for an entry with a bad length, class, verdict
+ * or rule id, or two entries for one class, family, length and address;
+ * -ENOMEM. */
 int pc_trie_build(const struct pc_compiled_prefix *p, size_t n,
 		  uint32_t n_classes, uint32_t max_nodes,
-		  struct pc_node **nodes, uint32_t *n_nodes);
+		  struct pc_node **nodes, uint32_t *n_nodes, uint32_t **roots);
 
-/* The n_nodes nodes of classes 1..n_classes as generation gen of
- * prefix_nodes holds them: out[i] is node i with every node number in its
- * slots made an entry number, pc_node_index(gen, n). Nodes no root reaches
- * are left as they are in out. -EINVAL when the nodes are not a tree. */
+/* The root slot of (class_id, family) in a roots array. */
+static inline uint32_t pc_class_root(const uint32_t *roots, uint32_t class_id, int is_v6)
+{
+	return roots[(class_id - 1) * 2 + (is_v6 ? 1 : 0)];
+}
+
+/* The n_nodes nodes of the tries from roots (classes 1..n_classes) as
+ * generation gen of prefix_nodes holds them: out[i] is node i with every
+ * node number in its slots made an entry number, pc_node_index(gen, n)
+ * (roots stay node numbers: the program translates them). Nodes no root
+ * reaches are left as they are in out. -EINVAL when the nodes are not a
+ * tree. */
 int pc_trie_for_gen(const struct pc_node *nodes, uint32_t n_nodes,
-		    uint32_t n_classes, uint32_t gen, struct pc_node *out);
+		    const uint32_t *roots, uint32_t n_classes, uint32_t gen,
+		    struct pc_node *out);
 
 /* Nodes to walk: those of generation gen of a prefix_nodes map
  * (interleaved = 1; base is entry 0, n_entries the map's entries; slots
@@ -46,14 +57,16 @@ struct pc_trie_view {
 #define PC_TRIE_BAD PC_SLOT_TAIL
 
 /* The slot that decides for addr (network order, IPv4 in addr[0..3]) in
- * the trie of (class_id, family): a leaf (pc_leaf_verdict, pc_leaf_rule),
- * 0 when no prefix covers addr (the port entry decides), or PC_TRIE_BAD. */
-uint32_t pc_trie_walk(const struct pc_trie_view *v, uint32_t class_id,
+ * the trie of the given family from root (a root slot, naming a node
+ * number, as port entries carry it): a leaf (pc_leaf_verdict,
+ * pc_leaf_rule), 0 when no prefix covers addr (the port entry decides),
+ * or PC_TRIE_BAD. */
+uint32_t pc_trie_walk(const struct pc_trie_view *v, uint32_t root,
 		      int is_v6, const uint8_t addr[16]);
 
-/* How many nodes pc_trie_walk reads for addr (the root, guards, nodes,
- * and the tail or bucket it ends on): what the program's walk costs. */
-unsigned pc_trie_reads(const struct pc_trie_view *v, uint32_t class_id,
+/* How many nodes pc_trie_walk reads for addr (nodes, guards, and the
+ * tail or bucket it ends on): what the program's walk costs. */
+unsigned pc_trie_reads(const struct pc_trie_view *v, uint32_t root,
 		       int is_v6, const uint8_t addr[16]);
 
 /* The tries of classes 1..n_classes as LPM entries (may overlap) whose
@@ -63,7 +76,7 @@ unsigned pc_trie_reads(const struct pc_trie_view *v, uint32_t class_id,
  * prefix the run covers. *out is malloc'd (NULL when *n_out is 0).
  * -EINVAL for a corrupt trie, or a bucket whose first-match order is not
  * longest first. */
-int pc_trie_list(const struct pc_trie_view *v, uint32_t n_classes,
-		 struct pc_compiled_prefix **out, size_t *n_out);
+int pc_trie_list(const struct pc_trie_view *v, const uint32_t *roots,
+		 uint32_t n_classes, struct pc_compiled_prefix **out, size_t *n_out);
 
 #endif

@@ -696,35 +696,49 @@ static void must_write(struct env *e, int fd, __u32 key, void *val)
 }
 
 /* The trie walk (abi.h, step 6) on corrupt nodes: tcp 22 from 10.1.2.3
- * is allowed through the class's IPv4 trie (10.0.0.0/8); its root slot 0
- * (the first 4 bits of 10.x) is overwritten. A cycle, a node outside the
+ * is allowed through the class's IPv4 trie (10.0.0.0/8). The port entry's
+ * IPv4 root slot is pointed at a 4-bit node of our own, whose slot 0 (the
+ * first 4 bits of 10.x) is then overwritten: a cycle, a node outside the
  * map, a wide node running past the map's end, a slot of no known kind, a
  * tail, bucket or guard whose answer is a node, a guard of 0 bits, a leaf
- * verdict 3: all dropped.
- * Tails and buckets below the root compare the address bits after its 4. */
+ * verdict 3: all dropped. Tails, buckets and guards below that node
+ * compare the address bits after its 4. The root slot itself: of no known
+ * kind, or outside the map: dropped; a leaf: decides with no read. */
 static void sweep_corrupt_trie(struct env *e, __u32 g)
 {
 	static const struct pkt_desc tcp22 = V4(.proto = 6, .dport = 22, .src = "10.1.2.3");
-	struct pc_port_entry pe22;
-	struct pc_node root, bad, tail;
-	__u32 iroot, itail, spare = PC_PREFIX_NODES - 1;
+	struct pc_port_entry pe22, pe;
+	struct pc_node bad, tail;
+	__u32 spare_root = PC_PREFIX_NODES - 2, spare_tail = PC_PREFIX_NODES - 1;
+	__u32 iroot = pc_node_index(g, spare_root), itail = pc_node_index(g, spare_tail);
+	__u32 ip22 = pc_port_index(g, PC_PROTO_TCP, 22);
 
-	if (map_rw(e->inst->ports_fd, pc_port_index(g, PC_PROTO_TCP, 22), &pe22, 0) ||
-	    !pe22.class_id) {
+	if (map_rw(e->inst->ports_fd, ip22, &pe22, 0) || !pe22.class_id) {
 		fprintf(stderr, "FAIL [corrupt maps] tcp 22 has no source class\n");
 		e->failed++;
 		return;
 	}
-	iroot = pc_node_index(g, pc_trie_root(pe22.class_id, 0));
-	itail = pc_node_index(g, spare);
-	if (map_rw(e->inst->prefix_nodes_fd, iroot, &root, 0)) {
-		fprintf(stderr, "FAIL [corrupt maps] cannot read the trie root\n");
-		e->failed++;
-		return;
-	}
 	corrupt_one(e, "trie intact: tcp 22 from 10.1.2.3 allowed", &tcp22, PASS, TCP(22), S_PASS);
-	bad = root;
-	bad.slot[0] = pc_slot_node(iroot, PC_TRIE_ROOT_BITS);
+
+	pe = pe22;
+	pe.root[0] = 0x20u << PC_SLOT_KIND_SHIFT;
+	must_write(e, e->inst->ports_fd, ip22, &pe);
+	corrupt_one(e, "trie root slot of no known kind: dropped", &tcp22, DROP, TCP(22), S_DROP);
+	pe.root[0] = pc_slot_node(PC_PREFIX_NODES + 5, 4);
+	must_write(e, e->inst->ports_fd, ip22, &pe);
+	corrupt_one(e, "trie root slot outside the map: dropped", &tcp22, DROP, TCP(22), S_DROP);
+	pe.root[0] = pc_leaf(PC_ALLOW, 1);
+	must_write(e, e->inst->ports_fd, ip22, &pe);
+	corrupt_one(e, "trie root slot a leaf (allow): passes", &tcp22, PASS, TCP(22), S_PASS);
+
+	/* from here on the walk starts at our 4-bit node */
+	memset(&bad, 0, sizeof(bad));
+	bad.slot[0] = pc_leaf(PC_ALLOW, 1);
+	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	pe.root[0] = pc_slot_node(spare_root, 4);
+	must_write(e, e->inst->ports_fd, ip22, &pe);
+	corrupt_one(e, "trie root node, slot 0 allow: passes", &tcp22, PASS, TCP(22), S_PASS);
+	bad.slot[0] = pc_slot_node(iroot, 4);
 	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
 	corrupt_one(e, "trie root slot pointing at the root (a cycle): dropped", &tcp22,
 		    DROP, TCP(22), S_DROP);
@@ -813,7 +827,7 @@ static void sweep_corrupt_trie(struct env *e, __u32 g)
 	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
 	corrupt_one(e, "trie guard of 0 bits: dropped", &tcp22, DROP, TCP(22), S_DROP);
 
-	must_write(e, e->inst->prefix_nodes_fd, iroot, &root);
+	must_write(e, e->inst->ports_fd, ip22, &pe22);
 	corrupt_one(e, "restored trie: tcp 22 from 10.1.2.3 allowed", &tcp22, PASS, TCP(22), S_PASS);
 }
 

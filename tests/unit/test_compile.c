@@ -138,7 +138,8 @@ static void check_walk(const struct pc_compiled *c, const struct pkt *k,
 		       const struct pc_compiled_prefix *best)
 {
 	struct pc_trie_view v = { .base = c->nodes, .n_entries = c->n_nodes };
-	uint32_t s = pc_trie_walk(&v, e->class_id, k->family == AF_INET6, k->addr);
+	int v6 = k->family == AF_INET6;
+	uint32_t s = pc_trie_walk(&v, pc_class_root(c->roots, e->class_id, v6), v6, k->addr);
 
 	if (!best) {
 		assert_int_equal(s, 0);

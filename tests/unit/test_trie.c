@@ -149,13 +149,14 @@ static void test_random_against_naive(void **state)
 		size_t n = (size_t)(rnd() % 400) + 1, n_list = 0;
 		struct pc_compiled_prefix *p = random_entries(&n, n_classes), *list = NULL;
 		struct pc_node *nodes = NULL;
+		uint32_t *roots = NULL;
 		struct pc_trie_view v;
 
 		assert_int_equal(pc_trie_build(p, n, n_classes, PC_PREFIX_NODES,
-					       &nodes, &n_nodes), 0);
-		assert_true(n_nodes >= n_classes * 2);
+					       &nodes, &n_nodes, &roots), 0);
+		assert_non_null(roots);
 		v = (struct pc_trie_view){ .base = nodes, .n_entries = n_nodes };
-		assert_int_equal(pc_trie_list(&v, n_classes, &list, &n_list), 0);
+		assert_int_equal(pc_trie_list(&v, roots, n_classes, &list, &n_list), 0);
 		for (int i = 0; i < 3000; i++) {
 			uint32_t cls = (uint32_t)(rnd() % n_classes) + 1, s;
 			int v6 = rnd() & 1;
@@ -164,7 +165,7 @@ static void test_random_against_naive(void **state)
 
 			probe_addr(p, n, v6, addr);
 			best = naive(p, n, cls, v6, addr);
-			s = pc_trie_walk(&v, cls, v6, addr);
+			s = pc_trie_walk(&v, pc_class_root(roots, cls, v6), v6, addr);
 			if (!best) {
 				assert_int_equal(s, 0);
 			} else {
@@ -195,11 +196,11 @@ static void test_interleaved_generation(void **state)
 	size_t n = 200, n_list = 0;
 	struct pc_compiled_prefix *p = random_entries(&n, 2), *list = NULL;
 	struct pc_node *nodes, *map;
-	uint32_t n_nodes;
+	uint32_t n_nodes, *roots;
 	struct pc_trie_view v = { 0 }, flat;
 
 	(void)state;
-	assert_int_equal(pc_trie_build(p, n, 2, PC_PREFIX_NODES, &nodes, &n_nodes), 0);
+	assert_int_equal(pc_trie_build(p, n, 2, PC_PREFIX_NODES, &nodes, &n_nodes, &roots), 0);
 	map = malloc((size_t)n_nodes * 2 * sizeof(*map));
 	assert_non_null(map);
 	memset(map, 0x5a, (size_t)n_nodes * 2 * sizeof(*map));
@@ -207,7 +208,7 @@ static void test_interleaved_generation(void **state)
 		struct pc_node *g = calloc(n_nodes, sizeof(*g));
 
 		assert_non_null(g);
-		assert_int_equal(pc_trie_for_gen(nodes, n_nodes, 2, 1, g), 0);
+		assert_int_equal(pc_trie_for_gen(nodes, n_nodes, roots, 2, 1, g), 0);
 		for (uint32_t i = 0; i < n_nodes; i++)
 			map[pc_node_index(1, i)] = g[i];
 		free(g);
@@ -221,10 +222,10 @@ static void test_interleaved_generation(void **state)
 		uint32_t cls = (uint32_t)(rnd() % 2) + 1;
 
 		probe_addr(p, n, v6, addr);
-		assert_int_equal(pc_trie_walk(&v, cls, v6, addr),
-				 pc_trie_walk(&flat, cls, v6, addr));
+		assert_int_equal(pc_trie_walk(&v, pc_class_root(roots, cls, v6), v6, addr),
+				 pc_trie_walk(&flat, pc_class_root(roots, cls, v6), v6, addr));
 	}
-	assert_int_equal(pc_trie_list(&v, 2, &list, &n_list), 0);
+	assert_int_equal(pc_trie_list(&v, roots, 2, &list, &n_list), 0);
 	free(list);
 	free(map);
 	free(nodes);
@@ -239,7 +240,7 @@ static void test_node_count_and_limit(void **state)
 	size_t n = 20000;
 	struct pc_compiled_prefix *p = calloc(n, sizeof(*p));
 	struct pc_node *nodes;
-	uint32_t n_nodes;
+	uint32_t n_nodes, *roots;
 
 	(void)state;
 	assert_non_null(p);
@@ -266,26 +267,28 @@ static void test_node_count_and_limit(void **state)
 				p[m++] = p[i];
 		n = m;
 	}
-	assert_int_equal(pc_trie_build(p, n, 1, PC_PREFIX_NODES, &nodes, &n_nodes), 0);
+	assert_int_equal(pc_trie_build(p, n, 1, PC_PREFIX_NODES, &nodes, &n_nodes, &roots), 0);
+	free(roots);
 	print_message("%zu random prefixes: %u nodes\n", n, n_nodes);
 	assert_true(n_nodes < n);
 	free(nodes);
-	assert_int_equal(pc_trie_build(p, n, 1, n_nodes - 1, &nodes, &n_nodes), -E2BIG);
+	assert_int_equal(pc_trie_build(p, n, 1, n_nodes - 1, &nodes, &n_nodes, &roots), -E2BIG);
 	assert_null(nodes);
+	assert_null(roots);
 	free(p);
 }
 
 /* Hosts of one network: 60 IPv6 /128 in one /64 and 60 IPv4 /32 in one
- * /24. Every prefix below the root shares the network's bits, so a guard
- * skips them in one read: a host is found in at most 4 reads (root,
- * guard, node, tail or bucket), where nodes alone would take one read per
- * 4 to 7 shared bits (12 for the IPv6 ones). Answers as the naive match,
+ * /24. Every prefix shares the network's bits, so a guard skips them in
+ * one read: a host is found in at most 3 reads (guard, node, tail or
+ * bucket), where nodes alone would take one read per 4 to 7 shared bits
+ * (11 for the IPv6 ones), and an address outside the network in 1. Answers as the naive match,
  * and the listing gives back the 120 hosts. */
 static void test_hosts_of_one_network(void **state)
 {
 	struct pc_compiled_prefix p[120], *list = NULL;
 	struct pc_node *nodes;
-	uint32_t n_nodes;
+	uint32_t n_nodes, *roots;
 	size_t n_list = 0;
 	struct pc_trie_view v;
 
@@ -309,26 +312,29 @@ static void test_hosts_of_one_network(void **state)
 		p[i].key.scope = pc_prefix_scope(1, v6);
 		p[i].value.rule_id = (uint32_t)i + 1;
 	}
-	assert_int_equal(pc_trie_build(p, 120, 1, PC_PREFIX_NODES, &nodes, &n_nodes), 0);
+	assert_int_equal(pc_trie_build(p, 120, 1, PC_PREFIX_NODES, &nodes, &n_nodes, &roots), 0);
 	v = (struct pc_trie_view){ .base = nodes, .n_entries = n_nodes };
 	for (int i = 0; i < 120; i++) {
 		int v6 = i < 60;
 		uint8_t addr[16];
 
-		assert_int_equal(pc_trie_walk(&v, 1, v6, p[i].key.addr),
+		uint32_t root = pc_class_root(roots, 1, v6);
+
+		assert_int_equal(pc_trie_walk(&v, root, v6, p[i].key.addr),
 				 pc_leaf(PC_ALLOW, (uint32_t)i + 1));
-		assert_in_range(pc_trie_reads(&v, 1, v6, p[i].key.addr), 2, 4);
+		assert_in_range(pc_trie_reads(&v, root, v6, p[i].key.addr), 1, 3);
 		/* a neighbour outside the list, and one outside the network */
 		memcpy(addr, p[i].key.addr, 16);
 		addr[v6 ? 14 : 3] ^= v6 ? 0x80 : 2;
-		assert_int_equal(pc_trie_walk(&v, 1, v6, addr), 0);
-		addr[v6 ? 7 : 2] ^= 1;
-		assert_int_equal(pc_trie_walk(&v, 1, v6, addr), 0);
-		assert_in_range(pc_trie_reads(&v, 1, v6, addr), 1, 2);
+		assert_int_equal(pc_trie_walk(&v, root, v6, addr), 0);
+		addr[v6 ? 6 : 2] ^= 1;
+		assert_int_equal(pc_trie_walk(&v, root, v6, addr), 0);
+		assert_int_equal(pc_trie_reads(&v, root, v6, addr), 1);
 	}
-	assert_int_equal(pc_trie_list(&v, 1, &list, &n_list), 0);
+	assert_int_equal(pc_trie_list(&v, roots, 1, &list, &n_list), 0);
 	assert_int_equal(n_list, 120);
 	free(list);
+	free(roots);
 	free(nodes);
 }
 
@@ -336,37 +342,43 @@ static void test_bad_entries(void **state)
 {
 	struct pc_compiled_prefix e;
 	struct pc_node *nodes;
-	uint32_t n_nodes;
+	uint32_t n_nodes, *roots;
 
 	(void)state;
 	memset(&e, 0, sizeof(e));
 	e.key.prefixlen = 32 + 33;	/* IPv4 /33 */
 	e.key.scope = pc_prefix_scope(1, 0);
 	e.value.rule_id = 1;
-	assert_int_equal(pc_trie_build(&e, 1, 1, 100, &nodes, &n_nodes), -EINVAL);
+	assert_int_equal(pc_trie_build(&e, 1, 1, 100, &nodes, &n_nodes, &roots), -EINVAL);
 	e.key.prefixlen = 32 + 24;
 	e.key.scope = pc_prefix_scope(2, 0);	/* class 2 of 1 */
-	assert_int_equal(pc_trie_build(&e, 1, 1, 100, &nodes, &n_nodes), -EINVAL);
+	assert_int_equal(pc_trie_build(&e, 1, 1, 100, &nodes, &n_nodes, &roots), -EINVAL);
 	e.key.scope = pc_prefix_scope(1, 0);
 	e.value.rule_id = 0;
-	assert_int_equal(pc_trie_build(&e, 1, 1, 100, &nodes, &n_nodes), -EINVAL);
+	assert_int_equal(pc_trie_build(&e, 1, 1, 100, &nodes, &n_nodes, &roots), -EINVAL);
 	e.value.rule_id = PC_MAX_PREFIX_RULE + 1;
-	assert_int_equal(pc_trie_build(&e, 1, 1, 100, &nodes, &n_nodes), -EINVAL);
+	assert_int_equal(pc_trie_build(&e, 1, 1, 100, &nodes, &n_nodes, &roots), -EINVAL);
 	e.value.rule_id = 1;
-	assert_int_equal(pc_trie_build(&e, 1, 1, 1, &nodes, &n_nodes), -E2BIG);
-	assert_int_equal(pc_trie_build(&e, 1, 1, 100, &nodes, &n_nodes), 0);
-	assert_int_equal(n_nodes, 3);	/* two roots and a tail */
+	assert_int_equal(pc_trie_build(&e, 1, 1, 0, &nodes, &n_nodes, &roots), -E2BIG);
+	assert_int_equal(pc_trie_build(&e, 1, 1, 100, &nodes, &n_nodes, &roots), 0);
+	/* one prefix: a tail, which the IPv4 root slot names; no IPv6 */
+	assert_int_equal(n_nodes, 1);
+	assert_int_equal(pc_class_root(roots, 1, 0), pc_slot_tail(0));
+	assert_int_equal(pc_class_root(roots, 1, 1), 0);
+	free(roots);
 	free(nodes);
 }
 
 /* Corrupt tries: a cycle, a node out of range (or running past the
  * end), a slot of no known kind, a bucket out of order, a tail, bucket or
- * guard answering with a node, a guard that skips nothing: the walk ends in PC_TRIE_BAD (the program: deny), the listing
- * fails, nothing loops. */
+ * guard answering with a node, a guard that skips nothing: the walk ends
+ * in PC_TRIE_BAD (the program: deny), the listing fails, nothing loops. */
 static void test_corrupt(void **state)
 {
 	struct pc_node n[4];
 	struct pc_trie_view v = { .base = n, .n_entries = 4 };
+	/* class 1: IPv4 from node 0, IPv6 from node 1, both 4 bits wide */
+	const uint32_t roots[2] = { pc_slot_node(0, 4), pc_slot_node(1, 4) };
 	struct pc_compiled_prefix *list = NULL;
 	size_t n_list = 0;
 	uint8_t addr[16] = { 10, 1, 2, 3 };
@@ -377,17 +389,17 @@ static void test_corrupt(void **state)
 		n[0].slot[i] = pc_slot_node(2, 4);	/* v4 root -> node 2 */
 	for (int i = 0; i < PC_NODE_SLOTS; i++)
 		n[2].slot[i] = pc_slot_node(2, 4);	/* node 2 -> itself */
-	assert_int_equal(pc_trie_walk(&v, 1, 0, addr), PC_TRIE_BAD);
-	assert_int_equal(pc_trie_list(&v, 1, &list, &n_list), -EINVAL);
+	assert_int_equal(pc_trie_walk(&v, roots[0], 0, addr), PC_TRIE_BAD);
+	assert_int_equal(pc_trie_list(&v, roots, 1, &list, &n_list), -EINVAL);
 	n[2].slot[0] = pc_slot_node(77, 4);	/* out of range */
 	addr[0] = 0;
-	assert_int_equal(pc_trie_walk(&v, 1, 0, addr), PC_TRIE_BAD);
+	assert_int_equal(pc_trie_walk(&v, roots[0], 0, addr), PC_TRIE_BAD);
 	n[2].slot[0] = pc_slot_node(3, 8);	/* 16 nodes from 3: past the end */
 	addr[1] = 0xff;
-	assert_int_equal(pc_trie_walk(&v, 1, 0, addr), PC_TRIE_BAD);
+	assert_int_equal(pc_trie_walk(&v, roots[0], 0, addr), PC_TRIE_BAD);
 	n[2].slot[0] = 0x20u << PC_SLOT_KIND_SHIFT | 3;	/* no such kind */
-	assert_int_equal(pc_trie_walk(&v, 1, 0, addr), PC_TRIE_BAD);
-	assert_int_equal(pc_trie_list(&v, 1, &list, &n_list), -EINVAL);
+	assert_int_equal(pc_trie_walk(&v, roots[0], 0, addr), PC_TRIE_BAD);
+	assert_int_equal(pc_trie_list(&v, roots, 1, &list, &n_list), -EINVAL);
 	/* a bucket whose first entry is shorter than a second one inside it:
 	 * the walk takes the first, an LPM list could not say so */
 	memset(&n[3], 0, sizeof(n[3]));
@@ -399,27 +411,28 @@ static void test_corrupt(void **state)
 		n[2].slot[i] = 0;
 	n[2].slot[0] = pc_slot_bucket(3);
 	addr[1] = 0;
-	assert_int_equal(pc_trie_walk(&v, 1, 0, addr), pc_leaf(PC_ALLOW, 1));
-	assert_int_equal(pc_trie_list(&v, 1, &list, &n_list), -EINVAL);
+	assert_int_equal(pc_trie_walk(&v, roots[0], 0, addr), pc_leaf(PC_ALLOW, 1));
+	assert_int_equal(pc_trie_list(&v, roots, 1, &list, &n_list), -EINVAL);
 	n[3].bucket.result[0] = pc_slot_node(2, 4);	/* a node as an answer */
-	assert_int_equal(pc_trie_walk(&v, 1, 0, addr), PC_TRIE_BAD);
+	assert_int_equal(pc_trie_walk(&v, roots[0], 0, addr), PC_TRIE_BAD);
 	/* guards: a shift of 0 bits (no progress), a node as the miss */
 	memset(&n[3], 0, sizeof(n[3]));
 	n[2].slot[0] = pc_slot_guard(3);
 	n[3].guard.next = pc_leaf(PC_ALLOW, 1);
-	assert_int_equal(pc_trie_walk(&v, 1, 0, addr), PC_TRIE_BAD);
+	assert_int_equal(pc_trie_walk(&v, roots[0], 0, addr), PC_TRIE_BAD);
 	n[3].guard.bits = 8;
 	n[3].guard.mask = 0xff00000000000000ull;
-	assert_int_equal(pc_trie_walk(&v, 1, 0, addr), pc_leaf(PC_ALLOW, 1));
+	assert_int_equal(pc_trie_walk(&v, roots[0], 0, addr), pc_leaf(PC_ALLOW, 1));
 	n[3].guard.key = 0x0100000000000000ull;
 	n[3].guard.miss = pc_slot_node(2, 4);
-	assert_int_equal(pc_trie_walk(&v, 1, 0, addr), PC_TRIE_BAD);
+	assert_int_equal(pc_trie_walk(&v, roots[0], 0, addr), PC_TRIE_BAD);
 	memset(&n[3], 0, sizeof(n[3]));
 	n[3].tail.mask_hi = ~0ull;
 	n[3].tail.miss = 2;		/* a node where a leaf belongs */
 	n[1].slot[0] = pc_slot_tail(3);
-	assert_int_equal(pc_trie_walk(&v, 1, 1, addr), PC_TRIE_BAD);
-	assert_int_equal(pc_trie_walk(&v, 0, 0, addr), PC_TRIE_BAD);
+	assert_int_equal(pc_trie_walk(&v, roots[1], 1, addr), PC_TRIE_BAD);
+	/* a root slot of no known kind */
+	assert_int_equal(pc_trie_walk(&v, 0x20u << PC_SLOT_KIND_SHIFT, 0, addr), PC_TRIE_BAD);
 }
 
 int main(void)
