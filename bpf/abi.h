@@ -179,9 +179,9 @@ struct pc_port_entry {
  * per (class, family) with leaf pushing and level compression: each node
  * takes as many address bits as the prefixes below it need (1 to
  * PC_TRIE_MAX_BITS; at least PC_TRIE_MIN_BITS unless fewer are left), so
- * that a look-up reads at most PC_TRIE_LEVELS nodes (8 for IPv4) and one
- * tail or bucket however many prefixes there are, and in practice two or
- * three. The two generations interleave: node n of generation gen is entry
+ * that a look-up reads at most PC_TRIE_LEVELS nodes and guards (8 for
+ * IPv4) and one tail or bucket however many prefixes there are, and in
+ * practice one or two. The two generations interleave: node n of generation gen is entry
  * pc_node_index(gen, n), and slots in nodes name entries of their own
  * generation directly. The root slot of (class, family) is in every port
  * entry of that class, root[is_v6], naming a node number (the same in
