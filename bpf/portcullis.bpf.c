@@ -383,23 +383,37 @@ static __always_inline const struct pc_node_guard *guard_of(__u32 s)
 	return n ? &n->guard : NULL;
 }
 
+/* Shift the bits bits (1..63) a node or guard used out of hi:lo. IPv4
+ * (is_v6 a constant 0 here) keeps its address in hi alone. The empty asm
+ * keeps clang from sinking the shift past the next look-up: fewer values
+ * are live across it. */
+static __always_inline void shift_out(__u64 *hi, __u64 *lo, __u32 bits, const int is_v6)
+{
+	if (is_v6) {
+		*hi = *hi << bits | *lo >> (64 - bits);
+		*lo <<= bits;
+		asm volatile("" : "+r"(*hi), "+r"(*lo));
+	} else {
+		*hi <<= bits;
+		asm volatile("" : "+r"(*hi));
+	}
+}
+
 /* The source-prefix look-up: walk the trie of (class, family) in
  * generation gen from the root slot in its port entry (no read when the
  * family has no prefix, one for a single prefix), each node (or guard)
- * taking the next bits
- * of the address (most significant first, shifted out as they are used),
- * until a leaf, an empty slot, a guard's miss, a tail or a bucket. Slots
- * name map entries, so past the root the walk needs no gen. IPv4 and
- * IPv6 have a walk each (an IPv4 address fits one register), both
- * unrolled: no loop counter. Shifts
- * come before the look-up (the empty asm keeps clang from sinking them),
- * so fewer values are live across it. */
-static __always_inline __u8 source_verdict_v4(__u32 addr, __u32 gen,
-					      const struct pc_port_entry *e)
+ * taking the next bits of the address (most significant first, shifted
+ * out as they are used), until a leaf, an empty slot, a guard's miss, a
+ * tail or a bucket. Slots name map entries, so past the root the walk
+ * needs no gen. Called with a constant is_v6, so that IPv4 and IPv6 each
+ * get their own unrolled walk (no loop counter; an IPv4 address in one
+ * register): one walk for both, as clang once merged them, carried a
+ * 128-bit cursor and a counter through every IPv4 look-up. */
+static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
+					   __u32 gen, const struct pc_port_entry *e)
 {
-	__u32 s = pc_root_for_gen(e->root[0], gen), bits, i;
+	__u32 s = pc_root_for_gen(e->root[is_v6], gen), bits, i;
 	const struct pc_node_guard *g;
-	__u64 hi = (__u64)addr << 32;
 	const __u32 *slot;
 
 	if (s & PC_SLOT_LEAF)
@@ -407,12 +421,11 @@ static __always_inline __u8 source_verdict_v4(__u32 addr, __u32 gen,
 	if (!s)
 		return e->verdict;
 #pragma unroll
-	for (int level = 0; level < 32 / PC_TRIE_MIN_BITS; level++) {
+	for (int level = 0; level < (is_v6 ? PC_TRIE_LEVELS : 32 / PC_TRIE_MIN_BITS); level++) {
 		bits = pc_slot_kind(s);
 		if (bits - 1 < PC_TRIE_MAX_BITS) {
 			i = hi >> (64 - bits);
-			hi <<= bits;
-			asm volatile("" : "+r"(hi));
+			shift_out(&hi, &lo, bits, is_v6);
 			slot = node_slot(s, i);
 			if (!slot)
 				return PC_DENY;
@@ -426,56 +439,10 @@ static __always_inline __u8 source_verdict_v4(__u32 addr, __u32 gen,
 			bits = g->bits;
 			if (bits - 1 >= 63)
 				return PC_DENY;
-			hi <<= bits;
+			shift_out(&hi, &lo, bits, is_v6);
 			s = g->next;
 		} else {
 			break;	/* a tail, a bucket or corrupt */
-		}
-		if (s & PC_SLOT_LEAF)
-			return pc_leaf_verdict(s);
-		if (!s)
-			return e->verdict;
-	}
-	return walk_end(s, hi, 0, e->verdict);
-}
-
-static __always_inline __u8 source_verdict_v6(__u64 hi, __u64 lo, __u32 gen,
-					      const struct pc_port_entry *e)
-{
-	__u32 s = pc_root_for_gen(e->root[1], gen), bits, i;
-	const struct pc_node_guard *g;
-	const __u32 *slot;
-
-	if (s & PC_SLOT_LEAF)
-		return pc_leaf_verdict(s);
-	if (!s)
-		return e->verdict;
-#pragma unroll
-	for (int level = 0; level < PC_TRIE_LEVELS; level++) {
-		bits = pc_slot_kind(s);
-		if (bits - 1 < PC_TRIE_MAX_BITS) {
-			i = hi >> (64 - bits);
-			hi = hi << bits | lo >> (64 - bits);
-			lo <<= bits;
-			asm volatile("" : "+r"(hi), "+r"(lo));
-			slot = node_slot(s, i);
-			if (!slot)
-				return PC_DENY;
-			s = *slot;
-		} else if (bits == PC_KIND_GUARD) {
-			g = guard_of(s);
-			if (!g)
-				return PC_DENY;
-			if ((hi ^ g->key) & g->mask)
-				return slot_verdict(g->miss, e->verdict);
-			bits = g->bits;
-			if (bits - 1 >= 63)
-				return PC_DENY;
-			hi = hi << bits | lo >> (64 - bits);
-			lo <<= bits;
-			s = g->next;
-		} else {
-			break;
 		}
 		if (s & PC_SLOT_LEAF)
 			return pc_leaf_verdict(s);
@@ -497,11 +464,10 @@ static __always_inline __u8 port_verdict(__u32 gen, __u32 sidx,
 	if (!e->class_id)
 		return e->verdict;
 	if (is_v6)	/* two 8-byte loads (x86 and arm64 take unaligned packet loads) */
-		return source_verdict_v6(bpf_be64_to_cpu(((const __u64 *)saddr)[0]),
-					 bpf_be64_to_cpu(((const __u64 *)saddr)[1]),
-					 gen, e);
+		return source_verdict(bpf_be64_to_cpu(((const __u64 *)saddr)[0]),
+				      bpf_be64_to_cpu(((const __u64 *)saddr)[1]), 1, gen, e);
 	/* iphdr is 4-byte aligned in the packet: one load */
-	return source_verdict_v4(bpf_ntohl(*(const __u32 *)saddr), gen, e);
+	return source_verdict((__u64)bpf_ntohl(*(const __u32 *)saddr) << 32, 0, 0, gen, e);
 }
 
 static __always_inline void count(struct pc_counter *cnt, __u32 outcome,
