@@ -96,27 +96,25 @@ static int read_prefixes(struct pc_instance *inst, __u32 gen,
 	c->roots = calloc((size_t)c->n_classes * 2, sizeof(*c->roots));
 	if (!c->roots)
 		return -ENOMEM;
+	/* the root slots are publish's business: take them out, so that the
+	 * ports read back look like a compiled policy's, which leaves them 0 */
 	for (unsigned i = 0; i < PC_NUM_PROTOS; i++)
 		for (unsigned port = 0; port < PC_NUM_PORTS; port++) {
-			const struct pc_port_entry *e = &c->ports[i][port];
+			struct pc_port_entry *e = &c->ports[i][port];
 
 			if (e->class_id) {
 				c->roots[(e->class_id - 1) * 2] = e->root[0];
 				c->roots[(e->class_id - 1) * 2 + 1] = e->root[1];
 			}
+			e->root[0] = e->root[1] = 0;
 		}
 	err = pc_nodes_view(inst, gen, &v);
 	if (!err) {
 		err = pc_trie_list(&v, c->roots, c->n_classes, &c->prefixes, &c->n_prefixes);
 		pc_nodes_unmap(v.base);
 	}
-	/* the root slots are publish's business: the ports read back look
-	 * like a compiled policy's, which leaves them 0 */
 	free(c->roots);
 	c->roots = NULL;
-	for (unsigned i = 0; i < PC_NUM_PROTOS; i++)
-		for (unsigned port = 0; port < PC_NUM_PORTS; port++)
-			c->ports[i][port].root[0] = c->ports[i][port].root[1] = 0;
 	return err == -EINVAL ? -EBADMSG : err;
 }
 

@@ -410,12 +410,15 @@ int pc_trie_build(const struct pc_compiled_prefix *p, size_t n,
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n && !err; i++) {
+		struct key128 m;
+
 		err = entry_check(&p[i], n_classes);
 		e[i].len = p[i].key.prefixlen - 32;
 		e[i].scope = p[i].key.scope;
 		e[i].k = addr_key(p[i].key.addr, e[i].scope & 1);
-		e[i].k.hi &= mask_key(e[i].len).hi;
-		e[i].k.lo &= mask_key(e[i].len).lo;
+		m = mask_key(err ? 0 : e[i].len);
+		e[i].k.hi &= m.hi;
+		e[i].k.lo &= m.lo;
 		e[i].leaf = pc_leaf(p[i].value.verdict, p[i].value.rule_id);
 	}
 	if (!err)
