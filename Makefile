@@ -47,7 +47,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRCS))
 
-.PHONY: all test check-test bench fuzz demo deps install uninstall clean help
+.PHONY: all test sanitize check-test bench fuzz demo deps install uninstall clean help
 
 all: $(CLI) $(TEST_BINS) $(BENCH_BINS) $(BENCH_BPF_OBJS)
 
@@ -82,6 +82,15 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TLIB) $(LIB)
 
 test: all
 	tests/run.sh
+
+# sanitize: the same tests with the CLI, library and test programs built
+# under AddressSanitizer and UndefinedBehaviorSanitizer (in $(SAN_BUILD)/);
+# any report fails the test that triggered it.
+SAN_BUILD := $(BUILD)/sanitize
+SAN_CC    := $(CC) -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+sanitize: all
+	$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) CC="$(SAN_CC)" all
+	TEST_BUILD=$(SAN_BUILD) tests/run.sh
 
 fuzz: all
 	$(BUILD)/tests/bpf/fuzz_diff $(N)
@@ -127,6 +136,7 @@ clean:
 help:
 	@echo "make            build the XDP object, skeleton, library, CLI and tests"
 	@echo "make test       run unit, BPF, fuzz and system tests (root, BPF kernel)"
+	@echo "make sanitize   the same tests, built with ASan and UBSan"
 	@echo "make fuzz N=..  differential fuzz with N frames"
 	@echo "make bench      benchmarks (docs/BENCHMARKS.md)"
 	@echo "make demo       install deps, build, run the namespace lab demo"

@@ -69,7 +69,8 @@ static struct class_info *class_table(struct pc_compiled *c, uint32_t *n_out)
 		return NULL;
 	for (cls = 0; cls <= max; cls++)
 		t[cls].sig = 0xcbf29ce484222325ull;
-	qsort(c->prefixes, c->n_prefixes, sizeof(*c->prefixes), pc_lpm_entry_cmp);
+	if (c->n_prefixes)
+		qsort(c->prefixes, c->n_prefixes, sizeof(*c->prefixes), pc_lpm_entry_cmp);
 	for (i = 0; i < c->n_prefixes; i++) {
 		const struct pc_compiled_prefix *e = &c->prefixes[i];
 		unsigned char v6 = e->key.scope & 1, verdict = e->value.verdict != PC_ALLOW;

@@ -448,8 +448,10 @@ int pc_metrics_scrape(const struct pc_metrics_opts *o, char **buf, size_t *len)
 	for (size_t i = 0; i < fd.n; i++)
 		read_instance(&fd.v[i], fd.dirs[i], o->top);
 	named_cache_prune();
-	/* sort after reading: dirs[] is indexed like v[] until here */
-	qsort(fd.v, fd.n, sizeof(*fd.v), name_cmp);
+	/* sort after reading: dirs[] is indexed like v[] until here (v is
+	 * NULL when nothing is attached, which qsort may not be given) */
+	if (fd.n)
+		qsort(fd.v, fd.n, sizeof(*fd.v), name_cmp);
 	for (size_t i = 0; i < fd.n; i++) {
 		if (fd.v[i].ok)
 			continue;

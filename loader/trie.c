@@ -324,7 +324,8 @@ static int make_slot(struct builder *b, const struct bent *e, size_t n,
 			bk->key[j] = shl(by_len[j]->k, d).hi & bk->mask[j];
 			bk->result[j] = by_len[j]->leaf;
 		}
-		bk->result[n] = dflt;	/* key and mask 0: every address */
+		if (n < PC_BUCKET_SIZE)	/* key and mask 0: every address */
+			bk->result[n] = dflt;
 		*out = pc_slot_bucket(node);
 		return 0;
 	}

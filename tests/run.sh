@@ -3,9 +3,14 @@
 # the system tests tests/system/*.sh. Each is one test; prints a closing
 # "N passed, N failed" line and exits non-zero when anything failed.
 # Needs root and a BPF-capable kernel: fails loudly without them.
+# TEST_BUILD=DIR runs the programs and the CLI built in DIR instead of
+# build/ (`make sanitize`); the benchmark programs always come from build/.
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib/preflight.sh || exit 1
+B=${TEST_BUILD:-build}
+[ -x "$B/portcullis" ] || { echo "tests: no $B/portcullis: run make first" >&2; exit 1; }
+export PORTCULLIS=$PWD/$B/portcullis
 
 pass=0; fail=0; failed=()
 run() {
@@ -21,11 +26,11 @@ run() {
 	rm -f "$log"
 }
 only=${TESTS:-}
-for bin in build/tests/unit/* build/tests/bpf/*; do
+for bin in "$B"/tests/unit/* "$B"/tests/bpf/*; do
 	[ -x "$bin" ] && [ -f "$bin" ] || continue
 	case "$bin" in *.o|*.d) continue ;; esac
 	[ -n "$only" ] && [[ "$bin" != *$only* ]] && continue
-	run "${bin#build/}" "$bin"
+	run "${bin#"$B"/}" "$bin"
 done
 for t in tests/system/*.sh; do
 	[ -f "$t" ] || continue

@@ -127,12 +127,14 @@ static size_t count_gen(struct pc_instance *inst, __u32 gen, uint32_t n_classes)
 /* Ethernet + IPv4 + TCP SYN from saddr to dport; returns the XDP action. */
 static int run_tcp(struct pc_instance *inst, const char *saddr, unsigned dport)
 {
-	unsigned char frame[64] = { 0 };
+	/* 2 bytes in, so that the IPv4 header is 4-byte aligned as in a NIC's buffer */
+	_Alignas(4) unsigned char buf[2 + 64] = { 0 };
+	unsigned char *frame = buf + 2;
 	struct ethhdr *eth = (void *)frame;
 	struct iphdr *ip = (void *)(eth + 1);
 	struct tcphdr *tcp = (void *)(ip + 1);
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame,
-		    .data_size_in = sizeof(frame), .repeat = 1);
+		    .data_size_in = sizeof(buf) - 2, .repeat = 1);
 
 	eth->h_proto = htons(ETH_P_IP);
 	ip->version = 4;
@@ -572,7 +574,9 @@ struct hammer {
 static void *hammer_run(void *arg)
 {
 	struct hammer *h = arg;
-	unsigned char frame[64] = { 0 };
+	/* 2 bytes in, so that the IPv4 header is 4-byte aligned as in a NIC's buffer */
+	_Alignas(4) unsigned char buf[2 + 64] = { 0 };
+	unsigned char *frame = buf + 2;
 	struct ethhdr *eth = (void *)frame;
 	struct iphdr *ip = (void *)(eth + 1);
 	struct tcphdr *tcp = (void *)(ip + 1);
@@ -589,7 +593,7 @@ static void *hammer_run(void *arg)
 	tcp->doff = 5;
 	while (!h->stop) {
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame,
-			    .data_size_in = sizeof(frame), .repeat = 1);
+			    .data_size_in = sizeof(buf) - 2, .repeat = 1);
 
 		if (bpf_prog_test_run_opts(h->inst->prog_fd, &opts))
 			h->errors++;

@@ -184,6 +184,7 @@ static void test_random_against_naive(void **state)
 		}
 		free(list);
 		free(nodes);
+		free(roots);
 		free(p);
 	}
 }
@@ -229,6 +230,7 @@ static void test_interleaved_generation(void **state)
 	free(list);
 	free(map);
 	free(nodes);
+	free(roots);
 	free(p);
 }
 
