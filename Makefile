@@ -47,7 +47,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRCS))
 
-.PHONY: all test sanitize check-test bench fuzz demo deps install uninstall clean help
+.PHONY: all test sanitize check-test bench fuzz fuzz-policy demo deps install uninstall clean help
 
 all: $(CLI) $(TEST_BINS) $(BENCH_BINS) $(BENCH_BPF_OBJS)
 
@@ -95,6 +95,19 @@ sanitize: all
 fuzz: all
 	$(BUILD)/tests/bpf/fuzz_diff $(N)
 
+# fuzz-policy: libFuzzer on the policy parser and compiler, under ASan and
+# UBSan, for FUZZ_SECONDS, from the examples (the corpus grows in
+# $(BUILD)/fuzz/corpus and is kept between runs). Not part of make test.
+FUZZ_SECONDS ?= 60
+fuzz-policy: $(SKELS)
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-std=gnu11 -D_GNU_SOURCE -Wall -Werror -I$(BUILD) -I. tests/fuzz/policy_fuzz.c \
+		loader/policy.c loader/compile.c loader/trie.c -o $(BUILD)/fuzz/policy_fuzz
+	cp -n examples/*.policy $(BUILD)/fuzz/corpus/
+	cd $(BUILD)/fuzz && ./policy_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		-timeout=10 -print_final_stats=1 corpus
+
 bench: all
 	tests/bench/run.sh
 
@@ -138,6 +151,7 @@ help:
 	@echo "make test       run unit, BPF, fuzz and system tests (root, BPF kernel)"
 	@echo "make sanitize   the same tests, built with ASan and UBSan"
 	@echo "make fuzz N=..  differential fuzz with N frames"
+	@echo "make fuzz-policy FUZZ_SECONDS=..  libFuzzer on the policy parser and compiler"
 	@echo "make bench      benchmarks (docs/BENCHMARKS.md)"
 	@echo "make demo       install deps, build, run the namespace lab demo"
 	@echo "make deps       install the Debian packages portcullis needs"
