@@ -133,7 +133,8 @@ int pc_map_check(int fd, const struct pc_map_spec *s)
 		return -errno;
 	if (info.type != s->type || info.key_size != s->key_size ||
 	    info.value_size != s->value_size ||
-	    info.max_entries != s->max_entries)
+	    info.max_entries != s->max_entries ||
+	    info.map_flags != s->flags)	/* e.g. prefix_nodes must be mmapable */
 		return -EINVAL;
 	return 0;
 }

@@ -92,6 +92,21 @@ expect_eq "version after bad apply" "$(pc_version)" "$v"
 lab_expect_probe timeout tcp "$LAB_S4" 5002
 expect_eq "counters after bad apply" "$(pc_port_count udp 5004 dropped)" $K
 
+# ---- a pinned map of another shape (as an older build leaves): a clear
+# error naming the fix, nothing touched; here prefix_nodes is swapped for
+# one that matches in everything but BPF_F_MMAPABLE ----
+n=$(bpftool map show pinned "$PIN/prefix_nodes" -j | jq .max_entries)
+mv "$PIN/prefix_nodes" "$PIN/prefix_nodes_saved" || fail "rename pin"	# (bpffs names take no dot)
+lab_on_exit "[ -e '$PIN/prefix_nodes_saved' ] && rm -f '$PIN/prefix_nodes' && mv '$PIN/prefix_nodes_saved' '$PIN/prefix_nodes'"
+bpftool map create "$PIN/prefix_nodes" type array key 4 value 64 entries "$n" name pc_stale ||
+	fail "create stale map"
+expect_rc 1 "the pinned maps of $LAB_SIF do not match this portcullis: run portcullis detach $LAB_SIF" \
+	pc status "$LAB_SIF"
+expect_rc 1 "do not match" pc apply "$LAB_SIF" "$GOOD"
+rm "$PIN/prefix_nodes" && mv "$PIN/prefix_nodes_saved" "$PIN/prefix_nodes" || fail "restore pin"
+expect_eq "version after the refused apply" "$(pc_version)" "$v"
+lab_expect_probe timeout tcp "$LAB_S4" 5002
+
 # ---- detach restores the path and removes the pins ----
 pc detach "$LAB_SIF" >/dev/null || fail "detach"
 [ -z "$(xdp_prog_id)" ] || fail "program still attached after detach"
