@@ -410,16 +410,16 @@ static __always_inline void shift_out(__u64 *hi, __u64 *lo, __u32 bits, const in
  * register): one walk for both, as clang once merged them, carried a
  * 128-bit cursor and a counter through every IPv4 look-up. */
 static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
-					   __u32 gen, const struct pc_port_entry *e)
+					   __u32 s, __u8 miss)
 {
-	__u32 s = pc_root_for_gen(e->root[is_v6], gen), bits, i;
 	const struct pc_node_guard *g;
 	const __u32 *slot;
+	__u32 bits, i;
 
 	if (s & PC_SLOT_LEAF)
 		return pc_leaf_verdict(s);
 	if (!s)
-		return e->verdict;
+		return miss;
 #pragma unroll
 	for (int level = 0; level < (is_v6 ? PC_TRIE_LEVELS : 32 / PC_TRIE_MIN_BITS); level++) {
 		bits = pc_slot_kind(s);
@@ -435,7 +435,7 @@ static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
 			if (!g)
 				return PC_DENY;
 			if ((hi ^ g->key) & g->mask)
-				return slot_verdict(g->miss, e->verdict);
+				return slot_verdict(g->miss, miss);
 			bits = g->bits;
 			if (bits - 1 >= 63)
 				return PC_DENY;
@@ -447,9 +447,9 @@ static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
 		if (s & PC_SLOT_LEAF)
 			return pc_leaf_verdict(s);
 		if (!s)
-			return e->verdict;
+			return miss;
 	}
-	return walk_end(s, hi, lo, e->verdict);
+	return walk_end(s, hi, lo, miss);
 }
 
 /* Verdict of a TCP/UDP packet: one port look-up, at most one trie walk.
@@ -458,16 +458,22 @@ static __always_inline __u8 port_verdict(__u32 gen, __u32 sidx,
 					 const void *saddr, int is_v6)
 {
 	const struct pc_port_entry *e = port_entry(gen, sidx);
+	__u32 root;
+	__u8 miss;
 
 	if (!e)
 		return PC_DENY;
 	if (!e->class_id)
 		return e->verdict;
+	/* what the walk needs of the entry, read now: the entry pointer and
+	 * gen are then dead, and the walk's values fit in registers */
+	root = pc_root_for_gen(e->root[is_v6], gen);
+	miss = e->verdict;
 	if (is_v6)	/* two 8-byte loads (x86 and arm64 take unaligned packet loads) */
 		return source_verdict(bpf_be64_to_cpu(((const __u64 *)saddr)[0]),
-				      bpf_be64_to_cpu(((const __u64 *)saddr)[1]), 1, gen, e);
+				      bpf_be64_to_cpu(((const __u64 *)saddr)[1]), 1, root, miss);
 	/* iphdr is 4-byte aligned in the packet: one load */
-	return source_verdict((__u64)bpf_ntohl(*(const __u32 *)saddr) << 32, 0, 0, gen, e);
+	return source_verdict((__u64)bpf_ntohl(*(const __u32 *)saddr) << 32, 0, 0, root, miss);
 }
 
 static __always_inline void count(struct pc_counter *cnt, __u32 outcome,
