@@ -174,8 +174,12 @@ struct pc_port_entry {
 	__u32 root[2];		/* class_id's root slots, IPv4 and IPv6 */
 };
 
-/* prefix_nodes: ARRAY of PC_PREFIX_NODE_ENTRIES struct pc_node,
- * BPF_F_MMAPABLE. The source prefixes of every class, as one multibit trie
+/* prefix_nodes: ARRAY of one struct pc_node_table (PC_PREFIX_NODE_ENTRIES
+ * struct pc_node, 32 MiB), BPF_F_MMAPABLE. One value rather than one entry
+ * per node: the walk looks the table up once and then reads a node as
+ * table + entry * 64, with no map look-up per node (a look-up passes its
+ * key through the stack and, being a call to clang, clobbers R0-R5, which
+ * spilled the walk's cursor around every read). The source prefixes of every class, as one multibit trie
  * per (class, family) with leaf pushing and level compression: each node
  * takes as many address bits as the prefixes below it need (1 to
  * PC_TRIE_MAX_BITS; at least PC_TRIE_MIN_BITS unless fewer are left), so
@@ -256,6 +260,10 @@ struct pc_node {
 		struct pc_node_bucket bucket;
 		struct pc_node_guard guard;
 	};
+};
+
+struct pc_node_table {
+	struct pc_node node[PC_PREFIX_NODE_ENTRIES];
 };
 
 static inline __u32 pc_slot_node(__u32 entry, __u32 bits)

@@ -19,14 +19,15 @@
  *  - the IPv4 and IPv6 paths each decide on their own, so the verifier
  *    knows which address the trie walk reads without a re-check, and
  *    nothing about the family has to stay live across the look-ups;
- *  - source prefixes are a multibit trie in an array (bpf/abi.h), not a
- *    BPF LPM trie: the kernel's LPM trie walks one node per bit of
- *    difference between stored prefixes, so its cost grows with the
- *    number of prefixes (about log2 N nodes); this walk reads at most 8
- *    nodes for IPv4 and 32 for IPv6 whatever the number (nodes are as
- *    wide as the prefixes below them need, so usually the root, one wide
- *    node and a bucket), and stops at the first leaf, empty slot, tail or
- *    bucket.
+ *  - source prefixes are a multibit trie in one map value (bpf/abi.h),
+ *    looked up once per walk and then read as memory: the walk makes no
+ *    call, so its cursor stays in registers. Not a BPF LPM trie: that
+ *    walks one node per bit of difference between stored prefixes, so its
+ *    cost grows with the number of prefixes (about log2 N nodes); this
+ *    walk reads at most 8 nodes for IPv4 and 32 for IPv6 whatever the
+ *    number (nodes are as wide as the prefixes below them need, so in
+ *    practice one wide node and a tail or bucket), and stops at the first
+ *    leaf, empty slot, tail or bucket.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -65,13 +66,14 @@ struct {
 	__type(value, struct pc_port_entry);
 } ports SEC(".maps");
 
-/* Source prefixes: one trie per (class, family), both generations. */
+/* Source prefixes: one trie per (class, family), both generations, all
+ * in one value: a walk looks it up once, then reads nodes as memory. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, PC_PREFIX_NODE_ENTRIES);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct pc_node);
+	__type(value, struct pc_node_table);
 } prefix_nodes SEC(".maps");
 
 /* Per (proto, dport) counters: no atomics, one slot per outcome. */
@@ -342,22 +344,34 @@ static __always_inline __u8 slot_verdict(__u32 s, __u8 miss_verdict)
 	return s ? PC_DENY : miss_verdict;
 }
 
-/* Slot i of the node that slot s (pc_slot_node(x, bits)) names, or NULL
- * if the node leaves the map. */
-static __always_inline const __u32 *node_slot(__u32 s, __u32 i)
+/* Entry idx of the node table, or NULL past its end. */
+static __always_inline const struct pc_node *node_at(const struct pc_node_table *t,
+						     __u32 idx)
 {
-	__u32 idx = (s & PC_SLOT_ENTRY) + (i / PC_NODE_SLOTS) * PC_NUM_GENS;
-	const struct pc_node *n = bpf_map_lookup_elem(&prefix_nodes, &idx);
+	if (idx >= PC_PREFIX_NODE_ENTRIES)
+		return NULL;
+	/* the address from the checked idx: clang would compute it first */
+	asm volatile("" : "+r"(idx));
+	return &t->node[idx];
+}
+
+/* Slot i of the node that slot s (pc_slot_node(x, bits)) names, or NULL
+ * if the node leaves the table. */
+static __always_inline const __u32 *node_slot(const struct pc_node_table *t,
+					      __u32 s, __u32 i)
+{
+	const struct pc_node *n = node_at(t, (s & PC_SLOT_ENTRY) +
+					     (i / PC_NODE_SLOTS) * PC_NUM_GENS);
 
 	return n ? &n->slot[i % PC_NODE_SLOTS] : NULL;
 }
 
 /* Where a walk ends that met a tail or bucket in slot s, with hi:lo the
  * address bits it has not used. */
-static __always_inline __u8 walk_end(__u32 s, __u64 hi, __u64 lo, __u8 miss)
+static __always_inline __u8 walk_end(const struct pc_node_table *t, __u32 s,
+				     __u64 hi, __u64 lo, __u8 miss)
 {
-	__u32 idx = s & PC_SLOT_ENTRY;
-	const struct pc_node *n = bpf_map_lookup_elem(&prefix_nodes, &idx);
+	const struct pc_node *n = node_at(t, s & PC_SLOT_ENTRY);
 
 	if (!n)
 		return PC_DENY;
@@ -375,10 +389,10 @@ static __always_inline __u8 walk_end(__u32 s, __u64 hi, __u64 lo, __u8 miss)
 	return slot_verdict(n->tail.hit, miss);
 }
 
-static __always_inline const struct pc_node_guard *guard_of(__u32 s)
+static __always_inline const struct pc_node_guard *guard_of(const struct pc_node_table *t,
+							    __u32 s)
 {
-	__u32 idx = s & PC_SLOT_ENTRY;
-	const struct pc_node *n = bpf_map_lookup_elem(&prefix_nodes, &idx);
+	const struct pc_node *n = node_at(t, s & PC_SLOT_ENTRY);
 
 	return n ? &n->guard : NULL;
 }
@@ -412,26 +426,30 @@ static __always_inline void shift_out(__u64 *hi, __u64 *lo, __u32 bits, const in
 static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
 					   __u32 s, __u8 miss)
 {
+	const struct pc_node_table *t;
 	const struct pc_node_guard *g;
 	const __u32 *slot;
-	__u32 bits, i;
+	__u32 bits, i, zero = 0;
 
 	if (s & PC_SLOT_LEAF)
 		return pc_leaf_verdict(s);
 	if (!s)
 		return miss;
+	t = bpf_map_lookup_elem(&prefix_nodes, &zero);
+	if (!t)
+		return PC_DENY;
 #pragma unroll
 	for (int level = 0; level < (is_v6 ? PC_TRIE_LEVELS : 32 / PC_TRIE_MIN_BITS); level++) {
 		bits = pc_slot_kind(s);
 		if (bits - 1 < PC_TRIE_MAX_BITS) {
 			i = hi >> (64 - bits);
 			shift_out(&hi, &lo, bits, is_v6);
-			slot = node_slot(s, i);
+			slot = node_slot(t, s, i);
 			if (!slot)
 				return PC_DENY;
 			s = *slot;
 		} else if (bits == PC_KIND_GUARD) {
-			g = guard_of(s);
+			g = guard_of(t, s);
 			if (!g)
 				return PC_DENY;
 			if ((hi ^ g->key) & g->mask)
@@ -449,7 +467,7 @@ static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
 		if (!s)
 			return miss;
 	}
-	return walk_end(s, hi, lo, miss);
+	return walk_end(t, s, hi, lo, miss);
 }
 
 /* Verdict of a TCP/UDP packet: one port look-up, at most one trie walk.

@@ -43,9 +43,10 @@ const struct pc_map_spec pc_map_specs[] = {
 	/* mmapable: publish writes the inactive half as memory */
 	SPEC(PC_PIN_PORTS, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pc_port_entry),
 	     PC_PORTS_ENTRIES, BPF_F_MMAPABLE, ports_fd),
-	/* mmapable: publish writes the inactive generation's nodes as memory */
-	SPEC(PC_PIN_PREFIX_NODES, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pc_node),
-	     PC_PREFIX_NODE_ENTRIES, BPF_F_MMAPABLE, prefix_nodes_fd),
+	/* one value of every node; mmapable: publish writes the inactive
+	 * generation's nodes as memory */
+	SPEC(PC_PIN_PREFIX_NODES, BPF_MAP_TYPE_ARRAY, 4,
+	     sizeof(struct pc_node_table), 1, BPF_F_MMAPABLE, prefix_nodes_fd),
 	SPEC(PC_PIN_PORT_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 	     sizeof(struct pc_counter), PC_PORT_STATS_ENTRIES, 0, port_stats_fd),
 	SPEC(PC_PIN_BUCKET_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,

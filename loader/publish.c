@@ -127,8 +127,8 @@ static int write_ports(struct pc_instance *inst, __u32 gen,
 /* prefix_nodes is BPF_F_MMAPABLE too: the inactive generation's nodes are
  * written as memory (entries n * 2 + gen). Only the nodes the new tries
  * use are written; the rest of that generation is unreachable from its
- * roots. Falls back to one update per node where the map cannot be
- * mapped. */
+ * roots. The map is one 32 MiB value, so there is no per-node update to
+ * fall back on: the map is created mmapable (pc_map_check). */
 #define NODES_LEN ((size_t)PC_PREFIX_NODE_ENTRIES * sizeof(struct pc_node))
 
 static int nodes_mmap(struct pc_instance *inst, int prot, struct pc_node **base)
@@ -168,7 +168,7 @@ static int write_nodes(struct pc_instance *inst, __u32 gen,
 		       const uint32_t *roots, uint32_t n_classes)
 {
 	struct pc_node *g, *m = NULL;
-	__u32 i, idx;
+	__u32 i;
 	int err;
 
 	if (!n_nodes)
@@ -181,20 +181,13 @@ static int write_nodes(struct pc_instance *inst, __u32 gen,
 	err = pc_trie_for_gen(nodes, n_nodes, roots, n_classes, gen, g);
 	if (err)
 		goto out;
-	if (!pc_nodes_map(inst, &m)) {
-		for (i = 0; i < n_nodes; i++)
-			m[pc_node_index(gen, i)] = g[i];
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		pc_nodes_unmap(m);
+	err = pc_nodes_map(inst, &m);
+	if (err)
 		goto out;
-	}
-	for (i = 0; i < n_nodes; i++) {
-		idx = pc_node_index(gen, i);
-		if (bpf_map_update_elem(inst->prefix_nodes_fd, &idx, &g[i], BPF_ANY)) {
-			err = -errno;
-			break;
-		}
-	}
+	for (i = 0; i < n_nodes; i++)
+		m[pc_node_index(gen, i)] = g[i];
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	pc_nodes_unmap(m);
 out:
 	free(g);
 	return err;

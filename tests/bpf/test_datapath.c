@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "loader/instance.h"
+#include "loader/instance_priv.h"	/* pc_nodes_map */
 #include "tests/lib/packet.h"
 #include "tests/lib/refclass.h"
 #include "tests/lib/testkit.h"
@@ -695,6 +696,21 @@ static void must_write(struct env *e, int fd, __u32 key, void *val)
 	}
 }
 
+/* Node idx of prefix_nodes (one value of every node: written as memory). */
+static void write_node(struct env *e, __u32 idx, const struct pc_node *node)
+{
+	struct pc_node *m;
+	int err = pc_nodes_map(e->inst, &m);
+
+	if (err) {
+		fprintf(stderr, "FAIL [corrupt maps] map prefix_nodes: %s\n", strerror(-err));
+		e->failed++;
+		return;
+	}
+	m[idx] = *node;
+	pc_nodes_unmap(m);
+}
+
 /* The trie walk (abi.h, step 6) on corrupt nodes: tcp 22 from 10.1.2.3
  * is allowed through the class's IPv4 trie (10.0.0.0/8). The port entry's
  * IPv4 root slot is pointed at a 4-bit node of our own, whose slot 0 (the
@@ -734,30 +750,30 @@ static void sweep_corrupt_trie(struct env *e, __u32 g)
 	/* from here on the walk starts at our 4-bit node */
 	memset(&bad, 0, sizeof(bad));
 	bad.slot[0] = pc_leaf(PC_ALLOW, 1);
-	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	write_node(e, iroot, &bad);
 	pe.root[0] = pc_slot_node(spare_root, 4);
 	must_write(e, e->inst->ports_fd, ip22, &pe);
 	corrupt_one(e, "trie root node, slot 0 allow: passes", &tcp22, PASS, TCP(22), S_PASS);
 	bad.slot[0] = pc_slot_node(iroot, 4);
-	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	write_node(e, iroot, &bad);
 	corrupt_one(e, "trie root slot pointing at the root (a cycle): dropped", &tcp22,
 		    DROP, TCP(22), S_DROP);
 	bad.slot[0] = pc_slot_node(PC_SLOT_ENTRY, 8);
-	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	write_node(e, iroot, &bad);
 	corrupt_one(e, "trie slot naming a node outside the map: dropped", &tcp22,
 		    DROP, TCP(22), S_DROP);
 	bad.slot[0] = pc_slot_node(PC_PREFIX_NODE_ENTRIES - 2, PC_TRIE_MAX_BITS);
-	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	write_node(e, iroot, &bad);
 	corrupt_one(e, "trie wide node running past the map's end: dropped", &tcp22,
 		    DROP, TCP(22), S_DROP);
 	bad.slot[0] = 0x20u << PC_SLOT_KIND_SHIFT | itail;
-	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	write_node(e, iroot, &bad);
 	corrupt_one(e, "trie slot of no known kind: dropped", &tcp22, DROP, TCP(22), S_DROP);
 	bad.slot[0] = pc_leaf(3, 1);
-	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	write_node(e, iroot, &bad);
 	corrupt_one(e, "trie leaf verdict 3: dropped", &tcp22, DROP, TCP(22), S_DROP);
 	bad.slot[0] = pc_leaf(PC_DENY_AUDIT, 1);
-	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	write_node(e, iroot, &bad);
 	corrupt_one(e, "trie leaf verdict PC_DENY_AUDIT: passes, slot audit", &tcp22,
 		    PASS, TCP(22), S_AUDIT);
 
@@ -766,18 +782,18 @@ static void sweep_corrupt_trie(struct env *e, __u32 g)
 	tail.tail.mask_hi = 0xfff0000000000000ull;
 	tail.tail.hit = pc_leaf(PC_DENY, 1);
 	tail.tail.miss = 5;				/* a node: corrupt */
-	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	write_node(e, itail, &tail);
 	bad.slot[0] = pc_slot_tail(itail);
-	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	write_node(e, iroot, &bad);
 	corrupt_one(e, "trie tail hit (10.1.0.0/16, deny): dropped", &tcp22, DROP, TCP(22), S_DROP);
 	tail.tail.addr_hi = 0xa020000000000000ull;	/* 10.2.0.0/16: a miss */
-	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	write_node(e, itail, &tail);
 	corrupt_one(e, "trie tail miss holding a node: dropped", &tcp22, DROP, TCP(22), S_DROP);
 	tail.tail.miss = 0;
-	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	write_node(e, itail, &tail);
 	corrupt_one(e, "trie tail miss empty: the port entry's deny", &tcp22, DROP, TCP(22), S_DROP);
 	tail.tail.miss = pc_leaf(PC_ALLOW, 1);
-	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	write_node(e, itail, &tail);
 	corrupt_one(e, "trie tail miss allow: passes", &tcp22, PASS, TCP(22), S_PASS);
 
 	memset(&tail, 0, sizeof(tail));		/* now a bucket */
@@ -788,20 +804,20 @@ static void sweep_corrupt_trie(struct env *e, __u32 g)
 	tail.bucket.mask[1] = 0xfff0000000000000ull;
 	tail.bucket.result[1] = pc_leaf(PC_DENY, 1);
 	tail.bucket.result[2] = pc_leaf(PC_ALLOW, 1);	/* every address */
-	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	write_node(e, itail, &tail);
 	bad.slot[0] = pc_slot_bucket(itail);
-	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	write_node(e, iroot, &bad);
 	corrupt_one(e, "trie bucket, second entry (10.1.0.0/16, deny): dropped", &tcp22,
 		    DROP, TCP(22), S_DROP);
 	tail.bucket.result[1] = 7;			/* a node: corrupt */
-	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	write_node(e, itail, &tail);
 	corrupt_one(e, "trie bucket answer holding a node: dropped", &tcp22, DROP, TCP(22), S_DROP);
 	tail.bucket.mask[1] = ~0ull;			/* no longer matches */
-	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	write_node(e, itail, &tail);
 	corrupt_one(e, "trie bucket, last entry (every address, allow): passes", &tcp22,
 		    PASS, TCP(22), S_PASS);
 	tail.bucket.mask[2] = ~0ull;			/* nothing matches */
-	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	write_node(e, itail, &tail);
 	corrupt_one(e, "trie bucket, no entry matches: the port entry's deny", &tcp22,
 		    DROP, TCP(22), S_DROP);
 
@@ -811,20 +827,20 @@ static void sweep_corrupt_trie(struct env *e, __u32 g)
 	tail.guard.bits = 12;
 	tail.guard.next = pc_leaf(PC_ALLOW, 1);
 	tail.guard.miss = pc_leaf(PC_DENY, 1);
-	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	write_node(e, itail, &tail);
 	bad.slot[0] = pc_slot_guard(itail);
-	must_write(e, e->inst->prefix_nodes_fd, iroot, &bad);
+	write_node(e, iroot, &bad);
 	corrupt_one(e, "trie guard matching (10.1), next allow: passes", &tcp22,
 		    PASS, TCP(22), S_PASS);
 	tail.guard.key = 0xa020000000000000ull;		/* 10.2: a miss */
-	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	write_node(e, itail, &tail);
 	corrupt_one(e, "trie guard missing, miss deny: dropped", &tcp22, DROP, TCP(22), S_DROP);
 	tail.guard.miss = 9;				/* a node: corrupt */
-	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	write_node(e, itail, &tail);
 	corrupt_one(e, "trie guard miss holding a node: dropped", &tcp22, DROP, TCP(22), S_DROP);
 	tail.guard.key = 0xa010000000000000ull;
 	tail.guard.bits = 0;				/* skips nothing */
-	must_write(e, e->inst->prefix_nodes_fd, itail, &tail);
+	write_node(e, itail, &tail);
 	corrupt_one(e, "trie guard of 0 bits: dropped", &tcp22, DROP, TCP(22), S_DROP);
 
 	must_write(e, e->inst->ports_fd, ip22, &pe22);

@@ -95,10 +95,10 @@ expect_eq "counters after bad apply" "$(pc_port_count udp 5004 dropped)" $K
 # ---- a pinned map of another shape (as an older build leaves): a clear
 # error naming the fix, nothing touched; here prefix_nodes is swapped for
 # one that matches in everything but BPF_F_MMAPABLE ----
-n=$(bpftool map show pinned "$PIN/prefix_nodes" -j | jq .max_entries)
+shape=$(bpftool map show pinned "$PIN/prefix_nodes" -j | jq -r '"value \(.bytes_value) entries \(.max_entries)"')
 mv "$PIN/prefix_nodes" "$PIN/prefix_nodes_saved" || fail "rename pin"	# (bpffs names take no dot)
 lab_on_exit "[ -e '$PIN/prefix_nodes_saved' ] && rm -f '$PIN/prefix_nodes' && mv '$PIN/prefix_nodes_saved' '$PIN/prefix_nodes'"
-bpftool map create "$PIN/prefix_nodes" type array key 4 value 64 entries "$n" name pc_stale ||
+bpftool map create "$PIN/prefix_nodes" type array key 4 $shape name pc_stale ||
 	fail "create stale map"
 expect_rc 1 "the pinned maps of $LAB_SIF do not match this portcullis: run portcullis detach $LAB_SIF" \
 	pc status "$LAB_SIF"
