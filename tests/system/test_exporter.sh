@@ -38,7 +38,9 @@ start_exporter() {
 	done
 	fail "exporter does not answer on $1"
 }
-scrape() { lab_s curl -sfg "http://${1:-$ADDR}/metrics" || fail "scrape failed"; }
+# (the exporter's own log says why it stopped answering: a sanitizer report
+# under `make sanitize`, for one)
+scrape() { lab_s curl -sfg "http://${1:-$ADDR}/metrics" || fail "scrape failed; exporter log: $(tail -n 5 "$LAB_TMP/exporter.log")"; }
 # value NAME 'LABELS' : the sample's value, "absent" when there is none
 value() {
 	local v
