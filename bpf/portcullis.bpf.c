@@ -413,13 +413,14 @@ static __always_inline void shift_out(__u64 *hi, __u64 *lo, __u32 bits, const in
 	}
 }
 
-/* The source-prefix look-up: walk the trie of (class, family) in
- * generation gen from the root slot in its port entry (no read when the
- * family has no prefix, one for a single prefix), each node (or guard)
- * taking the next bits of the address (most significant first, shifted
- * out as they are used), until a leaf, an empty slot, a guard's miss, a
- * tail or a bucket. Slots name map entries, so past the root the walk
- * needs no gen. Called with a constant is_v6, so that IPv4 and IPv6 each
+/* The source-prefix look-up: walk the trie of (class, family) from s, the
+ * root slot of the port entry made an entry of the live generation (no
+ * read when the family has no prefix, one for a single prefix), each node
+ * (or guard) taking the next bits of the address (most significant first,
+ * shifted out as they are used), until a leaf, an empty slot, a guard's
+ * miss, a tail or a bucket; miss is the port entry's verdict, for the
+ * empty slots. Slots name table entries, so past the root the walk needs
+ * no gen. Called with a constant is_v6, so that IPv4 and IPv6 each
  * get their own unrolled walk (no loop counter; an IPv4 address in one
  * register): one walk for both, as clang once merged them, carried a
  * 128-bit cursor and a counter through every IPv4 look-up. */
