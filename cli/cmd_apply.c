@@ -51,14 +51,12 @@ static uint64_t fnv(uint64_t h, const void *buf, size_t len)
  * entries, and how many there are. */
 static struct class_info *class_table(struct pc_compiled *c, uint32_t *n_out)
 {
-	uint32_t max = c->n_classes, cls, p, port;
+	uint32_t max = pc_ports_max_class(c), cls;
 	struct class_info *t;
 	size_t i;
 
-	for (p = 0; p < PC_NUM_PROTOS; p++)
-		for (port = 0; port < PC_NUM_PORTS; port++)
-			if (c->ports[p][port].class_id > max)
-				max = c->ports[p][port].class_id;
+	if (c->n_classes > max)
+		max = c->n_classes;
 	for (i = 0; i < c->n_prefixes; i++) {
 		cls = pc_scope_class(c->prefixes[i].key.scope);
 		if (cls > max)

@@ -503,6 +503,17 @@ static int rule_matches_all(const struct pc_rule *r)
 	return v4 && v6;
 }
 
+uint32_t pc_ports_max_class(const struct pc_compiled *c)
+{
+	uint32_t max = 0;
+
+	for (unsigned p = 0; p < PC_NUM_PROTOS; p++)
+		for (unsigned port = 0; port < PC_NUM_PORTS; port++)
+			if (c->ports[p][port].class_id > max)
+				max = c->ports[p][port].class_id;
+	return max;
+}
+
 int pc_lpm_entry_cmp(const void *a, const void *b)
 {
 	const struct pc_compiled_prefix *x = a, *y = b;

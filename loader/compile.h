@@ -81,6 +81,9 @@ int pc_compile(const struct pc_policy *p, struct pc_compiled **out,
 	       struct pc_diag *diag);
 void pc_compiled_free(struct pc_compiled *c);
 
+/* The highest source class id c's port entries name (0: none). */
+uint32_t pc_ports_max_class(const struct pc_compiled *c);
+
 /* Warnings of `portcullis check`: shadowed rules, database / remote
  * administration ports open to any source. Calls emit once per warning
  * with "FILE:LINE:COL: warning: ..." text. Returns the number of warnings. */

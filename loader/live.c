@@ -85,10 +85,7 @@ static int read_prefixes(struct pc_instance *inst, __u32 gen,
 	struct pc_trie_view v;
 	int err;
 
-	for (unsigned i = 0; i < PC_NUM_PROTOS; i++)
-		for (unsigned port = 0; port < PC_NUM_PORTS; port++)
-			if (c->ports[i][port].class_id > c->n_classes)
-				c->n_classes = c->ports[i][port].class_id;
+	c->n_classes = pc_ports_max_class(c);
 	if (!c->n_classes)
 		return 0;
 	if (c->n_classes > PC_MAX_CLASS_ID)

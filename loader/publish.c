@@ -251,11 +251,7 @@ static int check_classes(const struct pc_compiled *c)
 		return 0;
 	if (c->nodes && c->n_nodes > PC_PREFIX_NODES)
 		return -EINVAL;
-	for (unsigned p = 0; p < PC_NUM_PROTOS; p++)
-		for (unsigned port = 0; port < PC_NUM_PORTS; port++)
-			if (c->ports[p][port].class_id > c->n_classes)
-				return -EINVAL;
-	return 0;
+	return pc_ports_max_class(c) > c->n_classes ? -EINVAL : 0;
 }
 
 static int publish_locked(struct pc_instance *inst, const struct pc_compiled *c)

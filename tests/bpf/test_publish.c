@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -34,6 +33,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "loader/instance.h"
+#include "loader/instance_priv.h"	/* pc_nodes_view */
 #include "loader/trie.h"
 
 static double now_ms(void)
@@ -97,13 +97,11 @@ static __u32 live_gen(struct pc_instance *inst)
  * slots that generation's port entries carry. */
 static size_t count_gen(struct pc_instance *inst, __u32 gen, uint32_t n_classes)
 {
-	size_t len = (size_t)PC_PREFIX_NODE_ENTRIES * sizeof(struct pc_node), n = 0;
-	struct pc_trie_view v = { .n_entries = PC_PREFIX_NODE_ENTRIES,
-				  .interleaved = 1, .gen = gen };
 	struct pc_compiled_prefix *list = NULL;
 	uint32_t *roots = calloc((size_t)n_classes * 2, sizeof(*roots));
-	void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, inst->prefix_nodes_fd, 0);
 	struct pc_port_entry pe;
+	struct pc_trie_view v;
+	size_t n = 0;
 
 	assert_non_null(roots);
 	for (__u32 i = 0; i < PC_NUM_PROTOS * PC_NUM_PORTS; i++) {
@@ -115,12 +113,11 @@ static size_t count_gen(struct pc_instance *inst, __u32 gen, uint32_t n_classes)
 			roots[(pe.class_id - 1) * 2 + 1] = pe.root[1];
 		}
 	}
-	assert_true(m != MAP_FAILED);
-	v.base = m;
+	assert_int_equal(pc_nodes_view(inst, gen, &v), 0);
 	assert_int_equal(pc_trie_list(&v, roots, n_classes, &list, &n), 0);
 	free(list);
 	free(roots);
-	munmap(m, len);
+	pc_nodes_unmap(v.base);
 	return n;
 }
 
