@@ -34,6 +34,10 @@ echo "ok - 15 TARGET lines"
 n=$(grep -cE '^INFO drop rate .*: (PASS|MISS) ' "$out")
 [ "$n" = 4 ] || { cat "$out"; fail "$n INFO drop rate lines, want 4"; }
 echo "ok - 4 INFO lines (split drop rate)"
+# each ratio to a baseline says what a receiver costing nothing would get
+n=$(grep -cE '^(TARGET|INFO) drop rate >= [0-9.]+x .*: (PASS|MISS) x[0-9.]+ \(ceiling of this run: x[0-9]*\.[0-9]+\)$' "$out")
+[ "$n" = 6 ] || { cat "$out"; fail "$n drop-rate ratio lines with their ceiling, want 6"; }
+echo "ok - 6 drop-rate ratios with their ceiling"
 if grep -nE '(^|[^a-z])(nan|inf)([^a-z]|$)|ABORTED|: -[0-9]' "$out"; then
 	fail "impossible figures above"
 fi
