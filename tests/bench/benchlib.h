@@ -400,6 +400,19 @@ static inline char *bench_policy_prefixes(unsigned n_prefixes)
 	return b.s;
 }
 
+/* The same policy with one IPv6 prefix, 2001:db8::/32, as its set: the
+ * smallest policy that makes the IPv6 frame walk a trie (the set of one
+ * above holds only 192.0.2.0/24, so that frame meets no trie there). The
+ * IPv4 frames to 80 and 53 are denied by it. */
+static inline char *bench_policy_prefix6_one(void)
+{
+	struct bench_buf b = { 0 };
+
+	bench_printf(&b, BENCH_BASE_POLICY "set src = 2001:db8::/32\n"
+		     "allow tcp,udp 80,53 from src\ndeny tcp,udp 80,53\n");
+	return b.s;
+}
+
 /* ---- frame shapes ---- */
 
 enum bench_shape {
