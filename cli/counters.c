@@ -2,16 +2,13 @@
 /*
  * counters.c - counter snapshots and their aggregation, shared by `stats`
  * and the exporter (contract in counters.h). Reads go through the library
- * (pc_read_port_stats_sparse / pc_read_bucket_stats); only the live half of the
- * ports map is read here directly, with one batch look-up, because the
- * library has no call for "every port entry".
+ * (pc_read_port_stats_sparse / pc_read_bucket_stats / pc_read_live_ports).
  */
 #include <errno.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
-#include <bpf/bpf.h>
 
 #include "counters.h"
 #include "../loader/policy.h"
@@ -133,55 +130,16 @@ void pc_counter_delta(const struct pc_counter *a, const struct pc_counter *b,
 	}
 }
 
-/* Read n port entries starting at index first, batch first. */
-static int read_port_entries(int fd, __u32 first, __u32 n,
-			     struct pc_port_entry *vals)
-{
-	__u32 *keys = calloc(n, sizeof(*keys));
-	__u32 in, out, count = n;
-	int err;
-
-	if (!keys)
-		return -ENOMEM;
-	/* in_batch is the key before the first one wanted (NULL: start) */
-	in = first - 1;
-	err = bpf_map_lookup_batch(fd, first ? &in : NULL, &out, keys, vals,
-				   &count, NULL);
-	if (err && errno != ENOENT)
-		count = 0;	/* no batch support: one by one below */
-	if (count == n && keys[0] == first) {
-		free(keys);
-		return 0;
-	}
-	free(keys);
-	for (__u32 i = 0; i < n; i++) {
-		__u32 k = first + i;
-
-		if (bpf_map_lookup_elem(fd, &k, &vals[i]))
-			return -errno;
-	}
-	return 0;
-}
-
 int pc_named_ports(struct pc_instance *inst, uint8_t *named, size_t *count)
 {
 	struct pc_port_entry *vals;
-	struct pc_control ctl;
-	__u32 zero = 0;
 	size_t n = 0;
 	int err;
 
-	if (bpf_map_lookup_elem(inst->control_fd, &zero, &ctl))
-		return -errno;
-	if (ctl.gen >= PC_NUM_GENS)
-		return -EINVAL;
 	vals = calloc(PC_PORT_STATS_ENTRIES, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	/* the live half is contiguous: gen * (protos * ports) onwards */
-	err = read_port_entries(inst->ports_fd,
-				pc_port_index(ctl.gen, 0, 0),
-				PC_PORT_STATS_ENTRIES, vals);
+	err = pc_read_live_ports(inst, vals);
 	if (!err) {
 		for (size_t i = 0; i < PC_PORT_STATS_ENTRIES; i++) {
 			/* port 0 is never matched by a rule (compile.h) */

@@ -89,6 +89,10 @@ int pc_lookup(struct pc_instance *inst, unsigned proto, unsigned port,
  * (*out)->prefixes and *out with free(). (Added by the loader.) */
 int pc_read_live(struct pc_instance *inst, struct pc_compiled **out);
 
+/* The live generation's port entries, PC_NUM_PROTOS * PC_NUM_PORTS of
+ * them, laid out as pc_compiled's ports[proto][port]. */
+int pc_read_live_ports(struct pc_instance *inst, struct pc_port_entry *out);
+
 /* Counters summed over CPUs. port_stats: PC_PORT_STATS_ENTRIES entries
  * (caller allocates), buckets: PC_BUCKET_MAX entries. */
 int pc_read_port_stats(struct pc_instance *inst, struct pc_counter *out);

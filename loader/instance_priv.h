@@ -66,6 +66,11 @@ void pc_rmdir_empty(const char *dir);
 /* "" in the initial network namespace, "netns-INODE" elsewhere. */
 int pc_netns_subdir(char *buf, size_t len);
 
+/* Half gen of the ports map, laid out as pc_compiled's ports[proto][port],
+ * copied into out through mmap (publish.c); -EINVAL for a gen past the
+ * map. */
+int pc_ports_read(struct pc_instance *inst, uint32_t gen, struct pc_port_entry *out);
+
 /* prefix_nodes mapped as memory (it is BPF_F_MMAPABLE): pc_nodes_map for
  * writing, pc_nodes_view for walking generation gen (read only). Undo
  * either with pc_nodes_unmap(base). */

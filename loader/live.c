@@ -9,71 +9,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include "instance_priv.h"
-
-#define HALF (PC_NUM_PROTOS * PC_NUM_PORTS)
-
-/* Like the publisher, through mmap where the map allows it (one memory
- * copy); else batched look-ups; else one by one. */
-#define PORT_SLOT ((sizeof(struct pc_port_entry) + 7) & ~(size_t)7)
-
-static int read_ports_mmap(struct pc_instance *inst, __u32 gen,
-			   struct pc_port_entry *out)
-{
-	size_t len = (size_t)PC_PORTS_ENTRIES * PORT_SLOT, i;
-	const unsigned char *m, *half;
-
-	m = mmap(NULL, len, PROT_READ, MAP_SHARED, inst->ports_fd, 0);
-	if (m == MAP_FAILED)
-		return -EOPNOTSUPP;
-	half = m + (size_t)pc_port_index(gen, 0, 0) * PORT_SLOT;
-	for (i = 0; i < HALF; i++)
-		memcpy(&out[i], half + i * PORT_SLOT, sizeof(out[i]));
-	munmap((void *)m, len);
-	return 0;
-}
-
-static int read_ports(struct pc_instance *inst, __u32 gen,
-		      struct pc_port_entry *out)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 *keys, base = pc_port_index(gen, 0, 0), prev, next, got, done = 0;
-	__u32 i, k;
-	int err = 0;
-
-	if (!read_ports_mmap(inst, gen, out))
-		return 0;
-	keys = malloc(HALF * sizeof(*keys));
-	if (!keys)
-		return -ENOMEM;
-	/* array batches resume after the "previous" index given */
-	while (done < HALF) {
-		prev = base + done - 1;
-		got = HALF - done;
-		if (bpf_map_lookup_batch(inst->ports_fd,
-					 base + done ? &prev : NULL, &next,
-					 keys, out + done, &got, &opts) &&
-		    errno != ENOENT) {
-			err = -errno;
-			break;
-		}
-		if (!got)
-			break;
-		done += got;
-	}
-	free(keys);
-	if (!err && done >= HALF)
-		return 0;
-	/* no batch support (or a short read): one by one */
-	for (i = 0; i < HALF; i++) {
-		k = base + i;
-		if (bpf_map_lookup_elem(inst->ports_fd, &k, &out[i]))
-			return -errno;
-	}
-	return 0;
-}
 
 /* The live tries, listed back as LPM entries (trie.c): the same entries
  * for the same tries, so apply --dry-run compares them with a new policy's
@@ -133,7 +70,7 @@ int pc_read_live(struct pc_instance *inst, struct pc_compiled **out)
 		err = -errno;
 		goto fail;
 	}
-	err = read_ports(inst, gen, &c->ports[0][0]);
+	err = pc_ports_read(inst, gen, &c->ports[0][0]);
 	if (!err)
 		err = read_prefixes(inst, gen, c);
 	if (err)

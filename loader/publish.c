@@ -70,58 +70,46 @@ static int barrier(struct pc_instance *inst)
 	return err;
 }
 
-/* The ports map is created BPF_F_MMAPABLE (maps.c): the inactive half is
- * then written as plain memory, ~1 ms instead of 131,072 element updates
- * (~30 ms) in a batch syscall. Array slots are 8-byte aligned. The
- * program never reads this half until the flip, a syscall made after a
- * full fence. -EOPNOTSUPP when the map cannot be mapped (an instance
- * pinned by an older build): the caller falls back to a batch. */
+/* The ports map is created BPF_F_MMAPABLE (maps.c), and a pinned one is
+ * taken only with that flag (pc_map_check): a half is read and written as
+ * plain memory, ~1 ms instead of 131,072 element updates (~30 ms) in a
+ * batch syscall. Array slots are 8-byte aligned. */
 #define PORT_SLOT ((sizeof(struct pc_port_entry) + 7) & ~(size_t)7)
+#define PORTS_LEN ((size_t)PC_PORTS_ENTRIES * PORT_SLOT)
 
-static int write_ports_mmap(struct pc_instance *inst, __u32 gen,
-			    const struct pc_port_entry *vals)
+int pc_ports_read(struct pc_instance *inst, uint32_t gen, struct pc_port_entry *out)
 {
-	size_t len = (size_t)PC_PORTS_ENTRIES * PORT_SLOT, i;
-	unsigned char *m, *half;
+	const unsigned char *m, *half;
 
-	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, inst->ports_fd, 0);
+	if (gen >= PC_NUM_GENS)
+		return -EINVAL;
+	m = mmap(NULL, PORTS_LEN, PROT_READ, MAP_SHARED, inst->ports_fd, 0);
 	if (m == MAP_FAILED)
-		return -EOPNOTSUPP;
+		return -errno;
 	half = m + (size_t)pc_port_index(gen, 0, 0) * PORT_SLOT;
-	for (i = 0; i < PORT_HALF; i++)
-		memcpy(half + i * PORT_SLOT, &vals[i], sizeof(vals[i]));
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	munmap(m, len);
+	for (size_t i = 0; i < PORT_HALF; i++)
+		memcpy(&out[i], half + i * PORT_SLOT, sizeof(out[i]));
+	munmap((void *)m, PORTS_LEN);
 	return 0;
 }
 
-/* vals: one half, laid out as pc_compiled's ports[proto][port] */
+/* vals: one half, laid out as pc_compiled's ports[proto][port]. The
+ * program never reads this half until the flip, a syscall made after a
+ * full fence. */
 static int write_ports(struct pc_instance *inst, __u32 gen,
 		       const struct pc_port_entry *vals)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
-	__u32 *keys, base = pc_port_index(gen, 0, 0), i, count = PORT_HALF;
-	int err = 0;
+	unsigned char *m, *half;
 
-	if (!write_ports_mmap(inst, gen, vals))
-		return 0;
-	keys = malloc(sizeof(*keys) * PORT_HALF);
-	if (!keys)
-		return -ENOMEM;
-	for (i = 0; i < PORT_HALF; i++)
-		keys[i] = base + i;
-	if (bpf_map_update_batch(inst->ports_fd, keys, vals, &count, &opts)) {
-		/* old kernels: no batch ops on arrays; one by one */
-		for (i = 0; i < PORT_HALF; i++) {
-			if (bpf_map_update_elem(inst->ports_fd, &keys[i],
-						&vals[i], BPF_ANY)) {
-				err = -errno;
-				break;
-			}
-		}
-	}
-	free(keys);
-	return err;
+	m = mmap(NULL, PORTS_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, inst->ports_fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	half = m + (size_t)pc_port_index(gen, 0, 0) * PORT_SLOT;
+	for (size_t i = 0; i < PORT_HALF; i++)
+		memcpy(half + i * PORT_SLOT, &vals[i], sizeof(vals[i]));
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	munmap(m, PORTS_LEN);
+	return 0;
 }
 
 /* prefix_nodes is BPF_F_MMAPABLE too: the inactive generation's nodes are
@@ -332,6 +320,14 @@ int pc_read_settings(struct pc_instance *inst, struct pc_settings *out)
 	if (bpf_map_lookup_elem(inst->settings_fd, &g, out))
 		return -errno;
 	return 0;
+}
+
+int pc_read_live_ports(struct pc_instance *inst, struct pc_port_entry *out)
+{
+	__u32 g;
+	int err = read_gen(inst, &g);
+
+	return err ? err : pc_ports_read(inst, g, out);
 }
 
 int pc_lookup(struct pc_instance *inst, unsigned proto, unsigned port,
