@@ -494,6 +494,23 @@ static inline void bench_frame(enum bench_shape s, struct pkt *p)
 	pkt_finish(p);
 }
 
+/* The action portcullis must give shape s under the bench policies
+ * (BENCH_BASE_POLICY, with or without a source-prefix set on 80 and 53):
+ * only port 23 is denied, unless the set holds prefixes of one family
+ * alone (family_only 4 or 6, else 0): then 80 and 53 are denied to the
+ * frames of the other family. */
+static inline __u32 bench_expected_action(enum bench_shape s, int family_only)
+{
+	if (s == SH_V4_TCP_DENY)
+		return XDP_DROP;
+	if (s == SH_V6_TCP_EXT2 && family_only == 4)
+		return XDP_DROP;
+	if ((s == SH_V4_TCP_ALLOW || s == SH_V4_UDP || s == SH_VLAN_V4_TCP) &&
+	    family_only == 6)
+		return XDP_DROP;
+	return XDP_PASS;
+}
+
 /* ---- BPF_PROG_TEST_RUN ---- */
 
 /* ns per frame of prog_fd on frame, repeat times; the program's action in

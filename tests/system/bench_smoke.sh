@@ -51,12 +51,13 @@ if grep -E '^\| (IPv4|IPv6|VLAN|ARP|empty|portcullis|xdp-filter|nftables|iptable
 fi
 echo "ok - $rows result rows, none zero"
 # the A/B tool for two builds, here the build against itself, once per frame:
-# it must attach both, see every frame get its action and print every row
+# it must attach both, see every frame get its action under both policies
+# and print every row
 B=${TEST_BUILD:-build}
 tests/bench/ab.sh "$B" "$B" 1 >"$out" 2>&1 || { cat "$out"; fail "tests/bench/ab.sh failed"; }
-n=$(grep -cE '^\| (tcp-allowed|tcp-denied|udp-allowed|tcp-source-walk) \| [0-9]+ \| [0-9]+ \|' "$out")
-[ "$n" = 4 ] || { cat "$out"; fail "$n A/B rows, want 4"; }
-echo "ok - ab.sh compares two builds on 4 frames"
+n=$(grep -cE '^\| (ports|prefixes) \| (IPv4|IPv6|VLAN|ARP)[^|]* \| [0-9]+ \| [0-9]+ \|' "$out")
+[ "$n" = 14 ] || { cat "$out"; fail "$n A/B rows, want 14 (7 frame shapes x 2 policies)"; }
+echo "ok - ab.sh compares two builds on 7 frame shapes under 2 policies"
 # nothing of ours left behind
 if ip netns list | grep -qE "^pcbench-"; then
 	ip netns list | grep -E "^pcbench-" | while read -r ns _; do
