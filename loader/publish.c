@@ -182,34 +182,23 @@ out:
 }
 
 /* The tries of c, written to generation gen, and c's ports with each
- * class's root slots, written to the same half. A compiled policy brings
- * its tries; one put together by hand (tests) gets them built here. */
+ * class's root slots, written to the same half. pc_compile builds the
+ * tries; a compiled policy without them for its classes is refused. */
 static int publish_tries_and_ports(struct pc_instance *inst, __u32 gen,
 				   const struct pc_compiled *c)
 {
 	static const struct pc_port_entry allow_all[PORT_HALF];
-	struct pc_node *built = NULL;
-	uint32_t *built_roots = NULL, n_nodes = 0;
-	const struct pc_node *nodes;
 	const uint32_t *roots;
 	struct pc_port_entry *half = NULL;
 	int err = 0;
 
 	if (!c)
 		return write_ports(inst, gen, allow_all);
-	nodes = c->nodes;
 	roots = c->roots;
-	n_nodes = c->n_nodes;
-	if (!nodes && c->n_classes) {
-		err = pc_trie_build(c->prefixes, c->n_prefixes, c->n_classes,
-				    PC_PREFIX_NODES, &built, &n_nodes, &built_roots);
-		nodes = built;
-		roots = built_roots;
-	}
 	if (!err && c->n_classes && !roots)
 		err = -EINVAL;
 	if (!err)
-		err = write_nodes(inst, gen, nodes, n_nodes, roots, c->n_classes);
+		err = write_nodes(inst, gen, c->nodes, c->n_nodes, roots, c->n_classes);
 	if (!err) {
 		half = malloc(sizeof(c->ports));
 		if (!half)
@@ -226,8 +215,6 @@ static int publish_tries_and_ports(struct pc_instance *inst, __u32 gen,
 		err = write_ports(inst, gen, half);
 	}
 	free(half);
-	free(built);
-	free(built_roots);
 	return err;
 }
 
