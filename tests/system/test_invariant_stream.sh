@@ -3,10 +3,19 @@
 # TCP stream (SPEC 4.1, 4.2): an iperf3 stream to a port both policies
 # allow never stalls while 200 applies alternate two policies that differ
 # everywhere else (default verdict, source classes, LPM entries, the
-# stream port's own rule shape). Checked three ways: every 100 ms iperf3
+# stream port's own rule shape), and that drop the stream if a segment is
+# judged by a mix of the two. Checked three ways: every 100 ms iperf3
 # interval moved data, the port's drop counter stays 0 (no segment was
 # judged by a torn or half-built policy), and each apply bumped the
 # version by one.
+#
+# Why a mix drops: both policies let the client (192.0.2.2) reach tcp 5201
+# only through a source class whose port entry denies. Classes are
+# numbered by port and each family's single prefix is one trie node, so
+# 5201's class is class 1 in A (its nodes 0, 1) and class 2 in B (nodes 2,
+# 3). A segment that reads A's port entry and B's nodes compares its
+# source with B's tcp 5100 prefix; B's entry and A's nodes, with A's tcp
+# 8000-9000 prefix: both miss, and the entry's deny drops the segment.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
 lab_need jq iperf3
@@ -15,24 +24,25 @@ PORT=5201
 
 lab_up
 A=$LAB_TMP/A.policy B=$LAB_TMP/B.policy
-# both allow tcp 5201 from the client, through different paths: A via a
-# source class and an LPM hit, B via an any-source rule after a deny class
+# both allow tcp 5201 from the client only through a source class (see
+# the top): A from a set with default deny, B from one prefix followed by
+# a deny of the port, with default allow and a lower-port class first
 cat >"$A" <<'EOF'
 default deny
 icmp allow
-set lan = 192.0.2.0/25 2001:db8:1::/120 10.0.0.0/8
+set lan = 192.0.2.0/25 2001:db8:1::/120
 allow tcp 5201 from lan
 allow udp 6000-6100
 deny  tcp 5202
-allow tcp 8000-9000 from 172.16.0.0/12
+allow tcp 8000-9000 from 172.16.0.0/12, 2001:db8:ac::/48
 EOF
 cat >"$B" <<'EOF'
 default allow
 icmp allow
-deny  tcp 5201 from 198.51.100.0/24, 2001:db8:bad::/48
-allow tcp 5201
+allow tcp 5100 from 198.51.100.0/24, 2001:db8:bad::/48
+allow tcp 5201 from 192.0.2.0/24, 2001:db8:1::/64
+deny  tcp 5201
 deny  udp 6000-6100
-allow tcp 5202 from 192.0.2.0/24
 deny  tcp 1-1023
 EOF
 pc attach "$LAB_SIF" --mode native --policy "$A" >/dev/null || fail "attach"
