@@ -355,82 +355,28 @@ static __always_inline const struct pc_node *node_at(const struct pc_node_table 
 	return &t->node[idx];
 }
 
-/* Slot i of the node that slot s (pc_slot_node(x, bits)) names, or NULL
- * if the node leaves the table. */
-static __always_inline const __u32 *node_slot(const struct pc_node_table *t,
-					      __u32 s, __u32 i)
-{
-	const struct pc_node *n = node_at(t, (s & PC_SLOT_ENTRY) +
-					     (i / PC_NODE_SLOTS) * PC_NUM_GENS);
-
-	return n ? &n->slot[i % PC_NODE_SLOTS] : NULL;
-}
-
-/* Where a walk ends that met a tail or bucket in slot s, with hi:lo the
- * address bits it has not used. */
-static __always_inline __u8 walk_end(const struct pc_node_table *t, __u32 s,
-				     __u64 hi, __u64 lo, __u8 miss)
-{
-	const struct pc_node *n = node_at(t, s & PC_SLOT_ENTRY);
-
-	if (!n)
-		return PC_DENY;
-	if (pc_slot_kind(s) == PC_KIND_BUCKET) {
-		for (int j = 0; j < PC_BUCKET_SIZE; j++)
-			if (!((hi ^ n->bucket.key[j]) & n->bucket.mask[j]))
-				return slot_verdict(n->bucket.result[j], miss);
-		return miss;
-	}
-	if (pc_slot_kind(s) != PC_KIND_TAIL)
-		return PC_DENY;	/* corrupt, or deeper than any address */
-	if (((hi ^ n->tail.addr_hi) & n->tail.mask_hi) |
-	    ((lo ^ n->tail.addr_lo) & n->tail.mask_lo))
-		return slot_verdict(n->tail.miss, miss);
-	return slot_verdict(n->tail.hit, miss);
-}
-
-static __always_inline const struct pc_node_guard *guard_of(const struct pc_node_table *t,
-							    __u32 s)
-{
-	const struct pc_node *n = node_at(t, s & PC_SLOT_ENTRY);
-
-	return n ? &n->guard : NULL;
-}
-
-/* Shift the bits bits (1..63) a node or guard used out of hi:lo. IPv4
- * (is_v6 a constant 0 here) keeps its address in hi alone. The empty asm
- * keeps clang from sinking the shift past the next look-up: fewer values
- * are live across it. */
-static __always_inline void shift_out(__u64 *hi, __u64 *lo, __u32 bits, const int is_v6)
-{
-	if (is_v6) {
-		*hi = *hi << bits | *lo >> (64 - bits);
-		*lo <<= bits;
-		asm volatile("" : "+r"(*hi), "+r"(*lo));
-	} else {
-		*hi <<= bits;
-		asm volatile("" : "+r"(*hi));
-	}
-}
+/* The walk itself, shared with user space (loader/trie.c): nodes read
+ * through node_at, a deciding slot made a verdict by slot_verdict. */
+#define PC_WALK_TABLE		const struct pc_node_table *
+#define pc_walk_node(t, idx)	node_at(t, idx)
+#define pc_walk_stride(t)	PC_NUM_GENS
+#define PC_WALK_RESULT		__u8
+#define pc_walk_decide(s, miss)	slot_verdict(s, miss)
+#include "bpf/trie_walk.h"
 
 /* The source-prefix look-up: walk the trie of (class, family) from s, the
  * root slot of the port entry made an entry of the live generation (no
- * read when the family has no prefix, one for a single prefix), each node
- * (or guard) taking the next bits of the address (most significant first,
- * shifted out as they are used), until a leaf, an empty slot, a guard's
- * miss, a tail or a bucket; miss is the port entry's verdict, for the
- * empty slots. Slots name table entries, so past the root the walk needs
- * no gen. Called with a constant is_v6, so that IPv4 and IPv6 each
- * get their own unrolled walk (no loop counter; an IPv4 address in one
- * register): one walk for both, as clang once merged them, carried a
- * 128-bit cursor and a counter through every IPv4 look-up. */
+ * read when the family has no prefix, one for a single prefix); miss is
+ * the port entry's verdict, for the empty slots. Called with a constant
+ * is_v6, so that IPv4 and IPv6 each get their own unrolled walk (no loop
+ * counter; an IPv4 address in one register): one walk for both, as clang
+ * once merged them, carried a 128-bit cursor and a counter through every
+ * IPv4 look-up. */
 static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
 					   __u32 s, __u8 miss)
 {
 	const struct pc_node_table *t;
-	const struct pc_node_guard *g;
-	const __u32 *slot;
-	__u32 bits, i, zero = 0;
+	__u32 zero = 0;
 
 	if (s & PC_SLOT_LEAF)
 		return pc_leaf_verdict(s);
@@ -439,36 +385,7 @@ static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
 	t = bpf_map_lookup_elem(&prefix_nodes, &zero);
 	if (!t)
 		return PC_DENY;
-#pragma unroll
-	for (int level = 0; level < (is_v6 ? PC_TRIE_LEVELS : 32 / PC_TRIE_MIN_BITS); level++) {
-		bits = pc_slot_kind(s);
-		if (bits - 1 < PC_TRIE_MAX_BITS) {
-			i = hi >> (64 - bits);
-			shift_out(&hi, &lo, bits, is_v6);
-			slot = node_slot(t, s, i);
-			if (!slot)
-				return PC_DENY;
-			s = *slot;
-		} else if (bits == PC_KIND_GUARD) {
-			g = guard_of(t, s);
-			if (!g)
-				return PC_DENY;
-			if ((hi ^ g->key) & g->mask)
-				return slot_verdict(g->miss, miss);
-			bits = g->bits;
-			if (bits - 1 >= 63)
-				return PC_DENY;
-			shift_out(&hi, &lo, bits, is_v6);
-			s = g->next;
-		} else {
-			break;	/* a tail, a bucket or corrupt */
-		}
-		if (s & PC_SLOT_LEAF)
-			return pc_leaf_verdict(s);
-		if (!s)
-			return miss;
-	}
-	return walk_end(t, s, hi, lo, miss);
+	return pc_walk_from(t, s, hi, lo, is_v6, miss);
 }
 
 /* Verdict of a TCP/UDP packet: one port look-up, at most one trie walk.

@@ -540,7 +540,7 @@ out:
 	return err;
 }
 
-/* ---- walk, as bpf/portcullis.bpf.c does ---- */
+/* ---- walk: the program's own (bpf/trie_walk.h) ---- */
 
 static const struct pc_node *view_node(const struct pc_trie_view *v, uint32_t idx)
 {
@@ -567,66 +567,51 @@ static uint32_t view_root(const struct pc_trie_view *v, uint32_t root)
 	return v->interleaved ? pc_root_for_gen(root, v->gen) : root;
 }
 
-static uint32_t answer(uint32_t r)	/* what a tail or bucket picked */
+/* The walk is bpf/trie_walk.h's, the XDP program's own: here over a view
+ * (its bounds), counting the nodes it reads, and keeping the deciding
+ * slot rather than a verdict. */
+struct walker {
+	const struct pc_trie_view *v;
+	unsigned reads;
+};
+
+static const struct pc_node *walker_node(struct walker *w, uint32_t idx)
 {
-	return !r || (r & PC_SLOT_LEAF) ? r : PC_TRIE_BAD;
+	const struct pc_node *n = view_node(w->v, idx);
+
+	if (n)
+		w->reads++;
+	return n;
 }
+
+/* a deciding slot as pc_trie_walk reports it */
+static uint32_t walk_answer(uint32_t s)
+{
+	return !s || (s & PC_SLOT_LEAF) ? s : PC_TRIE_BAD;
+}
+
+#define PC_WALK_TABLE		struct walker *
+#define pc_walk_node(w, idx)	walker_node(w, idx)
+#define pc_walk_stride(w)	view_stride((w)->v)
+#define PC_WALK_RESULT		uint32_t
+#define pc_walk_decide(s, miss)	((void)(miss), walk_answer(s))
+#include "bpf/trie_walk.h"
+
+_Static_assert(PC_TRIE_BAD == PC_WALK_BAD, "one corrupt-trie answer");
 
 /* pc_trie_walk, counting the nodes it reads in *reads */
 static uint32_t walk(const struct pc_trie_view *v, uint32_t root,
 		     int is_v6, const uint8_t addr[16], unsigned *reads)
 {
 	struct key128 k = addr_key(addr, is_v6);
-	unsigned levels = is_v6 ? PC_TRIE_LEVELS : 32 / PC_TRIE_MIN_BITS;
-	const struct pc_node *n;
-	uint32_t s = view_root(v, root);
+	struct walker w = { .v = v };
+	uint32_t s = view_root(v, root), r;
 
 	if (!s || (s & PC_SLOT_LEAF))
 		return s;
-	for (unsigned level = 0; level < levels; level++) {
-		uint32_t bits = pc_slot_kind(s), i;
-
-		if (bits - 1 < PC_TRIE_MAX_BITS) {
-			i = (uint32_t)(k.hi >> (64 - bits));
-			k = shl(k, bits);
-			n = view_node(v, (s & PC_SLOT_ENTRY) + i / PC_NODE_SLOTS * view_stride(v));
-			if (!n)
-				return PC_TRIE_BAD;
-			++*reads;
-			s = n->slot[i % PC_NODE_SLOTS];
-		} else if (bits == PC_KIND_GUARD) {
-			n = view_node(v, s & PC_SLOT_ENTRY);
-			if (!n)
-				return PC_TRIE_BAD;
-			++*reads;
-			if ((k.hi ^ n->guard.key) & n->guard.mask)
-				return answer(n->guard.miss);
-			if (n->guard.bits - 1 >= 63)
-				return PC_TRIE_BAD;
-			k = shl(k, n->guard.bits);
-			s = n->guard.next;
-		} else {
-			break;
-		}
-		if (!s || (s & PC_SLOT_LEAF))
-			return s;
-	}
-	n = view_node(v, s & PC_SLOT_ENTRY);
-	if (!n)
-		return PC_TRIE_BAD;
-	++*reads;
-	if (pc_slot_kind(s) == PC_KIND_BUCKET) {
-		for (int j = 0; j < PC_BUCKET_SIZE; j++)
-			if (!((k.hi ^ n->bucket.key[j]) & n->bucket.mask[j]))
-				return answer(n->bucket.result[j]);
-		return 0;
-	}
-	if (pc_slot_kind(s) != PC_KIND_TAIL)
-		return PC_TRIE_BAD;
-	if (((k.hi ^ n->tail.addr_hi) & n->tail.mask_hi) |
-	    ((k.lo ^ n->tail.addr_lo) & n->tail.mask_lo))
-		return answer(n->tail.miss);
-	return answer(n->tail.hit);
+	r = pc_walk_from(&w, s, k.hi, k.lo, is_v6, 0);
+	*reads = w.reads;
+	return r;
 }
 
 uint32_t pc_trie_walk(const struct pc_trie_view *v, uint32_t root,

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * test_trie.c - the source-prefix tries (loader/trie.c) against a naive
- * longest-prefix match over the same entries.
+ * longest-prefix match over the same entries. pc_trie_walk is the XDP
+ * program's own walk (bpf/trie_walk.h, included by both), so these cases
+ * check the kernel's walk too, over a user-space view of the nodes.
  *
  * Random classes of random prefixes (both families, every length from /0
  * to /32 and /128, nested and clustered so that tails turn into nodes and
