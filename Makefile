@@ -29,6 +29,9 @@ BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 BENCH_BPF_SRCS := $(wildcard tests/bench/*.bpf.c)
 BENCH_BPF_OBJS := $(patsubst tests/bench/%.bpf.c,$(BUILD)/bench/%.bpf.o,$(BENCH_BPF_SRCS))
+# tests/bpf/*.bpf.c: BPF helpers of the tests, next to the test programs
+TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
+TEST_BPF_OBJS := $(patsubst tests/%.bpf.c,$(BUILD)/tests/%.bpf.o,$(TEST_BPF_SRCS))
 
 LIB_SRCS  := $(wildcard loader/*.c)
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
@@ -42,20 +45,24 @@ CLI       := $(BUILD)/portcullis
 TLIB_SRCS := $(wildcard tests/lib/*.c)
 TLIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TLIB_SRCS))
 TLIB      := $(BUILD)/libpctest.a
-TEST_SRCS := $(wildcard tests/unit/*.c tests/bpf/*.c)
+TEST_SRCS := $(filter-out %.bpf.c,$(wildcard tests/unit/*.c tests/bpf/*.c))
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRCS))
 
 .PHONY: all test sanitize check-test bench fuzz fuzz-policy demo deps install uninstall clean help
 
-all: $(CLI) $(TEST_BINS) $(BENCH_BINS) $(BENCH_BPF_OBJS)
+all: $(CLI) $(TEST_BINS) $(BENCH_BINS) $(BENCH_BPF_OBJS) $(TEST_BPF_OBJS)
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/bench/%.bpf.o: tests/bench/%.bpf.c
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%.bpf.o: tests/%.bpf.c
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

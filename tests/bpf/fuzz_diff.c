@@ -9,18 +9,25 @@
  * mutated (bytes flipped, cut, lengths / IHL / next headers changed), go
  * through BPF_PROG_TEST_RUN and through ref_classify.
  *
- * The example policies shipped in examples/ are published first.
+ * The example policies shipped in examples/ are published first; every
+ * LARGE_EVERY-th random policy after them is a large one (LARGE_MIN or
+ * more source prefixes), whose tries are several levels deep (wide
+ * nodes, guards, buckets and tails) for the kernel's walk.
  *
  * Checks: identical verdict for every frame, never XDP_ABORTED; for a
  * sampled subset the counter entry the frame hits (and every bucket); at
  * every policy change and at the end the whole counter state against the
  * shadow that accumulates the reference's increments for every frame; for
- * a sample of TCP/UDP frames, the deciding rule pc_lookup (explain) reads
- * from the live maps against the reference's first matching rule.
+ * every TCP/UDP frame, the deciding rule as the kernel finds it in
+ * the live maps (walk_probe.bpf.c: the program's own trie walk, run by
+ * BPF_PROG_TEST_RUN over the instance's maps) against the reference's
+ * first matching rule.
  *
- * Usage: fuzz_diff [FRAMES [SEED]]   (FRAMES default 200000; SEED also
- * from $PC_FUZZ_SEED, else from the clock; always printed). A mismatch
- * prints the seed, the policy and the frame as hex. Exit 1 on any.
+ * Usage: fuzz_diff [FRAMES [SEED]]   (SEED also from $PC_FUZZ_SEED, else
+ * from the clock; always printed). Without arguments (make test) two
+ * runs: FIXED_FRAMES frames from FIXED_SEED, which must publish a large
+ * policy, then 200,000 from a new seed. A mismatch prints the seed, the
+ * policy and the frame as hex. Exit 1 on any.
  */
 #include <errno.h>
 #include <glob.h>
@@ -33,9 +40,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <libgen.h>
+#include <limits.h>
 #include <sys/socket.h>
 
 #include "loader/instance.h"
+#include "tests/bpf/walk_probe.h"
 #include "tests/lib/packet.h"
 #include "tests/lib/refclass.h"
 #include "tests/lib/testkit.h"
@@ -69,9 +81,16 @@ static const uint16_t hot_ports[] = { 22, 23, 25, 53, 80, 123, 443, 1023, 1024, 
 				      8000, 8100, 49151, 49152, 65535, 1, 3306 };
 #define NHOT ((unsigned)(sizeof(hot_ports) / sizeof(hot_ports[0])))
 
+/* the make test run: a seed whose run publishes a large policy */
+#define FIXED_SEED 20261129u
+#define FIXED_FRAMES 100000ul
+#define LARGE_EVERY 8		/* every 8th random policy is large */
+#define LARGE_MIN 10000		/* source prefixes of a large policy, at least */
+
+/* Policy text, grown as needed (a large policy is a few hundred KiB). */
 struct text {
-	char buf[8192];
-	size_t len;
+	char *buf;
+	size_t len, cap;
 };
 
 static void tprintf(struct text *t, const char *fmt, ...)
@@ -81,11 +100,27 @@ static void tprintf(struct text *t, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(t->buf + t->len, sizeof(t->buf) - t->len, fmt, ap);
-	va_end(ap);
-	if (n > 0 && (size_t)n < sizeof(t->buf) - t->len)
-		t->len += (size_t)n;
+	for (;;) {
+		va_start(ap, fmt);
+		n = t->buf ? vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap) : -1;
+		va_end(ap);
+		if (n >= 0 && (size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		t->cap = t->cap ? t->cap * 2 : 8192;
+		t->buf = realloc(t->buf, t->cap);
+		if (!t->buf) {
+			fprintf(stderr, "fuzz_diff: out of memory\n");
+			exit(1);
+		}
+	}
+}
+
+static void text_clear(struct text *t)
+{
+	t->len = 0;
+	tprintf(t, "%s", "");
 }
 
 /* A random prefix near the pools, host bits cleared, as text. */
@@ -156,8 +191,7 @@ static void rand_policy(struct text *t)
 	/* mostly small policies; some large ones stress source classes */
 	unsigned nrules = chance(90) ? rn(13) : 30 + rn(60), nsets = rn(3);
 
-	t->len = 0;
-	t->buf[0] = 0;
+	text_clear(t);
 	for (unsigned i = 0; i < 4; i++)
 		if (chance(80))
 			tprintf(t, "%s %s\n", keys[i], vd[rn(2)]);
@@ -196,6 +230,55 @@ static void rand_policy(struct text *t)
 			}
 		}
 		tprintf(t, "\n");
+	}
+}
+
+/* A random address inside base/blen with a random length from lo to hi,
+ * host bits cleared, as text: prefixes spread over a whole /8 or /32, so
+ * that the tries grow wide nodes, guards and buckets, not only tails. */
+static void spread_prefix(struct text *t, int v6)
+{
+	uint8_t a[16] = { 0 };
+	unsigned len, bits = v6 ? 128 : 32;
+	char s[64];
+
+	if (v6) {
+		pkt_addr6(v6_bases[rn(2)], a);	/* 2001:db8::/32 */
+		for (int i = 4; i < 16; i++)
+			a[i] = (uint8_t)rnd();
+		len = chance(60) ? 40 + rn(25) : 32 + rn(97);
+	} else {
+		a[0] = 10;
+		for (int i = 1; i < 4; i++)
+			a[i] = (uint8_t)rnd();
+		len = chance(60) ? 20 + rn(5) : 9 + rn(24);
+	}
+	for (unsigned i = len; i < bits; i++)
+		a[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+	inet_ntop(v6 ? AF_INET6 : AF_INET, a, s, sizeof(s));
+	tprintf(t, "%s/%u", s, len);
+}
+
+/* A large policy: four rules of 2,500 to 4,000 source prefixes each
+ * (three quarters IPv4), on a few hot ports, among small random rules. */
+static void large_policy(struct text *t)
+{
+	static const char *const vd[] = { "allow", "deny" };
+
+	text_clear(t);
+	tprintf(t, "default %s\n", vd[rn(2)]);
+	for (unsigned r = 0; r < 4; r++) {
+		unsigned n = 2500 + rn(1501);
+
+		tprintf(t, "%s tcp,udp %u, %u from ", vd[rn(2)], hot_ports[rn(NHOT)],
+			hot_ports[rn(NHOT)]);
+		for (unsigned i = 0; i < n; i++) {
+			tprintf(t, i ? ", " : "");
+			spread_prefix(t, chance(25));
+		}
+		tprintf(t, "\n");
+		if (chance(50))
+			tprintf(t, "%s tcp %u\n", vd[rn(2)], hot_ports[rn(NHOT)]);
 	}
 }
 
@@ -389,7 +472,11 @@ struct run {
 	int have_pol;
 	uint64_t seed;
 	unsigned long frames, mismatches, aborted, policies, sampled, counter_fail;
-	unsigned long lookups, lookup_fail;
+	unsigned long lookups, lookup_fail, random_policies;
+	unsigned long large_walks;	/* look-ups that walked a large policy's trie */
+	size_t max_prefixes;	/* most source prefixes of one policy */
+	struct bpf_object *probe;	/* walk_probe.bpf.o over inst's maps */
+	int probe_fd;
 	unsigned long by_kind[REF_PORT + 1];
 };
 
@@ -405,8 +492,11 @@ static int example_policy(struct text *t, unsigned n)
 	if (glob("examples/*.policy", 0, NULL, &g))
 		return 0;
 	if (n < g.gl_pathc && (f = fopen(g.gl_pathv[n], "r"))) {
-		t->len = fread(t->buf, 1, sizeof(t->buf) - 1, f);
-		t->buf[t->len] = 0;
+		char line[1024];
+
+		text_clear(t);
+		while (fgets(line, sizeof(line), f))
+			tprintf(t, "%s", line);
 		fclose(f);
 		printf("fuzz_diff: policy %u is %s\n", n + 1, g.gl_pathv[n]);
 		ok = 1;
@@ -415,14 +505,53 @@ static int example_policy(struct text *t, unsigned n)
 	return ok;
 }
 
+/* walk_probe.bpf.o (built next to this program) loaded over the
+ * instance's ports and prefix_nodes maps. */
+static int load_probe(struct run *r)
+{
+	char exe[PATH_MAX], path[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct bpf_program *prog;
+	int err;
+
+	if (n <= 0)
+		return -errno;
+	exe[n] = 0;
+	snprintf(path, sizeof(path), "%s/walk_probe.bpf.o", dirname(exe));
+	r->probe = bpf_object__open_file(path, NULL);
+	if (!r->probe) {
+		fprintf(stderr, "fuzz_diff: open %s: %s (run make)\n", path, strerror(errno));
+		return -errno;
+	}
+	err = bpf_map__reuse_fd(bpf_object__find_map_by_name(r->probe, "ports"),
+				r->inst->ports_fd);
+	if (!err)
+		err = bpf_map__reuse_fd(bpf_object__find_map_by_name(r->probe, "prefix_nodes"),
+					r->inst->prefix_nodes_fd);
+	if (!err)
+		err = bpf_object__load(r->probe);
+	prog = err ? NULL : bpf_object__find_program_by_name(r->probe, "walk_probe");
+	if (!prog) {
+		fprintf(stderr, "fuzz_diff: loading %s over the instance's maps: %s\n", path,
+			strerror(err ? -err : ENOENT));
+		return err ? err : -ENOENT;
+	}
+	r->probe_fd = bpf_program__fd(prog);
+	return 0;
+}
+
 static int new_policy(struct run *r)
 {
 	struct pc_policy pol;
 	struct pc_compiled *comp;
 	int err;
 
-	if (!example_policy(&r->text, (unsigned)r->policies))
-		rand_policy(&r->text);
+	if (!example_policy(&r->text, (unsigned)r->policies)) {
+		if (++r->random_policies % LARGE_EVERY == 0)
+			large_policy(&r->text);
+		else
+			rand_policy(&r->text);
+	}
 	err = tk_policy(r->text.buf, &pol, &comp);
 	if (err) {
 		fprintf(stderr, "fuzz_diff: seed %" PRIu64 ": generated policy rejected\n", r->seed);
@@ -432,6 +561,8 @@ static int new_policy(struct run *r)
 		err = pc_load_unattached(comp, &r->inst);
 		if (!err)
 			err = tk_checker_init(&r->k, r->inst);
+		if (!err)
+			err = load_probe(r);
 	} else {
 		err = pc_publish(r->inst, comp);
 	}
@@ -449,7 +580,26 @@ static int new_policy(struct run *r)
 	r->comp = comp;
 	r->have_pol = 1;
 	r->policies++;
+	if (comp->n_prefixes > r->max_prefixes)
+		r->max_prefixes = comp->n_prefixes;
+	if (comp->n_prefixes >= LARGE_MIN)
+		printf("fuzz_diff: policy %lu: %zu source prefixes in %u classes, %u trie nodes\n",
+		       r->policies, comp->n_prefixes, comp->n_classes, comp->n_nodes);
 	return 0;
+}
+
+/* The policy of a mismatch: its text and rules, or for a large one its
+ * size only (the seed regenerates it). */
+static void print_policy(const struct run *r)
+{
+	if (r->text.len > 8192) {
+		fprintf(stderr, "--- policy %lu: %zu bytes, %zu source prefixes (fuzz_diff with "
+			"the seed above writes it again)\n", r->policies, r->text.len,
+			r->comp->n_prefixes);
+		return;
+	}
+	fprintf(stderr, "--- policy text\n%s--- parsed\n", r->text.buf);
+	tk_policy_print(stderr, &r->pol);
 }
 
 static void report(struct run *r, const struct pkt *p, const struct ref_result *ref,
@@ -462,74 +612,82 @@ static void report(struct run *r, const struct pkt *p, const struct ref_result *
 		return;
 	ref_describe(ref, d, sizeof(d));
 	fprintf(stderr, "\nMISMATCH (%s) at frame %lu, seed %" PRIu64 ":\n"
-		"  program: %s (%u)\n  reference: %s\n--- policy text\n%s--- parsed\n",
+		"  program: %s (%u)\n  reference: %s\n",
 		why, r->frames, r->seed,
 		action == XDP_PASS ? "XDP_PASS" : action == XDP_DROP ? "XDP_DROP" :
-		action == XDP_ABORTED ? "XDP_ABORTED" : "?", action, d, r->text.buf);
-	tk_policy_print(stderr, &r->pol);
+		action == XDP_ABORTED ? "XDP_ABORTED" : "?", action, d);
+	print_policy(r);
 	fprintf(stderr, "--- frame (%zu bytes)\n", p->len);
 	pkt_hexdump(stderr, p->b, p->len);
 }
 
+/* The deciding slot the kernel finds for ref's port and source in the
+ * live maps (walk_probe.bpf.c), or 0 (no leaf) with a message. */
+static uint32_t kernel_slot(struct run *r, const struct ref_result *ref)
+{
+	struct walk_probe_io io = { .is_v6 = (uint32_t)ref->is_v6 }, out;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = &io, .data_size_in = sizeof(io),
+		    .data_out = &out, .data_size_out = sizeof(out), .repeat = 1);
+	struct pc_control ctl;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(r->inst->control_fd, &zero, &ctl))
+		return 0;
+	io.gen = ctl.gen & 1;
+	io.index = pc_port_index(io.gen, (uint32_t)ref->proto, ref->dport);
+	memcpy(io.addr, ref->saddr, sizeof(io.addr));
+	if (bpf_prog_test_run_opts(r->probe_fd, &o) || o.retval != XDP_PASS ||
+	    o.data_size_out != sizeof(out)) {
+		fprintf(stderr, "fuzz_diff: walk_probe: %s (returned %u)\n", strerror(errno),
+			o.retval);
+		return 0;
+	}
+	return out.result;
+}
+
 /*
- * The deciding rule, as `explain` finds it (pc_lookup reads the live
- * maps the way the program does), must be the reference's first match:
- * this checks the compiler's rule attribution, which the verdict alone
- * cannot show.
+ * The deciding rule, as the kernel finds it in the live maps, must be the
+ * reference's first match: this checks the compiler's rule attribution and
+ * the kernel's walk, which the verdict alone cannot show.
  */
 static void check_lookup(struct run *r, const struct pkt *p, const struct ref_result *ref)
 {
-	struct pc_port_entry e;
-	struct pc_lpm_value lv;
-	int hit = 0, err, verdict, rule;
+	uint32_t s = kernel_slot(r, ref);
+	int verdict = (int)pc_policy_verdict(pc_leaf_verdict(s)), rule = (int)pc_leaf_rule(s);
 
 	r->lookups++;
-	err = pc_lookup(r->inst, (unsigned)ref->proto, ref->dport,
-			ref->is_v6 ? AF_INET6 : AF_INET, ref->saddr, &e, &lv, &hit);
-	if (err) {
-		fprintf(stderr, "fuzz_diff: pc_lookup: %s\n", strerror(-err));
-		r->lookup_fail++;
-		return;
-	}
-	verdict = (int)pc_policy_verdict(hit ? lv.verdict : e.verdict);
-	rule = hit ? (int)lv.rule_id : (int)e.rule_id;
-	if (verdict != ref->verdict || rule != ref->rule_id) {
+	if (r->comp->n_prefixes >= LARGE_MIN &&
+	    r->comp->ports[ref->proto][ref->dport].class_id)
+		r->large_walks++;
+	if (!(s & PC_SLOT_LEAF) || verdict != ref->verdict || rule != ref->rule_id) {
 		char src[64];
 
 		inet_ntop(ref->is_v6 ? AF_INET6 : AF_INET, ref->saddr, src, sizeof(src));
 		r->lookup_fail++;
 		if (r->lookup_fail <= 3) {
 			fprintf(stderr, "\nLOOKUP MISMATCH at frame %lu, seed %" PRIu64 ": %s %u from %s:\n"
-				"  maps: %s by rule %d (%s)\n  reference: %s by rule %d\n"
-				"--- policy text\n%s--- parsed\n",
+				"  kernel: %s by rule %d (slot %#x)\n  reference: %s by rule %d\n",
 				r->frames, r->seed, ref->proto == PC_PROTO_TCP ? "tcp" : "udp",
-				ref->dport, src, pc_verdict_name((unsigned)verdict), rule,
-				hit ? "prefix entry" : "port entry",
-				pc_verdict_name((unsigned)ref->verdict), ref->rule_id, r->text.buf);
-			tk_policy_print(stderr, &r->pol);
+				ref->dport, src, pc_verdict_name((unsigned)verdict), rule, s,
+				pc_verdict_name((unsigned)ref->verdict), ref->rule_id);
+			print_policy(r);
 			pkt_hexdump(stderr, p->b, p->len);
 		}
 	}
 }
 
-int main(int argc, char **argv)
+/* One run of total frames from seed; 0 when nothing differed. *large_walks
+ * gets the number of kernel look-ups that walked a large policy's trie. */
+static int fuzz(uint64_t seed, unsigned long total, unsigned long *large_walks)
 {
-	unsigned long total = 200000, next_swap = 0;
+	unsigned long next_swap = 0;
 	struct run r;
-	const char *env = getenv("PC_FUZZ_SEED");
 	struct timespec t0, t1;
 	char src[64];
+	int fail;
 
-	tk_require_root("fuzz_diff");
 	memset(&r, 0, sizeof(r));
-	if (argc > 1)
-		total = strtoul(argv[1], NULL, 0);
-	if (argc > 2)
-		r.seed = strtoull(argv[2], NULL, 0);
-	else if (env && *env)
-		r.seed = strtoull(env, NULL, 0);
-	else
-		r.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	r.seed = seed;
 	rng_state = r.seed;
 	printf("fuzz_diff: %lu frames, seed %" PRIu64 " (repeat with: fuzz_diff %lu %" PRIu64 ")\n",
 	       total, r.seed, total, r.seed);
@@ -556,15 +714,15 @@ int main(int argc, char **argv)
 		ref_classify(&r.pol, p.b, p.len, &ref);
 		r.by_kind[ref.kind]++;
 
-		if (ref.kind == REF_PORT && rn(16) == 0)
+		if (ref.kind == REF_PORT)
 			check_lookup(&r, &p, &ref);
 		if (rn(64) == 0) {
 			/* sampled: verdict plus the exact counter entry */
 			r.sampled++;
 			if (tk_check(&r.k, "sampled frame", p.b, p.len, &ref, 0)) {
 				r.counter_fail++;
-				fprintf(stderr, "  at frame %lu, seed %" PRIu64 ", policy:\n%s",
-					r.frames, r.seed, r.text.buf);
+				fprintf(stderr, "  at frame %lu, seed %" PRIu64 "\n", r.frames, r.seed);
+				print_policy(&r);
 			}
 			continue;
 		}
@@ -589,17 +747,55 @@ int main(int argc, char **argv)
 	       "  kinds: malformed %lu, non_ip %lu, fragment %lu, icmp %lu, nd %lu, other %lu, port %lu\n"
 	       "  %lu verdict mismatches, %lu XDP_ABORTED, %lu counter check failures "
 	       "(%lu frames sampled per entry, whole tables at each of %lu policy changes)\n"
-	       "  %lu deciding-rule mismatches in %lu pc_lookup checks\n",
+	       "  %lu deciding-rule mismatches in %lu kernel look-ups, %lu of them walks of "
+	       "a large policy's trie; largest policy %zu source prefixes\n",
 	       r.frames, r.policies,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 	       r.seed, r.by_kind[REF_MALFORMED], r.by_kind[REF_NON_IP], r.by_kind[REF_FRAGMENT],
 	       r.by_kind[REF_ICMP], r.by_kind[REF_ND], r.by_kind[REF_OTHER], r.by_kind[REF_PORT],
 	       r.mismatches, r.aborted, r.counter_fail, r.sampled, r.policies,
-	       r.lookup_fail, r.lookups);
+	       r.lookup_fail, r.lookups, r.large_walks, r.max_prefixes);
+	*large_walks = r.large_walks;
+	fail = r.mismatches || r.aborted || r.counter_fail || r.lookup_fail;
 
 	tk_checker_free(&r.k);
+	bpf_object__close(r.probe);
 	pc_close(r.inst);
 	pc_compiled_free(r.comp);
 	pc_policy_free(&r.pol);
-	return r.mismatches || r.aborted || r.counter_fail || r.lookup_fail ? 1 : 0;
+	free(r.text.buf);
+	return fail;
+}
+
+int main(int argc, char **argv)
+{
+	const char *env = getenv("PC_FUZZ_SEED");
+	unsigned long total = 200000;
+	unsigned long large_walks;
+	uint64_t seed;
+	int fail = 0;
+
+	tk_require_root("fuzz_diff");
+	if (argc > 1)
+		total = strtoul(argv[1], NULL, 0);
+	if (argc > 2)
+		seed = strtoull(argv[2], NULL, 0);
+	else if (env && *env)
+		seed = strtoull(env, NULL, 0);
+	else
+		seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	if (argc == 1 && !(env && *env)) {
+		/* the fixed run: the same frames every time, among them
+		 * look-ups in large policies' tries (checked: a generator
+		 * change could lose them) */
+		fail |= fuzz(FIXED_SEED, FIXED_FRAMES, &large_walks);
+		if (large_walks < 500) {
+			fprintf(stderr, "FAIL: the run from seed %u walked a trie of %u or more "
+				"prefixes only %lu times: raise FIXED_FRAMES\n", FIXED_SEED,
+				LARGE_MIN, large_walks);
+			fail = 1;
+		}
+	}
+	fail |= fuzz(seed, total, &large_walks);
+	return fail ? 1 : 0;
 }
