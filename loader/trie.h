@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * trie.h - the source-prefix tries of bpf/abi.h (prefix_nodes): built from
- * a compiled policy's LPM entries, walked exactly as the XDP program walks
- * them, and listed back as LPM entries. Pure user space.
+ * a compiled policy's LPM entries, walked by the XDP program's own walk
+ * (bpf/trie_walk.h), and listed back as LPM entries. Pure user space.
  *
  * Functions return 0 or a negative errno unless noted.
  */
