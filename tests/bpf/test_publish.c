@@ -358,6 +358,19 @@ static void test_publish_failure_keeps_live(void **state)
 	assert_int_equal(run_tcp(inst, "192.0.2.9", 22), XDP_DROP);
 	assert_int_equal(run_tcp(inst, "192.0.2.9", 80), XDP_DROP);
 
+	/* a policy whose classes come without tries (pc_compile builds
+	 * them; publish does not): refused, the live version untouched */
+	{
+		struct pc_compiled *bare = new_compiled(PC_ALLOW, "bare.policy");
+
+		bare->ports[PC_PROTO_TCP][22].class_id = 1;
+		add_prefix(bare, 1, "192.0.2.0", 24, PC_DENY, 1);
+		assert_int_equal(pc_publish(inst, bare), -EINVAL);
+		assert_int_equal(live_gen(inst), g);
+		assert_int_equal(run_tcp(inst, "192.0.2.9", 80), XDP_DROP);
+		free_compiled(bare);
+	}
+
 	/* a publish whose first map write fails (closed fd) */
 	saved = inst->ports_fd;
 	inst->ports_fd = open("/dev/null", O_RDONLY);
