@@ -171,7 +171,7 @@ for bad in 127.0.0.1 1.2.3.4.5:80 127.0.0.1:99999 '[::1:9477' ::1:9477 localhost
 	'127.0.0.1: 80' '127.0.0.1:+80' '127.0.0.1:080' '127.0.0.1:0' '127.0.0.1:80 ' \
 	127.1:9477 0x7f000001:9477 ' 127.0.0.1:9477' 127.000.0.1:9477 '[fe80::1%lo]:9477' \
 	'[::1]:' '[::1]9477' '[127.0.0.1]:9477'; do
-	E=$(lab_s "$PC_BIN" exporter --listen "$bad" 2>&1); rc=$?
+	E=$(lab_s timeout 5 "$PC_BIN" exporter --listen "$bad" 2>&1); rc=$?
 	expect_eq "--listen '$bad' exit" $rc 2
 	grep -q "bad --listen" <<<"$E" || fail "--listen '$bad' message: $E"
 done

@@ -4,7 +4,9 @@
 # (counted after a warm-up of 500 and at the end); a detach while scrapes
 # go on frees the detached program and its maps in the kernel (their ids
 # leave `bpftool prog show` / `bpftool map show`) while the exporter keeps
-# running and serving the other interfaces.
+# running and serving the other interfaces. The programs the exporter
+# holds are the same after 500 and 5,000 scrapes: one counter-summing
+# program per interface, loaded once, not one per scrape.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
 lab_need curl bpftool
@@ -54,16 +56,20 @@ PY
 }
 fds() { ls "/proc/$EXP/fd" | wc -l; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$EXP/status"; }
+# ids of the BPF programs the exporter holds open, sorted
+prog_ids() { cat /proc/$EXP/fdinfo/* 2>/dev/null | awk '/^prog_id:/ {print $2}' | sort -n | xargs; }
 
 t0=$SECONDS
 scrape 500 || fail "warm-up scrapes: $(tail -3 "$LAB_TMP/exporter.log")"
-fd0=$(fds) rss0=$(rss_kib)
+fd0=$(fds) rss0=$(rss_kib) progs0=$(prog_ids)
 scrape 4500 || fail "scrapes: $(tail -3 "$LAB_TMP/exporter.log")"
-fd1=$(fds) rss1=$(rss_kib)
+fd1=$(fds) rss1=$(rss_kib) progs1=$(prog_ids)
 echo "# 5000 scrapes of 3 interfaces in $((SECONDS - t0)) s; fds $fd0 -> $fd1, RSS $rss0 -> $rss1 KiB"
 expect_eq "file descriptors after 500 and 5000 scrapes" "$fd1" "$fd0"
 [ "$rss1" -le $((rss0 + 1024)) ] || fail "RSS grew from $rss0 to $rss1 KiB over 4500 scrapes"
 ok "RSS flat within 1 MiB ($rss0 -> $rss1 KiB)"
+[ "$(wc -w <<<"$progs0")" -eq 6 ] || fail "want 6 programs held (3 XDP, 3 counter sums), got: $progs0"
+expect_eq "programs held after 500 and 5000 scrapes (none loaded per scrape)" "$progs1" "$progs0"
 
 # detach one interface while scrapes go on: its program and maps leave the
 # kernel, though the exporter still runs

@@ -40,21 +40,24 @@ promcheck() {
 	ok "promtool check metrics: clean"
 }
 
-# ---- a changing ranking: 10 ports, each phase makes a different one the
-# busiest; 100 scrapes with --top 3 meanwhile ----
+# ---- a changing ranking, with --top 3: three ports get many small
+# datagrams at once (7001 fewer than 7002 and 7003), then 7004 gets big
+# ones, a few at a time, until it passes 7001 in packets: an exporter that
+# re-ranked would move 7004's bytes out of port="other" and 7001's far
+# fewer in, and "other" would go down. 100 scrapes meanwhile ----
 start_exporter 127.0.0.1:9478 --top 3
 lab_c "$LAB_PY" - "$LAB_S4" <<'PY' &
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-end = time.monotonic() + 12
-phase = 0
-while time.monotonic() < end:
-    for k in range(10):
-        # port 7000+phase%10 gets 40 datagrams, the others fewer and fewer
-        for _ in range(40 >> ((k - phase) % 10) // 2):
-            s.sendto(b"x", (sys.argv[1], 7000 + k))
-    phase += 1
-    time.sleep(0.05)
+dst = sys.argv[1]
+time.sleep(0.5)
+for port, n in ((7002, 1000), (7003, 1000), (7001, 200)):
+    for _ in range(n):
+        s.sendto(b"x", (dst, port))
+for phase in range(60):
+    for _ in range(10):
+        s.sendto(b"x" * 1400, (dst, 7004))
+    time.sleep(0.15)
 PY
 sender=$!
 lab_s "$LAB_PY" - 127.0.0.1:9478 "$LAB_SIF" <<'PY' || fail "series under a changing ranking"

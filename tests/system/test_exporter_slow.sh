@@ -21,7 +21,7 @@ for i in $(seq 50); do
 	sleep 0.1
 done
 
-lab_s "$LAB_PY" - "$ADDR" "$LAB_SIF" <<'PY' || fail "slow clients kept a scrape out (exporter log: $(tail -3 "$LAB_TMP/exporter.log"))"
+lab_s "$LAB_PY" - "$ADDR" "$LAB_SIF" <<'PY' || fail "slow or idle clients (exporter log: $(tail -3 "$LAB_TMP/exporter.log"))"
 import socket, sys, time
 host, port = sys.argv[1].rsplit(":", 1)
 port, ifname = int(port), sys.argv[2]
