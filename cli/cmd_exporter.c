@@ -22,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <arpa/inet.h>
+#include <sys/syscall.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
@@ -130,6 +132,21 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss,
 	return -EINVAL;
 }
 
+/* The exporter only reads: it needs CAP_BPF (CAP_SYS_ADMIN before Linux
+ * 5.8) to load its counter-summing program, not CAP_NET_ADMIN as the
+ * verbs that attach do. */
+static int can_read_instances(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d))
+		return geteuid() == 0;
+	return (d[CAP_BPF / 32].effective >> (CAP_BPF % 32) & 1) ||
+	       (d[CAP_SYS_ADMIN / 32].effective >> (CAP_SYS_ADMIN % 32) & 1);
+}
+
 static int open_listener(const struct sockaddr_storage *ss, socklen_t sl)
 {
 	int one = 1, fd;
@@ -231,7 +248,7 @@ int cmd_exporter(int argc, char **argv)
 	struct MHD_Daemon *d;
 	socklen_t sl = 0;
 	sigset_t set;
-	int c, fd, sig, once = 0, ret;
+	int c, fd, sig, once = 0;
 	char *end;
 	long v;
 
@@ -272,9 +289,11 @@ int cmd_exporter(int argc, char **argv)
 		cli_error("bad --listen '%s': %s", listen_at, why);
 		return PC_EXIT_USAGE;
 	}
-	ret = cli_need_root();
-	if (ret)
-		return ret;
+	if (!can_read_instances()) {
+		cli_error("exporter: need CAP_BPF (run as root, or see "
+			  "portcullis-exporter.service for the capabilities it needs)");
+		return PC_EXIT_FAIL;
+	}
 	if (once)
 		return run_once();
 

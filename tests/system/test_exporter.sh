@@ -101,6 +101,20 @@ ok "HELP and TYPE for every family"
 H=$(lab_s curl -sf -D - -o /dev/null "http://$ADDR/metrics") || fail "headers"
 grep -qi '^content-type: text/plain; version=0.0.4' <<<"$H" || fail "content type: $H"
 ok "content type"
+# the capabilities the systemd unit grants are enough: a scrape with only
+# those (and the counters read by the summing program, the way that needs
+# the most) sees the instance and its counts; with none it is refused
+caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$LAB_ROOT/dist/portcullis-exporter.service" |
+	tr ' ' '\n' | sed 's/^CAP_/+/' | tr 'A-Z' 'a-z' | paste -sd, -)
+[ -n "$caps" ] || fail "no CapabilityBoundingSet in the exporter unit"
+O=$(lab_s env PORTCULLIS_COUNTER_READ=sum setpriv --bounding-set "-all,$caps" --inh-caps -all \
+	"$PC_BIN" exporter --once 2>&1) || fail "exporter --once with the unit's capabilities ($caps): $O"
+grep -qF "portcullis_packets_total{$I,protocol=\"udp\",port=\"5353\",verdict=\"pass\"} 100" <<<"$O" ||
+	fail "with the unit's capabilities ($caps): $(grep -m3 'skipped\|5353' <<<"$O")"
+ok "the unit's capabilities ($caps) are enough"
+O=$(lab_s setpriv --bounding-set -all --inh-caps -all "$PC_BIN" exporter --once 2>&1); rc=$?
+expect_eq "exit without capabilities" $rc 1
+grep -q "need CAP_BPF" <<<"$O" || fail "message without capabilities: $O"
 expect_eq "404" "$(lab_s curl -s -o /dev/null -w '%{http_code}' "http://$ADDR/nope")" 404
 expect_eq "405" "$(lab_s curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADDR/metrics")" 405
 
