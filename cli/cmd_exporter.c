@@ -50,7 +50,7 @@ static pthread_mutex_t scrape_lock = PTHREAD_MUTEX_INITIALIZER;
 static void usage(void)
 {
 	fprintf(stderr, "usage: portcullis exporter [--listen ADDR:PORT] [--top N] [--once]\n"
-		"       default --listen %s, --top %d; IPv6 as [::1]:9477\n",
+		"       default --listen %s, --top %d (port series per protocol); IPv6 as [::1]:9477\n",
 		DEFAULT_LISTEN, DEFAULT_TOP);
 }
 
