@@ -18,9 +18,11 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <arpa/inet.h>
@@ -43,6 +45,8 @@
 #define IDLE_TIMEOUT 3
 #define PER_IP 8
 #define MAX_CONNS 256
+/* libmicrohttpd's messages shown per minute at most (see http_log) */
+#define LOG_BURST 10
 
 static struct pc_metrics_opts mopts = { .top = DEFAULT_TOP, .log_skips = 1 };
 static pthread_mutex_t scrape_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -165,6 +169,35 @@ static int open_listener(const struct sockaddr_storage *ss, socklen_t sl)
 		return err;
 	}
 	return fd;
+}
+
+/* libmicrohttpd's messages (a client gone mid-request, the connection
+ * limit reached), at most LOG_BURST a minute: every slow or rejected
+ * client makes one, and a flood of them must not flood the log too. */
+static void http_log(void *cls, const char *fmt, va_list ap)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static unsigned shown, held_back;
+	static time_t window;
+	time_t now = time(NULL);
+
+	(void)cls;
+	pthread_mutex_lock(&lock);
+	if (now - window >= 60) {
+		if (held_back)
+			fprintf(stderr, "portcullis exporter: http: %u more messages in the last minute not shown\n",
+				held_back);
+		window = now;
+		shown = held_back = 0;
+	}
+	if (shown < LOG_BURST) {
+		fputs("portcullis exporter: http: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		shown++;
+	} else {
+		held_back++;
+	}
+	pthread_mutex_unlock(&lock);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
@@ -320,6 +353,7 @@ int cmd_exporter(int argc, char **argv)
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT,
 			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP,
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNS,
+			     MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
 			     MHD_OPTION_END);
 	if (!d) {
 		close(fd);
