@@ -87,6 +87,11 @@ $(CLI): $(CLI_OBJS) $(LIB)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TLIB) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(TLIB) $(LIB) $(LDLIBS) -lcmocka -lpthread
 
+# unit tests of CLI logic link the CLI objects they test
+SERIES_OBJS := $(BUILD)/cli/series.o $(BUILD)/cli/counters.o
+$(BUILD)/tests/unit/test_series: $(BUILD)/tests/unit/test_series.o $(SERIES_OBJS) $(TLIB) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(SERIES_OBJS) $(TLIB) $(LIB) $(LDLIBS) -lcmocka -lpthread
+
 test: all
 	tests/run.sh
 

@@ -3,9 +3,11 @@
  * cmd_exporter.c - `portcullis exporter [--listen ADDR:PORT] [--top N] [--once]`
  *
  * Serves GET /metrics (Prometheus text format, see metrics.h) for every
- * portcullis instance of this network namespace, read from the pins at each
- * scrape. HTTP is libmicrohttpd's, one internal polling thread, so scrapes
- * never run concurrently. Listens on 127.0.0.1:9477 unless told otherwise;
+ * portcullis instance of this network namespace, read at each scrape.
+ * HTTP is libmicrohttpd's: a small pool of threads, each polling many
+ * connections with epoll, so a slow or idle client holds no thread and
+ * cannot keep a scrape out (the limits are below); scrapes themselves are
+ * serialised by a lock. Listens on 127.0.0.1:9477 unless told otherwise;
  * ADDR is numeric: 127.0.0.1:9477, 0.0.0.0:9477, [::1]:9477, [::]:9477.
  * The socket is made here, not by libmicrohttpd, so that "address in use"
  * and friends reach the user as such. SIGTERM / SIGINT stop it (exit 0).
@@ -14,13 +16,17 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
+#include <arpa/inet.h>
+#include <sys/syscall.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
@@ -31,76 +37,118 @@
 #define DEFAULT_LISTEN "127.0.0.1:9477"
 #define DEFAULT_TOP 50
 
+/* HTTP limits. A client silent for IDLE_TIMEOUT seconds is dropped (a
+ * scrape sends its request at once); one address holds at most PER_IP
+ * connections (Prometheus needs one), all clients together MAX_CONNS,
+ * each with libmicrohttpd's default 32 KiB of buffers: 8 MiB at most. */
+#define HTTP_THREADS 4
+#define IDLE_TIMEOUT 3
+#define PER_IP 8
+#define MAX_CONNS 256
+/* libmicrohttpd's messages shown per minute at most (see http_log) */
+#define LOG_BURST 10
+
 static struct pc_metrics_opts mopts = { .top = DEFAULT_TOP, .log_skips = 1 };
 static pthread_mutex_t scrape_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: portcullis exporter [--listen ADDR:PORT] [--top N] [--once]\n"
-		"       default --listen %s, --top %d; IPv6 as [::1]:9477\n",
+		"       default --listen %s, --top %d (port series per protocol); IPv6 as [::1]:9477\n",
 		DEFAULT_LISTEN, DEFAULT_TOP);
 }
 
-/* "ADDR:PORT" or "[ADDR6]:PORT", numeric only. Returns 0 or -EINVAL with
- * *why set. */
+/* The port of --listen: decimal digits only, no sign, space or leading
+ * zero, 1-65535. Returns it, or 0 when s is not one. */
+static unsigned parse_port(const char *s)
+{
+	unsigned long v = 0;
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 5 || s[0] == '0')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	return v <= 65535 ? (unsigned)v : 0;
+}
+
+/* "A.B.C.D:PORT" or "[IPV6]:PORT", numeric and strict: inet_pton takes
+ * only four decimal parts for IPv4 (no 127.1, 0x7f000001, leading zeros
+ * or spaces) and no zone for IPv6. Returns 0 or -EINVAL with *why set. */
 static int parse_listen(const char *s, struct sockaddr_storage *ss,
 			socklen_t *sl, const char **why)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
-	struct addrinfo *res;
-	char host[128];
-	const char *port, *colon;
-	char *end;
-	long p;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	const char *port_at, *end;
+	char host[INET6_ADDRSTRLEN];
+	unsigned port;
+	int v6 = s[0] == '[';
 
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-
-		if (!close || close[1] != ':') {
-			*why = "IPv6 addresses go in brackets: [::1]:9477";
+	memset(ss, 0, sizeof(*ss));
+	if (v6) {
+		end = strchr(s, ']');
+		if (!end || end[1] != ':') {
+			*why = "IPv6 addresses go in brackets, then the port: [::1]:9477";
 			return -EINVAL;
 		}
-		if ((size_t)(close - s - 1) >= sizeof(host) || close == s + 1) {
-			*why = "bad address";
-			return -EINVAL;
-		}
-		snprintf(host, sizeof(host), "%.*s", (int)(close - s - 1), s + 1);
-		port = close + 2;
-		hints.ai_family = AF_INET6;
+		s++;
+		port_at = end + 2;
 	} else {
-		colon = strrchr(s, ':');
-		if (!colon || colon == s) {
+		end = strrchr(s, ':');
+		if (!end) {
 			*why = "want ADDR:PORT, e.g. 127.0.0.1:9477";
 			return -EINVAL;
 		}
-		if (strchr(s, ':') != colon) {
+		if (memchr(s, ':', (size_t)(end - s))) {
 			*why = "IPv6 addresses go in brackets: [::1]:9477";
 			return -EINVAL;
 		}
-		if ((size_t)(colon - s) >= sizeof(host)) {
-			*why = "bad address";
-			return -EINVAL;
-		}
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - s), s);
-		port = colon + 1;
-		hints.ai_family = AF_INET;
+		port_at = end + 1;
 	}
-	p = strtol(port, &end, 10);
-	if (!*port || *end || p < 1 || p > 65535) {
-		*why = "the port must be a number 1-65535";
+	if ((size_t)(end - s) >= sizeof(host)) {
+		*why = "the address is too long";
 		return -EINVAL;
 	}
-	if (getaddrinfo(host, port, &hints, &res) || !res) {
-		*why = hints.ai_family == AF_INET ?
-		       "not a numeric IPv4 address (IPv6 goes in brackets)" :
-		       "not a numeric IPv6 address";
+	snprintf(host, sizeof(host), "%.*s", (int)(end - s), s);
+	port = parse_port(port_at);
+	if (!port) {
+		*why = "the port must be a decimal number 1-65535 (no sign, space or leading zero)";
 		return -EINVAL;
 	}
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*sl = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
+	if (v6 && inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		*sl = sizeof(*a6);
+		return 0;
+	}
+	if (!v6 && inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		*sl = sizeof(*a4);
+		return 0;
+	}
+	*why = v6 ? "not a numeric IPv6 address (no zone, no name)" :
+		    "not a numeric IPv4 address of four decimal parts, e.g. 127.0.0.1 (IPv6 goes in brackets)";
+	return -EINVAL;
+}
+
+/* The exporter only reads: it needs CAP_BPF (CAP_SYS_ADMIN before Linux
+ * 5.8) to load its counter-summing program, not CAP_NET_ADMIN as the
+ * verbs that attach do. */
+static int can_read_instances(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d))
+		return geteuid() == 0;
+	return (d[CAP_BPF / 32].effective >> (CAP_BPF % 32) & 1) ||
+	       (d[CAP_SYS_ADMIN / 32].effective >> (CAP_SYS_ADMIN % 32) & 1);
 }
 
 static int open_listener(const struct sockaddr_storage *ss, socklen_t sl)
@@ -121,6 +169,35 @@ static int open_listener(const struct sockaddr_storage *ss, socklen_t sl)
 		return err;
 	}
 	return fd;
+}
+
+/* libmicrohttpd's messages (a client gone mid-request, the connection
+ * limit reached), at most LOG_BURST a minute: every slow or rejected
+ * client makes one, and a flood of them must not flood the log too. */
+static void http_log(void *cls, const char *fmt, va_list ap)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static unsigned shown, held_back;
+	static time_t window;
+	time_t now = time(NULL);
+
+	(void)cls;
+	pthread_mutex_lock(&lock);
+	if (now - window >= 60) {
+		if (held_back)
+			fprintf(stderr, "portcullis exporter: http: %u more messages in the last minute not shown\n",
+				held_back);
+		window = now;
+		shown = held_back = 0;
+	}
+	if (shown < LOG_BURST) {
+		fputs("portcullis exporter: http: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		shown++;
+	} else {
+		held_back++;
+	}
+	pthread_mutex_unlock(&lock);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
@@ -204,7 +281,7 @@ int cmd_exporter(int argc, char **argv)
 	struct MHD_Daemon *d;
 	socklen_t sl = 0;
 	sigset_t set;
-	int c, fd, sig, once = 0, ret;
+	int c, fd, sig, once = 0;
 	char *end;
 	long v;
 
@@ -245,9 +322,11 @@ int cmd_exporter(int argc, char **argv)
 		cli_error("bad --listen '%s': %s", listen_at, why);
 		return PC_EXIT_USAGE;
 	}
-	ret = cli_need_root();
-	if (ret)
-		return ret;
+	if (!can_read_instances()) {
+		cli_error("exporter: need CAP_BPF (run as root, or see "
+			  "portcullis-exporter.service for the capabilities it needs)");
+		return PC_EXIT_FAIL;
+	}
 	if (once)
 		return run_once();
 
@@ -266,11 +345,15 @@ int cmd_exporter(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			     MHD_USE_ERROR_LOG,
 			     0, NULL, NULL, handle, NULL,
 			     MHD_OPTION_LISTEN_SOCKET, fd,
-			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+			     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT,
+			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP,
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNS,
+			     MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
 			     MHD_OPTION_END);
 	if (!d) {
 		close(fd);

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * metrics.c - one Prometheus scrape of every instance (contract in
- * metrics.h). Each scrape lists the pin directories afresh and opens each
- * instance by its pins, so an interface detached and re-attached between
- * two scrapes is simply read again; one whose pins cannot be opened or read
- * is reported as a comment line and left out, the others are still served.
+ * metrics.h). Each scrape lists the pin directories afresh; an instance
+ * found before is read through what was kept of it (struct kept), unless
+ * its pinned program changed, so an interface detached and re-attached
+ * between two scrapes is simply read again; one whose pins cannot be
+ * opened or read is reported as a comment line and left out, the others
+ * are still served.
  *
  * The text format wants every sample of a family together, so all
  * instances are read first into small per-instance summaries, then the
@@ -14,26 +16,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
 
 #include "counters.h"
 #include "metrics.h"
+#include "series.h"
 #include "../loader/policy.h"
 
-#define PORT_OTHER PC_NUM_PORTS		/* series key of port="other" */
-
-struct series {
-	unsigned proto;
-	unsigned port;		/* or PORT_OTHER */
-	struct pc_counter c;
-};
-
+/* One instance as this scrape read it. */
 struct inst_data {
-	char ifname[64];
+	char ifname[256];
 	int ok;			/* read completely */
-	char why[200];		/* when not */
+	char why[800];		/* when not */
 	struct pc_settings settings;
 	struct pc_attach_info ai;
-	struct series *series;
+	struct pc_series *series;
 	size_t n_series;
 	struct pc_counter classes[PC_NUM_PROTOS][PC_CLASS_MAX];
 	struct pc_counter buckets[PC_BUCKET_MAX];
@@ -45,8 +43,25 @@ struct found {
 	size_t n, cap;
 };
 
-/* reused between scrapes: 6 MB of counters */
-static struct pc_snapshot snap;
+/* What the exporter keeps of an instance between scrapes: the instance
+ * open (its counter-summing program is loaded once, in it), the ports its
+ * policy names (read again only when the policy version changes) and the
+ * chosen port series. Valid while the pinned program is the one opened: a
+ * detach and re-attach pins a new one, and then all of it is dropped. An
+ * instance no scrape finds any more is closed at once, so a detached
+ * program and its maps are not kept alive. */
+struct kept {
+	char pin_dir[600];
+	struct pc_instance *inst;
+	uint32_t prog_id;
+	uint8_t *named;		/* PC_PORT_STATS_ENTRIES bytes */
+	uint64_t named_version, named_hash;
+	int named_valid;
+	struct pc_series_state series;
+	int seen;		/* found by this scrape */
+};
+static struct kept **kept;
+static size_t n_kept;
 
 static int collect(void *ctx, const char *pin_dir, const char *ifname)
 {
@@ -73,191 +88,165 @@ static int collect(void *ctx, const char *pin_dir, const char *ifname)
 	return 0;
 }
 
-static int series_cmp(const void *pa, const void *pb)
+static void kept_free(struct kept *k)
 {
-	const struct series *a = pa, *b = pb;
-
-	if (a->proto != b->proto)
-		return a->proto < b->proto ? -1 : 1;
-	return a->port < b->port ? -1 : a->port > b->port;
+	pc_close(k->inst);
+	free(k->named);
+	pc_series_free(&k->series);
+	free(k);
 }
 
-/* Bounded port series: named ports, the `top` busiest others (a heap of
- * `top` rows: no sort of up to 131072 candidates), and the rest summed per
- * protocol into port="other". */
-static int select_series(struct inst_data *d, const uint8_t *nm, size_t n_named,
-			 unsigned top)
+/* Close what the last scrape did not find. */
+static void kept_prune(void)
 {
-	struct pc_counter other[PC_NUM_PROTOS] = { 0 };
-	struct pc_top busiest = { 0 };
-	struct pc_port_row r;
-	int idle_named = n_named <= PC_METRICS_NAMED_IDLE_MAX;
-	size_t n = 0, n_out = 0;
+	size_t j = 0;
 
-	for (size_t i = 0; i < PC_PORT_STATS_ENTRIES; i++)
-		n_out += nm[i] && (idle_named || pc_counter_packets(&snap.ports[i]));
-	d->series = calloc(n_out + top + PC_NUM_PROTOS, sizeof(*d->series));
-	if (!d->series || pc_top_init(&busiest, top))
-		return -ENOMEM;
-	for (size_t i = 0; i < PC_PORT_STATS_ENTRIES; i++) {
-		const struct pc_counter *c = &snap.ports[i];
-		int busy = pc_counter_packets(c) != 0;
-
-		if (!nm[i] && !busy)
-			continue;
-		r.proto = (unsigned)(i / PC_NUM_PORTS);
-		r.port = (unsigned)(i % PC_NUM_PORTS);
-		r.c = *c;
-		if (nm[i]) {
-			if (idle_named || busy) {
-				d->series[n].proto = r.proto;
-				d->series[n].port = r.port;
-				d->series[n].c = *c;
-				n++;
-			}
-			continue;
+	for (size_t i = 0; i < n_kept; i++) {
+		if (kept[i]->seen) {
+			kept[i]->seen = 0;
+			kept[j++] = kept[i];
+		} else {
+			kept_free(kept[i]);
 		}
-		pc_counter_add(&other[r.proto], c);
-		pc_top_offer(&busiest, &r);
 	}
-	/* the busiest leave "other": subtracting is exact, they were added */
-	for (size_t i = 0; i < busiest.n; i++) {
-		const struct pc_port_row *b = &busiest.rows[i];
-
-		for (int o = 0; o < PC_OUT_MAX; o++) {
-			other[b->proto].packets[o] -= b->c.packets[o];
-			other[b->proto].bytes[o] -= b->c.bytes[o];
-		}
-		d->series[n].proto = b->proto;
-		d->series[n].port = b->port;
-		d->series[n].c = b->c;
-		n++;
-	}
-	/* "other" always exists, zero or not, so queries on it never vanish */
-	for (unsigned p = 0; p < PC_NUM_PROTOS; p++) {
-		d->series[n].proto = p;
-		d->series[n].port = PORT_OTHER;
-		d->series[n].c = other[p];
-		n++;
-	}
-	pc_top_free(&busiest);
-	qsort(d->series, n, sizeof(*d->series), series_cmp);
-	d->n_series = n;
-	return 0;
+	n_kept = j;
 }
 
-/* The named-port set only changes when a policy is published: cached per
- * pin directory, valid while the program id and policy version hold (a
- * re-attach makes a new program, an apply a new version). */
-struct named_cache {
-	char pin_dir[600];
-	uint32_t prog_id;
-	uint64_t version, hash;
-	uint8_t *named;
-	size_t count;
-	int seen;
-};
-static struct named_cache *ncache;
-static size_t n_ncache;
-
-static int named_ports(struct pc_instance *inst, const char *pin_dir,
-		       const struct inst_data *d, const uint8_t **nm, size_t *count)
+static uint32_t prog_id_of(int fd)
 {
-	struct named_cache *e = NULL, *grown;
-	struct pc_settings after;
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/* The id of the program pinned in pin_dir, 0 when there is none. */
+static uint32_t pinned_prog_id(const char *pin_dir)
+{
+	char path[700];
+	uint32_t id;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, PC_PIN_PROG);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	id = prog_id_of(fd);
+	close(fd);
+	return id;
+}
+
+/* The kept state of pin_dir, opened afresh when there is none or the
+ * pinned program changed. */
+static int kept_get(const char *pin_dir, const char *ifname, unsigned top,
+		    struct kept **out)
+{
+	uint32_t id = pinned_prog_id(pin_dir);
+	struct kept *k = NULL, **grown;
+	size_t i;
 	int err;
 
-	for (size_t i = 0; i < n_ncache; i++)
-		if (!strcmp(ncache[i].pin_dir, pin_dir))
-			e = &ncache[i];
-	if (e && e->prog_id == d->ai.prog_id && e->version == d->settings.version &&
-	    e->hash == d->settings.policy_hash) {
-		e->seen = 1;
-		*nm = e->named;
-		*count = e->count;
-		return 0;
-	}
-	if (!e) {
-		grown = realloc(ncache, (n_ncache + 1) * sizeof(*ncache));
-		if (!grown)
-			return -ENOMEM;
-		ncache = grown;
-		e = &ncache[n_ncache++];
-		memset(e, 0, sizeof(*e));
-		snprintf(e->pin_dir, sizeof(e->pin_dir), "%s", pin_dir);
-		e->named = malloc(PC_PORT_STATS_ENTRIES);
-		if (!e->named) {
-			n_ncache--;
-			return -ENOMEM;
+	for (i = 0; i < n_kept && strcmp(kept[i]->pin_dir, pin_dir); i++)
+		;
+	if (i < n_kept) {
+		if (id && kept[i]->prog_id == id) {
+			kept[i]->seen = 1;
+			*out = kept[i];
+			return 0;
 		}
+		kept_free(kept[i]);	/* replaced (or going): start over */
+		kept[i] = kept[--n_kept];
 	}
-	e->seen = 1;
-	e->version = 0;		/* invalid until filled */
-	err = pc_named_ports(inst, e->named, &e->count);
-	if (err)
+	if (!id)
+		return -ENOENT;
+	grown = realloc(kept, (n_kept + 1) * sizeof(*kept));
+	if (!grown)
+		return -ENOMEM;
+	kept = grown;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	snprintf(k->pin_dir, sizeof(k->pin_dir), "%s", pin_dir);
+	k->named = malloc(PC_PORT_STATS_ENTRIES);
+	err = k->named ? pc_series_init(&k->series, top) : -ENOMEM;
+	if (!err)
+		err = pc_open_dir(pin_dir, ifname, &k->inst);
+	/* the id of the program opened, which a re-attach since the look-up
+	 * may have made another than id */
+	if (!err)
+		k->prog_id = prog_id_of(k->inst->prog_fd);
+	if (err) {
+		kept_free(k);
 		return err;
-	/* a publish during the read: use it now, cache it next time */
-	err = pc_read_settings(inst, &after);
-	if (!err && after.version == d->settings.version) {
-		e->prog_id = d->ai.prog_id;
-		e->version = d->settings.version;
-		e->hash = d->settings.policy_hash;
 	}
-	*nm = e->named;
-	*count = e->count;
+	k->seen = 1;
+	kept[n_kept++] = k;
+	*out = k;
 	return 0;
 }
 
-/* Forget instances that were not seen in the last scrape. */
-static void named_cache_prune(void)
+/* The named-port set changes only when a policy is published: read again
+ * when the version or hash differs from the one read. */
+static int named_ports(struct kept *k, const struct pc_settings *now)
 {
-	size_t k = 0;
+	struct pc_settings after;
+	size_t count;
+	int err;
 
-	for (size_t i = 0; i < n_ncache; i++) {
-		if (ncache[i].seen) {
-			ncache[i].seen = 0;
-			ncache[k++] = ncache[i];
-		} else {
-			free(ncache[i].named);
-		}
+	if (k->named_valid && k->named_version == now->version &&
+	    k->named_hash == now->policy_hash)
+		return 0;
+	k->named_valid = 0;
+	err = pc_named_ports(k->inst, k->named, &count);
+	if (err)
+		return err;
+	/* a publish during the read: use it now, read it again next time */
+	err = pc_read_settings(k->inst, &after);
+	if (!err && after.version == now->version) {
+		k->named_version = now->version;
+		k->named_hash = now->policy_hash;
+		k->named_valid = 1;
 	}
-	n_ncache = k;
+	return 0;
 }
 
 static void read_instance(struct inst_data *d, const char *pin_dir, unsigned top)
 {
-	struct pc_instance *inst = NULL;
-	const uint8_t *nm = NULL;
-	size_t n_named = 0;
+	struct pc_snapshot snap = { 0 };
+	struct kept *k = NULL;
 	const char *step = "open its pins";
 	int err;
 
-	err = pc_open_dir(pin_dir, d->ifname, &inst);
+	err = kept_get(pin_dir, d->ifname, top, &k);
 	if (!err) {
 		step = "read its settings";
-		err = pc_read_settings(inst, &d->settings);
+		err = pc_read_settings(k->inst, &d->settings);
 	}
 	if (!err) {
 		step = "query its attachment";
-		err = pc_attach_info(inst, &d->ai);
+		err = pc_attach_info(k->inst, &d->ai);
 	}
 	if (!err) {
 		step = "read its counters";
-		err = pc_snapshot_read(inst, &snap);
+		err = pc_snapshot_read_sparse(k->inst, &snap);
 	}
 	if (!err) {
 		step = "read its port table";
-		err = named_ports(inst, pin_dir, d, &nm, &n_named);
+		err = named_ports(k, &d->settings);
 	}
-	if (inst)
-		pc_close(inst);
 	if (!err) {
 		memcpy(d->classes, snap.classes, sizeof(d->classes));
 		memcpy(d->buckets, snap.buckets, sizeof(d->buckets));
 		step = "select its port series";
-		err = select_series(d, nm, n_named, top);
+		err = pc_series_select(&k->series, snap.busy, snap.n_busy, k->named,
+				       &d->series, &d->n_series);
 	}
+	pc_snapshot_free(&snap);
 	if (err) {
+		/* hold nothing of an instance that cannot be read */
+		if (k)
+			k->seen = 0;
 		snprintf(d->why, sizeof(d->why), "cannot %s (%s): %s", step,
 			 pin_dir, strerror(-err));
 		return;
@@ -265,19 +254,63 @@ static void read_instance(struct inst_data *d, const char *pin_dir, unsigned top
 	d->ok = 1;
 }
 
-/* A label value: backslash, double quote and newline escaped. */
+/* Length of the valid UTF-8 sequence at s (1-4), 0 when the byte there
+ * does not start one: overlong forms, surrogates and code points above
+ * U+10FFFF are invalid too (RFC 3629). */
+static int utf8_len(const unsigned char *s)
+{
+	unsigned cp, n, min;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f, min = 0x80;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f, min = 0x800;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	for (unsigned i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;	/* also stops at the NUL */
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return (int)n;
+}
+
+/* Text made safe for a label value (and a comment line): backslash,
+ * double quote and newline escaped as the text format wants, and every
+ * byte that is not part of valid UTF-8 written as the four characters
+ * \xHH (its backslash escaped too), so a scrape is always valid UTF-8. */
+static void put_escaped(FILE *f, const char *val)
+{
+	const unsigned char *s = (const unsigned char *)val;
+
+	while (*s) {
+		int n = utf8_len(s);
+
+		if (!n) {
+			fprintf(f, "\\\\x%02x", *s++);
+		} else if (*s == '\\' || *s == '"') {
+			fputc('\\', f);
+			fputc(*s++, f);
+		} else if (*s == '\n') {
+			fputs("\\n", f);
+			s++;
+		} else {
+			fwrite(s, 1, (size_t)n, f);
+			s += n;
+		}
+	}
+}
+
 static void put_label(FILE *f, const char *name, const char *val)
 {
 	fprintf(f, "%s=\"", name);
-	for (; *val; val++) {
-		if (*val == '\\' || *val == '"')
-			fputc('\\', f);
-		if (*val == '\n') {
-			fputs("\\n", f);
-			continue;
-		}
-		fputc(*val, f);
-	}
+	put_escaped(f, val);
 	fputc('"', f);
 }
 
@@ -294,18 +327,18 @@ static void port_family(FILE *f, struct found *fd, enum what w)
 					  "portcullis_bytes_total";
 
 	family(f, name, "counter", w == PACKETS ?
-	       "TCP/UDP packets by destination port and verdict (ports the policy names, the busiest others, the rest as port=\"other\")." :
-	       "TCP/UDP bytes (whole frames) by destination port and verdict (ports the policy names, the busiest others, the rest as port=\"other\").");
+	       "TCP/UDP packets by destination port and verdict (at most --top ports per protocol, chosen for good, the rest as port=\"other\")." :
+	       "TCP/UDP bytes (whole frames) by destination port and verdict (at most --top ports per protocol, chosen for good, the rest as port=\"other\").");
 	for (size_t i = 0; i < fd->n; i++) {
 		const struct inst_data *d = &fd->v[i];
 
 		if (!d->ok)
 			continue;
 		for (size_t s = 0; s < d->n_series; s++) {
-			const struct series *se = &d->series[s];
+			const struct pc_series *se = &d->series[s];
 			char port[16];
 
-			if (se->port == PORT_OTHER)
+			if (se->port == PC_PORT_OTHER)
 				snprintf(port, sizeof(port), "other");
 			else
 				snprintf(port, sizeof(port), "%u", se->port);
@@ -429,7 +462,7 @@ static int name_cmp(const void *a, const void *b)
 int pc_metrics_scrape(const struct pc_metrics_opts *o, char **buf, size_t *len)
 {
 	static char last_skips[1100];
-	char skips[1024] = "", word[80];
+	char skips[1024] = "", word[300];
 	struct found fd = { 0 };
 	double t0 = now_seconds();
 	size_t skipped = 0;
@@ -447,7 +480,7 @@ int pc_metrics_scrape(const struct pc_metrics_opts *o, char **buf, size_t *len)
 			PC_PIN_ROOT, strerror(-err));
 	for (size_t i = 0; i < fd.n; i++)
 		read_instance(&fd.v[i], fd.dirs[i], o->top);
-	named_cache_prune();
+	kept_prune();
 	/* sort after reading: dirs[] is indexed like v[] until here (v is
 	 * NULL when nothing is attached, which qsort may not be given) */
 	if (fd.n)
@@ -456,8 +489,11 @@ int pc_metrics_scrape(const struct pc_metrics_opts *o, char **buf, size_t *len)
 		if (fd.v[i].ok)
 			continue;
 		skipped++;
-		fprintf(f, "# portcullis: skipped interface %s: %s\n",
-			fd.v[i].ifname, fd.v[i].why);
+		fputs("# portcullis: skipped interface ", f);
+		put_escaped(f, fd.v[i].ifname);
+		fputs(": ", f);
+		put_escaped(f, fd.v[i].why);
+		fputc('\n', f);
 		if (strlen(skips) + strlen(fd.v[i].ifname) + 2 < sizeof(skips)) {
 			strcat(skips, " ");
 			strcat(skips, fd.v[i].ifname);
@@ -477,19 +513,21 @@ int pc_metrics_scrape(const struct pc_metrics_opts *o, char **buf, size_t *len)
 	bucket_family(f, &fd, PACKETS);
 	bucket_family(f, &fd, BYTES);
 
-	family(f, "portcullis_policy_info", "gauge",
-	       "The live policy of an interface: version, FNV-1a 64 hash of its file, mode (value always 1).");
+	/* a state set: both series always there, so an apply that changes
+	 * the mode makes no new series */
+	family(f, "portcullis_policy_mode", "gauge",
+	       "1 for the mode of the live policy (enforce or audit), 0 for the other.");
 	for (size_t i = 0; i < fd.n; i++) {
 		const struct inst_data *d = &fd.v[i];
 
 		if (!d->ok)
 			continue;
-		fprintf(f, "portcullis_policy_info{");
-		put_label(f, "interface", d->ifname);
-		fprintf(f, ",version=\"%llu\",hash=\"%016llx\",policy_mode=\"%s\"} 1\n",
-			(unsigned long long)d->settings.version,
-			(unsigned long long)d->settings.policy_hash,
-			d->settings.mode == PC_MODE_AUDIT ? "audit" : "enforce");
+		for (int audit = 0; audit < 2; audit++) {
+			fprintf(f, "portcullis_policy_mode{");
+			put_label(f, "interface", d->ifname);
+			fprintf(f, ",mode=\"%s\"} %d\n", audit ? "audit" : "enforce",
+				(d->settings.mode == PC_MODE_AUDIT) == audit);
+		}
 	}
 	scalar_family(f, &fd, "portcullis_policy_version", "gauge",
 		      "Version of the live policy (1 at attach, +1 per apply).",

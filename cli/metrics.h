@@ -6,12 +6,13 @@
  *
  * Families (labels), documented for users in docs/JSON.md:
  *   portcullis_packets_total / portcullis_bytes_total
- *       {interface, protocol, port, verdict}   port: a number or "other"
+ *       {interface, protocol, port, verdict}   port: a number or "other";
+ *       at most top + 1 ports per protocol, chosen as series.h says
  *   portcullis_class_packets_total / portcullis_class_bytes_total
  *       {interface, protocol, class, verdict}
  *   portcullis_bucket_packets_total / portcullis_bucket_bytes_total
  *       {interface, bucket, verdict}
- *   portcullis_policy_info {interface, version, hash, policy_mode} 1
+ *   portcullis_policy_mode {interface, mode} 1 or 0 (enforce, audit: both)
  *   portcullis_policy_version, portcullis_policy_rules,
  *   portcullis_policy_applied_timestamp_seconds {interface}
  *   portcullis_policy_applies_total {interface}
@@ -24,20 +25,18 @@
 
 #include <stdio.h>
 
-/* Named ports are exported even when idle while the policy names at most
- * this many (protocol, port) pairs; beyond it (a rule like 1-65535) only
- * named ports with traffic are, so the series stay bounded. */
-#define PC_METRICS_NAMED_IDLE_MAX 1024
-
 struct pc_metrics_opts {
-	unsigned top;		/* busiest unnamed ports exported per instance */
+	unsigned top;		/* port series per protocol and instance */
 	int log_skips;		/* report skipped instances on stderr */
 };
 
 /* Render one scrape into *buf (malloc'd, *len bytes, NUL-terminated).
  * An instance that cannot be read is skipped with a comment line, never
  * fails the scrape. Returns 0 or -ENOMEM. Not reentrant: callers
- * serialise scrapes (it reuses a large counter buffer). */
+ * serialise scrapes. Between scrapes it keeps each instance open (with
+ * its chosen series), and closes one as soon as a scrape no longer finds
+ * it or finds another program pinned in its place. All label values are
+ * valid UTF-8: other bytes are written as \\xHH. */
 int pc_metrics_scrape(const struct pc_metrics_opts *o, char **buf, size_t *len);
 
 #endif

@@ -308,32 +308,60 @@ int pc_detach(const char *ifname)
 	return err;
 }
 
+/* Whether the program with this id is libxdp's dispatcher (only then can
+ * ours sit behind it). Without CAP_SYS_ADMIN its fd cannot be had: then
+ * no. */
+static int is_dispatcher(__u32 id)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id), yes;
+
+	if (fd < 0)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	yes = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	      !strcmp(info.name, "xdp_dispatcher");
+	close(fd);
+	return yes;
+}
+
+/* A direct attach is read from netlink alone: libxdp 1.3's multiprog of a
+ * legacy (non-dispatcher) program leaks that program's fd at every call,
+ * which kept detached programs alive in a long-running exporter. libxdp
+ * is asked only when a dispatcher is on the interface. */
 int pc_attach_info(struct pc_instance *inst, struct pc_attach_info *out)
 {
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	struct xdp_multiprog *mp;
-	struct xdp_program *p = NULL, *hw;
-	__u32 id = pc_obj_id(inst->prog_fd);
+	struct xdp_program *p = NULL;
+	__u32 id = pc_obj_id(inst->prog_fd), main_id;
 
 	memset(out, 0, sizeof(*out));
 	out->prog_id = id;
-	if (!inst->ifindex)
+	if (!inst->ifindex || bpf_xdp_query(inst->ifindex, 0, &q))
 		return 0;
-	mp = xdp_multiprog__get_from_ifindex(inst->ifindex);
-	if (!mp || libxdp_get_error(mp))
-		return 0;	/* nothing attached */
-	hw = xdp_multiprog__hw_prog(mp);
-	if (hw && xdp_program__id(hw) == id) {
+	if (id && q.hw_prog_id == id) {
 		out->attached = 1;
 		out->mode = PC_ATTACH_HW;
-	} else if (xdp_multiprog__is_legacy(mp)) {
-		p = xdp_multiprog__main_prog(mp);
-		out->attached = p && xdp_program__id(p) == id;
-	} else {
+		return 0;
+	}
+	if (id && (q.drv_prog_id == id || q.skb_prog_id == id)) {
+		out->attached = 1;
+		out->mode = q.drv_prog_id == id ? PC_ATTACH_NATIVE : PC_ATTACH_SKB;
+		return 0;
+	}
+	main_id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
+	if (!id || !main_id || !is_dispatcher(main_id))
+		return 0;	/* not ours, or nothing, on the interface */
+	mp = xdp_multiprog__get_from_ifindex(inst->ifindex);
+	if (!mp || libxdp_get_error(mp))
+		return 0;
+	if (!xdp_multiprog__is_legacy(mp))
 		while ((p = xdp_multiprog__next_prog(p, mp)))
 			if (xdp_program__id(p) == id)
 				out->attached = out->dispatcher = 1;
-	}
-	if (out->attached && out->mode != PC_ATTACH_HW)
+	if (out->attached)
 		out->mode = xdp_multiprog__attach_mode(mp) == XDP_MODE_SKB ?
 			    PC_ATTACH_SKB : PC_ATTACH_NATIVE;
 	xdp_multiprog__close(mp);

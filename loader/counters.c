@@ -14,8 +14,8 @@
  *    every entry copied out and summed here. ~44 ms per read.
  *
  * The sum program only reads the counters, never writes them. It is bound
- * to the instance's map at load, so it is loaded per read; its output array
- * is created once per process. If it fails to load it is not tried again in
+ * to the instance's map at load, so it is loaded once per open instance
+ * (kept until pc_close); its output array is created once per process. If it fails to load it is not tried again in
  * the same process. (A BPF map-element iterator was measured too: ~30 ms a
  * read on this kind of machine, barely better than batch, so it is not used.)
  * PORTCULLIS_COUNTER_READ=batch|sum in the environment picks one
@@ -145,6 +145,50 @@ static int sums_create(void)
 	return 0;
 }
 
+/* The sum program bound to inst's port_stats: loaded at the first read
+ * and kept in inst->sum_skel until pc_close (pc_counters_release), so a
+ * long-running reader (the exporter) verifies it once per instance, not at
+ * every read. Called with sum_lock held. */
+static int sum_prog(struct pc_instance *inst, struct counters_sum_bpf **out)
+{
+	struct counters_sum_bpf *skel;
+	int err;
+
+	if (inst->sum_skel) {
+		*out = inst->sum_skel;
+		return 0;
+	}
+	pc_log_init();
+	skel = counters_sum_bpf__open();
+	if (!skel)
+		return errno ? -errno : -ENOMEM;
+	skel->rodata->ncpus = (__u32)inst->ncpus;
+	err = bpf_map__reuse_fd(skel->maps.port_stats, inst->port_stats_fd);
+	if (!err)
+		err = bpf_map__reuse_fd(skel->maps.sums, sums_fd);
+	if (!err) {
+		err = counters_sum_bpf__load(skel);
+		/* the kernel lacks what the program needs: stop trying */
+		if (err)
+			sum_err = err = err < 0 ? err : -err;
+	}
+	if (err) {
+		counters_sum_bpf__destroy(skel);
+		return err;
+	}
+	inst->sum_skel = skel;
+	*out = skel;
+	return 0;
+}
+
+void pc_counters_release(struct pc_instance *inst)
+{
+	if (!inst->sum_skel)
+		return;
+	counters_sum_bpf__destroy(inst->sum_skel);
+	inst->sum_skel = NULL;
+}
+
 /* Run the sum program over inst's port_stats. On success sum_lock is held
  * and (*recs)[0..*n) are the records in the process's output array, valid
  * until sum_done(). */
@@ -161,39 +205,20 @@ static int sum_run(struct pc_instance *inst, const struct pc_port_count **recs,
 	err = sum_err;
 	if (!err && sums_fd < 0)
 		err = sums_create();
-	if (err)
-		goto fail;
-	pc_log_init();
-	skel = counters_sum_bpf__open();
-	if (!skel) {
-		err = errno ? -errno : -ENOMEM;
-		goto fail;
-	}
-	skel->rodata->ncpus = (__u32)inst->ncpus;
-	err = bpf_map__reuse_fd(skel->maps.port_stats, inst->port_stats_fd);
 	if (!err)
-		err = bpf_map__reuse_fd(skel->maps.sums, sums_fd);
-	if (!err) {
-		err = counters_sum_bpf__load(skel);
-		/* the kernel lacks what the program needs: stop trying */
-		if (err)
-			sum_err = err = err < 0 ? err : -err;
-	}
+		err = sum_prog(inst, &skel);
 	if (!err && bpf_prog_test_run_opts(
 			bpf_program__fd(skel->progs.sum_port_stats), &run))
 		err = -errno;
 	if (!err && (run.retval != 0 || skel->bss->n_out > PC_PORT_STATS_ENTRIES))
 		err = -EPROTO;
-	if (err)
-		goto fail;
+	if (err) {
+		pthread_mutex_unlock(&sum_lock);
+		return err;
+	}
 	*recs = sums;
 	*n = skel->bss->n_out;
-	counters_sum_bpf__destroy(skel);
 	return 0;
-fail:
-	counters_sum_bpf__destroy(skel);
-	pthread_mutex_unlock(&sum_lock);
-	return err;
 }
 
 static void sum_done(void)

@@ -37,6 +37,8 @@ struct pc_instance {
 	int lock_fd;		/* flock on pin_dir while publishing, or -1 */
 	int ncpus;		/* possible CPUs, for per-CPU values */
 	void *skel;		/* struct portcullis_bpf *, owned, or NULL */
+	void *sum_skel;		/* counters_sum program bound to port_stats,
+				 * loaded at the first read, or NULL */
 };
 
 /* Build the pin directory path for an interface in the caller's network

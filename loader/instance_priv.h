@@ -78,6 +78,9 @@ int pc_nodes_map(struct pc_instance *inst, struct pc_node **base);
 int pc_nodes_view(struct pc_instance *inst, uint32_t gen, struct pc_trie_view *v);
 void pc_nodes_unmap(const struct pc_node *base);
 
+/* Free what counters.c keeps per instance (its loaded sum program). */
+void pc_counters_release(struct pc_instance *inst);
+
 /* The id of a BPF object fd (program or map), 0 on error. */
 uint32_t pc_obj_id(int fd);
 

@@ -257,6 +257,7 @@ void pc_close(struct pc_instance *inst)
 
 	if (!inst)
 		return;
+	pc_counters_release(inst);
 	for (i = 0; i < pc_n_map_specs; i++) {
 		int fd = *pc_spec_fd(inst, &pc_map_specs[i]);
 

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-# fill_port_stats.py PIN: set every per-CPU slot of the pinned port_stats
-# map (struct pc_counter values, bpf/abi.h) through the bpf() syscall, one
-# batch update, and print the expected sums as JSON:
+# fill_port_stats.py PIN [SCALE]: set every per-CPU slot of the pinned
+# port_stats map (struct pc_counter values, bpf/abi.h) through the bpf()
+# syscall, one batch update, and print the expected sums as JSON:
 #   {"packets": [[tcp pass, drop, audit], [udp ...]], "bytes": [...]}.
-# packets = 1 + (key*3 + cpu*5 + outcome) % 11, bytes = 100*packets + cpu,
-# so every slot differs and is non-zero. Used by the system tests that check
+# packets = SCALE * (1 + (key*3 + cpu*5 + outcome) % 11), bytes =
+# 100*packets + cpu, so every slot differs and is non-zero, and a fill with
+# a larger SCALE (default 1) makes every counter grow. Used by the system tests that check
 # stats and the exporter with every counter set.
 import ctypes, json, platform, struct, sys
 
@@ -23,6 +24,7 @@ def bpf(cmd, attr):
 
 
 path = ctypes.create_string_buffer(sys.argv[1].encode())
+scale = int(sys.argv[2]) if len(sys.argv) > 2 else 1
 fd = bpf(BPF_OBJ_GET, struct.pack("QII", ctypes.addressof(path), 0, 0))
 possible = open("/sys/devices/system/cpu/possible").read().strip()
 ncpu = int(possible.split(",")[-1].split("-")[-1]) + 1
@@ -33,7 +35,7 @@ vals = bytearray()
 for k in range(N):
     p = k // 65536
     for c in range(ncpu):
-        pk = [1 + (k * 3 + c * 5 + o) % 11 for o in range(3)]
+        pk = [scale * (1 + (k * 3 + c * 5 + o) % 11) for o in range(3)]
         by = [100 * x + c for x in pk]
         for o in range(3):
             tot["packets"][p][o] += pk[o]

@@ -1,7 +1,8 @@
 #!/bin/bash
 # test_prometheus.sh - a real Prometheus server scrapes `portcullis exporter`
 # and its HTTP query API returns exactly the packets and bytes the test sent
-# through the namespace lab. Prometheus, the exporter and the instance share
+# through the namespace lab, the policy version as a value, and a rate()
+# equal (within 10%) to the rate of a steady stream sent meanwhile. Prometheus, the exporter and the instance share
 # the server namespace (pins are per namespace), so everything listens on
 # that namespace's own loopback: fixed ports cannot clash with other runs.
 set -u
@@ -70,9 +71,40 @@ wait_for "portcullis_packets_total{$S,port=\"9999\",verdict=\"drop\"}" 77
 wait_for "portcullis_bytes_total{$S,port=\"9999\",verdict=\"drop\"}" $((77 * 52))
 wait_for "sum(portcullis_class_packets_total{$S,class=\"registered\"})" 377
 wait_for "portcullis_attached{interface=\"$LAB_SIF\"}" 1
-wait_for "count(portcullis_policy_info{interface=\"$LAB_SIF\",version=\"1\"})" 1
-# rate() works on the counters (a scrape interval of 1 s, a 10 s window)
-r=$(query "rate(portcullis_packets_total{$S,port=\"5353\",verdict=\"pass\"}[10s]) >= 0")
-[ "$r" != none ] || fail "rate() over portcullis_packets_total gives nothing"
-ok "rate() over the counter: $r"
+wait_for "portcullis_policy_version{interface=\"$LAB_SIF\"}" 1
+wait_for "portcullis_policy_mode{interface=\"$LAB_SIF\",mode=\"enforce\"}" 1
+
+# rate(): a steady RATE datagrams a second to 5353 for SECS seconds (sent on
+# a fixed schedule, so a late send catches up); while it runs, Prometheus'
+# rate over 10 s must equal RATE within 10%, three times
+RATE=200 SECS=22
+lab_c "$LAB_PY" - "$LAB_S4" "$RATE" "$SECS" >"$LAB_TMP/sent" <<'PY' &
+import socket, sys, time
+addr, rate, secs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+t0 = time.monotonic()
+for i in range(rate * secs):
+    delay = t0 + i / rate - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+    s.sendto(b"x" * 32, (addr, 5353))
+print("%d %.3f" % (rate * secs, time.monotonic() - t0))
+PY
+sender=$!
+sleep 12
+R="rate(portcullis_packets_total{$S,port=\"5353\",verdict=\"pass\"}[10s])"
+for i in 1 2 3; do
+	r=$(query "$R")
+	[ "$r" != none ] || fail "prometheus: $R gives nothing"
+	awk -v r="$r" -v want=$RATE 'BEGIN { exit !(r >= want * 0.9 && r <= want * 1.1) }' ||
+		fail "prometheus: $R = $r, want $RATE within 10%"
+	ok "prometheus: $R = $r (sent $RATE/s)"
+	sleep 2
+done
+wait $sender || fail "the sender failed"
+read -r n took <"$LAB_TMP/sent"
+awk -v n="$n" -v t="$took" -v want=$RATE 'BEGIN { exit !(n / t >= want * 0.98) }' ||
+	fail "the sender fell behind ($n datagrams in $took s): the machine is too busy for this test"
+ok "sender kept its rate: $n datagrams in $took s"
+wait_for "portcullis_packets_total{$S,port=\"5353\",verdict=\"pass\"}" $((300 + RATE * SECS))
 echo "PASS"
