@@ -154,7 +154,7 @@ struct pc_control {
 
 /* settings: ARRAY, PC_NUM_GENS entries, indexed by gen. Scalar policy plus
  * metadata of the version in that half (metadata is for user space only). */
-#define PC_SOURCE_LEN 200
+#define PC_SOURCE_LEN 4096	/* PATH_MAX: any path open() takes, whole */
 struct pc_settings {
 	__u8 default_verdict;	/* enum pc_verdict, TCP/UDP that no rule matches */
 	__u8 icmp_verdict;
@@ -368,7 +368,7 @@ static inline __u32 pc_port_index(__u32 gen, __u32 proto, __u32 port)
 
 #ifndef __cplusplus
 _Static_assert(sizeof(struct pc_control) == 8, "pc_control layout");
-_Static_assert(sizeof(struct pc_settings) == 248, "pc_settings layout");
+_Static_assert(sizeof(struct pc_settings) == 48 + PC_SOURCE_LEN, "pc_settings layout");
 _Static_assert(sizeof(struct pc_port_entry) == 20, "pc_port_entry layout");
 _Static_assert(PC_PREFIX_NODE_ENTRIES <= PC_SLOT_ENTRY / 2, "a root's entry fits its slot");
 _Static_assert(sizeof(struct pc_node) == 64, "pc_node layout");

@@ -205,11 +205,12 @@ static int dry_run(struct pc_instance *inst, struct pc_compiled *c,
 	}
 
 	if (cli.json) {
-		out = json_pack("{s:s, s:b, s:I, s:s, s:s, s:b, s:O, s:O}",
-				"interface", inst->ifname, "dry_run", 1,
+		live->settings.source[PC_SOURCE_LEN - 1] = '\0';
+		out = json_pack("{s:o, s:b, s:I, s:o, s:o, s:b, s:O, s:O}",
+				"interface", pc_json_str(inst->ifname), "dry_run", 1,
 				"live_version", (json_int_t)live->settings.version,
-				"live_source", live->settings.source,
-				"new_source", file,
+				"live_source", pc_json_str(live->settings.source),
+				"new_source", pc_json_str(file),
 				"changed", json_array_size(settings) || json_array_size(ports),
 				"settings", settings, "ports", ports);
 		json_dumpf(out, stdout, JSON_INDENT(2));
@@ -286,11 +287,11 @@ static int publish(struct pc_instance *inst, struct pc_compiled *c,
 		return PC_EXIT_FAIL;
 	}
 	if (cli.json) {
-		json_t *o = json_pack("{s:s, s:I, s:I, s:s}", "interface",
-				      inst->ifname, "old_version",
+		json_t *o = json_pack("{s:o, s:I, s:I, s:o}", "interface",
+				      pc_json_str(inst->ifname), "old_version",
 				      (json_int_t)old.version, "version",
 				      (json_int_t)new.version, "source",
-				      new.source);
+				      pc_json_str(new.source));
 
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);

@@ -29,8 +29,9 @@ static void emit_warning(void *ctx, int line, int col, const char *text)
 
 	w->n++;
 	if (w->arr)
-		json_array_append_new(w->arr, json_pack("{s:i,s:i,s:s}", "line", line,
-							"col", col, "text", text));
+		json_array_append_new(w->arr, json_pack("{s:i,s:i,s:o}", "line", line,
+							"col", col, "text",
+							pc_json_str(text)));
 	else
 		fprintf(stderr, "%s\n", text);
 }
@@ -90,8 +91,8 @@ int cmd_check(int argc, char **argv)
 		}
 		w.arr = json_array();
 		pc_policy_warnings(&p, c, emit_warning, &w);
-		if (!json_object_get(o, "file"))
-			json_object_set_new(o, "file", json_string(path));
+		/* the path as given, its bytes kept where they are UTF-8 */
+		json_object_set_new(o, "file", pc_json_str(path));
 		json_object_set_new(o, "warnings", w.arr);
 		if (json_dumpf(o, stdout, JSON_INDENT(2)))
 			ret = PC_EXIT_FAIL;

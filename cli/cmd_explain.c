@@ -36,8 +36,6 @@
 #include "counters.h"
 #include "../loader/policy.h"
 
-#define MAX_POLICY_BYTES (64u << 20)
-
 struct query {
 	unsigned proto;		/* enum pc_proto */
 	int family;
@@ -135,47 +133,24 @@ static int prefix_contains(const struct pc_prefix *p, int family, const uint8_t 
 	return 1;
 }
 
-/* Read the recorded policy file; parse it only when its bytes are the
+/* Read the recorded policy file (a regular file within the size limit,
+ * never a FIFO that would block); parse it only when its bytes are the
  * ones the live policy was compiled from. */
 static void load_source(struct answer *a)
 {
 	const char *path = a->settings.source;
 	struct pc_diag diag;
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	FILE *f;
+	size_t len = 0;
 
 	if (!path[0]) {
 		a->file_state = "none";
 		return;
 	}
-	f = fopen(path, "re");
-	if (!f) {
+	if (pc_policy_read(path, &buf, &len, NULL)) {
 		a->file_state = "missing";
 		return;
 	}
-	for (;;) {
-		size_t got;
-
-		if (len == cap) {
-			char *nb;
-
-			cap = cap ? cap * 2 : 65536;
-			nb = cap <= MAX_POLICY_BYTES ? realloc(buf, cap) : NULL;
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				a->file_state = "missing";
-				return;
-			}
-			buf = nb;
-		}
-		got = fread(buf + len, 1, cap - len, f);
-		len += got;
-		if (got == 0)
-			break;
-	}
-	fclose(f);
 	if (pc_fnv1a64(buf, len) != a->settings.policy_hash) {
 		a->file_state = "changed";
 	} else if (pc_policy_parse(path, buf, len, &a->policy, &diag)) {
@@ -227,7 +202,7 @@ static int print_json(const char *ifname, const struct query *q,
 	json_t *o = json_object();
 	int err;
 
-	json_object_set_new(o, "interface", json_string(ifname));
+	json_object_set_new(o, "interface", pc_json_str(ifname));
 	json_object_set_new(o, "protocol", json_string(pc_proto_name(q->proto)));
 	json_object_set_new(o, "source", json_string(q->addr_text));
 	json_object_set_new(o, "port", json_integer(q->port));
@@ -237,13 +212,13 @@ static int print_json(const char *ifname, const struct query *q,
 	json_object_set_new(o, "policy_mode", json_string(
 		a->settings.mode == PC_MODE_AUDIT ? "audit" : "enforce"));
 	json_object_set_new(o, "policy_file", a->settings.source[0] ?
-			    json_string(a->settings.source) : json_null());
+			    pc_json_str(a->settings.source) : json_null());
 	json_object_set_new(o, "policy_file_state", json_string(a->file_state));
 	json_object_set_new(o, "rule_id", json_integer(a->rule_id));
 	json_object_set_new(o, "rule", a->rule ?
-			    json_pack("{s:i,s:i,s:s}", "line", a->rule->line,
+			    json_pack("{s:i,s:i,s:o}", "line", a->rule->line,
 				      "col", a->rule->col, "text",
-				      a->rule->text ? a->rule->text : "") :
+				      pc_json_str(a->rule->text ? a->rule->text : "")) :
 			    json_null());
 	json_object_set_new(o, "source_prefix_decided", json_boolean(a->lpm_hit));
 	json_object_set_new(o, "prefix", a->prefix[0] ? json_string(a->prefix) :

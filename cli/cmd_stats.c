@@ -104,7 +104,7 @@ static json_t *json_header(const struct stats_opts *o, const struct view *v)
 {
 	json_t *root = json_object(), *cls = json_object(), *bkt = json_object();
 
-	json_object_set_new(root, "interface", json_string(o->ifname));
+	json_object_set_new(root, "interface", pc_json_str(o->ifname));
 	json_object_set_new(root, "policy_version",
 			    json_integer((json_int_t)v->settings.version));
 	json_object_set_new(root, "policy_mode",

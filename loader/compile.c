@@ -207,6 +207,7 @@ static int diag_set(struct cstate *s, int err, const char *fmt, ...)
 
 static int diag_set(struct cstate *s, int err, const char *fmt, ...)
 {
+	char file[200];
 	va_list ap;
 
 	if (!s->diag)
@@ -215,8 +216,11 @@ static int diag_set(struct cstate *s, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->diag->msg, sizeof(s->diag->msg), fmt, ap);
 	va_end(ap);
-	snprintf(s->diag->text, sizeof(s->diag->text), "%s: %s",
-		 s->p->file ? s->p->file : "<policy>", s->diag->msg);
+	/* the file name is the user's bytes: escaped (policy.h) */
+	pc_escape(s->p->file ? s->p->file : "<policy>",
+		  strlen(s->p->file ? s->p->file : "<policy>"), PC_ESC_CONTROLS,
+		  file, sizeof(file));
+	snprintf(s->diag->text, sizeof(s->diag->text), "%s: %s", file, s->diag->msg);
 	return err;
 }
 
@@ -718,9 +722,10 @@ static void warn(const struct pc_policy *p, int line, int col,
 		 void (*emit)(void *, int, int, const char *), void *ctx,
 		 const char *msg)
 {
-	char text[1024];
-	const char *file = p->file ? p->file : "<policy>";
+	char text[1024], file[256];
+	const char *name = p->file ? p->file : "<policy>";
 
+	pc_escape(name, strlen(name), PC_ESC_CONTROLS, file, sizeof(file));
 	if (line > 0)
 		snprintf(text, sizeof(text), "%s:%d:%d: warning: %s", file, line, col, msg);
 	else
