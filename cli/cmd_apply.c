@@ -259,47 +259,42 @@ out:
 	return err;
 }
 
+/* The versions printed are those pc_publish_versions read under the
+ * instance lock: with applies running at once, each prints the version it
+ * really replaced, never a stale one read before it got the lock. */
 static int publish(struct pc_instance *inst, struct pc_compiled *c,
 		   const char *file)
 {
-	struct pc_settings old, new;
+	uint64_t old_version = 0, new_version = 0;
 	int err;
 
-	memset(&old, 0, sizeof(old));
-	pc_read_settings(inst, &old);
-	err = pc_publish(inst, c);
+	err = pc_publish_versions(inst, c, &old_version, &new_version);
 	if (err) {
 		if (err == -ENOSPC || err == -E2BIG || err == -ENOMEM)
 			cli_error("failed to apply %s to %s: %s (too many prefixes "
 				  "for the kernel map?): version %llu stays in force",
 				  file, inst->ifname, strerror(-err),
-				  (unsigned long long)old.version);
+				  (unsigned long long)old_version);
 		else
 			cli_error("failed to apply %s to %s: %s: version %llu stays in force",
 				  file, inst->ifname, strerror(-err),
-				  (unsigned long long)old.version);
-		return PC_EXIT_FAIL;
-	}
-	err = pc_read_settings(inst, &new);
-	if (err) {
-		cli_error("applied, but failed to read the new version back: %s",
-			  strerror(-err));
+				  (unsigned long long)old_version);
 		return PC_EXIT_FAIL;
 	}
 	if (cli.json) {
 		json_t *o = json_pack("{s:o, s:I, s:I, s:o}", "interface",
 				      pc_json_str(inst->ifname), "old_version",
-				      (json_int_t)old.version, "version",
-				      (json_int_t)new.version, "source",
-				      pc_json_str(new.source));
+				      (json_int_t)old_version, "version",
+				      (json_int_t)new_version, "source",
+				      pc_json_str(c->settings.source));
 
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
 		json_decref(o);
 	} else {
 		printf("%s: policy version %llu -> %llu (%s)\n", inst->ifname,
-		       (unsigned long long)old.version,
-		       (unsigned long long)new.version, new.source);
+		       (unsigned long long)old_version,
+		       (unsigned long long)new_version, c->settings.source);
 	}
 	return PC_EXIT_OK;
 }

@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "../loader/describe.h"
+#include "../loader/policy.h"
 
 struct warn_ctx {
 	json_t *arr;	/* JSON mode: collected here */
@@ -102,8 +103,13 @@ int cmd_check(int argc, char **argv)
 		pc_describe(stdout, &p, c);
 		fflush(stdout);
 		pc_policy_warnings(&p, c, emit_warning, &w);
-		if (w.n)
-			fprintf(stderr, "%s: %d warning%s\n", path, w.n, w.n == 1 ? "" : "s");
+		if (w.n) {
+			char name[4096];
+
+			/* the name as the warnings show it: escaped */
+			pc_escape(path, strlen(path), PC_ESC_CONTROLS, name, sizeof(name));
+			fprintf(stderr, "%s: %d warning%s\n", name, w.n, w.n == 1 ? "" : "s");
+		}
 	}
 out:
 	pc_compiled_free(c);

@@ -349,12 +349,16 @@ int cmd_explain(int argc, char **argv)
 	ret = cli_open_instance(ifname, &inst);
 	if (ret)
 		return ret;
-	/* settings first: if a publish lands in between, the look-up is of a
-	 * newer version than reported; the version is only a label here */
-	err = pc_read_settings(inst, &a.settings);
-	if (!err)
-		err = pc_lookup(inst, q.proto, q.port, q.family, q.addr, &a.entry,
-				&a.lpm, &a.lpm_hit);
+	/* settings and look-up under the lock held shared: no publish runs
+	 * in between, so both are of the one version reported */
+	err = pc_read_lock(inst);
+	if (!err) {
+		err = pc_read_settings(inst, &a.settings);
+		if (!err)
+			err = pc_lookup(inst, q.proto, q.port, q.family, q.addr, &a.entry,
+					&a.lpm, &a.lpm_hit);
+		pc_read_unlock(inst);
+	}
 	if (err) {
 		cli_error("cannot read the live policy of %s: %s", ifname, strerror(-err));
 		pc_close(inst);
