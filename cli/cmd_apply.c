@@ -217,11 +217,16 @@ static int dry_run(struct pc_instance *inst, struct pc_compiled *c,
 		fputc('\n', stdout);
 		json_decref(out);
 	} else {
+		char src[PC_SOURCE_LEN * 4], new_src[PC_SOURCE_LEN * 4];
+
+		/* file names are any bytes: escaped for the terminal */
 		live->settings.source[PC_SOURCE_LEN - 1] = '\0';
+		pc_escape(live->settings.source, strlen(live->settings.source),
+			  PC_ESC_CONTROLS, src, sizeof(src));
+		pc_escape(file, strlen(file), PC_ESC_CONTROLS, new_src, sizeof(new_src));
 		printf("dry run on %s: live version %llu (%s) against %s; nothing changed\n",
 		       inst->ifname, (unsigned long long)live->settings.version,
-		       live->settings.source[0] ? live->settings.source : "no policy",
-		       file);
+		       src[0] ? src : "no policy", new_src);
 		json_array_foreach(settings, i, it)
 			printf("  %-9s %s -> %s\n",
 			       json_string_value(json_object_get(it, "name")),
@@ -292,9 +297,13 @@ static int publish(struct pc_instance *inst, struct pc_compiled *c,
 		fputc('\n', stdout);
 		json_decref(o);
 	} else {
+		char src[PC_SOURCE_LEN * 4];
+
+		pc_escape(c->settings.source, strlen(c->settings.source), PC_ESC_CONTROLS,
+			  src, sizeof(src));
 		printf("%s: policy version %llu -> %llu (%s)\n", inst->ifname,
 		       (unsigned long long)old_version,
-		       (unsigned long long)new_version, c->settings.source);
+		       (unsigned long long)new_version, src);
 	}
 	return PC_EXIT_OK;
 }

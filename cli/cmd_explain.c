@@ -238,6 +238,11 @@ static void print_text(const char *ifname, const struct query *q,
 {
 	const char *svc = pc_service_name(q->proto, q->port);
 	const char *out = outcome_of(a);
+	char file[PC_SOURCE_LEN * 4];
+
+	/* a file name is any bytes: never raw control characters on a terminal */
+	pc_escape(a->settings.source, strlen(a->settings.source), PC_ESC_CONTROLS,
+		  file, sizeof(file));
 
 	printf("%s %s -> %u%s%s%s on %s: %s (%s)\n", pc_proto_name(q->proto),
 	       q->addr_text, q->port, svc ? " (" : "", svc ? svc : "",
@@ -249,7 +254,7 @@ static void print_text(const char *ifname, const struct query *q,
 		       pc_verdict_name(a->verdict));
 	else if (a->rule)
 		printf("  decided by: rule %u, %s:%d: %s\n", a->rule_id,
-		       a->settings.source, a->rule->line,
+		       file, a->rule->line,
 		       a->rule->text ? a->rule->text : "");
 	else
 		printf("  decided by: rule %u\n", a->rule_id);
@@ -267,12 +272,12 @@ static void print_text(const char *ifname, const struct query *q,
 	if (!strcmp(a->file_state, "none"))
 		printf(", no policy file recorded\n");
 	else if (!strcmp(a->file_state, "unchanged"))
-		printf(", file %s\n", a->settings.source);
+		printf(", file %s\n", file);
 	else if (!strcmp(a->file_state, "missing"))
-		printf(", file %s is gone: rule text unknown\n", a->settings.source);
+		printf(", file %s is gone: rule text unknown\n", file);
 	else
 		printf(", file %s changed since it was applied: rule text unknown\n",
-		       a->settings.source);
+		       file);
 	if (a->verdict == PC_ALLOW)
 		printf("  mode audit: passes too\n");
 	else if (a->settings.mode == PC_MODE_AUDIT)

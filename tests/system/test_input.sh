@@ -75,6 +75,10 @@ pc status --json | jq -e '.[0].source | endswith("\\xff.policy")' >/dev/null ||
 	fail "status --json: $(pc status --json | cat -v)"
 pc explain --json "$LAB_SIF" 'tcp 192.0.2.1 -> 22' | jq -e '.policy_file_state == "unchanged"' \
 	>/dev/null || fail "explain --json with a bad file name"
+{ pc apply "$LAB_SIF" "$bad"; pc apply --dry-run "$LAB_SIF" "$bad"
+  pc explain "$LAB_SIF" 'tcp 192.0.2.1 -> 22'; } >"$T/out" 2>&1 || fail "apply / explain on a bad name"
+! grep -q "$ESC" "$T/out" || fail "raw escape byte from a file name: $(cat -v "$T/out")"
+grep -qF ', file '"$T"'/n\x1b[2J\xff.policy' "$T/out" || fail "explain: file name not escaped: $(cat -v "$T/out")"
 ok "a file name with an escape sequence and a bad byte: check, apply, status, explain"
 
 # interface names are outside bytes too
