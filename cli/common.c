@@ -25,7 +25,7 @@ struct cli_globals cli;
  * document always parses. */
 static void print_escaped(FILE *f, const char *prefix, const char *msg)
 {
-	char esc[4096];
+	char esc[4 * 8192];
 
 	pc_escape(msg, strlen(msg), PC_ESC_CONTROLS, esc, sizeof(esc));
 	fprintf(f, "%s: %s\n", prefix, esc);
@@ -33,7 +33,7 @@ static void print_escaped(FILE *f, const char *prefix, const char *msg)
 
 static void vreport(const char *prefix, const char *fmt, va_list ap)
 {
-	char msg[1024];
+	char msg[8192];	/* room for a diagnostic naming a PATH_MAX path */
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (cli.json) {
@@ -68,7 +68,7 @@ void cli_warn(const char *fmt, ...)
 	/* warnings never go to stdout: in JSON mode it carries one document */
 	va_start(ap, fmt);
 	if (cli.json) {
-		char msg[1024];
+		char msg[8192];
 
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		print_escaped(stderr, "Warning", msg);

@@ -207,7 +207,7 @@ static int diag_set(struct cstate *s, int err, const char *fmt, ...)
 
 static int diag_set(struct cstate *s, int err, const char *fmt, ...)
 {
-	char file[200];
+	char file[PC_DIAG_FILE_MAX];
 	va_list ap;
 
 	if (!s->diag)
@@ -722,7 +722,7 @@ static void warn(const struct pc_policy *p, int line, int col,
 		 void (*emit)(void *, int, int, const char *), void *ctx,
 		 const char *msg)
 {
-	char text[1024], file[256];
+	char text[PC_DIAG_FILE_MAX + 1024], file[PC_DIAG_FILE_MAX];
 	const char *name = p->file ? p->file : "<policy>";
 
 	pc_escape(name, strlen(name), PC_ESC_CONTROLS, file, sizeof(file));

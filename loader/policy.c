@@ -136,7 +136,7 @@ size_t pc_escape(const char *s, size_t len, unsigned flags, char *out, size_t ou
 static int perr(struct ps *ps, int col, const char *fmt, ...)
 {
 	struct pc_diag *d = ps->diag;
-	char raw[sizeof(d->msg)], file[200];
+	char raw[sizeof(d->msg)], file[PC_DIAG_FILE_MAX];
 	va_list ap;
 
 	if (!d)
@@ -1003,7 +1003,7 @@ static int read_fail(const char *path, int err, struct pc_diag *diag,
 static int read_fail(const char *path, int err, struct pc_diag *diag,
 		     const char *fmt, ...)
 {
-	char file[200];
+	char file[PC_DIAG_FILE_MAX];
 	va_list ap;
 
 	if (!diag)

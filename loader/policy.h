@@ -58,10 +58,13 @@ struct pc_policy {
 	int default_line, other_line;
 };
 
+#define PC_DIAG_FILE_MAX 4096
 struct pc_diag {
 	int line, col;
 	char msg[256];
-	char text[512];		/* formatted "FILE:LINE:COL: msg" */
+	/* formatted "FILE:LINE:COL: msg", FILE escaped (pc_escape) and whole
+	 * up to PC_DIAG_FILE_MAX bytes */
+	char text[PC_DIAG_FILE_MAX + 512];
 };
 
 /* Parse text (len bytes, need not be NUL-terminated) named file.

@@ -527,6 +527,20 @@ static void test_error_bytes_escaped(void **state)
 			    "a statement starts with allow, deny, set, default, icmp, other, "
 			    "fragments or mode");
 
+	/* a long file name is shown whole */
+	memset(text, 0, sizeof(text));
+	{
+		char name[301];
+
+		memset(name, 'f', 300);
+		name[300] = 0;
+		memset(&d, 0, sizeof(d));
+		assert_int_equal(pc_policy_parse(name, "bogus\n", 6, &p, &d), -EINVAL);
+		assert_int_equal(strncmp(d.text, name, 300), 0);
+		assert_string_equal(d.text + 300, ":1:1: unknown keyword 'bogus': a statement "
+				    "starts with allow, deny, set, default, icmp, other, fragments or mode");
+	}
+
 	/* a 70-byte token of 2-byte characters: the message keeps 63 bytes
 	 * at most and cuts between characters, not inside one */
 	for (int i = 0; i < 35; i++)
