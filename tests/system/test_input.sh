@@ -147,24 +147,30 @@ elapsed() {
 }
 READERS=("explain $LAB_SIF tcp 192.0.2.1 -> 22" "apply --dry-run $LAB_SIF $T/good.policy"
 	 "stats $LAB_SIF")
-# another reader's shared lock: no wait
-flock -s "$DIR" sleep 4 &
-holder=$!
-sleep 0.5
+# hold MODE (x or s) the instance lock for SECONDS, in the background;
+# returns once it is held
+hold() {
+	rm -f "$T/held"
+	flock -"$1" "$DIR" sh -c "touch '$T/held'; sleep $2" &
+	holder=$!
+	for _ in $(seq 100); do [ -e "$T/held" ] && return 0; sleep 0.1; done
+	fail "flock -$1 $DIR: lock not taken in 10 s"
+}
+# another reader's shared lock: no wait (a reader taking it exclusively
+# would wait the 5 s out)
+hold s 5
 for r in "${READERS[@]}"; do
 	# shellcheck disable=SC2086
 	s=$(elapsed pc $r)
-	[ "$s" -lt 1500 ] || fail "$r waited for another reader (${s} ms)"
+	[ "$s" -lt 3000 ] || fail "$r waited for another reader (${s} ms)"
 done
 wait "$holder"
-# each reader against an exclusive holder
+# a publisher's exclusive lock: each reader waits it out
 for r in "${READERS[@]}"; do
-	flock -x "$DIR" sleep 2 &
-	holder=$!
-	sleep 0.5
+	hold x 3
 	# shellcheck disable=SC2086
 	s=$(elapsed pc $r)
-	[ "$s" -ge 1000 ] || fail "$r did not wait for the exclusive lock (${s} ms)"
+	[ "$s" -ge 1500 ] || fail "$r did not wait for the exclusive lock (${s} ms)"
 	wait "$holder"
 done
 ok "explain, apply --dry-run and stats wait for a publisher, not for each other"
