@@ -12,12 +12,15 @@
  *
  *  1. Frame shorter than 14 bytes: MALFORMED.
  *     Ethernet type 0x8100 / 0x88a8: skip a 4-byte tag, at most PC_MAX_VLAN
- *     times (a tag cut short by the frame end: MALFORMED). After that, a type
- *     other than 0x0800 / 0x86dd: NON_IP, always passes.
+ *     times (a tag cut short by the frame end: MALFORMED); a type that is
+ *     still 0x8100 / 0x88a8 after that: MALFORMED (fail closed: a deeper
+ *     stack could hide an IP packet). Then a type other than 0x0800 /
+ *     0x86dd: NON_IP, always passes.
  *  2. IPv4: 20 bytes must be present, version == 4, IHL >= 5, IHL*4 bytes
  *     present, tot_len >= IHL*4; otherwise MALFORMED. (tot_len larger than the
- *     frame is NOT checked: frames may be padded, and the L4 checks below
- *     guard every read.) Fragment offset (frag_off & 0x1fff) > 0: FRAGMENT.
+ *     frame is NOT checked: a multi-buffer frame holds more than its first
+ *     buffer, and the L4 checks below guard every read.) Fragment offset
+ *     (frag_off & 0x1fff) > 0: FRAGMENT.
  *     Protocol 6 TCP, 17 UDP, 1 ICMP, anything else OTHER.
  *  3. IPv6: 40 bytes present and version == 6, otherwise MALFORMED. Walk
  *     next-header through extension headers 0 (Hop-by-Hop), 43 (Routing),
@@ -31,7 +34,11 @@
  *     be bypassed by a long chain). 50 (ESP) and 59 (No Next Header) end the
  *     walk: OTHER. 6 TCP, 17 UDP, 58 ICMPv6, anything else OTHER.
  *  4. TCP: 20 bytes present, doff >= 5, doff*4 bytes present; UDP: 8 bytes
- *     present; ICMP/ICMPv6: 4 bytes present. Otherwise MALFORMED.
+ *     present; ICMP/ICMPv6: 4 bytes present. Otherwise MALFORMED. "Present"
+ *     means inside the frame AND inside the IP packet's own length (IPv4:
+ *     tot_len bytes from the IPv4 header; IPv6: 40 + payload_len bytes,
+ *     extension headers included): Ethernet padding after a short IP
+ *     packet is not a port.
  *  5. ICMPv6 types 133..137 (router/neighbour discovery): always pass,
  *     counted in the ICMP bucket. Other ICMP/ICMPv6: the policy's icmp verdict.
  *     OTHER: the policy's other verdict. FRAGMENT: the fragments verdict.
@@ -67,7 +74,7 @@
 #include <linux/types.h>
 
 /* ---- limits ---- */
-#define PC_MAX_VLAN		2	/* 802.1Q / 802.1ad tags skipped */
+#define PC_MAX_VLAN		4	/* 802.1Q / 802.1ad tags skipped */
 #define PC_MAX_IPV6_EXT		10	/* IPv6 extension headers walked (SPEC: >= 8) */
 #define PC_NUM_PORTS		65536
 #define PC_NUM_PROTOS		2	/* PC_PROTO_TCP, PC_PROTO_UDP */
@@ -147,7 +154,7 @@ struct pc_control {
 
 /* settings: ARRAY, PC_NUM_GENS entries, indexed by gen. Scalar policy plus
  * metadata of the version in that half (metadata is for user space only). */
-#define PC_SOURCE_LEN 200
+#define PC_SOURCE_LEN 4096	/* PATH_MAX: any path open() takes, whole */
 struct pc_settings {
 	__u8 default_verdict;	/* enum pc_verdict, TCP/UDP that no rule matches */
 	__u8 icmp_verdict;
@@ -361,7 +368,7 @@ static inline __u32 pc_port_index(__u32 gen, __u32 proto, __u32 port)
 
 #ifndef __cplusplus
 _Static_assert(sizeof(struct pc_control) == 8, "pc_control layout");
-_Static_assert(sizeof(struct pc_settings) == 248, "pc_settings layout");
+_Static_assert(sizeof(struct pc_settings) == 48 + PC_SOURCE_LEN, "pc_settings layout");
 _Static_assert(sizeof(struct pc_port_entry) == 20, "pc_port_entry layout");
 _Static_assert(PC_PREFIX_NODE_ENTRIES <= PC_SLOT_ENTRY / 2, "a root's entry fits its slot");
 _Static_assert(sizeof(struct pc_node) == 64, "pc_node layout");

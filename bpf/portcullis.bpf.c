@@ -129,7 +129,8 @@ struct cursor {
 	void *end;
 };
 
-/* Ethernet plus up to PC_MAX_VLAN tags. *eth_proto: network order. */
+/* Ethernet plus up to PC_MAX_VLAN tags; a deeper stack is MALFORMED (it
+ * would otherwise pass as non-IP: fail open). *eth_proto: network order. */
 static __always_inline int parse_eth(struct cursor *c, __be16 *eth_proto)
 {
 	struct ethhdr *eth = c->pos;
@@ -147,14 +148,14 @@ static __always_inline int parse_eth(struct cursor *c, __be16 *eth_proto)
 		goto out;
 
 #pragma unroll
-	for (i = 0; i < PC_MAX_VLAN; i++) {
+	for (i = 0; i <= PC_MAX_VLAN; i++) {
 		/* TCI (2 bytes) then the encapsulated type (2 bytes) */
 		__be16 *tag = c->pos;
 
 		if (proto != bpf_htons(ETH_P_8021Q_) &&
 		    proto != bpf_htons(ETH_P_8021AD_))
 			break;
-		if ((void *)(tag + 2) > c->end)
+		if (i == PC_MAX_VLAN || (void *)(tag + 2) > c->end)
 			return CL_MALFORMED;
 		proto = tag[1];
 		c->pos = tag + 2;
@@ -164,9 +165,10 @@ out:
 	return CL_CONTINUE;
 }
 
-/* IPv4 header. *l4proto and *ip set; FRAGMENT for a non-first fragment. */
+/* IPv4 header. *l4proto, *ip and *room (bytes of the IP packet after its
+ * header, by tot_len) set; FRAGMENT for a non-first fragment. */
 static __always_inline int parse_ipv4(struct cursor *c, __u8 *l4proto,
-				      struct iphdr **ip_out)
+				      struct iphdr **ip_out, __u32 *room)
 {
 	struct iphdr *ip = c->pos;
 	__u32 vihl, hlen;
@@ -180,8 +182,10 @@ static __always_inline int parse_ipv4(struct cursor *c, __u8 *l4proto,
 	hlen = (vihl & 0xf) * 4;
 	if (c->pos + hlen > c->end)
 		return CL_MALFORMED;
-	if (bpf_ntohs(ip->tot_len) < hlen)
+	*room = bpf_ntohs(ip->tot_len);
+	if (*room < hlen)
 		return CL_MALFORMED;
+	*room -= hlen;
 	if (ip->frag_off & bpf_htons(0x1fff))
 		return CL_FRAGMENT;
 	*l4proto = ip->protocol;
@@ -249,11 +253,14 @@ static __always_inline int is_ipv6_ext(__u8 nh)
 	       nh == IPPROTO_AH_;
 }
 
-/* IPv6 header and its extension chain, bounded by PC_MAX_IPV6_EXT. */
+/* IPv6 header and its extension chain, bounded by PC_MAX_IPV6_EXT.
+ * *room: bytes of the IP packet (by payload_len) after the chain, 0 when
+ * the chain already runs past it. */
 static __always_inline int parse_ipv6(struct cursor *c, __u8 *l4proto,
-				      struct ipv6hdr **ip6_out)
+				      struct ipv6hdr **ip6_out, __u32 *room)
 {
 	struct ipv6hdr *ip6 = c->pos;
+	__u32 used, plen;
 	__u8 nh;
 	int i, r;
 
@@ -276,22 +283,28 @@ static __always_inline int parse_ipv6(struct cursor *c, __u8 *l4proto,
 		return CL_MALFORMED;
 	if (nh == IPPROTO_ESP_ || nh == IPPROTO_NONE_)
 		return CL_OTHER;
+	used = c->pos - (void *)(ip6 + 1);
+	plen = bpf_ntohs(ip6->payload_len);
+	*room = plen > used ? plen - used : 0;
 	*l4proto = nh;
 	*ip6_out = ip6;
 	return CL_CONTINUE;
 }
 
 /* Transport header: length checks and destination port (host order).
- * icmp_proto is 1 under IPv4 and 58 under IPv6: the other one is OTHER. */
+ * icmp_proto is 1 under IPv4 and 58 under IPv6: the other one is OTHER.
+ * room: bytes left in the IP packet by its own length field; the header
+ * must fit there as well as in the frame (padding is not a port). */
 static __always_inline int parse_l4(struct cursor *c, __u8 l4proto,
-				    __u8 icmp_proto, __u32 *dport)
+				    __u8 icmp_proto, __u32 room, __u32 *dport)
 {
 	if (l4proto == IPPROTO_TCP) {
 		struct tcphdr *t = c->pos;
 
 		if ((void *)(t + 1) > c->end)
 			return CL_MALFORMED;
-		if (t->doff < 5 || c->pos + t->doff * 4 > c->end)
+		if (t->doff < 5 || c->pos + t->doff * 4 > c->end ||
+		    t->doff * 4 > room)
 			return CL_MALFORMED;
 		*dport = bpf_ntohs(t->dest);
 		return CL_TCP;
@@ -299,14 +312,14 @@ static __always_inline int parse_l4(struct cursor *c, __u8 l4proto,
 	if (l4proto == IPPROTO_UDP) {
 		struct udphdr *u = c->pos;
 
-		if ((void *)(u + 1) > c->end)
+		if ((void *)(u + 1) > c->end || room < sizeof(*u))
 			return CL_MALFORMED;
 		*dport = bpf_ntohs(u->dest);
 		return CL_UDP;
 	}
 	if (l4proto != icmp_proto)
 		return CL_OTHER;
-	if (c->pos + 4 > c->end)
+	if (c->pos + 4 > c->end || room < 4)
 		return CL_MALFORMED;
 	if (icmp_proto == IPPROTO_ICMPV6_) {
 		__u8 type = *(__u8 *)c->pos;
@@ -433,7 +446,7 @@ int portcullis_xdp(struct xdp_md *ctx)
 	struct ipv6hdr *ip6;
 	struct iphdr *ip;
 	__be16 eth_proto;
-	__u32 gen, idx, outcome, dport = 0;
+	__u32 gen, idx, outcome, dport = 0, room = 0;
 	__u8 l4proto = 0, verdict;
 	int cl;
 
@@ -442,10 +455,10 @@ int portcullis_xdp(struct xdp_md *ctx)
 		goto bucket;
 
 	if (eth_proto == bpf_htons(ETH_P_IP)) {
-		cl = parse_ipv4(&c, &l4proto, &ip);
+		cl = parse_ipv4(&c, &l4proto, &ip, &room);
 		if (cl != CL_CONTINUE)
 			goto bucket;
-		cl = parse_l4(&c, l4proto, IPPROTO_ICMP, &dport);
+		cl = parse_l4(&c, l4proto, IPPROTO_ICMP, room, &dport);
 		if (cl != CL_TCP && cl != CL_UDP)
 			goto bucket;
 		idx = (cl == CL_TCP ? PC_PROTO_TCP : PC_PROTO_UDP) *
@@ -455,10 +468,10 @@ int portcullis_xdp(struct xdp_md *ctx)
 		goto port;
 	}
 	if (eth_proto == bpf_htons(ETH_P_IPV6)) {
-		cl = parse_ipv6(&c, &l4proto, &ip6);
+		cl = parse_ipv6(&c, &l4proto, &ip6, &room);
 		if (cl != CL_CONTINUE)
 			goto bucket;
-		cl = parse_l4(&c, l4proto, IPPROTO_ICMPV6_, &dport);
+		cl = parse_l4(&c, l4proto, IPPROTO_ICMPV6_, room, &dport);
 		if (cl != CL_TCP && cl != CL_UDP)
 			goto bucket;
 		idx = (cl == CL_TCP ? PC_PROTO_TCP : PC_PROTO_UDP) *

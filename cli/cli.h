@@ -14,6 +14,7 @@
 
 #include "../loader/instance.h"
 #include "../loader/trie.h"
+#include <jansson.h>
 
 #define PC_EXIT_OK	0
 #define PC_EXIT_FAIL	1
@@ -40,6 +41,12 @@ int cli_open_instance(const char *ifname, struct pc_instance **inst);
 /* Load, parse and compile a policy file, printing FILE:LINE:COL errors.
  * Returns 0 or PC_EXIT_USAGE (policy error) / PC_EXIT_FAIL. */
 int cli_load_policy(const char *path, struct pc_policy *p, struct pc_compiled **c);
+
+/* A JSON string of s whatever its bytes (cli/json_str.c): valid UTF-8 kept,
+ * any other byte as the text \xNN. json_null() for NULL; NULL only when
+ * out of memory. For every string from outside (file and interface names,
+ * policy text) that goes into JSON. */
+json_t *pc_json_str(const char *s);
 
 int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);

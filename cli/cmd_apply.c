@@ -205,22 +205,28 @@ static int dry_run(struct pc_instance *inst, struct pc_compiled *c,
 	}
 
 	if (cli.json) {
-		out = json_pack("{s:s, s:b, s:I, s:s, s:s, s:b, s:O, s:O}",
-				"interface", inst->ifname, "dry_run", 1,
+		live->settings.source[PC_SOURCE_LEN - 1] = '\0';
+		out = json_pack("{s:o, s:b, s:I, s:o, s:o, s:b, s:O, s:O}",
+				"interface", pc_json_str(inst->ifname), "dry_run", 1,
 				"live_version", (json_int_t)live->settings.version,
-				"live_source", live->settings.source,
-				"new_source", file,
+				"live_source", pc_json_str(live->settings.source),
+				"new_source", pc_json_str(file),
 				"changed", json_array_size(settings) || json_array_size(ports),
 				"settings", settings, "ports", ports);
 		json_dumpf(out, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
 		json_decref(out);
 	} else {
+		char src[PC_SOURCE_LEN * 4], new_src[PC_SOURCE_LEN * 4];
+
+		/* file names are any bytes: escaped for the terminal */
 		live->settings.source[PC_SOURCE_LEN - 1] = '\0';
+		pc_escape(live->settings.source, strlen(live->settings.source),
+			  PC_ESC_CONTROLS, src, sizeof(src));
+		pc_escape(file, strlen(file), PC_ESC_CONTROLS, new_src, sizeof(new_src));
 		printf("dry run on %s: live version %llu (%s) against %s; nothing changed\n",
 		       inst->ifname, (unsigned long long)live->settings.version,
-		       live->settings.source[0] ? live->settings.source : "no policy",
-		       file);
+		       src[0] ? src : "no policy", new_src);
 		json_array_foreach(settings, i, it)
 			printf("  %-9s %s -> %s\n",
 			       json_string_value(json_object_get(it, "name")),
@@ -258,47 +264,46 @@ out:
 	return err;
 }
 
+/* The versions printed are those pc_publish_versions read under the
+ * instance lock: with applies running at once, each prints the version it
+ * really replaced, never a stale one read before it got the lock. */
 static int publish(struct pc_instance *inst, struct pc_compiled *c,
 		   const char *file)
 {
-	struct pc_settings old, new;
+	uint64_t old_version = 0, new_version = 0;
 	int err;
 
-	memset(&old, 0, sizeof(old));
-	pc_read_settings(inst, &old);
-	err = pc_publish(inst, c);
+	err = pc_publish_versions(inst, c, &old_version, &new_version);
 	if (err) {
 		if (err == -ENOSPC || err == -E2BIG || err == -ENOMEM)
 			cli_error("failed to apply %s to %s: %s (too many prefixes "
 				  "for the kernel map?): version %llu stays in force",
 				  file, inst->ifname, strerror(-err),
-				  (unsigned long long)old.version);
+				  (unsigned long long)old_version);
 		else
 			cli_error("failed to apply %s to %s: %s: version %llu stays in force",
 				  file, inst->ifname, strerror(-err),
-				  (unsigned long long)old.version);
-		return PC_EXIT_FAIL;
-	}
-	err = pc_read_settings(inst, &new);
-	if (err) {
-		cli_error("applied, but failed to read the new version back: %s",
-			  strerror(-err));
+				  (unsigned long long)old_version);
 		return PC_EXIT_FAIL;
 	}
 	if (cli.json) {
-		json_t *o = json_pack("{s:s, s:I, s:I, s:s}", "interface",
-				      inst->ifname, "old_version",
-				      (json_int_t)old.version, "version",
-				      (json_int_t)new.version, "source",
-				      new.source);
+		json_t *o = json_pack("{s:o, s:I, s:I, s:o}", "interface",
+				      pc_json_str(inst->ifname), "old_version",
+				      (json_int_t)old_version, "version",
+				      (json_int_t)new_version, "source",
+				      pc_json_str(c->settings.source));
 
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
 		json_decref(o);
 	} else {
+		char src[PC_SOURCE_LEN * 4];
+
+		pc_escape(c->settings.source, strlen(c->settings.source), PC_ESC_CONTROLS,
+			  src, sizeof(src));
 		printf("%s: policy version %llu -> %llu (%s)\n", inst->ifname,
-		       (unsigned long long)old.version,
-		       (unsigned long long)new.version, new.source);
+		       (unsigned long long)old_version,
+		       (unsigned long long)new_version, src);
 	}
 	return PC_EXIT_OK;
 }

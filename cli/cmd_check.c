@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "../loader/describe.h"
+#include "../loader/policy.h"
 
 struct warn_ctx {
 	json_t *arr;	/* JSON mode: collected here */
@@ -29,8 +30,9 @@ static void emit_warning(void *ctx, int line, int col, const char *text)
 
 	w->n++;
 	if (w->arr)
-		json_array_append_new(w->arr, json_pack("{s:i,s:i,s:s}", "line", line,
-							"col", col, "text", text));
+		json_array_append_new(w->arr, json_pack("{s:i,s:i,s:o}", "line", line,
+							"col", col, "text",
+							pc_json_str(text)));
 	else
 		fprintf(stderr, "%s\n", text);
 }
@@ -90,8 +92,8 @@ int cmd_check(int argc, char **argv)
 		}
 		w.arr = json_array();
 		pc_policy_warnings(&p, c, emit_warning, &w);
-		if (!json_object_get(o, "file"))
-			json_object_set_new(o, "file", json_string(path));
+		/* the path as given, its bytes kept where they are UTF-8 */
+		json_object_set_new(o, "file", pc_json_str(path));
 		json_object_set_new(o, "warnings", w.arr);
 		if (json_dumpf(o, stdout, JSON_INDENT(2)))
 			ret = PC_EXIT_FAIL;
@@ -101,8 +103,13 @@ int cmd_check(int argc, char **argv)
 		pc_describe(stdout, &p, c);
 		fflush(stdout);
 		pc_policy_warnings(&p, c, emit_warning, &w);
-		if (w.n)
-			fprintf(stderr, "%s: %d warning%s\n", path, w.n, w.n == 1 ? "" : "s");
+		if (w.n) {
+			char name[4096];
+
+			/* the name as the warnings show it: escaped */
+			pc_escape(path, strlen(path), PC_ESC_CONTROLS, name, sizeof(name));
+			fprintf(stderr, "%s: %d warning%s\n", name, w.n, w.n == 1 ? "" : "s");
+		}
 	}
 out:
 	pc_compiled_free(c);

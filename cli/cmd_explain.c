@@ -36,8 +36,6 @@
 #include "counters.h"
 #include "../loader/policy.h"
 
-#define MAX_POLICY_BYTES (64u << 20)
-
 struct query {
 	unsigned proto;		/* enum pc_proto */
 	int family;
@@ -135,47 +133,24 @@ static int prefix_contains(const struct pc_prefix *p, int family, const uint8_t 
 	return 1;
 }
 
-/* Read the recorded policy file; parse it only when its bytes are the
+/* Read the recorded policy file (a regular file within the size limit,
+ * never a FIFO that would block); parse it only when its bytes are the
  * ones the live policy was compiled from. */
 static void load_source(struct answer *a)
 {
 	const char *path = a->settings.source;
 	struct pc_diag diag;
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	FILE *f;
+	size_t len = 0;
 
 	if (!path[0]) {
 		a->file_state = "none";
 		return;
 	}
-	f = fopen(path, "re");
-	if (!f) {
+	if (pc_policy_read(path, &buf, &len, NULL)) {
 		a->file_state = "missing";
 		return;
 	}
-	for (;;) {
-		size_t got;
-
-		if (len == cap) {
-			char *nb;
-
-			cap = cap ? cap * 2 : 65536;
-			nb = cap <= MAX_POLICY_BYTES ? realloc(buf, cap) : NULL;
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				a->file_state = "missing";
-				return;
-			}
-			buf = nb;
-		}
-		got = fread(buf + len, 1, cap - len, f);
-		len += got;
-		if (got == 0)
-			break;
-	}
-	fclose(f);
 	if (pc_fnv1a64(buf, len) != a->settings.policy_hash) {
 		a->file_state = "changed";
 	} else if (pc_policy_parse(path, buf, len, &a->policy, &diag)) {
@@ -227,7 +202,7 @@ static int print_json(const char *ifname, const struct query *q,
 	json_t *o = json_object();
 	int err;
 
-	json_object_set_new(o, "interface", json_string(ifname));
+	json_object_set_new(o, "interface", pc_json_str(ifname));
 	json_object_set_new(o, "protocol", json_string(pc_proto_name(q->proto)));
 	json_object_set_new(o, "source", json_string(q->addr_text));
 	json_object_set_new(o, "port", json_integer(q->port));
@@ -237,13 +212,13 @@ static int print_json(const char *ifname, const struct query *q,
 	json_object_set_new(o, "policy_mode", json_string(
 		a->settings.mode == PC_MODE_AUDIT ? "audit" : "enforce"));
 	json_object_set_new(o, "policy_file", a->settings.source[0] ?
-			    json_string(a->settings.source) : json_null());
+			    pc_json_str(a->settings.source) : json_null());
 	json_object_set_new(o, "policy_file_state", json_string(a->file_state));
 	json_object_set_new(o, "rule_id", json_integer(a->rule_id));
 	json_object_set_new(o, "rule", a->rule ?
-			    json_pack("{s:i,s:i,s:s}", "line", a->rule->line,
+			    json_pack("{s:i,s:i,s:o}", "line", a->rule->line,
 				      "col", a->rule->col, "text",
-				      a->rule->text ? a->rule->text : "") :
+				      pc_json_str(a->rule->text ? a->rule->text : "")) :
 			    json_null());
 	json_object_set_new(o, "source_prefix_decided", json_boolean(a->lpm_hit));
 	json_object_set_new(o, "prefix", a->prefix[0] ? json_string(a->prefix) :
@@ -263,6 +238,11 @@ static void print_text(const char *ifname, const struct query *q,
 {
 	const char *svc = pc_service_name(q->proto, q->port);
 	const char *out = outcome_of(a);
+	char file[PC_SOURCE_LEN * 4];
+
+	/* a file name is any bytes: never raw control characters on a terminal */
+	pc_escape(a->settings.source, strlen(a->settings.source), PC_ESC_CONTROLS,
+		  file, sizeof(file));
 
 	printf("%s %s -> %u%s%s%s on %s: %s (%s)\n", pc_proto_name(q->proto),
 	       q->addr_text, q->port, svc ? " (" : "", svc ? svc : "",
@@ -274,7 +254,7 @@ static void print_text(const char *ifname, const struct query *q,
 		       pc_verdict_name(a->verdict));
 	else if (a->rule)
 		printf("  decided by: rule %u, %s:%d: %s\n", a->rule_id,
-		       a->settings.source, a->rule->line,
+		       file, a->rule->line,
 		       a->rule->text ? a->rule->text : "");
 	else
 		printf("  decided by: rule %u\n", a->rule_id);
@@ -292,12 +272,12 @@ static void print_text(const char *ifname, const struct query *q,
 	if (!strcmp(a->file_state, "none"))
 		printf(", no policy file recorded\n");
 	else if (!strcmp(a->file_state, "unchanged"))
-		printf(", file %s\n", a->settings.source);
+		printf(", file %s\n", file);
 	else if (!strcmp(a->file_state, "missing"))
-		printf(", file %s is gone: rule text unknown\n", a->settings.source);
+		printf(", file %s is gone: rule text unknown\n", file);
 	else
 		printf(", file %s changed since it was applied: rule text unknown\n",
-		       a->settings.source);
+		       file);
 	if (a->verdict == PC_ALLOW)
 		printf("  mode audit: passes too\n");
 	else if (a->settings.mode == PC_MODE_AUDIT)
@@ -374,12 +354,16 @@ int cmd_explain(int argc, char **argv)
 	ret = cli_open_instance(ifname, &inst);
 	if (ret)
 		return ret;
-	/* settings first: if a publish lands in between, the look-up is of a
-	 * newer version than reported; the version is only a label here */
-	err = pc_read_settings(inst, &a.settings);
-	if (!err)
-		err = pc_lookup(inst, q.proto, q.port, q.family, q.addr, &a.entry,
-				&a.lpm, &a.lpm_hit);
+	/* settings and look-up under the lock held shared: no publish runs
+	 * in between, so both are of the one version reported */
+	err = pc_read_lock(inst);
+	if (!err) {
+		err = pc_read_settings(inst, &a.settings);
+		if (!err)
+			err = pc_lookup(inst, q.proto, q.port, q.family, q.addr, &a.entry,
+					&a.lpm, &a.lpm_hit);
+		pc_read_unlock(inst);
+	}
 	if (err) {
 		cli_error("cannot read the live policy of %s: %s", ifname, strerror(-err));
 		pc_close(inst);

@@ -104,7 +104,7 @@ static json_t *json_header(const struct stats_opts *o, const struct view *v)
 {
 	json_t *root = json_object(), *cls = json_object(), *bkt = json_object();
 
-	json_object_set_new(root, "interface", json_string(o->ifname));
+	json_object_set_new(root, "interface", pc_json_str(o->ifname));
 	json_object_set_new(root, "policy_version",
 			    json_integer((json_int_t)v->settings.version));
 	json_object_set_new(root, "policy_mode",
@@ -397,6 +397,19 @@ static void sleep_seconds(double s)
 	nanosleep(&ts, NULL);
 }
 
+/* The version line: the live settings read under the instance lock held
+ * shared, so never while a publish rewrites them. */
+static int read_settings(struct pc_instance *inst, struct pc_settings *out)
+{
+	int err = pc_read_lock(inst);
+
+	if (err)
+		return err;
+	err = pc_read_settings(inst, out);
+	pc_read_unlock(inst);
+	return err;
+}
+
 static int watch(struct pc_instance *inst, const struct stats_opts *o)
 {
 	struct pc_snapshot s[2] = { 0 }, d = { 0 };
@@ -418,7 +431,7 @@ static int watch(struct pc_instance *inst, const struct stats_opts *o)
 			break;
 		err = pc_snapshot_read(inst, &s[!cur]);
 		if (!err)
-			err = pc_read_settings(inst, &v.settings);
+			err = read_settings(inst, &v.settings);
 		if (err)
 			break;
 		snapshot_delta(&s[cur], &s[!cur], &d);
@@ -570,7 +583,7 @@ int cmd_stats(int argc, char **argv)
 		/* one read: only the non-zero counters are needed */
 		err = pc_snapshot_read_sparse(inst, &snap);
 		if (!err)
-			err = pc_read_settings(inst, &v.settings);
+			err = read_settings(inst, &v.settings);
 		if (!err)
 			err = show(&o, &v);
 	}

@@ -74,15 +74,16 @@ static json_t *describe(struct pc_instance *inst)
 	s.source[sizeof(s.source) - 1] = '\0';
 	iso_time(s.applied_unix_ns, when, sizeof(when));
 	snprintf(hash, sizeof(hash), "%016" PRIx64, (uint64_t)s.policy_hash);
-	return json_pack("{s:s, s:b, s:s?, s:s?, s:I, s:I, s:s?, s:s?, s:s, s:I,"
+	/* names from outside: any bytes, kept valid in JSON (pc_json_str) */
+	return json_pack("{s:o, s:b, s:s?, s:s?, s:I, s:I, s:o, s:s?, s:s, s:I,"
 			 " s:s, s:I, s:I, s:I, s:I, s:I}",
-			 "interface", inst->ifname,
+			 "interface", pc_json_str(inst->ifname),
 			 "attached", ai.attached,
 			 "attach_mode", ai.attached ? mode_name(ai.mode) : NULL,
 			 "attach_type", ai.attached ? (ai.dispatcher ? "dispatcher" : "direct") : NULL,
 			 "prog_id", (json_int_t)ai.prog_id,
 			 "version", (json_int_t)s.version,
-			 "source", s.source[0] ? s.source : NULL,
+			 "source", s.source[0] ? pc_json_str(s.source) : json_null(),
 			 "hash", s.policy_hash ? hash : NULL,
 			 "applied", when,
 			 "applied_unix_ns", (json_int_t)s.applied_unix_ns,

@@ -15,27 +15,41 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "cli.h"
+#include "../loader/policy.h"
 
 struct cli_globals cli;
 
+/* Messages carry names from outside (files, interfaces, policy text):
+ * on a terminal their control characters and bytes that are not UTF-8 are
+ * shown escaped (\x1b), in JSON the bytes that are not UTF-8, so that the
+ * document always parses. */
+static void print_escaped(FILE *f, const char *prefix, const char *msg)
+{
+	char esc[4 * 8192];
+
+	pc_escape(msg, strlen(msg), PC_ESC_CONTROLS, esc, sizeof(esc));
+	fprintf(f, "%s: %s\n", prefix, esc);
+}
+
 static void vreport(const char *prefix, const char *fmt, va_list ap)
 {
-	char msg[1024];
+	char msg[8192];	/* room for a diagnostic naming a PATH_MAX path */
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (cli.json) {
-		json_t *o = json_pack("{s:s}", prefix[0] == 'E' ? "error" : "warning",
-				      msg);
+		json_t *o = json_object();
 
-		if (o) {
+		if (o && !json_object_set_new(o, prefix[0] == 'E' ? "error" : "warning",
+					      pc_json_str(msg))) {
 			json_dumpf(o, stdout, JSON_COMPACT);
 			fputc('\n', stdout);
 			fflush(stdout);
 			json_decref(o);
 			return;
 		}
+		json_decref(o);
 	}
-	fprintf(stderr, "%s: %s\n", prefix, msg);
+	print_escaped(stderr, prefix, msg);
 }
 
 void cli_error(const char *fmt, ...)
@@ -54,10 +68,10 @@ void cli_warn(const char *fmt, ...)
 	/* warnings never go to stdout: in JSON mode it carries one document */
 	va_start(ap, fmt);
 	if (cli.json) {
-		char msg[1024];
+		char msg[8192];
 
 		vsnprintf(msg, sizeof(msg), fmt, ap);
-		fprintf(stderr, "Warning: %s\n", msg);
+		print_escaped(stderr, "Warning", msg);
 	} else {
 		vreport("Warning", fmt, ap);
 	}
@@ -158,8 +172,18 @@ int cli_load_policy(const char *path, struct pc_policy *p, struct pc_compiled **
 		pc_policy_free(p);
 		return err == -ENOMEM ? PC_EXIT_FAIL : PC_EXIT_USAGE;
 	}
-	/* status shows where the policy came from: the absolute path */
-	if (realpath(path, abs) && strlen(abs) < sizeof((*c)->settings.source))
+	/* status and explain find the policy again by its absolute path,
+	 * stored whole (PC_SOURCE_LEN is PATH_MAX): never a cut one */
+	if (realpath(path, abs)) {
+		if (strlen(abs) >= sizeof((*c)->settings.source)) {
+			cli_error("%s: path too long to record (%zu bytes, at most %zu)",
+				  path, strlen(abs), sizeof((*c)->settings.source) - 1);
+			pc_compiled_free(*c);
+			*c = NULL;
+			pc_policy_free(p);
+			return PC_EXIT_USAGE;
+		}
 		memcpy((*c)->settings.source, abs, strlen(abs) + 1);
+	}
 	return 0;
 }

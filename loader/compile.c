@@ -207,6 +207,7 @@ static int diag_set(struct cstate *s, int err, const char *fmt, ...)
 
 static int diag_set(struct cstate *s, int err, const char *fmt, ...)
 {
+	char file[PC_DIAG_FILE_MAX];
 	va_list ap;
 
 	if (!s->diag)
@@ -215,8 +216,11 @@ static int diag_set(struct cstate *s, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->diag->msg, sizeof(s->diag->msg), fmt, ap);
 	va_end(ap);
-	snprintf(s->diag->text, sizeof(s->diag->text), "%s: %s",
-		 s->p->file ? s->p->file : "<policy>", s->diag->msg);
+	/* the file name is the user's bytes: escaped (policy.h) */
+	pc_escape(s->p->file ? s->p->file : "<policy>",
+		  strlen(s->p->file ? s->p->file : "<policy>"), PC_ESC_CONTROLS,
+		  file, sizeof(file));
+	snprintf(s->diag->text, sizeof(s->diag->text), "%s: %s", file, s->diag->msg);
 	return err;
 }
 
@@ -718,14 +722,140 @@ static void warn(const struct pc_policy *p, int line, int col,
 		 void (*emit)(void *, int, int, const char *), void *ctx,
 		 const char *msg)
 {
-	char text[1024];
-	const char *file = p->file ? p->file : "<policy>";
+	char text[PC_DIAG_FILE_MAX + 1024], file[PC_DIAG_FILE_MAX];
+	const char *name = p->file ? p->file : "<policy>";
 
+	pc_escape(name, strlen(name), PC_ESC_CONTROLS, file, sizeof(file));
 	if (line > 0)
 		snprintf(text, sizeof(text), "%s:%d:%d: warning: %s", file, line, col, msg);
 	else
 		snprintf(text, sizeof(text), "%s: warning: %s", file, msg);
 	emit(ctx, line, col, text);
+}
+
+typedef void (*emit_fn)(void *, int, int, const char *);
+
+/* ::ffff:0:0/96 holds IPv4-mapped IPv6 addresses. An IPv4 packet is
+ * matched by IPv4 prefixes, and a packet from ::ffff:a.b.c.d on the wire
+ * is rare (README, Limits): a prefix inside it almost surely meant the
+ * IPv4 network. One warning per rule, naming its first such prefix. */
+static int is_v4_mapped(const struct pc_prefix *pf)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	return pf->family == AF_INET6 && pf->len >= 96 && !memcmp(pf->addr, mapped, 12);
+}
+
+static int warn_v4_mapped(const struct pc_policy *p, emit_fn emit, void *ctx)
+{
+	char msg[512], a6[INET6_ADDRSTRLEN], a4[INET_ADDRSTRLEN];
+	int n = 0;
+
+	for (size_t i = 0; i < p->n_rules; i++) {
+		const struct pc_rule *r = &p->rules[i];
+
+		for (size_t k = 0; k < r->n_sources; k++) {
+			const struct pc_prefix *pf = &r->sources[k];
+
+			if (!is_v4_mapped(pf))
+				continue;
+			inet_ntop(AF_INET6, pf->addr, a6, sizeof(a6));
+			inet_ntop(AF_INET, pf->addr + 12, a4, sizeof(a4));
+			snprintf(msg, sizeof(msg),
+				 "source %s/%u is inside ::ffff:0:0/96 (IPv4-mapped IPv6): it never matches an IPv4 packet, which IPv4 prefixes decide; write %s/%u",
+				 a6, pf->len, a4, pf->len - 96);
+			warn(p, r->line, r->col, emit, ctx, msg);
+			n++;
+			break;
+		}
+	}
+	return n;
+}
+
+/* 'default deny' reads as "only what the rules allow", but 'other' (allow
+ * when absent) still passes every IP protocol but TCP, UDP and ICMP. */
+static int warn_other_allow(const struct pc_policy *p, emit_fn emit, void *ctx)
+{
+	static const char protos[] =
+		"IP protocols other than TCP, UDP and ICMP pass whatever the rules say "
+		"(SCTP, GRE, IPIP, DCCP, UDP-Lite, ESP, ...): write 'other deny' unless "
+		"this host needs them";
+	char msg[512];
+
+	if (p->default_verdict != PC_DENY || p->other_verdict != PC_ALLOW)
+		return 0;
+	if (p->other_line)
+		snprintf(msg, sizeof(msg), "'other allow' with 'default deny': %s", protos);
+	else
+		snprintf(msg, sizeof(msg),
+			 "'default deny' without 'other', which is allow when absent: %s", protos);
+	warn(p, p->other_line ? p->other_line : p->default_line, 1, emit, ctx, msg);
+	return 1;
+}
+
+/* 'dynamic' is IANA's 49152-65535, but Linux gives the connections a host
+ * opens local ports from net.ipv4.ip_local_port_range, 32768-60999 by
+ * default. Under 'default deny', an any-source rule allowing 49152-60999
+ * while 32768-49151 stay denied looks like a rule meant to let replies in
+ * that misses most of them. One warning per such rule. */
+#define PC_CLASS_DYNAMIC_FIRST 49152
+#define LINUX_EPHEMERAL_LO 32768
+#define LINUX_EPHEMERAL_HI 60999
+
+static int covers(const struct pc_rule *r, unsigned lo, unsigned hi)
+{
+	unsigned next = lo;	/* the first port not yet covered */
+	int moved = 1;
+
+	while (moved && next <= hi) {
+		moved = 0;
+		for (size_t i = 0; i < r->n_ranges; i++)
+			if (r->ranges[i].lo <= next && r->ranges[i].hi >= next) {
+				next = r->ranges[i].hi + 1u;
+				moved = 1;
+			}
+	}
+	return next > hi;
+}
+
+static int warn_dynamic_replies(const struct pc_policy *p, const struct pc_compiled *c,
+				emit_fn emit, void *ctx)
+{
+	char msg[512];
+	int n = 0;
+
+	if (p->default_verdict != PC_DENY)
+		return 0;
+	for (size_t i = 0; i < p->n_rules; i++) {
+		const struct pc_rule *r = &p->rules[i];
+		const char *which = NULL;
+
+		if (r->verdict != PC_ALLOW || !r->any_source ||
+		    !covers(r, PC_CLASS_DYNAMIC_FIRST, LINUX_EPHEMERAL_HI))
+			continue;
+		for (unsigned pr = 0; pr < PC_NUM_PROTOS && !which; pr++) {
+			if (!(r->protos & (pr == PC_PROTO_TCP ? PC_PROTO_BIT_TCP : PC_PROTO_BIT_UDP)))
+				continue;
+			for (unsigned port = LINUX_EPHEMERAL_LO; port < PC_CLASS_DYNAMIC_FIRST; port++) {
+				const struct pc_port_entry *e = &c->ports[pr][port];
+
+				if (e->verdict != PC_ALLOW || e->class_id) {
+					which = pc_proto_name(pr);
+					break;
+				}
+			}
+		}
+		if (!which)
+			continue;
+		snprintf(msg, sizeof(msg),
+			 "this rule allows %u-65535 ('dynamic'), but Linux opens connections from local ports %u-%u (net.ipv4.ip_local_port_range): replies to %s ports %u-%u stay denied; if the rule is meant for replies, allow %u-%u",
+			 PC_CLASS_DYNAMIC_FIRST, LINUX_EPHEMERAL_LO, LINUX_EPHEMERAL_HI, which,
+			 LINUX_EPHEMERAL_LO, PC_CLASS_DYNAMIC_FIRST - 1, LINUX_EPHEMERAL_LO,
+			 LINUX_EPHEMERAL_HI);
+		warn(p, r->line, r->col, emit, ctx, msg);
+		n++;
+	}
+	return n;
 }
 
 int pc_policy_warnings(const struct pc_policy *p, const struct pc_compiled *c,
@@ -820,5 +950,8 @@ int pc_policy_warnings(const struct pc_policy *p, const struct pc_compiled *c,
 		}
 		n++;
 	}
+	n += warn_v4_mapped(p, emit, ctx);
+	n += warn_other_allow(p, emit, ctx);
+	n += warn_dynamic_replies(p, c, emit, ctx);
 	return n;
 }

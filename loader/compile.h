@@ -85,7 +85,10 @@ void pc_compiled_free(struct pc_compiled *c);
 uint32_t pc_ports_max_class(const struct pc_compiled *c);
 
 /* Warnings of `portcullis check`: shadowed rules, database / remote
- * administration ports open to any source. Calls emit once per warning
+ * administration ports open to any source, IPv4-mapped IPv6 sources (they
+ * never match), 'default deny' leaving 'other' at allow, and an any-source
+ * 'allow ... dynamic' under 'default deny' that looks meant for replies
+ * but misses Linux's ephemeral ports 32768-49151. Calls emit once per warning
  * with "FILE:LINE:COL: warning: ..." text. Returns the number of warnings. */
 int pc_policy_warnings(const struct pc_policy *p, const struct pc_compiled *c,
 		       void (*emit)(void *ctx, int line, int col, const char *text),

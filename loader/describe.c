@@ -176,15 +176,32 @@ static void describe_rule(FILE *out, const struct summary *s, const struct pc_ru
 			(unsigned long long)s->pfx_dec[id - 1], s->pfx_dec[id - 1] == 1 ? "" : "es");
 }
 
+/* The file name as shown (malloc'd, NULL when out of memory): a name is
+ * any bytes, so those that are not UTF-8 (and, for a terminal, control
+ * characters) are escaped as \xNN (pc_escape). */
+static char *file_name(const struct pc_policy *p, unsigned flags)
+{
+	const char *name = p->file ? p->file : "<policy>";
+	size_t n = pc_escape(name, strlen(name), flags, NULL, 0);
+	char *buf = malloc(n + 1);
+
+	if (buf)
+		pc_escape(name, strlen(name), flags, buf, n + 1);
+	return buf;
+}
+
 int pc_describe(FILE *out, const struct pc_policy *p, const struct pc_compiled *c)
 {
 	struct summary s;
+	char *file;
 	int err = summary_init(&s, p, c);
 
 	if (err)
 		return err;
-	fprintf(out, "policy %s (hash %016llx)\n", p->file ? p->file : "<policy>",
+	file = file_name(p, PC_ESC_CONTROLS);
+	fprintf(out, "policy %s (hash %016llx)\n", file ? file : "<policy>",
 		(unsigned long long)p->hash);
+	free(file);
 	fprintf(out, "  default %s, icmp %s, other %s, fragments %s, mode %s\n",
 		pc_verdict_name(p->default_verdict), pc_verdict_name(p->icmp_verdict),
 		pc_verdict_name(p->other_verdict), pc_verdict_name(p->fragment_verdict),
@@ -282,7 +299,7 @@ json_t *pc_describe_json(const struct pc_policy *p, const struct pc_compiled *c)
 {
 	struct summary s;
 	json_t *o, *rules, *sets, *totals;
-	char hash[17];
+	char hash[17], *file;
 	int bad = 0;
 
 	if (summary_init(&s, p, c))
@@ -299,7 +316,9 @@ json_t *pc_describe_json(const struct pc_policy *p, const struct pc_compiled *c)
 		goto out;
 	}
 	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)p->hash);
-	jset(o, "file", json_string(p->file ? p->file : "<policy>"), &bad);
+	file = file_name(p, 0);
+	jset(o, "file", file ? json_string(file) : NULL, &bad);
+	free(file);
 	jset(o, "hash", json_string(hash), &bad);
 	jset(o, "default", json_string(pc_verdict_name(p->default_verdict)), &bad);
 	jset(o, "icmp", json_string(pc_verdict_name(p->icmp_verdict)), &bad);

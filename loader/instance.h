@@ -74,6 +74,19 @@ void pc_close(struct pc_instance *inst);
  * Fails without touching the live half. */
 int pc_publish(struct pc_instance *inst, const struct pc_compiled *c);
 
+/* pc_publish, also giving the version it replaced and the one it made
+ * live, both read under its lock (so that concurrent applies each report
+ * the version they really replaced). NULL pointers are not filled. */
+int pc_publish_versions(struct pc_instance *inst, const struct pc_compiled *c,
+			uint64_t *old_version, uint64_t *new_version);
+
+/* Readers of the live policy (explain, apply --dry-run, stats) hold the
+ * instance lock shared from the generation read to the last read of its
+ * half: a publish holds it exclusively, so a reader never mixes two
+ * versions. 0 or -errno; nothing to do when the instance has no lock. */
+int pc_read_lock(struct pc_instance *inst);
+void pc_read_unlock(struct pc_instance *inst);
+
 /* The live generation's settings (policy metadata). */
 int pc_read_settings(struct pc_instance *inst, struct pc_settings *out);
 
@@ -87,7 +100,8 @@ int pc_lookup(struct pc_instance *inst, unsigned proto, unsigned port,
 
 /* The live generation as a compiled policy: ports (class ids as stored),
  * prefixes with the generation bit cleared from their scope, n_classes,
- * settings. Used by apply --dry-run to compare. The caller frees
+ * settings, all read under pc_read_lock. Used by apply --dry-run to
+ * compare. The caller frees
  * (*out)->prefixes and *out with free(). (Added by the loader.) */
 int pc_read_live(struct pc_instance *inst, struct pc_compiled **out);
 

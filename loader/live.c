@@ -2,15 +2,31 @@
 /*
  * live.c - read the live generation of the policy maps back into the
  * compiled form (struct pc_compiled), so that `apply --dry-run` can
- * compare it with a new policy. Reads only; takes no lock (a concurrent
- * apply may flip the generation, then the caller sees either version).
+ * compare it with a new policy; and the readers' side of the instance
+ * lock. Reads only, under the lock held shared (flock LOCK_SH on the pin
+ * directory, where a publish takes LOCK_EX): the generation and its half
+ * are read with no publish in between, so they are of one version.
  * Returns 0 or -errno.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <bpf/bpf.h>
 #include "instance_priv.h"
+
+int pc_read_lock(struct pc_instance *inst)
+{
+	if (inst->lock_fd >= 0 && flock(inst->lock_fd, LOCK_SH))
+		return -errno;
+	return 0;
+}
+
+void pc_read_unlock(struct pc_instance *inst)
+{
+	if (inst->lock_fd >= 0)
+		flock(inst->lock_fd, LOCK_UN);
+}
 
 /* The live tries, listed back as LPM entries (trie.c): the same entries
  * for the same tries, so apply --dry-run compares them with a new policy's
@@ -61,6 +77,11 @@ int pc_read_live(struct pc_instance *inst, struct pc_compiled **out)
 
 	if (!c)
 		return -ENOMEM;
+	err = pc_read_lock(inst);
+	if (err) {
+		free(c);
+		return err;
+	}
 	if (bpf_map_lookup_elem(inst->control_fd, &key, &ctl)) {
 		err = -errno;
 		goto fail;
@@ -75,9 +96,11 @@ int pc_read_live(struct pc_instance *inst, struct pc_compiled **out)
 		err = read_prefixes(inst, gen, c);
 	if (err)
 		goto fail;
+	pc_read_unlock(inst);
 	*out = c;
 	return 0;
 fail:
+	pc_read_unlock(inst);
 	free(c->prefixes);
 	free(c);
 	return err;

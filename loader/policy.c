@@ -31,6 +31,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "../bpf/abi.h"
 #include "policy.h"
@@ -65,9 +67,76 @@ struct ps {
 static int perr(struct ps *ps, int col, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* UTF-8: the length of the character at s (n bytes left), or 0 when the
+ * bytes there are not one: a stray continuation byte, a cut sequence, an
+ * overlong form, a surrogate, or beyond U+10FFFF (what jansson refuses). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t need;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		need = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		need = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		need = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < need)
+		return 0;
+	for (size_t i = 1; i < need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return need;
+}
+
+size_t pc_escape(const char *s, size_t len, unsigned flags, char *out, size_t outlen)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t need = 0, put = 0;
+
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_len(u + i, len - i);
+		int esc = !n || ((flags & PC_ESC_CONTROLS) && (u[i] < 0x20 || u[i] == 0x7f));
+		char hex[5];
+		const char *piece = s + i;
+		size_t plen = n;
+
+		if (esc) {
+			snprintf(hex, sizeof(hex), "\\x%02x", u[i]);
+			piece = hex;
+			plen = 4;
+			n = 1;
+		}
+		/* all of a piece or none of it: the cut never splits one */
+		if (outlen && put == need && put + plen < outlen) {
+			memcpy(out + put, piece, plen);
+			put += plen;
+		}
+		need += plen;
+		i += n;
+	}
+	if (outlen)
+		out[put] = 0;
+	return need;
+}
+
 static int perr(struct ps *ps, int col, const char *fmt, ...)
 {
 	struct pc_diag *d = ps->diag;
+	char raw[sizeof(d->msg)], file[PC_DIAG_FILE_MAX];
 	va_list ap;
 
 	if (!d)
@@ -75,9 +144,12 @@ static int perr(struct ps *ps, int col, const char *fmt, ...)
 	d->line = ps->line;
 	d->col = col;
 	va_start(ap, fmt);
-	vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
-	snprintf(d->text, sizeof(d->text), "%s:%d:%d: %s", ps->file, d->line,
+	/* tokens and file names are the user's bytes: shown escaped */
+	pc_escape(raw, strlen(raw), PC_ESC_CONTROLS, d->msg, sizeof(d->msg));
+	pc_escape(ps->file, strlen(ps->file), PC_ESC_CONTROLS, file, sizeof(file));
+	snprintf(d->text, sizeof(d->text), "%s:%d:%d: %s", file, d->line,
 		 d->col, d->msg);
 	return -EINVAL;
 }
@@ -150,10 +222,14 @@ static int tok_is(const struct tok *t, const char *word)
 	       !memcmp(t->s, word, t->len);
 }
 
-/* Copy of a token's text, truncated for messages. */
+/* Copy of a token's text, truncated for messages, never inside a UTF-8
+ * character (perr escapes what is not UTF-8). */
 static const char *tstr(const struct tok *t, char *buf, size_t len)
 {
 	size_t n = (size_t)t->len < len - 1 ? (size_t)t->len : len - 1;
+
+	while (n > 0 && n < (size_t)t->len && ((unsigned char)t->s[n] & 0xc0) == 0x80)
+		n--;
 
 	memcpy(buf, t->s, n);
 	buf[n] = 0;
@@ -277,9 +353,10 @@ static int parse_prefix(struct ps *ps, const struct tok *t, struct pc_prefix *ou
 	unsigned long plen;
 
 	memset(out, 0, sizeof(*out));
-	if ((size_t)t->len >= sizeof(buf))
-		return perr(ps, t->col, "bad prefix '%.40s...': too long", t->s);
 	tstr(t, buf, sizeof(buf));
+	if ((size_t)t->len >= sizeof(buf))
+		return perr(ps, t->col, "bad prefix '%.40s...': too long",
+			    tstr(t, addr, 41));
 	slash = strchr(buf, '/');
 	alen = slash ? (int)(slash - buf) : t->len;
 	memcpy(addr, buf, alen);
@@ -552,6 +629,10 @@ static int stmt_scalar(struct ps *ps, int which, const char *kw, uint8_t *dst)
 			    tstr(&ps->toks[1], buf, sizeof(buf)));
 	}
 	ps->seen_line[which] = ps->line;
+	if (which == 0)
+		ps->p->default_line = ps->line;
+	else if (which == 2)
+		ps->p->other_line = ps->line;
 	return expect_end(ps, 2, kw);
 }
 
@@ -791,11 +872,17 @@ static int next_line(struct line_iter *it, const char **s, int *n)
 	return 1;
 }
 
+/* A UTF-8 byte order mark some editors write at the start of a file */
+static size_t bom_len(const char *text, size_t len)
+{
+	return len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3) ? 3 : 0;
+}
+
 /* Pre-scan: every "set NAME" with its line, so a use before the
  * definition can say where the definition is. */
 static int scan_sets(struct ps *ps, const char *text, size_t len)
 {
-	struct line_iter it = { text, len, 0, 0 };
+	struct line_iter it = { text, len, bom_len(text, len), 0 };
 	const char *s;
 	int n;
 
@@ -846,7 +933,9 @@ int pc_policy_parse(const char *file, const char *text, size_t len,
 {
 	struct pc_policy p;
 	struct ps ps;
-	struct line_iter it = { text, len, 0, 0 };
+	/* a BOM is skipped (columns of line 1 count after it); the hash is
+	 * still of every byte of the file */
+	struct line_iter it = { text, len, bom_len(text, len), 0 };
 	const char *s;
 	int n, err = 0;
 
@@ -890,7 +979,9 @@ out:
 		if (err == -ENOMEM && diag) {
 			diag->line = diag->col = 0;
 			snprintf(diag->msg, sizeof(diag->msg), "out of memory");
-			snprintf(diag->text, sizeof(diag->text), "%s: out of memory", file);
+			pc_escape(file, strlen(file), PC_ESC_CONTROLS, diag->text,
+				  sizeof(diag->text) - 16);
+			strcat(diag->text, ": out of memory");
 		}
 		pc_policy_free(&p);
 		return err;
@@ -899,49 +990,127 @@ out:
 	return 0;
 }
 
-int pc_policy_load(const char *path, struct pc_policy *out, struct pc_diag *diag)
+static const char *file_kind(mode_t m)
 {
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	FILE *f;
-	int err;
+	return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" :
+	       S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device" :
+	       S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
 
-	f = fopen(path, "r");
-	if (!f) {
+static int read_fail(const char *path, int err, struct pc_diag *diag,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int read_fail(const char *path, int err, struct pc_diag *diag,
+		     const char *fmt, ...)
+{
+	char file[PC_DIAG_FILE_MAX];
+	va_list ap;
+
+	if (!diag)
+		return err;
+	diag->line = diag->col = 0;
+	va_start(ap, fmt);
+	vsnprintf(diag->msg, sizeof(diag->msg), fmt, ap);
+	va_end(ap);
+	pc_escape(path, strlen(path), PC_ESC_CONTROLS, file, sizeof(file));
+	snprintf(diag->text, sizeof(diag->text), "%s: %s", file, diag->msg);
+	return err;
+}
+
+int pc_policy_read(const char *path, char **buf_out, size_t *len_out,
+		   struct pc_diag *diag)
+{
+	size_t len = 0, cap;
+	struct stat st;
+	char *buf;
+	int fd, err;
+
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
 		err = -errno;
-		goto fail;
+		return read_fail(path, err, diag, "cannot read policy: %s", strerror(-err));
+	}
+	if (fstat(fd, &st)) {
+		err = -errno;
+		close(fd);
+		return read_fail(path, err, diag, "cannot read policy: %s", strerror(-err));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return read_fail(path, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL, diag,
+				 "not a policy file: %s; give a regular file",
+				 file_kind(st.st_mode));
+	}
+	if ((uint64_t)st.st_size > PC_POLICY_MAX_BYTES) {
+		close(fd);
+		return read_fail(path, -EFBIG, diag,
+				 "policy file too large: %lld bytes, the limit is %u MiB",
+				 (long long)st.st_size, PC_POLICY_MAX_BYTES >> 20);
+	}
+	/* the size may change while we read: read at most the limit + 1 */
+	cap = (size_t)st.st_size + 1;
+	buf = malloc(cap + 1);
+	if (!buf) {
+		close(fd);
+		return read_fail(path, -ENOMEM, diag, "out of memory reading the policy");
 	}
 	for (;;) {
-		size_t got;
+		ssize_t got;
 
-		if (len == cap && grow((void **)&buf, &cap, cap + 65536, 1)) {
-			fclose(f);
-			free(buf);
-			err = -ENOMEM;
+		if (len == cap && cap <= PC_POLICY_MAX_BYTES) {
+			size_t ncap = cap * 2 > PC_POLICY_MAX_BYTES + 1 ?
+				      PC_POLICY_MAX_BYTES + 1 : cap * 2;
+			char *nb = realloc(buf, ncap + 1);
+
+			if (!nb) {
+				err = read_fail(path, -ENOMEM, diag,
+						"out of memory reading the policy");
+				goto fail;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		if (len == cap)
+			break;
+		got = read(fd, buf + len, cap - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			err = read_fail(path, -errno, diag, "cannot read policy: %s",
+					strerror(errno));
 			goto fail;
 		}
-		got = fread(buf + len, 1, cap - len, f);
-		len += got;
 		if (got == 0)
 			break;
+		len += (size_t)got;
 	}
-	if (ferror(f)) {
-		/* a directory opens but cannot be read: EISDIR */
-		err = errno ? -errno : -EIO;
-		fclose(f);
-		free(buf);
+	if (len > PC_POLICY_MAX_BYTES) {
+		err = read_fail(path, -EFBIG, diag,
+				"policy file too large: more than the limit of %u MiB",
+				PC_POLICY_MAX_BYTES >> 20);
 		goto fail;
 	}
-	fclose(f);
-	err = pc_policy_parse(path, buf ? buf : "", len, out, diag);
+	close(fd);
+	buf[len] = 0;
+	*buf_out = buf;
+	*len_out = len;
+	return 0;
+fail:
+	close(fd);
 	free(buf);
 	return err;
-fail:
-	if (diag) {
-		diag->line = diag->col = 0;
-		snprintf(diag->msg, sizeof(diag->msg), "cannot read policy: %s", strerror(-err));
-		snprintf(diag->text, sizeof(diag->text), "%s: cannot read policy: %s", path,
-			 strerror(-err));
-	}
+}
+
+int pc_policy_load(const char *path, struct pc_policy *out, struct pc_diag *diag)
+{
+	char *buf;
+	size_t len;
+	int err = pc_policy_read(path, &buf, &len, diag);
+
+	if (err)
+		return err;
+	err = pc_policy_parse(path, buf, len, out, diag);
+	free(buf);
 	return err;
 }

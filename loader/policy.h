@@ -54,12 +54,17 @@ struct pc_policy {
 	struct pc_set *sets;
 	size_t n_sets;
 	uint64_t hash;		/* FNV-1a 64 of the file's bytes */
+	/* where "default" and "other" were set (0: absent), for warnings */
+	int default_line, other_line;
 };
 
+#define PC_DIAG_FILE_MAX 4096
 struct pc_diag {
 	int line, col;
 	char msg[256];
-	char text[512];		/* formatted "FILE:LINE:COL: msg" */
+	/* formatted "FILE:LINE:COL: msg", FILE escaped (pc_escape) and whole
+	 * up to PC_DIAG_FILE_MAX bytes */
+	char text[PC_DIAG_FILE_MAX + 512];
 };
 
 /* Parse text (len bytes, need not be NUL-terminated) named file.
@@ -67,9 +72,30 @@ struct pc_diag {
 int pc_policy_parse(const char *file, const char *text, size_t len,
 		    struct pc_policy *out, struct pc_diag *diag);
 
-/* Read and parse a file. -errno (with diag->text saying what) when the file
- * cannot be read, -EINVAL on a syntax or semantic error. */
+/* The largest policy file read (docs/DESIGN.md): a policy of a million
+ * prefixes takes about 20 MiB of text. */
+#define PC_POLICY_MAX_BYTES (64u << 20)
+
+/* Read a policy file whole into *buf (malloc'd, *len bytes, NUL added).
+ * Only a regular file of at most PC_POLICY_MAX_BYTES: a directory gives
+ * -EISDIR, a FIFO, device or socket -EINVAL, a larger file -EFBIG, at
+ * once (opened O_NONBLOCK, so a FIFO never blocks). Other failures
+ * -errno. diag->text (may be NULL) says what and what to do. */
+int pc_policy_read(const char *path, char **buf, size_t *len, struct pc_diag *diag);
+
+/* Read (pc_policy_read) and parse a file. -errno (with diag->text saying
+ * what) when the file cannot be read, -EINVAL on a syntax or semantic
+ * error. */
 int pc_policy_load(const char *path, struct pc_policy *out, struct pc_diag *diag);
+
+/* Escape s[0..len) for display: valid UTF-8 is kept, every other byte is
+ * written as the four characters \xNN, and with PC_ESC_CONTROLS control
+ * characters (0x00-0x1f, 0x7f) too, so that nothing read from outside can
+ * drive a terminal. Writes at most outlen - 1 bytes and a NUL to out (out
+ * may be NULL when outlen is 0), never cutting a character or an escape;
+ * returns the length the whole escaped text needs, as snprintf does. */
+#define PC_ESC_CONTROLS 1u
+size_t pc_escape(const char *s, size_t len, unsigned flags, char *out, size_t outlen);
 
 void pc_policy_free(struct pc_policy *p);
 

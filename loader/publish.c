@@ -229,7 +229,8 @@ static int check_classes(const struct pc_compiled *c)
 	return pc_ports_max_class(c) > c->n_classes ? -EINVAL : 0;
 }
 
-static int publish_locked(struct pc_instance *inst, const struct pc_compiled *c)
+static int publish_locked(struct pc_instance *inst, const struct pc_compiled *c,
+			  uint64_t *old_version, uint64_t *new_version)
 {
 	struct pc_settings old, s;
 	struct pc_control ctl;
@@ -246,6 +247,8 @@ static int publish_locked(struct pc_instance *inst, const struct pc_compiled *c)
 	n = 1 - g;
 	if (bpf_map_lookup_elem(inst->settings_fd, &g, &old))
 		return -errno;
+	if (old_version)
+		*old_version = old.version;
 	if (ctl.pad & PC_CTL_SYNC_PENDING)
 		err = barrier(inst);
 	if (!err)
@@ -280,10 +283,13 @@ static int publish_locked(struct pc_instance *inst, const struct pc_compiled *c)
 	ctl.pad = 0;
 	if (bpf_map_update_elem(inst->control_fd, &key, &ctl, BPF_ANY))
 		return -errno;
+	if (new_version)
+		*new_version = s.version;
 	return 0;
 }
 
-int pc_publish(struct pc_instance *inst, const struct pc_compiled *c)
+int pc_publish_versions(struct pc_instance *inst, const struct pc_compiled *c,
+			uint64_t *old_version, uint64_t *new_version)
 {
 	int err;
 
@@ -291,10 +297,15 @@ int pc_publish(struct pc_instance *inst, const struct pc_compiled *c)
 		return -EINVAL;
 	if (inst->lock_fd >= 0 && flock(inst->lock_fd, LOCK_EX))
 		return -errno;
-	err = publish_locked(inst, c);
+	err = publish_locked(inst, c, old_version, new_version);
 	if (inst->lock_fd >= 0)
 		flock(inst->lock_fd, LOCK_UN);
 	return err;
+}
+
+int pc_publish(struct pc_instance *inst, const struct pc_compiled *c)
+{
+	return pc_publish_versions(inst, c, NULL, NULL);
 }
 
 int pc_read_settings(struct pc_instance *inst, struct pc_settings *out)

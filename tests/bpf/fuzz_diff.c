@@ -364,8 +364,10 @@ static void rand_frame(const struct pc_policy *pol, struct pkt *p, char *src, si
 		d.tags[0] = chance(50) ? 0x8100 : 0x88a8;
 		if (chance(40))
 			d.tags[1] = 0x8100;
-		if (chance(10))
-			d.tags[2] = 0x8100;
+		/* up to PC_MAX_VLAN + 1 tags: the deepest stack is malformed */
+		for (int t = 2; t <= PC_MAX_VLAN && d.tags[t - 1]; t++)
+			if (chance(t == 2 ? 10 : 50))
+				d.tags[t] = chance(50) ? 0x8100 : 0x88a8;
 	}
 	if (d.family == 0) {
 		static const uint16_t types[] = { 0x0806, 0x88cc, 0x0805, 0x8847, 0x86dd, 0x0800 };

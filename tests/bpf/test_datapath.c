@@ -173,8 +173,23 @@ static const struct dp_case cases[] = {
 	  V6(QINQ, .proto = 6, .dport = 23), 0, DROP, TCP(23), S_DROP },
 	{ "QinQ, v4 udp 53 allowed", P_MAIN,
 	  V4(QINQ, .proto = 17, .dport = 53), 0, PASS, UDP(53), S_PASS },
-	{ "three VLAN tags: only two are skipped, the rest is non_ip", P_LOCKDOWN,
-	  V4(.tags = { 0x8100, 0x8100, 0x8100 }, .proto = 6, .dport = 80), 0,
+	{ "three VLAN tags, v4 tcp 80 allowed", P_MAIN,
+	  V4(.tags = { 0x88a8, 0x8100, 0x8100 }, .proto = 6, .dport = 80), 0,
+	  PASS, TCP(80), S_PASS },
+	{ "four VLAN tags (the most skipped), v6 tcp 23 denied", P_MAIN,
+	  V6(.tags = { 0x88a8, 0x88a8, 0x8100, 0x8100 }, .proto = 6, .dport = 23), 0,
+	  DROP, TCP(23), S_DROP },
+	{ "four VLAN tags, v4 udp 53 allowed", P_MAIN,
+	  V4(.tags = { 0x8100, 0x8100, 0x8100, 0x8100 }, .proto = 17, .dport = 53), 0,
+	  PASS, UDP(53), S_PASS },
+	{ "five VLAN tags: too deep, malformed (not non_ip: fail closed)", P_MAIN,
+	  V4(.tags = { 0x8100, 0x8100, 0x8100, 0x8100, 0x8100 }, .proto = 6, .dport = 80), 0,
+	  DROP, BUCKET(MALFORMED), S_DROP },
+	{ "five VLAN tags over ARP: malformed too", P_MAIN,
+	  L2(.tags = { 0x88a8, 0x8100, 0x8100, 0x8100, 0x8100 }, .ethertype = 0x0806), 0,
+	  DROP, BUCKET(MALFORMED), S_DROP },
+	{ "four VLAN tags over ARP: non_ip, passes", P_LOCKDOWN,
+	  L2(.tags = { 0x88a8, 0x8100, 0x8100, 0x8100 }, .ethertype = 0x0806), 0,
 	  PASS, BUCKET(NON_IP), S_PASS },
 
 	/* --- IPv4 header shapes --- */
@@ -193,11 +208,26 @@ static const struct dp_case cases[] = {
 	  V4(.ihl = 1, .proto = 17, .dport = 53), 0, DROP, BUCKET(MALFORMED), S_DROP },
 	{ "tot_len 19 < 20-byte header: malformed", P_MAIN,
 	  V4(.tot_len = 19, .proto = 6, .dport = 80), 0, DROP, BUCKET(MALFORMED), S_DROP },
-	{ "tot_len 20 == header with IHL 5 (no payload announced): classified", P_MAIN,
-	  V4(.tot_len = 20, .proto = 6, .dport = 80), 0, PASS, TCP(80), S_PASS },
+	{ "tot_len 20 == header: the TCP header is padding, malformed", P_MAIN,
+	  V4(.tot_len = 20, .proto = 6, .dport = 80), 0, DROP, BUCKET(MALFORMED), S_DROP },
+	{ "tot_len 39: TCP header one byte past the IP packet, malformed", P_MAIN,
+	  V4(.tot_len = 39, .proto = 6, .dport = 80), 0, DROP, BUCKET(MALFORMED), S_DROP },
+	{ "tot_len 40: TCP header just inside the IP packet, classified", P_MAIN,
+	  V4(.tot_len = 40, .proto = 6, .dport = 80), 0, PASS, TCP(80), S_PASS },
+	{ "tot_len 59, TCP doff 10 needs 60: options in padding, malformed", P_MAIN,
+	  V4(.tot_len = 59, .proto = 6, .dport = 80, .doff = 10), 0,
+	  DROP, BUCKET(MALFORMED), S_DROP },
+	{ "tot_len 27: UDP header in padding, malformed", P_MAIN,
+	  V4(.tot_len = 27, .proto = 17, .dport = 53), 0, DROP, BUCKET(MALFORMED), S_DROP },
+	{ "tot_len 28: UDP header inside, classified", P_MAIN,
+	  V4(.tot_len = 28, .proto = 17, .dport = 53), 0, PASS, UDP(53), S_PASS },
+	{ "tot_len 23: ICMP header in padding, malformed", P_MAIN,
+	  V4(.tot_len = 23, .proto = 1), 0, DROP, BUCKET(MALFORMED), S_DROP },
+	{ "tot_len 24 == header (IHL 6): GRE is not parsed, other", P_MAIN,
+	  V4(.ihl = 6, .tot_len = 24, .proto = 47), 0, PASS, BUCKET(OTHER), S_PASS },
 	{ "tot_len 23 < 24-byte header (IHL 6): malformed", P_MAIN,
 	  V4(.ihl = 6, .tot_len = 23, .proto = 6, .dport = 80), 0, DROP, BUCKET(MALFORMED), S_DROP },
-	{ "tot_len 1500 > frame (padding is not checked): classified", P_MAIN,
+	{ "tot_len 1500 > frame (a multi-buffer frame holds more): classified", P_MAIN,
 	  V4(.tot_len = 1500, .proto = 6, .dport = 80), 0, PASS, TCP(80), S_PASS },
 	{ "EtherType IPv4 carrying version 6: malformed", P_MAIN,
 	  V4(.version = 6, .proto = 6, .dport = 80), 0, DROP, BUCKET(MALFORMED), S_DROP },
@@ -377,14 +407,41 @@ static int use_policy(struct env *e, int p)
 	return 0;
 }
 
-static void build(const struct dp_case *c, struct pkt *p)
+/* IPv6 frames whose payload length is rewritten after building: an L4
+ * header must lie inside the IP packet, not in the padding after it. */
+struct plen6_case {
+	struct dp_case c;
+	uint16_t plen6;		/* written as the IPv6 payload length */
+};
+
+static const struct plen6_case plen6_cases[] = {
+	{ { "v6 payload_len 0: TCP header in padding, malformed", P_MAIN,
+	  V6(.proto = 6, .dport = 80), 0, DROP, BUCKET(MALFORMED), S_DROP }, 0 },
+	{ { "v6 payload_len 19: TCP header cut by the IP length, malformed", P_MAIN,
+	  V6(.proto = 6, .dport = 80), 0, DROP, BUCKET(MALFORMED), S_DROP }, 19 },
+	{ { "v6 payload_len 20: TCP header inside, classified", P_MAIN,
+	  V6(.proto = 6, .dport = 80), 0, PASS, TCP(80), S_PASS }, 20 },
+	{ { "v6 HbH (8) + UDP, payload_len 8: UDP in padding, malformed", P_MAIN,
+	  V6(EXT(0), .proto = 17, .dport = 53), 0, DROP, BUCKET(MALFORMED), S_DROP }, 8 },
+	{ { "v6 HbH (8) + UDP, payload_len 16: classified", P_MAIN,
+	  V6(EXT(0), .proto = 17, .dport = 53), 0, PASS, UDP(53), S_PASS }, 16 },
+	{ { "v6 payload_len 3: ICMPv6 in padding, malformed", P_LOCKDOWN,
+	  V6(.proto = 58, .icmp_type = 135), 0, DROP, BUCKET(MALFORMED), S_DROP }, 3 },
+};
+
+/* plen6 >= 0: write it as the IPv6 payload length once built */
+static void build(const struct dp_case *c, int plen6, struct pkt *p)
 {
 	pkt_build(p, &c->f);
+	if (plen6 >= 0 && p->ip6_off >= 0) {
+		p->b[p->ip6_off + 4] = (uint8_t)(plen6 >> 8);
+		p->b[p->ip6_off + 5] = (uint8_t)plen6;
+	}
 	if (c->cut > 0)
 		pkt_truncate(p, (size_t)c->cut);
 }
 
-static void run_case(struct env *e, const struct dp_case *c)
+static void run_case(struct env *e, const struct dp_case *c, int plen6)
 {
 	struct ref_result want, ref;
 	char a[200], b[200];
@@ -395,7 +452,7 @@ static void run_case(struct env *e, const struct dp_case *c)
 		e->failed++;
 		return;
 	}
-	build(c, &p);
+	build(c, plen6, &p);
 	memset(&want, 0, sizeof(want));
 	want.action = c->action;
 	want.in_ports = c->in_ports;
@@ -955,7 +1012,9 @@ int main(void)
 	}
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		run_case(&e, &cases[i]);
+		run_case(&e, &cases[i], -1);
+	for (size_t i = 0; i < sizeof(plen6_cases) / sizeof(plen6_cases[0]); i++)
+		run_case(&e, &plen6_cases[i].c, plen6_cases[i].plen6);
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
 		sweep_truncation(&e, &shapes[i]);
 	sweep_ext_chain(&e);

@@ -315,7 +315,7 @@ void pkt_build(struct pkt *p, const struct pkt_desc *d)
 			 d->family == 6 ? PKT_ETH_IPV6 : PKT_ETH_ARP;
 	int ntags = 0;
 
-	while (ntags < 3 && d->tags[ntags])
+	while (ntags < (int)(sizeof(d->tags) / sizeof(d->tags[0])) && d->tags[ntags])
 		ntags++;
 	pkt_init(p, ntags ? d->tags[0] : etype);
 	for (int i = 0; i < ntags; i++)

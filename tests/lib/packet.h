@@ -121,7 +121,7 @@ void pkt_truncate(struct pkt *p, size_t n);
  */
 #define PKT_DESC_MAX_EXT 20
 struct pkt_desc {
-	uint16_t tags[3];	/* VLAN TPIDs in wire order, 0 ends the list */
+	uint16_t tags[6];	/* VLAN TPIDs in wire order, 0 ends the list */
 	uint16_t ethertype;	/* 0: from family (0x0800 / 0x86dd) */
 	int family;		/* 4, 6, or 0 for non-IP (ARP, LLDP by type) */
 	const char *src, *dst;	/* address literals of the family */

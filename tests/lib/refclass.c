@@ -85,15 +85,15 @@ static int is_ipv6_ext(unsigned nh)
 static enum ref_kind parse(const uint8_t *b, size_t len, struct ref_result *out,
 			   unsigned *icmp6_type)
 {
-	size_t off = 14;
+	size_t off = 14, ip_end;
 	unsigned type, l4, nh;
 
 	if (len < 14)
 		return REF_MALFORMED;
 	type = be16(b, 12);
-	for (int tags = 0; tags < PC_MAX_VLAN; tags++) {
-		if (type != 0x8100 && type != 0x88a8)
-			break;
+	for (int tags = 0; type == 0x8100 || type == 0x88a8; tags++) {
+		if (tags == PC_MAX_VLAN)
+			return REF_MALFORMED;	/* too deep a stack */
 		if (len < off + 4)
 			return REF_MALFORMED;
 		type = be16(b, off + 2);
@@ -119,6 +119,7 @@ static enum ref_kind parse(const uint8_t *b, size_t len, struct ref_result *out,
 		if ((be16(b, off + 6) & 0x1fff) > 0)
 			return REF_FRAGMENT;
 		l4 = b[off + 9] == 1 ? L4_ICMP : b[off + 9];
+		ip_end = off + tot;
 		off += ihl * 4;
 	} else if (type == 0x86dd) {
 		int walked = 0;
@@ -130,6 +131,7 @@ static enum ref_kind parse(const uint8_t *b, size_t len, struct ref_result *out,
 		memcpy(out->saddr, b + off + 8, 16);
 		out->is_v6 = 1;
 		nh = b[off + 6];
+		ip_end = off + 40 + be16(b, off + 4);
 		off += 40;
 		while (is_ipv6_ext(nh)) {
 			size_t hlen;
@@ -165,6 +167,10 @@ static enum ref_kind parse(const uint8_t *b, size_t len, struct ref_result *out,
 	} else {
 		return REF_NON_IP;
 	}
+	/* the L4 header must lie in the frame and in the IP packet's own
+	 * length: from here on, len is the smaller of the two ends */
+	if (ip_end < len)
+		len = ip_end;
 
 	if (l4 == 6) {
 		unsigned doff;

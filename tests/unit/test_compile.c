@@ -825,28 +825,30 @@ static void test_warnings(void **state)
 	struct wlist w;
 
 	(void)state;
+	/* "other deny" in each: 'default deny' with 'other allow' warns
+	 * (test_warnings_input) */
 	warnings_of("default deny\nallow tcp 22 from 10.0.0.0/8\n"
-		    "  deny tcp 22 from 10.1.0.0/16\n", &w);
+		    "  deny tcp 22 from 10.1.0.0/16\nother deny\n", &w);
 	assert_int_equal(w.n, 1);
 	assert_int_equal(w.line[0], 3);
 	assert_int_equal(w.col[0], 3);
 	assert_string_equal(w.text[0], "t.policy:3:3: warning: rule shadowed by earlier rules "
 			    "(line 2): it decides no packet; remove it or move it above line 2");
 
-	warnings_of("default deny\nallow tcp 100-200\ndeny tcp,udp 150\n", &w);
+	warnings_of("default deny\nallow tcp 100-200\ndeny tcp,udp 150\nother deny\n", &w);
 	assert_int_equal(w.n, 0);	/* udp 150 is still decided by rule 3 */
-	warnings_of("default deny\nallow tcp 100-200\ndeny tcp 150\n", &w);
+	warnings_of("default deny\nallow tcp 100-200\ndeny tcp 150\nother deny\n", &w);
 	assert_int_equal(w.n, 1);
 	assert_non_null(strstr(w.text[0], "t.policy:3:1: warning: rule shadowed by earlier rules (line 2)"));
 
 	/* shadowed by two rules together: no single culprit */
-	warnings_of("default deny\nallow udp 80\nallow udp 81\ndeny udp 80-81\n", &w);
+	warnings_of("default deny\nallow udp 80\nallow udp 81\ndeny udp 80-81\nother deny\n", &w);
 	assert_int_equal(w.n, 1);
 	assert_int_equal(w.line[0], 4);
 	assert_non_null(strstr(w.text[0], "warning: rule shadowed by earlier rules: it decides"));
 
 	/* ssh open to all by a rule */
-	warnings_of("default deny\nallow tcp 80\nallow tcp ssh, 3306\n", &w);
+	warnings_of("default deny\nallow tcp 80\nallow tcp ssh, 3306\nother deny\n", &w);
 	assert_int_equal(w.n, 1);
 	assert_int_equal(w.line[0], 3);
 	assert_string_equal(w.text[0], "t.policy:3:1: warning: tcp 22 (ssh), tcp 3306 (mysql) open to "
@@ -854,7 +856,7 @@ static void test_warnings(void **state)
 
 	/* open to a whole family through a /0 source */
 	warnings_of("default deny\nallow tcp 22, 5432 from 10.0.0.0/8, ::/0\n"
-		    "allow tcp 3389 from 0.0.0.0/0\n", &w);
+		    "allow tcp 3389 from 0.0.0.0/0\nother deny\n", &w);
 	assert_int_equal(w.n, 2);
 	assert_string_equal(w.text[0], "t.policy:2:1: warning: tcp 22 (ssh), tcp 5432 (postgresql) "
 			    "open to any IPv6 source by this rule: replace the /0 with the networks "
@@ -863,7 +865,7 @@ static void test_warnings(void **state)
 			    "source by this rule: replace the /0 with the networks that need access");
 
 	/* restricted: no warning */
-	warnings_of("default deny\nallow tcp 22,5432 from 10.0.0.0/8\n", &w);
+	warnings_of("default deny\nallow tcp 22,5432 from 10.0.0.0/8\nother deny\n", &w);
 	assert_int_equal(w.n, 0);
 
 	/* restricted by a rule, but the default lets everyone else in */
@@ -878,6 +880,103 @@ static void test_warnings(void **state)
 	assert_int_equal(w.n, 1);
 	assert_non_null(strstr(w.text[0], "tcp 22 (ssh), tcp 23 (telnet), tcp 1433 (ms-sql)"));
 	assert_non_null(strstr(w.text[0], "udp 11211 (memcached), tcp 27017 (mongodb) open"));
+}
+
+/* The source path goes into the live settings whole, however long (it was
+ * cut at 199 bytes, and explain then called the file gone). */
+static void test_long_source_path(void **state)
+{
+	char path[4096];
+	struct pc_policy p;
+	struct pc_compiled *c;
+	struct pc_diag d;
+
+	(void)state;
+	for (size_t len = 250; len < sizeof(path); len = len * 2 < sizeof(path) ? len * 2 : sizeof(path) - 1) {
+		memset(path, 0, sizeof(path));
+		path[0] = '/';
+		memset(path + 1, 'd', len - 1);
+		for (size_t i = 20; i < len; i += 20)
+			path[i] = '/';
+		memset(&d, 0, sizeof(d));
+		assert_int_equal(pc_policy_parse(path, "allow tcp 22\n", 13, &p, &d), 0);
+		assert_int_equal(pc_compile(&p, &c, &d), 0);
+		assert_int_equal(strlen(c->settings.source), len);
+		assert_string_equal(c->settings.source, path);
+		pc_compiled_free(c);
+		pc_policy_free(&p);
+		if (len == sizeof(path) - 1)
+			break;
+	}
+}
+
+/* How many of w's warnings contain what. */
+static int n_with(const struct wlist *w, const char *what)
+{
+	int n = 0;
+
+	for (int i = 0; i < w->n && i < 32; i++)
+		n += strstr(w->text[i], what) != NULL;
+	return n;
+}
+
+/* Warnings about what a policy seems to mean but does not do. */
+static void test_warnings_input(void **state)
+{
+	struct wlist w;
+
+	(void)state;
+	/* IPv4-mapped sources never match: one warning per rule, the first */
+	warnings_of("default deny\nother deny\n"
+		    "allow tcp 80 from ::ffff:10.0.0.0/104, ::ffff:1.2.3.4\n"
+		    "set m = ::ffff:192.168.0.0/112\nallow udp 53 from 10.0.0.0/8, m\n"
+		    "allow tcp 81 from ::/0, ::fffe:0:0/95, 2001:db8::/32\n", &w);
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.text[0], "t.policy:3:1: warning: source ::ffff:10.0.0.0/104 is "
+			    "inside ::ffff:0:0/96 (IPv4-mapped IPv6): it never matches an IPv4 "
+			    "packet, which IPv4 prefixes decide; write 10.0.0.0/8");
+	assert_int_equal(w.line[1], 5);
+	assert_non_null(strstr(w.text[1], "source ::ffff:192.168.0.0/112 is inside"));
+	assert_non_null(strstr(w.text[1], "write 192.168.0.0/16"));
+
+	/* default deny lets other protocols through unless 'other deny' */
+	warnings_of("default deny\nallow tcp 80\n", &w);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w.line[0], 1);
+	assert_string_equal(w.text[0], "t.policy:1:1: warning: 'default deny' without 'other', "
+			    "which is allow when absent: IP protocols other than TCP, UDP and ICMP "
+			    "pass whatever the rules say (SCTP, GRE, IPIP, DCCP, UDP-Lite, ESP, ...): "
+			    "write 'other deny' unless this host needs them");
+	warnings_of("icmp allow\ndefault deny\nother allow\nallow tcp 80\n", &w);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w.line[0], 3);
+	assert_non_null(strstr(w.text[0], "t.policy:3:1: warning: 'other allow' with 'default deny': "
+			       "IP protocols other than TCP, UDP and ICMP pass"));
+	warnings_of("default allow\nother allow\ndeny tcp 23\n", &w);
+	assert_int_equal(n_with(&w, "'other"), 0);
+	warnings_of("default deny\nother deny\nallow tcp 80\n", &w);
+	assert_int_equal(w.n, 0);
+
+	/* 'dynamic' for replies misses Linux's 32768-49151 */
+	warnings_of("default deny\nother deny\nallow tcp 80\nallow tcp,udp dynamic\n", &w);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w.line[0], 4);
+	assert_string_equal(w.text[0], "t.policy:4:1: warning: this rule allows 49152-65535 "
+			    "('dynamic'), but Linux opens connections from local ports 32768-60999 "
+			    "(net.ipv4.ip_local_port_range): replies to tcp ports 32768-49151 stay "
+			    "denied; if the rule is meant for replies, allow 32768-60999");
+	warnings_of("default deny\nother deny\nallow udp 49152-55000, 55001-61000\n", &w);
+	assert_int_equal(w.n, 1);
+	assert_non_null(strstr(w.text[0], "replies to udp ports 32768-49151"));
+	/* the ephemeral range allowed: nothing missed */
+	warnings_of("default deny\nother deny\nallow tcp,udp 32768-60999\n"
+		    "allow tcp,udp dynamic\n", &w);
+	assert_int_equal(w.n, 0);
+	/* from some sources only, or default allow: not a reply rule */
+	warnings_of("default deny\nother deny\nallow udp dynamic from 10.0.0.0/8\n", &w);
+	assert_int_equal(w.n, 0);
+	warnings_of("other deny\nallow tcp dynamic\n", &w);
+	assert_int_equal(n_with(&w, "'dynamic'"), 0);
 }
 
 /* ---- describe (portcullis check) ---- */
@@ -1020,6 +1119,8 @@ int main(void)
 		cmocka_unit_test(test_scale_100k_prefixes),
 		cmocka_unit_test(test_too_big),
 		cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_warnings_input),
+		cmocka_unit_test(test_long_source_path),
 		cmocka_unit_test(test_describe),
 		cmocka_unit_test(test_examples),
 	};

@@ -18,6 +18,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 
 #include "loader/policy.h"
 #include "bpf/abi.h"
@@ -394,11 +397,181 @@ static void test_load(void **state)
 	assert_non_null(strstr(d.text, "No such file"));
 	memset(&d, 0, sizeof(d));
 	assert_int_equal(pc_policy_load("/tmp", &p, &d), -EISDIR);
-	assert_non_null(strstr(d.text, "cannot read"));
+	assert_non_null(strstr(d.text, "not a policy file: a directory"));
 
 	/* FNV-1a 64 reference values */
 	assert_true(pc_fnv1a64("", 0) == 0xcbf29ce484222325ULL);
 	assert_true(pc_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cULL);
+}
+
+/* Fails the test (instead of hanging it) when a load blocks. */
+static void on_alarm(int sig)
+{
+	(void)sig;
+	fprintf(stderr, "pc_policy_load blocked\n");
+	_exit(1);
+}
+
+/* Only regular files up to PC_POLICY_MAX_BYTES: anything else is refused
+ * at once, nothing read (a FIFO without writer would block a plain open,
+ * /dev/zero would be read until memory runs out). */
+static void test_load_not_regular(void **state)
+{
+	char dir[] = "/tmp/pc_test_load_XXXXXX", fifo[64], big[64];
+	struct pc_policy p;
+	struct pc_diag d;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	signal(SIGALRM, on_alarm);
+	alarm(20);
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(pc_policy_load(fifo, &p, &d), -EINVAL);
+	assert_non_null(strstr(d.text, "not a policy file: a FIFO"));
+	unlink(fifo);
+
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(pc_policy_load("/dev/zero", &p, &d), -EINVAL);
+	assert_non_null(strstr(d.text, "/dev/zero: not a policy file: a character device"));
+
+	/* one byte over the limit (sparse: no disk used) */
+	snprintf(big, sizeof(big), "%s/big", dir);
+	fd = open(big, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)PC_POLICY_MAX_BYTES + 1), 0);
+	close(fd);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(pc_policy_load(big, &p, &d), -EFBIG);
+	assert_non_null(strstr(d.text, "too large"));
+	assert_non_null(strstr(d.text, "64 MiB"));
+	/* at the limit it is read (and fails to parse: all NUL bytes) */
+	fd = open(big, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)PC_POLICY_MAX_BYTES), 0);
+	assert_int_equal(write(fd, "default deny\n", 13), 13);
+	close(fd);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(pc_policy_load(big, &p, &d), -EINVAL);
+	assert_int_equal(d.line, 2);
+	unlink(big);
+	alarm(0);
+	rmdir(dir);
+}
+
+static void expect_escape(const char *in, unsigned flags, const char *want)
+{
+	char out[128];
+	size_t n = pc_escape(in, strlen(in), flags, out, sizeof(out));
+
+	if (strcmp(out, want) || n != strlen(want)) {
+		print_error("pc_escape: got '%s' (%zu), want '%s'\n", out, n, want);
+		fail();
+	}
+}
+
+static void test_escape(void **state)
+{
+	char out[8];
+
+	(void)state;
+	expect_escape("plain", PC_ESC_CONTROLS, "plain");
+	expect_escape("a\x1b[31mb", PC_ESC_CONTROLS, "a\\x1b[31mb");
+	expect_escape("a\x1b[31mb", 0, "a\x1b[31mb");	/* JSON escapes controls itself */
+	expect_escape("tab\there\x7f", PC_ESC_CONTROLS, "tab\\x09here\\x7f");
+	expect_escape("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", PC_ESC_CONTROLS,
+		      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	expect_escape("\xff\xfe", 0, "\\xff\\xfe");
+	expect_escape("\xc3", 0, "\\xc3");			/* cut character */
+	expect_escape("\xc3(", 0, "\\xc3(");			/* bad continuation */
+	expect_escape("\xc0\xaf", 0, "\\xc0\\xaf");		/* overlong '/' */
+	expect_escape("\xe0\x80\xaf", 0, "\\xe0\\x80\\xaf");	/* overlong, 3 bytes */
+	expect_escape("\xed\xa0\x80", 0, "\\xed\\xa0\\x80");	/* surrogate */
+	expect_escape("\xf4\x90\x80\x80", 0, "\\xf4\\x90\\x80\\x80");	/* > U+10FFFF */
+	/* a cut output never splits a character or an escape */
+	assert_int_equal(pc_escape("\xc3\xa9\xc3\xa9\xc3\xa9", 6, 0, out, 4), 6);
+	assert_string_equal(out, "\xc3\xa9");
+	assert_int_equal(pc_escape("a\xff", 2, 0, out, 4), 5);
+	assert_string_equal(out, "a");
+	assert_int_equal(pc_escape("\xff", 1, 0, NULL, 0), 4);
+}
+
+/* Messages show the user's bytes escaped: no raw escape sequence reaches
+ * a terminal, nothing that is not UTF-8 reaches a JSON document. */
+static void test_error_bytes_escaped(void **state)
+{
+	char tok[80], text[128];
+	struct pc_policy p;
+	struct pc_diag d;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(pc_policy_parse("t.policy", "allow tcp \x1b[2J\n", 15, &p, &d),
+			 -EINVAL);
+	assert_non_null(strstr(d.msg, "'\\x1b[2J'"));
+	assert_null(strchr(d.text, 0x1b));
+
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(pc_policy_parse("t.policy", "def\xff\xfeult deny\n", 15, &p, &d),
+			 -EINVAL);
+	assert_non_null(strstr(d.msg, "'def\\xff\\xfeult'"));
+
+	/* the file name too */
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(pc_policy_parse("a\xff\x1b" "b.policy", "bogus\n", 6, &p, &d),
+			 -EINVAL);
+	assert_string_equal(d.text, "a\\xff\\x1bb.policy:1:1: unknown keyword 'bogus': "
+			    "a statement starts with allow, deny, set, default, icmp, other, "
+			    "fragments or mode");
+
+	/* a long file name is shown whole */
+	memset(text, 0, sizeof(text));
+	{
+		char name[301];
+
+		memset(name, 'f', 300);
+		name[300] = 0;
+		memset(&d, 0, sizeof(d));
+		assert_int_equal(pc_policy_parse(name, "bogus\n", 6, &p, &d), -EINVAL);
+		assert_int_equal(strncmp(d.text, name, 300), 0);
+		assert_string_equal(d.text + 300, ":1:1: unknown keyword 'bogus': a statement "
+				    "starts with allow, deny, set, default, icmp, other, fragments or mode");
+	}
+
+	/* a 70-byte token of 2-byte characters: the message keeps 63 bytes
+	 * at most and cuts between characters, not inside one */
+	for (int i = 0; i < 35; i++)
+		memcpy(tok + 2 * i, "\xc3\xa9", 2);
+	tok[70] = 0;
+	snprintf(text, sizeof(text), "%s deny\n", tok);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(pc_policy_parse("t.policy", text, strlen(text), &p, &d), -EINVAL);
+	assert_null(strstr(d.msg, "\\x"));
+	assert_non_null(strstr(d.msg, "\xc3\xa9'"));
+}
+
+/* A UTF-8 byte order mark at the start of a file is skipped; the hash is
+ * still that of every byte of the file. */
+static void test_bom(void **state)
+{
+	const char *text = "\xef\xbb\xbf" "default deny\nallow tcp 22\n";
+	struct pc_policy p;
+	struct pc_diag d;
+
+	(void)state;
+	p = parse_ok(text);
+	assert_int_equal(p.default_verdict, PC_DENY);
+	assert_int_equal(p.n_rules, 1);
+	assert_true(p.hash == pc_fnv1a64(text, strlen(text)));
+	pc_policy_free(&p);
+	/* a BOM anywhere else is not one: an error that shows it */
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(pc_policy_parse("t.policy", "default deny\n\xef\xbb\xbf" "allow tcp 22\n",
+					 29, &p, &d), -EINVAL);
+	assert_int_equal(d.line, 2);
 }
 
 int main(void)
@@ -416,6 +589,10 @@ int main(void)
 		cmocka_unit_test(test_sets),
 		cmocka_unit_test(test_error_lines),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_load_not_regular),
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_error_bytes_escaped),
+		cmocka_unit_test(test_bom),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
