@@ -57,6 +57,21 @@ expect_eq() {
 	ok "$1 = $3"
 }
 
+# lab_expect_rc WANT_RC WANT_MSG CMD...: exit status and a stderr substring
+lab_expect_rc() {
+	local want=$1 msg=$2 rc; shift 2
+	"$@" >"$LAB_TMP/rc.out" 2>"$LAB_TMP/rc.err"
+	rc=$?
+	[ "$rc" = "$want" ] || fail "$*: exit $rc, want $want ($(cat "$LAB_TMP/rc.err"))"
+	grep -qF -- "$msg" "$LAB_TMP/rc.err" ||
+		fail "$*: stderr '$(cat "$LAB_TMP/rc.err")' lacks '$msg'"
+	ok "$* -> exit $want, '$msg'"
+}
+# lab_xdp_prog_id [IFACE [NS]]: id of the XDP program on the link, or ""
+lab_xdp_prog_id() {
+	ip -n "${2:-$LAB_S}" -j link show dev "${1:-$LAB_SIF}" | jq -r '.[0].xdp.prog.id // empty'
+}
+
 # ---- clean-up ----
 lab_on_exit() { LAB_EXIT_HOOKS+=("$*"); }
 
