@@ -434,13 +434,17 @@ static __always_inline void count(struct pc_counter *cnt, __u32 outcome,
 	}
 }
 
-SEC("xdp")
+/* xdp.frags: the program accepts multi-buffer frames, so native XDP
+ * attaches at jumbo MTUs (a driver refuses a program without it once a
+ * frame no longer fits one page). Headers are parsed from the first
+ * buffer (data .. data_end); bytes are counted for the whole frame. */
+SEC("xdp.frags")
 int portcullis_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct cursor c = { .pos = data, .end = data_end };
-	__u64 bytes = data_end - data;	/* early: frees data, data_end */
+	__u64 bytes = bpf_xdp_get_buff_len(ctx);	/* every buffer */
 	const struct pc_settings *s;
 	struct pc_counter *cnt;
 	struct ipv6hdr *ip6;

@@ -12,6 +12,7 @@
 #ifndef PORTCULLIS_CLI_H
 #define PORTCULLIS_CLI_H
 
+#include <jansson.h>
 #include "../loader/instance.h"
 #include "../loader/trie.h"
 #include <jansson.h>
@@ -38,6 +39,14 @@ int cli_need_root(void);
  * Returns 0 or an exit status. */
 int cli_open_instance(const char *ifname, struct pc_instance **inst);
 
+/* The message for -EUCLEAN (a pin directory portcullis will not trust,
+ * named) and -ENOMEDIUM (no bpffs that outlives the command). */
+void cli_pin_error(int err);
+
+/* A JSON string of s, which may be any interface name the kernel accepts:
+ * bytes that are not valid UTF-8 are written as the text \xNN. */
+json_t *pc_json_str(const char *s);
+
 /* Load, parse and compile a policy file, printing FILE:LINE:COL errors.
  * Returns 0 or PC_EXIT_USAGE (policy error) / PC_EXIT_FAIL. */
 int cli_load_policy(const char *path, struct pc_policy *p, struct pc_compiled **c);
@@ -56,5 +65,6 @@ int cmd_status(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_exporter(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 
 #endif

@@ -17,8 +17,30 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <jansson.h>
 #include "cli.h"
+
+/* A frame must fit one page for a driver without multi-buffer XDP: on
+ * veth that is an MTU of 3,506 bytes with 4 KiB pages. */
+#define SINGLE_BUFFER_MTU 3506
+
+static int iface_mtu(const char *ifname)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), mtu = 0;
+
+	if (fd < 0)
+		return 0;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ifname, strnlen(ifname, IFNAMSIZ - 1));
+	if (!ioctl(fd, SIOCGIFMTU, &ifr))
+		mtu = ifr.ifr_mtu;
+	close(fd);
+	return mtu;
+}
 
 static const char *mode_name(enum pc_attach_mode m)
 {
@@ -27,6 +49,24 @@ static const char *mode_name(enum pc_attach_mode m)
 
 static int attach_error(const char *ifname, enum pc_attach_mode mode, int err)
 {
+	int mtu = iface_mtu(ifname);
+
+	if (err == -EUCLEAN || err == -ENOMEDIUM) {
+		cli_pin_error(err);
+		return PC_EXIT_FAIL;
+	}
+	/* the program is multi-buffer aware (xdp.frags); a driver that is
+	 * not refuses it above one page of frame (veth: ERANGE) */
+	if (mode == PC_ATTACH_NATIVE && mtu > SINGLE_BUFFER_MTU &&
+	    (err == -ERANGE || err == -EINVAL || err == -EOPNOTSUPP)) {
+		cli_error("failed to attach to %s in native mode: the driver refuses "
+			  "XDP at MTU %d (%s): it does not take multi-buffer (xdp.frags) "
+			  "programs, so a frame must fit one page, an MTU of about %d: "
+			  "lower the MTU (ip link set dev %s mtu %d) or use --mode skb",
+			  ifname, mtu, strerror(-err), SINGLE_BUFFER_MTU, ifname,
+			  SINGLE_BUFFER_MTU);
+		return PC_EXIT_FAIL;
+	}
 	/* offload needs a NIC and driver that run BPF themselves; the
 	 * kernel's errno for "this one cannot" varies (EINVAL, EOPNOTSUPP) */
 	if (mode == PC_ATTACH_HW && err != -EEXIST && err != -ENODEV &&
@@ -79,8 +119,8 @@ static void print_attached(struct pc_instance *inst, const char *policy)
 	pc_attach_info(inst, &ai);
 	pc_read_settings(inst, &s);
 	if (cli.json) {
-		json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:I, s:s?}",
-				      "interface", inst->ifname,
+		json_t *o = json_pack("{s:o, s:s, s:b, s:I, s:I, s:s?}",
+				      "interface", pc_json_str(inst->ifname),
 				      "attach_mode", mode_name(ai.mode),
 				      "dispatcher", ai.dispatcher,
 				      "prog_id", (json_int_t)ai.prog_id,
@@ -213,12 +253,17 @@ int cmd_detach(int argc, char **argv)
 	if (rc)
 		return rc;
 	err = pc_detach(ifname);
+	if (err == -ENODEV || err == -EINVAL) {
+		cli_error("no such interface: %s (an instance whose interface is "
+			  "gone is freed by portcullis prune)", ifname);
+		return PC_EXIT_FAIL;
+	}
 	if (err == -ENOENT) {
-		if (!if_nametoindex(ifname))
-			cli_error("no such interface: %s", ifname);
-		else
-			cli_error("%s has no portcullis program: nothing to detach",
-				  ifname);
+		cli_error("%s has no portcullis program: nothing to detach", ifname);
+		return PC_EXIT_FAIL;
+	}
+	if (err == -EUCLEAN) {
+		cli_pin_error(err);
 		return PC_EXIT_FAIL;
 	}
 	if (err) {
@@ -226,7 +271,7 @@ int cmd_detach(int argc, char **argv)
 		return PC_EXIT_FAIL;
 	}
 	if (cli.json) {
-		json_t *j = json_pack("{s:s, s:b}", "interface", ifname,
+		json_t *j = json_pack("{s:o, s:b}", "interface", pc_json_str(ifname),
 				      "detached", 1);
 
 		json_dumpf(j, stdout, JSON_COMPACT);

@@ -8,7 +8,12 @@
  * Returns an exit status.
  *
  * JSON: one object for `status IFACE`, an array of them otherwise:
- *   interface             string
+ *   interface             string: the name now, or at attach time when the
+ *                         interface is gone (bytes that are not UTF-8 as
+ *                         the text \xNN)
+ *   ifindex               number: the interface the instance belongs to
+ *   interface_present     bool: false when that interface is gone (deleted,
+ *                         or its namespace was): `portcullis prune` frees it
  *   attached              bool: the pinned program is on the interface
  *   attach_mode           "native" | "skb" | "hw", null when not attached
  *   attach_type           "dispatcher" (libxdp) | "direct", null when not
@@ -75,9 +80,11 @@ static json_t *describe(struct pc_instance *inst)
 	iso_time(s.applied_unix_ns, when, sizeof(when));
 	snprintf(hash, sizeof(hash), "%016" PRIx64, (uint64_t)s.policy_hash);
 	/* names from outside: any bytes, kept valid in JSON (pc_json_str) */
-	return json_pack("{s:o, s:b, s:s?, s:s?, s:I, s:I, s:o, s:s?, s:s, s:I,"
+	return json_pack("{s:o, s:I, s:b, s:b, s:s?, s:s?, s:I, s:I, s:o, s:s?, s:s, s:I,"
 			 " s:s, s:I, s:I, s:I, s:I, s:I}",
 			 "interface", pc_json_str(inst->ifname),
+			 "ifindex", (json_int_t)inst->ifindex,
+			 "interface_present", !ai.iface_gone,
 			 "attached", ai.attached,
 			 "attach_mode", ai.attached ? mode_name(ai.mode) : NULL,
 			 "attach_type", ai.attached ? (ai.dispatcher ? "dispatcher" : "direct") : NULL,
@@ -103,7 +110,11 @@ static void print_text(json_t *o)
 	json_int_t cmem = json_integer_value(json_object_get(o, "counter_memory_bytes"));
 
 	printf("%s:\n", json_string_value(json_object_get(o, "interface")));
-	if (json_is_true(json_object_get(o, "attached")))
+	if (json_is_false(json_object_get(o, "interface_present")))
+		printf("  attached:  NO (interface gone: ifindex %" JSON_INTEGER_FORMAT
+		       " was deleted, or its namespace was: run portcullis prune)\n",
+		       json_integer_value(json_object_get(o, "ifindex")));
+	else if (json_is_true(json_object_get(o, "attached")))
 		printf("  attached:  %s mode, %s, program id %" JSON_INTEGER_FORMAT "\n",
 		       json_string_value(json_object_get(o, "attach_mode")),
 		       json_string_value(json_object_get(o, "attach_type")),
@@ -141,6 +152,11 @@ static int one(void *ctx, const char *pin_dir, const char *ifname)
 	json_t *o;
 	int err = pc_open_dir(pin_dir, ifname, &inst);
 
+	if (err == -EUCLEAN) {
+		cli_pin_error(err);
+		w->failed = 1;
+		return 0;
+	}
 	if (err) {
 		cli_warn("cannot open the instance pinned at %s: %s", pin_dir,
 			 strerror(-err));
@@ -155,6 +171,29 @@ static int one(void *ctx, const char *pin_dir, const char *ifname)
 	}
 	json_array_append_new(w->all, o);
 	return 0;
+}
+
+/* The instance of ifname whether or not its program is on the interface
+ * (status shows that, where other verbs refuse). */
+static int open_named(const char *ifname, struct pc_instance **inst)
+{
+	char dir[512];
+	int err = pc_find_dir(ifname, dir, sizeof(dir));
+
+	if (!err)
+		err = pc_open_dir(dir, ifname, inst);
+	if (!err)
+		return 0;
+	if (err == -EUCLEAN)
+		cli_pin_error(err);
+	else if (err == -ENODEV)
+		cli_error("no such interface: %s", ifname);
+	else if (err == -ENOENT)
+		cli_error("%s has no portcullis program: run portcullis attach %s",
+			  ifname, ifname);
+	else
+		return cli_open_instance(ifname, inst);	/* its messages */
+	return PC_EXIT_FAIL;
 }
 
 int cmd_status(int argc, char **argv)
@@ -186,7 +225,7 @@ int cmd_status(int argc, char **argv)
 		return rc;
 
 	if (optind < argc) {
-		rc = cli_open_instance(argv[optind], &inst);
+		rc = open_named(argv[optind], &inst);
 		if (rc)
 			return rc;
 		o = describe(inst);

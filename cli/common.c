@@ -115,7 +115,14 @@ int cli_open_instance(const char *ifname, struct pc_instance **inst)
 
 	if (!err)
 		return 0;
-	if (err == -ENOENT) {
+	if (err == -ENODEV) {
+		cli_error("no such interface: %s", ifname);
+	} else if (err == -ENOLINK) {
+		cli_error("the portcullis program of %s is no longer on the interface: "
+			  "run portcullis detach %s, then attach again", ifname, ifname);
+	} else if (err == -EUCLEAN || err == -ENOMEDIUM) {
+		cli_pin_error(err);
+	} else if (err == -ENOENT) {
 		if (!if_nametoindex(ifname))
 			cli_error("no such interface: %s", ifname);
 		else

@@ -44,6 +44,8 @@ static const struct verb verbs[] = {
 	  "per-port packet and byte counters" },
 	{ "explain", cmd_explain, "explain IFACE 'tcp 10.1.2.3 -> 22'",
 	  "the rule that decides a packet, and the verdict" },
+	{ "prune", cmd_prune, "prune [--json]",
+	  "free the instances whose interface or network namespace is gone" },
 	{ "exporter", cmd_exporter, "exporter [--listen 127.0.0.1:9477]",
 	  "serve Prometheus /metrics for every attached interface" },
 	{ "help", cmd_help, "help [VERB]", "this text, or one verb's usage" },

@@ -11,6 +11,7 @@
  * the program is loaded, maps pinned, program attached, program pinned
  * last (its pin marks a complete instance). Any failure undoes all of it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -53,9 +54,44 @@ static __u32 to_xdp_flags(enum pc_attach_mode m)
 	}
 }
 
-/* libxdp first; if it fails entirely, a fresh object loaded as a plain
- * XDP program and attached directly (the libxdp attempt may have loaded
- * the first object as an extension program, which cannot be re-used). */
+/* A bpf_link on the interface, pinned with the instance: it keeps the
+ * program attached after we exit, tells later commands which interface it
+ * is on (ifindex 0 once that interface is gone), and detaches the program
+ * when its pins go, so a program never outlives the pins that show it. */
+static int attach_link(struct pc_instance *inst, enum pc_attach_mode mode)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = to_xdp_flags(mode));
+	int fd = bpf_link_create(inst->prog_fd, inst->ifindex, BPF_XDP, &opts);
+
+	if (fd < 0)
+		return -errno;
+	inst->link_fd = fd;
+	return 0;
+}
+
+/* 1 when libxdp put our program behind its dispatcher, 0 when it fell back
+ * to a plain netlink attach of it alone (then undone here: a bpf_link
+ * replaces it), -errno on failure. */
+static int libxdp_dispatched(int ifindex)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	int legacy;
+
+	if (!mp || libxdp_get_error(mp))
+		return -ENOENT;
+	legacy = xdp_multiprog__is_legacy(mp);
+	if (legacy && xdp_multiprog__detach(mp)) {
+		xdp_multiprog__close(mp);
+		return -EBUSY;
+	}
+	xdp_multiprog__close(mp);
+	return !legacy;
+}
+
+/* libxdp's dispatcher first (other XDP programs can then share the
+ * interface); else a fresh object loaded as a plain XDP program and
+ * attached through a bpf_link (the libxdp attempt may have loaded the
+ * first object as an extension program, which cannot be re-used). */
 static int attach_prog(struct pc_instance *inst, enum pc_attach_mode mode)
 {
 	struct xdp_program *xp;
@@ -76,8 +112,11 @@ static int attach_prog(struct pc_instance *inst, enum pc_attach_mode mode)
 		xerr = xdp_program__attach(xp, inst->ifindex, to_xdp_mode(mode), 0);
 		xdp_program__close(xp);
 		if (!xerr) {
-			inst->prog_fd = bpf_program__fd(pc_skel_prog(inst->skel));
-			return inst->prog_fd < 0 ? -EINVAL : 0;
+			xerr = libxdp_dispatched(inst->ifindex);
+			if (xerr == 1) {
+				inst->prog_fd = bpf_program__fd(pc_skel_prog(inst->skel));
+				return inst->prog_fd < 0 ? -EINVAL : 0;
+			}
 		}
 	}
 	/* something else is there and cannot share: no point retrying */
@@ -90,12 +129,9 @@ static int attach_prog(struct pc_instance *inst, enum pc_attach_mode mode)
 	if (!err)
 		err = pc_skel_load(inst->skel);
 	if (err)
-		return xerr ? xerr : err;
+		return xerr < 0 ? xerr : err;
 	inst->prog_fd = bpf_program__fd(pc_skel_prog(inst->skel));
-	err = bpf_xdp_attach(inst->ifindex, inst->prog_fd,
-			     to_xdp_flags(mode) | XDP_FLAGS_UPDATE_IF_NOEXIST,
-			     NULL);
-	return err ? (err < 0 ? err : -err) : 0;
+	return attach_link(inst, mode);
 }
 
 /* Find our program (by id) on the interface and detach only it. */
@@ -145,7 +181,7 @@ static int claim_dir(const char *dir, int *lock_fd)
 		close(fd);
 		return errno == EWOULDBLOCK ? -EEXIST : -errno;
 	}
-	snprintf(prog, sizeof(prog), "%s/%s", dir, PC_PIN_PROG);
+	pc_path(prog, sizeof(prog), dir, PC_PIN_PROG);
 	if (!stat(prog, &st)) {
 		close(fd);
 		return -EEXIST;
@@ -156,24 +192,25 @@ static int claim_dir(const char *dir, int *lock_fd)
 
 static int make_dir(const char *dir, int *lock_fd)
 {
-	char buf[256], *parent;
+	char ns[512];
 	int err, tries;
 
-	snprintf(buf, sizeof(buf), "%s", dir);
-	parent = dirname(buf);
-	/* twice: a detach may remove an empty netns-INODE parent between
-	 * our mkdir -p and our mkdir */
+	/* twice: a detach or prune may remove an empty netns-COOKIE parent
+	 * between our making it and our mkdir */
 	for (tries = 0; tries < 2; tries++) {
-		err = pc_mkdir_p(parent);
+		err = pc_ns_dir(ns, sizeof(ns), 1);
 		if (err)
 			return err;
 		err = mkdir(dir, 0700) && errno != EEXIST ? -errno : 0;
 		if (err != -ENOENT)
 			break;
 	}
-	if (err)
-		return err;
-	err = claim_dir(dir, lock_fd);
+	if (!err && chmod(dir, 0700))	/* whatever the umask */
+		err = -errno;
+	if (!err)
+		err = pc_check_dir(dir);
+	if (!err)
+		err = claim_dir(dir, lock_fd);
 	if (err)
 		return err;
 	/* leftovers of a dead attach: their program was never pinned */
@@ -198,9 +235,8 @@ int pc_attach(const char *ifname, enum pc_attach_mode mode,
 		err = -ENODEV;
 		goto fail_free;
 	}
+	/* finds the bpffs, or refuses (-ENOMEDIUM) before anything is made */
 	err = pc_pin_dir(ifname, inst->pin_dir, sizeof(inst->pin_dir));
-	if (!err)
-		err = pc_bpffs_ensure();
 	if (!err)
 		err = make_dir(inst->pin_dir, &lock_fd);
 	if (err)
@@ -219,7 +255,12 @@ int pc_attach(const char *ifname, enum pc_attach_mode mode,
 	if (err)
 		goto fail;
 	attached = 1;
-	snprintf(path, sizeof(path), "%s/%s", inst->pin_dir, PC_PIN_PROG);
+	pc_path(path, sizeof(path), inst->pin_dir, PC_PIN_LINK);
+	if (inst->link_fd >= 0 && bpf_obj_pin(inst->link_fd, path)) {
+		err = -errno;
+		goto fail;
+	}
+	pc_path(path, sizeof(path), inst->pin_dir, PC_PIN_PROG);
 	if (bpf_obj_pin(inst->prog_fd, path)) {
 		err = -errno;
 		goto fail;
@@ -230,7 +271,8 @@ int pc_attach(const char *ifname, enum pc_attach_mode mode,
 	return 0;
 
 fail:
-	if (attached)
+	/* a link detaches when its last reference (ours) goes, in pc_close */
+	if (attached && inst->link_fd < 0)
 		detach_prog(inst->ifindex, pc_obj_id(inst->prog_fd));
 	pc_unpin_all(inst->pin_dir);
 fail_free:
@@ -250,8 +292,8 @@ static __u32 our_prog_id(const char *dir, int ifindex)
 	__u32 id = 0;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, PC_PIN_PROG);
-	fd = bpf_obj_get(path);
+	pc_path(path, sizeof(path), dir, PC_PIN_PROG);
+	fd = pc_check_pin(path) ? -1 : bpf_obj_get(path);
 	if (fd >= 0) {
 		id = pc_obj_id(fd);
 		close(fd);
@@ -275,37 +317,174 @@ static __u32 our_prog_id(const char *dir, int ifindex)
 	return id;
 }
 
-int pc_detach(const char *ifname)
+/* Detach the program of the instance in dir (ifindex: its interface, 0
+ * when gone), then remove the pins. Called with the directory locked. */
+static int detach_dir(const char *dir, int ifindex)
 {
-	char dir[256];
-	struct stat st;
-	int err, ifindex, lock_fd;
+	char path[600];
+	int err = 0, fd;
 	__u32 id;
 
+	pc_path(path, sizeof(path), dir, PC_PIN_LINK);
+	if (!access(path, F_OK)) {
+		err = pc_check_pin(path);
+		if (err)
+			return err;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			return -errno;
+		/* a link whose interface is gone is detached already */
+		if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
+			err = -errno;
+		close(fd);
+	} else {
+		id = our_prog_id(dir, ifindex);
+		if (id && ifindex) {
+			err = detach_prog(ifindex, id);
+			/* not on the interface any more: only the pins are left */
+			if (err == -ENOENT)
+				err = 0;
+		}
+	}
+	if (!err)
+		pc_unpin_all(dir);
+	return err;
+}
+
+int pc_detach(const char *ifname)
+{
+	char dir[512];
+	int err, lock_fd;
+
 	pc_log_init();
-	err = pc_pin_dir(ifname, dir, sizeof(dir));
+	err = pc_find_dir(ifname, dir, sizeof(dir));
 	if (err)
 		return err;
-	if (stat(dir, &st))
-		return -ENOENT;
-	ifindex = if_nametoindex(ifname);
 	/* wait for a running apply to finish before pulling the maps */
 	lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (lock_fd >= 0)
 		flock(lock_fd, LOCK_EX);
-	id = our_prog_id(dir, ifindex);
-	err = 0;
-	if (id && ifindex) {
-		err = detach_prog(ifindex, id);
-		/* not on the interface any more: only the pins are left */
-		if (err == -ENOENT)
-			err = 0;
-	}
-	if (!err)
-		pc_unpin_all(dir);
+	err = detach_dir(dir, if_nametoindex(ifname));
 	if (lock_fd >= 0)
 		close(lock_fd);
 	return err;
+}
+
+/* The interface an XDP link is on: > 0, 0 when that interface is gone. */
+static int link_fd_ifindex(int fd)
+{
+	struct bpf_link_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	return info.type == BPF_LINK_TYPE_XDP ? (int)info.xdp.ifindex : -EINVAL;
+}
+
+/* The same for the link pinned in dir; -errno when there is none. */
+static int link_ifindex(const char *dir)
+{
+	char path[600];
+	int fd, on;
+
+	pc_path(path, sizeof(path), dir, PC_PIN_LINK);
+	on = pc_check_pin(path);
+	if (on)
+		return on;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	on = link_fd_ifindex(fd);
+	close(fd);
+	return on;
+}
+
+/* 1 when the complete instance in dir is known to be dead. mine: dir is of
+ * the caller's namespace, where its ifindex can be looked up. */
+static int instance_dead(const char *dir, int ifindex, int mine)
+{
+	char path[600], name[IF_NAMESIZE];
+	int on;
+
+	pc_path(path, sizeof(path), dir, PC_PIN_PROG);
+	if (access(path, F_OK))
+		return 0;	/* being attached, or left half made: attach's */
+	on = link_ifindex(dir);
+	if (on == 0)
+		return 1;
+	return mine && !if_indextoname(ifindex, name);
+}
+
+static int prune_ns(const char *ns_dir, int mine,
+		    void (*fn)(void *, const char *, const char *), void *ctx)
+{
+	char dir[600], name[IF_NAMESIZE * 4];
+	struct dirent *de;
+	int ifindex, fd, freed = 0;
+	DIR *d;
+
+	if (pc_check_dir(ns_dir))
+		return 0;	/* not ours to touch */
+	d = opendir(ns_dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (pc_parse_inst_dir(de->d_name, &ifindex, name, sizeof(name)))
+			continue;
+		pc_path(dir, sizeof(dir), ns_dir, de->d_name);
+		if (pc_check_dir(dir))
+			continue;
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* busy: an attach, apply or detach is at work in it */
+		if (!flock(fd, LOCK_EX | LOCK_NB) &&
+		    instance_dead(dir, ifindex, mine) && !detach_dir(dir, 0)) {
+			freed++;
+			if (fn)
+				fn(ctx, dir, name);
+		}
+		close(fd);
+	}
+	closedir(d);
+	rmdir(ns_dir);	/* when empty: the namespace had no other instance */
+	return freed;
+}
+
+int pc_prune(void (*fn)(void *ctx, const char *dir, const char *ifname),
+	     void *ctx)
+{
+	char root[128], ns_dir[600], mine[64];
+	struct dirent *de;
+	uint64_t cookie;
+	int err, freed = 0;
+	DIR *d;
+
+	pc_log_init();
+	err = pc_bpffs_find(0);
+	if (err == -ENOMEDIUM)
+		return 0;
+	if (!err)
+		err = pc_netns_cookie(&cookie);
+	if (err)
+		return err;
+	snprintf(mine, sizeof(mine), "netns-%llu", (unsigned long long)cookie);
+	snprintf(root, sizeof(root), "%s/portcullis", pc_bpffs_path());
+	err = pc_check_dir(root);
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	d = opendir(root);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "netns-", 6))
+			continue;
+		pc_path(ns_dir, sizeof(ns_dir), root, de->d_name);
+		freed += prune_ns(ns_dir, !strcmp(de->d_name, mine), fn, ctx);
+	}
+	closedir(d);
+	return freed;
 }
 
 /* Whether the program with this id is libxdp's dispatcher (only then can
@@ -336,11 +515,22 @@ int pc_attach_info(struct pc_instance *inst, struct pc_attach_info *out)
 	struct xdp_multiprog *mp;
 	struct xdp_program *p = NULL;
 	__u32 id = pc_obj_id(inst->prog_fd), main_id;
+	char name[IF_NAMESIZE];
+	int on;
 
 	memset(out, 0, sizeof(*out));
 	out->prog_id = id;
-	if (!inst->ifindex || bpf_xdp_query(inst->ifindex, 0, &q))
+	if (!inst->ifindex)
 		return 0;
+	out->iface_gone = !if_indextoname(inst->ifindex, name);
+	if (bpf_xdp_query(inst->ifindex, 0, &q))
+		return 0;
+	/* a link must be on this very interface */
+	if (inst->link_fd >= 0) {
+		on = link_fd_ifindex(inst->link_fd);
+		if (on != inst->ifindex)
+			return 0;
+	}
 	if (id && q.hw_prog_id == id) {
 		out->attached = 1;
 		out->mode = PC_ATTACH_HW;

@@ -4,11 +4,15 @@
  * attach / detach it through libxdp (direct attach as fallback), pin and
  * re-open its maps, publish a compiled policy atomically, read counters.
  *
- * One instance per interface. Pins live in pc_pin_dir(): the pin root
- * PC_PIN_ROOT/IFACE in the initial network namespace, and
- * PC_PIN_ROOT/netns-INODE/IFACE in any other (INODE = the namespace's inode
- * number), so interfaces of the same name in two namespaces never collide.
- * Directories are mode 0700.
+ * One instance per interface. Pins live in pc_pin_dir():
+ * PC_PIN_ROOT/netns-COOKIE/IFINDEX-NAME (pins.c says why each part), so
+ * an instance belongs to one network namespace and one interface, found
+ * again after a rename, never inherited by a namespace or an interface
+ * that reuses a name or an inode. Directories are mode 0700, root's, and
+ * checked each time they are opened (-EUCLEAN names a bad one through
+ * pc_unsafe_path()). The program is attached through a pinned bpf_link
+ * where libxdp's dispatcher is not used: the link knows when its
+ * interface is gone, and dies with its pins.
  *
  * All functions return 0 or a negative errno; messages for the user go to
  * stderr through pc_log() only where noted.
@@ -28,10 +32,12 @@ enum pc_attach_mode {
 };
 
 struct pc_instance {
-	char ifname[64];
+	char ifname[64];	/* the interface's name now (or at attach if gone) */
 	int ifindex;		/* 0 for an unattached (test) instance */
-	char pin_dir[256];	/* "" for an unattached instance */
+	int iface_gone;		/* the interface of ifindex no longer exists */
+	char pin_dir[512];	/* "" for an unattached instance */
 	int prog_fd;
+	int link_fd;		/* the pinned bpf_link, or -1 (dispatcher) */
 	int control_fd, settings_fd, ports_fd, prefix_nodes_fd;
 	int port_stats_fd, bucket_stats_fd, sync_fd;
 	int lock_fd;		/* flock on pin_dir while publishing, or -1 */
@@ -41,9 +47,13 @@ struct pc_instance {
 				 * loaded at the first read, or NULL */
 };
 
-/* Build the pin directory path for an interface in the caller's network
- * namespace. */
+/* The pin directory of ifname's instance in the caller's network
+ * namespace, or where attach would make it. -ENODEV: no such interface;
+ * -ENOMEDIUM: no bpffs that outlives the command (pins.c). */
 int pc_pin_dir(const char *ifname, char *buf, size_t len);
+
+/* The path an -EUCLEAN refused (not root's, not 0700, a symlink). */
+const char *pc_unsafe_path(void);
 
 /* Load the object without attaching or pinning, with the compiled policy
  * published as version 1. For BPF_PROG_TEST_RUN tests and benchmarks.
@@ -56,15 +66,31 @@ int pc_load_unattached(const struct pc_compiled *c, struct pc_instance **out);
 int pc_attach(const char *ifname, enum pc_attach_mode mode,
 	      const struct pc_compiled *c, struct pc_instance **out);
 
-/* Detach the program and remove the pins. -ENOENT when there is none. */
+/* Detach the program and remove the pins. -ENOENT when there is none,
+ * -ENODEV when there is no such interface. */
 int pc_detach(const char *ifname);
 
 /* Open the pinned maps of an attached instance and check each map's type,
- * key size, value size and max_entries. -ENOENT when not attached. */
+ * key size, value size and max_entries. -ENODEV: no such interface;
+ * -ENOENT: no instance; -ENOLINK: its program is no longer on the
+ * interface (detach, then attach). */
 int pc_open(const char *ifname, struct pc_instance **out);
 
-/* Open from an explicit pin directory (exporter, tests). */
+/* The instance directory of ifname, if it has one (no link check). */
+int pc_find_dir(const char *ifname, char *buf, size_t len);
+
+/* Open from an explicit pin directory (status, exporter, tests): no link
+ * check. The interface is the one in the directory's name (IFINDEX-NAME),
+ * else ifname. */
 int pc_open_dir(const char *pin_dir, const char *ifname, struct pc_instance **out);
+
+/* Free every instance known to be dead, in any network namespace: its
+ * link says its interface is gone (the interface or its namespace was
+ * deleted), or it is of the caller's namespace and its ifindex no longer
+ * exists. Calls fn for each one freed (dir, name at attach) and returns
+ * how many, or -errno. Instances being attached or changed are skipped. */
+int pc_prune(void (*fn)(void *ctx, const char *dir, const char *ifname),
+	     void *ctx);
 
 void pc_close(struct pc_instance *inst);
 
@@ -144,6 +170,7 @@ int pc_read_port_stats_sparse_method(struct pc_instance *inst,
 /* How the program is attached right now. */
 struct pc_attach_info {
 	int attached;		/* program found on the interface */
+	int iface_gone;		/* the instance's interface no longer exists */
 	int dispatcher;		/* 1 libxdp dispatcher, 0 direct attach */
 	enum pc_attach_mode mode;
 	uint32_t prog_id;

@@ -53,18 +53,35 @@ int pc_skel_load(void *skel);
 /* Quiet libbpf / libxdp unless pc_set_verbose() asked otherwise. */
 void pc_log_init(void);
 
-/* Pins. */
-int pc_bpffs_ensure(void);
+/* Pins (pins.c). The bpf_link of a directly attached program is pinned
+ * as PC_PIN_LINK (user space only, so not in the ABI). */
+#define PC_PIN_LINK "link"
+/* Find the bpffs to pin in (may_mount: mount one where it would last);
+ * -ENOMEDIUM when there is none that outlives the command. */
+int pc_bpffs_find(int may_mount);
+/* PC_PIN_ROOT/netns-COOKIE of the caller's namespace; create: make the
+ * directories that are missing. Checked either way. */
+int pc_ns_dir(char *buf, size_t len, int create);
+int pc_netns_cookie(uint64_t *cookie);
+/* -EUCLEAN unless a directory owned by root, mode 0700, not a symlink */
+int pc_check_dir(const char *path);
+/* -EUCLEAN unless a pin owned by root, no group / other access, not a
+ * symlink */
+int pc_check_pin(const char *path);
+/* IFINDEX-NAME: the directory name of an instance */
+void pc_name_encode(const char *name, char *out, size_t len);
+int pc_name_decode(const char *enc, char *out, size_t len);
+int pc_parse_inst_dir(const char *base, int *ifindex, char *name, size_t len);
 int pc_mkdir_p(const char *path);	/* mode 0700 for every level made */
+/* buf = dir/name; -ENAMETOOLONG when it does not fit */
+int pc_path(char *buf, size_t len, const char *dir, const char *name);
+const char *pc_bpffs_path(void);	/* after pc_bpffs_find() */
 /* Pin every map, then the program if inst->prog_fd >= 0. */
 int pc_pin_all(struct pc_instance *inst, const char *dir);
 void pc_unlink_pins(const char *dir);	/* every pin we create */
 void pc_unpin_all(const char *dir);	/* the pins, then empty dirs */
-/* Remove dir and then its parents up to (not including) PC_PIN_ROOT's
- * parent, as long as they are empty. */
+/* Remove dir, then its netns-COOKIE parent, as long as they are empty. */
 void pc_rmdir_empty(const char *dir);
-/* "" in the initial network namespace, "netns-INODE" elsewhere. */
-int pc_netns_subdir(char *buf, size_t len);
 
 /* Half gen of the ports map, laid out as pc_compiled's ports[proto][port],
  * copied into out through mmap (publish.c); -EINVAL for a gen past the

@@ -115,6 +115,7 @@ struct pc_instance *pc_instance_new(void)
 	if (!inst)
 		return NULL;
 	inst->prog_fd = -1;
+	inst->link_fd = -1;
 	inst->lock_fd = -1;
 	for (i = 0; i < pc_n_map_specs; i++)
 		*pc_spec_fd(inst, &pc_map_specs[i]) = -1;
@@ -269,6 +270,8 @@ void pc_close(struct pc_instance *inst)
 		portcullis_bpf__destroy(inst->skel);
 	else if (inst->prog_fd >= 0)
 		close(inst->prog_fd);
+	if (inst->link_fd >= 0)
+		close(inst->link_fd);
 	if (inst->lock_fd >= 0)
 		close(inst->lock_fd);
 	free(inst);
@@ -298,45 +301,75 @@ int pc_load_unattached(const struct pc_compiled *c, struct pc_instance **out)
 	return 0;
 }
 
+/* The interface of pin_dir: from its name (IFINDEX-NAME) when it has that
+ * shape, else ifname (a directory of a test). Its name now, or the name at
+ * attach time when it is gone. */
+static void set_interface(struct pc_instance *inst, const char *pin_dir,
+			  const char *ifname)
+{
+	const char *base = strrchr(pin_dir, '/');
+	char attached_as[IF_NAMESIZE * 4], now[IF_NAMESIZE];
+	int ifindex;
+
+	base = base ? base + 1 : pin_dir;
+	if (pc_parse_inst_dir(base, &ifindex, attached_as, sizeof(attached_as))) {
+		ifindex = if_nametoindex(ifname);
+		snprintf(attached_as, sizeof(attached_as), "%s", ifname);
+	}
+	inst->ifindex = ifindex;
+	inst->iface_gone = ifindex && !if_indextoname(ifindex, now);
+	snprintf(inst->ifname, sizeof(inst->ifname), "%s",
+		 ifindex && !inst->iface_gone ? now : attached_as);
+}
+
+/* A pin of pin_dir, checked (root's, not a symlink) before it is opened. */
+static int get_pin(const char *pin_dir, const char *name)
+{
+	char path[600];
+	int fd, err;
+
+	pc_path(path, sizeof(path), pin_dir, name);
+	err = pc_check_pin(path);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
 int pc_open_dir(const char *pin_dir, const char *ifname,
 		struct pc_instance **out)
 {
 	struct pc_instance *inst;
 	struct bpf_prog_info pinfo;
 	__u32 plen = sizeof(pinfo);
-	char path[512];
-	struct stat st;
 	size_t i;
-	int err = 0;
+	int err;
 
 	pc_log_init();
-	if (stat(pin_dir, &st))
-		return -errno;
+	err = pc_check_dir(pin_dir);
+	if (err)
+		return err;
 	inst = pc_instance_new();
 	if (!inst)
 		return -ENOMEM;
-	snprintf(inst->ifname, sizeof(inst->ifname), "%s", ifname);
 	snprintf(inst->pin_dir, sizeof(inst->pin_dir), "%s", pin_dir);
-	inst->ifindex = if_nametoindex(ifname);
+	set_interface(inst, pin_dir, ifname);
 
 	for (i = 0; i < pc_n_map_specs && !err; i++) {
 		const struct pc_map_spec *s = &pc_map_specs[i];
-		int fd;
+		int fd = get_pin(pin_dir, s->pin);
 
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, s->pin);
-		fd = bpf_obj_get(path);
 		if (fd < 0) {
-			err = -errno;
+			err = fd;
 			break;
 		}
 		*pc_spec_fd(inst, s) = fd;
 		err = pc_map_check(fd, s);
 	}
 	if (!err) {
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, PC_PIN_PROG);
-		inst->prog_fd = bpf_obj_get(path);
+		inst->prog_fd = get_pin(pin_dir, PC_PIN_PROG);
 		if (inst->prog_fd < 0)
-			err = -errno;
+			err = inst->prog_fd;
 	}
 	if (!err) {
 		memset(&pinfo, 0, sizeof(pinfo));
@@ -346,6 +379,12 @@ int pc_open_dir(const char *pin_dir, const char *ifname,
 		else if (pinfo.type != BPF_PROG_TYPE_XDP &&
 			 pinfo.type != BPF_PROG_TYPE_EXT)
 			err = -EINVAL;
+	}
+	if (!err) {
+		/* no link: attached through libxdp's dispatcher */
+		inst->link_fd = get_pin(pin_dir, PC_PIN_LINK);
+		err = inst->link_fd == -ENOENT ? 0 : inst->link_fd < 0 ?
+		      inst->link_fd : 0;
 	}
 	if (!err) {
 		inst->lock_fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -362,8 +401,23 @@ int pc_open_dir(const char *pin_dir, const char *ifname,
 
 int pc_open(const char *ifname, struct pc_instance **out)
 {
-	char dir[256];
-	int err = pc_pin_dir(ifname, dir, sizeof(dir));
+	struct pc_attach_info ai;
+	struct pc_instance *inst;
+	char dir[512];
+	int err = pc_find_dir(ifname, dir, sizeof(dir));
 
-	return err ? err : pc_open_dir(dir, ifname, out);
+	if (!err)
+		err = pc_open_dir(dir, ifname, &inst);
+	if (err)
+		return err;
+	/* every verb checks that what it acts on is what the link runs */
+	err = pc_attach_info(inst, &ai);
+	if (!err && !ai.attached)
+		err = -ENOLINK;
+	if (err) {
+		pc_close(inst);
+		return err;
+	}
+	*out = inst;
+	return 0;
 }

@@ -1,17 +1,38 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pins.c - where an instance lives in bpffs: PC_PIN_ROOT/IFACE in the
- * initial network namespace, PC_PIN_ROOT/netns-INODE/IFACE in any other
- * (interface names repeat across namespaces). Directories are 0700: the
- * pins are readable by root alone (SPEC section 4). Mounts bpffs on
- * /sys/fs/bpf when nothing is mounted there, never over an existing mount.
+ * pins.c - where an instance lives in bpffs, and which bpffs.
+ *
+ *   BPFFS/portcullis/netns-COOKIE/IFINDEX-NAME/{maps, link, prog}
+ *
+ * COOKIE is the network namespace's cookie (SO_NETNS_COOKIE: never
+ * reused, unlike the namespace's inode), IFINDEX the interface's index in
+ * that namespace (kept across a rename, never the same for an interface
+ * deleted and made again), NAME the interface's name at attach time with
+ * '.', '%' and bytes outside printable ASCII written %XX (bpffs refuses
+ * '.' in names). An instance is found by the ifindex of the name it is
+ * asked for, in the caller's namespace only.
+ *
+ * BPFFS is /sys/fs/bpf when it is a bpffs. Otherwise (`ip netns exec`
+ * mounts a fresh /sys without one) the bpffs seen by pid 1 or by an
+ * ancestor in another mount namespace, reached through /proc/PID/root and
+ * held open; a bpffs of our own is mounted only in the initial mount
+ * namespace, where it outlives the command. Anywhere else: -ENOMEDIUM,
+ * before anything is made.
+ *
+ * Every directory is checked each time it is used: a directory, not a
+ * symlink, owned by root, mode 0700; every pin owned by root and not a
+ * symlink. Anything else: -EUCLEAN, pc_unsafe_path() names it.
  * Returns 0 or -errno.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -20,69 +41,336 @@
 #include "instance_priv.h"
 
 #define BPFFS_MNT "/sys/fs/bpf"
+#define PIN_SUBDIR "portcullis"	/* PC_PIN_ROOT below the bpffs */
 #define NETNS_PREFIX "netns-"
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+/* fixed inodes of the initial namespaces (include/linux/proc_ns.h) */
+#define MNT_NS_INIT_INO 0xEFFFFFF8UL	/* Linux 6.x */
+#define PID_NS_INIT_INO 0xEFFFFFFCUL
 
-/* Linux >= 6.x gives the initial network namespace this fixed inode
- * (PROC_NET_INIT_INO); older kernels allocate it at boot. */
-#define NET_INIT_INO 0xEFFFFFF9UL
+static char bpffs[64];		/* "" until found */
+static char unsafe_path[512];
 
-static int is_initial_netns(const struct stat *self)
+const char *pc_unsafe_path(void)
 {
-	struct stat init;
-
-	/* pid 1's namespace stands for the initial one, when we may look
-	 * (a sandbox or a pid namespace can hide it: then rely on the
-	 * kernel's fixed inode, and otherwise say "not initial", which only
-	 * costs a longer but still collision-free pin path) */
-	if (!stat("/proc/1/ns/net", &init))
-		return self->st_ino == init.st_ino && self->st_dev == init.st_dev;
-	return self->st_ino == NET_INIT_INO;
+	return unsafe_path;
 }
 
-int pc_netns_subdir(char *buf, size_t len)
+static int unsafe(const char *path)
 {
-	struct stat self;
+	snprintf(unsafe_path, sizeof(unsafe_path), "%s", path);
+	return -EUCLEAN;
+}
 
-	if (stat("/proc/self/ns/net", &self))
+int pc_check_dir(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st))
 		return -errno;
-	if (is_initial_netns(&self))
-		buf[0] = '\0';
-	else if ((size_t)snprintf(buf, len, NETNS_PREFIX "%lu",
-				  (unsigned long)self.st_ino) >= len)
-		return -ENAMETOOLONG;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 07777) != 0700)
+		return unsafe(path);
 	return 0;
+}
+
+int pc_check_pin(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077))
+		return unsafe(path);
+	return 0;
+}
+
+int pc_netns_cookie(uint64_t *cookie)
+{
+	socklen_t len = sizeof(*cookie);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len))
+		err = errno == ENOPROTOOPT ? -EOPNOTSUPP : -errno;	/* < 5.14 */
+	close(fd);
+	return err;
+}
+
+static int is_bpffs(const char *path)
+{
+	struct statfs fs;
+
+	return !statfs(path, &fs) && (unsigned long)fs.f_type == BPF_FS_MAGIC;
+}
+
+static unsigned long mnt_ns_ino(const char *pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%s/ns/mnt", pid);
+	return stat(path, &st) ? 0 : (unsigned long)st.st_ino;
+}
+
+static int parent_pid(int pid)
+{
+	char path[64], buf[512], *p;
+	int ppid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+		sscanf(p + 1, " %*c %d", &ppid);
+	fclose(f);
+	return ppid;
+}
+
+/* Hold the bpffs at /proc/PID/root/sys/fs/bpf open and use it through
+ * /proc/self/fd: the path stays valid whatever PID does next. */
+static int use_foreign(int pid, unsigned long self_mnt)
+{
+	char path[96], spid[16];
+	struct statfs fs;
+	int fd;
+
+	snprintf(spid, sizeof(spid), "%d", pid);
+	if (mnt_ns_ino(spid) == self_mnt)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/proc/%d/root" BPFFS_MNT, pid);
+	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstatfs(fd, &fs) || (unsigned long)fs.f_type != BPF_FS_MAGIC) {
+		close(fd);
+		return -ENOENT;
+	}
+	snprintf(bpffs, sizeof(bpffs), "/proc/self/fd/%d", fd);
+	return 0;
+}
+
+static int in_initial_mnt_ns(unsigned long self_mnt)
+{
+	struct stat pidns;
+
+	if (self_mnt == MNT_NS_INIT_INO)
+		return 1;
+	/* kernels before the fixed inode: pid 1 of the initial pid
+	 * namespace stands for the initial mount namespace */
+	return !stat("/proc/self/ns/pid", &pidns) &&
+	       pidns.st_ino == PID_NS_INIT_INO && mnt_ns_ino("1") == self_mnt;
+}
+
+int pc_bpffs_find(int may_mount)
+{
+	unsigned long self_mnt;
+	int chain[64], n = 0, pid, i;
+
+	if (bpffs[0])
+		return 0;
+	if (is_bpffs(BPFFS_MNT)) {
+		snprintf(bpffs, sizeof(bpffs), "%s", BPFFS_MNT);
+		return 0;
+	}
+	self_mnt = mnt_ns_ino("self");
+	/* pid 1 first, then our ancestors from the oldest down: the first
+	 * bpffs of another mount namespace is the one that outlives us */
+	if (!use_foreign(1, self_mnt))
+		return 0;
+	for (pid = parent_pid(getpid()); pid > 1 && n < 64; pid = parent_pid(pid))
+		chain[n++] = pid;
+	for (i = n - 1; i >= 0; i--)
+		if (!use_foreign(chain[i], self_mnt))
+			return 0;
+	if (!may_mount || !in_initial_mnt_ns(self_mnt))
+		return -ENOMEDIUM;
+	if (mount("bpf", BPFFS_MNT, "bpf", 0, "mode=0700"))
+		return -errno;
+	snprintf(bpffs, sizeof(bpffs), "%s", BPFFS_MNT);
+	return 0;
+}
+
+const char *pc_bpffs_path(void)
+{
+	return bpffs;
+}
+
+/* Make dir (mode 0700, whatever the umask) unless it exists; then check
+ * it either way. */
+static int ensure_dir(const char *dir)
+{
+	if (!mkdir(dir, 0700)) {
+		if (chmod(dir, 0700))
+			return -errno;
+	} else if (errno != EEXIST) {
+		return -errno;
+	}
+	return pc_check_dir(dir);
+}
+
+int pc_ns_dir(char *buf, size_t len, int create)
+{
+	uint64_t cookie;
+	char root[128];
+	int err, n;
+
+	err = pc_bpffs_find(create);
+	if (err)
+		return err;
+	err = pc_netns_cookie(&cookie);
+	if (err)
+		return err;
+	snprintf(root, sizeof(root), "%s/" PIN_SUBDIR, bpffs);
+	n = snprintf(buf, len, "%s/" NETNS_PREFIX "%llu", root,
+		     (unsigned long long)cookie);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	if (create) {
+		err = ensure_dir(root);
+		if (!err)
+			err = ensure_dir(buf);
+		return err;
+	}
+	err = pc_check_dir(root);
+	if (!err)
+		err = pc_check_dir(buf);
+	return err;
+}
+
+void pc_name_encode(const char *name, char *out, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)name;
+	size_t o = 0;
+
+	for (; *p && o + 4 <= len; p++) {
+		if (*p == '.' || *p == '%' || *p <= ' ' || *p >= 0x7f) {
+			out[o++] = '%';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = '\0';
+}
+
+static int unhex(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' :
+	       c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int pc_name_decode(const char *enc, char *out, size_t len)
+{
+	size_t o = 0;
+	int hi, lo;
+
+	for (; *enc; enc++) {
+		if (o + 1 >= len)
+			return -ENAMETOOLONG;
+		if (*enc != '%') {
+			out[o++] = *enc;
+			continue;
+		}
+		hi = unhex(enc[1]);
+		lo = hi < 0 ? -1 : unhex(enc[2]);
+		if (lo < 0)
+			return -EINVAL;
+		out[o++] = (char)(hi << 4 | lo);
+		enc += 2;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int pc_parse_inst_dir(const char *base, int *ifindex, char *name, size_t len)
+{
+	char *end;
+	long v;
+
+	v = strtol(base, &end, 10);
+	if (end == base || *end != '-' || v <= 0 || v > 0x7fffffff)
+		return -EINVAL;
+	*ifindex = (int)v;
+	return pc_name_decode(end + 1, name, len);
+}
+
+/* The instance directory for ifindex under ns_dir, if one exists. */
+static int find_by_ifindex(const char *ns_dir, int ifindex, char *buf, size_t len)
+{
+	char name[IF_NAMESIZE * 4];
+	struct dirent *de;
+	int idx, err = -ENOENT;
+	DIR *d = opendir(ns_dir);
+
+	if (!d)
+		return errno == ENOENT ? -ENOENT : -errno;
+	while ((de = readdir(d))) {
+		if (pc_parse_inst_dir(de->d_name, &idx, name, sizeof(name)) ||
+		    idx != ifindex)
+			continue;
+		err = (size_t)snprintf(buf, len, "%s/%s", ns_dir, de->d_name) >= len ?
+		      -ENAMETOOLONG : 0;
+		break;
+	}
+	closedir(d);
+	return err;
+}
+
+static int valid_ifname(const char *ifname)
+{
+	return ifname && *ifname && strlen(ifname) < IF_NAMESIZE;
+}
+
+int pc_find_dir(const char *ifname, char *buf, size_t len)
+{
+	char ns[256];
+	int ifindex, err;
+
+	if (!valid_ifname(ifname))
+		return -EINVAL;
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex)
+		return -ENODEV;
+	err = pc_ns_dir(ns, sizeof(ns), 0);
+	if (err == -ENOMEDIUM)
+		return -ENOENT;	/* no bpffs in reach: nothing was pinned */
+	if (err)
+		return err;
+	err = find_by_ifindex(ns, ifindex, buf, len);
+	return err ? err : pc_check_dir(buf);
 }
 
 int pc_pin_dir(const char *ifname, char *buf, size_t len)
 {
-	char ns[64];
-	int err, n;
+	char ns[256], enc[IF_NAMESIZE * 3 + 1];
+	int ifindex, err, n;
 
-	if (!ifname || !*ifname || strchr(ifname, '/') || strlen(ifname) >= 16 ||
-	    !strcmp(ifname, ".") || !strcmp(ifname, "..") ||
-	    !strncmp(ifname, NETNS_PREFIX, strlen(NETNS_PREFIX)))
-		return -EINVAL;
-	err = pc_netns_subdir(ns, sizeof(ns));
+	err = pc_find_dir(ifname, buf, len);
+	if (err != -ENOENT)
+		return err;
+	/* none yet: where attach makes it */
+	ifindex = if_nametoindex(ifname);
+	err = pc_ns_dir(ns, sizeof(ns), 1);
 	if (err)
 		return err;
-	if (ns[0])
-		n = snprintf(buf, len, "%s/%s/%s", PC_PIN_ROOT, ns, ifname);
-	else
-		n = snprintf(buf, len, "%s/%s", PC_PIN_ROOT, ifname);
+	pc_name_encode(ifname, enc, sizeof(enc));
+	n = snprintf(buf, len, "%s/%d-%s", ns, ifindex, enc);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int pc_bpffs_ensure(void)
+int pc_path(char *buf, size_t len, const char *dir, const char *name)
 {
-	struct statfs fs;
+	int n = snprintf(buf, len, "%s/%s", dir, name);
 
-	if (statfs(BPFFS_MNT, &fs))
-		return -errno;
-	if ((unsigned long)fs.f_type == BPF_FS_MAGIC)
-		return 0;
-	if (mount("bpf", BPFFS_MNT, "bpf", 0, "mode=0700"))
-		return -errno;
-	return 0;
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 int pc_mkdir_p(const char *path)
@@ -110,14 +398,14 @@ int pc_pin_all(struct pc_instance *inst, const char *dir)
 	size_t i;
 
 	for (i = 0; i < pc_n_map_specs; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, pc_map_specs[i].pin);
+		pc_path(path, sizeof(path), dir, pc_map_specs[i].pin);
 		if (bpf_obj_pin(*pc_spec_fd(inst, &pc_map_specs[i]), path))
 			return -errno;
 	}
 	/* the program last: its pin marks a complete instance */
 	if (inst->prog_fd < 0)
 		return 0;
-	snprintf(path, sizeof(path), "%s/%s", dir, PC_PIN_PROG);
+	pc_path(path, sizeof(path), dir, PC_PIN_PROG);
 	if (bpf_obj_pin(inst->prog_fd, path))
 		return -errno;
 	return 0;
@@ -128,16 +416,14 @@ void pc_unlink_pins(const char *dir)
 	char path[512];
 	size_t i;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, PC_PIN_PROG);
+	pc_path(path, sizeof(path), dir, PC_PIN_PROG);
+	unlink(path);
+	pc_path(path, sizeof(path), dir, PC_PIN_LINK);
 	unlink(path);
 	for (i = 0; i < pc_n_map_specs; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, pc_map_specs[i].pin);
+		pc_path(path, sizeof(path), dir, pc_map_specs[i].pin);
 		unlink(path);
 	}
-	/* the LPM map of builds before prefix_nodes: detach cleans up an
-	 * instance pinned by one of them too */
-	snprintf(path, sizeof(path), "%s/%s", dir, "prefixes");
-	unlink(path);
 }
 
 void pc_unpin_all(const char *dir)
@@ -148,52 +434,46 @@ void pc_unpin_all(const char *dir)
 
 void pc_rmdir_empty(const char *dir)
 {
-	char buf[512];
-	size_t root = strlen(PC_PIN_ROOT);
-	char *slash;
+	/* the instance directory, then its netns-COOKIE parent if that is
+	 * empty now; the root stays, so a concurrent attach never loses it */
+	char buf[512], *slash;
 
 	snprintf(buf, sizeof(buf), "%s", dir);
-	/* stop at the first directory that is not empty (ENOTEMPTY); the
-	 * root itself stays, so a concurrent attach never loses its parent */
-	while (strlen(buf) > root && !strncmp(buf, PC_PIN_ROOT, root)) {
-		if (rmdir(buf))
-			return;
-		slash = strrchr(buf, '/');
-		if (!slash)
-			return;
-		*slash = '\0';
-	}
+	if (rmdir(buf))
+		return;
+	slash = strrchr(buf, '/');
+	if (slash && (*slash = '\0', strstr(buf, "/" NETNS_PREFIX)))
+		rmdir(buf);
 }
 
 int pc_for_each_instance(int (*fn)(void *ctx, const char *pin_dir,
 				   const char *ifname), void *ctx)
 {
-	char ns[64], base[320], dir[600], prog[640];
+	char ns[256], dir[600], prog[640], name[IF_NAMESIZE * 4];
+	char cur[IF_NAMESIZE];
 	struct dirent *de;
 	struct stat st;
+	int err, ifindex;
 	DIR *d;
-	int err;
 
-	err = pc_netns_subdir(ns, sizeof(ns));
+	err = pc_ns_dir(ns, sizeof(ns), 0);
+	if (err == -ENOENT || err == -ENOMEDIUM)
+		return 0;	/* nothing pinned from this namespace */
 	if (err)
 		return err;
-	if (ns[0])
-		snprintf(base, sizeof(base), "%s/%s", PC_PIN_ROOT, ns);
-	else
-		snprintf(base, sizeof(base), "%s", PC_PIN_ROOT);
-	d = opendir(base);
+	d = opendir(ns);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' ||
-		    !strncmp(de->d_name, NETNS_PREFIX, strlen(NETNS_PREFIX)))
+		if (pc_parse_inst_dir(de->d_name, &ifindex, name, sizeof(name)))
 			continue;
-		snprintf(dir, sizeof(dir), "%s/%s", base, de->d_name);
+		pc_path(dir, sizeof(dir), ns, de->d_name);
 		/* only complete instances: the program pin is made last */
-		snprintf(prog, sizeof(prog), "%s/%s", dir, PC_PIN_PROG);
+		pc_path(prog, sizeof(prog), dir, PC_PIN_PROG);
 		if (stat(prog, &st))
 			continue;
-		err = fn(ctx, dir, de->d_name);
+		/* its name now (renamed?), or at attach time when gone */
+		err = fn(ctx, dir, if_indextoname(ifindex, cur) ? cur : name);
 		if (err)
 			break;
 	}

@@ -5,7 +5,7 @@
 # sub-interface on both ends. Every name carries a per-run suffix, and an
 # EXIT trap removes exactly what was made: processes started with lab_bg,
 # portcullis instances in our namespaces (`portcullis detach`, then their
-# pin directory PC_PIN_ROOT/netns-INODE), the namespaces (which takes the
+# pin directory PC_PIN_ROOT/netns-COOKIE), the namespaces (which takes the
 # veth pair with them) and the temporary directory.
 #
 # After lab_up, the "current lab" variables are:
@@ -18,8 +18,8 @@
 #   LAB_TMP            scratch directory, removed at exit
 # Run things with lab_c / lab_s CMD..., portcullis with pc ARGS... (inside
 # the server namespace, so its pins land in the host bpffs under
-# PC_PIN_ROOT/netns-INODE/IFACE: nsenter enters only the network namespace,
-# never a mount namespace as `ip netns exec` would).
+# PC_PIN_ROOT/netns-COOKIE/IFINDEX-NAME: nsenter enters only the network
+# namespace, never a mount namespace as `ip netns exec` would).
 #
 # Why nothing is loaded on the client-side peer: the pitfall "native XDP on
 # a veth needs an XDP program (or GRO) on the peer" is about frames
@@ -57,24 +57,59 @@ expect_eq() {
 	ok "$1 = $3"
 }
 
+# lab_expect_rc WANT_RC WANT_MSG CMD...: exit status and a stderr substring
+lab_expect_rc() {
+	local want=$1 msg=$2 rc; shift 2
+	"$@" >"$LAB_TMP/rc.out" 2>"$LAB_TMP/rc.err"
+	rc=$?
+	[ "$rc" = "$want" ] || fail "$*: exit $rc, want $want ($(cat "$LAB_TMP/rc.err"))"
+	grep -qF -- "$msg" "$LAB_TMP/rc.err" ||
+		fail "$*: stderr '$(cat "$LAB_TMP/rc.err")' lacks '$msg'"
+	ok "$* -> exit $want, '$msg'"
+}
+# lab_xdp_prog_id [IFACE [NS]]: id of the XDP program on the link, or ""
+lab_xdp_prog_id() {
+	ip -n "${2:-$LAB_S}" -j link show dev "${1:-$LAB_SIF}" | jq -r '.[0].xdp.prog.id // empty'
+}
+
 # ---- clean-up ----
 lab_on_exit() { LAB_EXIT_HOOKS+=("$*"); }
 
 lab_netns_inode() { stat -L -c %i "/var/run/netns/$1" 2>/dev/null; }
+# lab_netns_cookie NS: the namespace's cookie (SO_NETNS_COOKIE), which
+# names its pin directory
+lab_netns_cookie() {
+	nsenter --net="/var/run/netns/$1" "$LAB_PY" -c '
+import socket, struct
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+print(struct.unpack("Q", s.getsockopt(socket.SOL_SOCKET, 71, 8))[0])' 2>/dev/null
+}
+# lab_pin_name NAME: NAME as an instance directory spells it ('.', '%' and
+# bytes outside printable ASCII as %XX)
+lab_pin_name() {
+	"$LAB_PY" -c '
+import os, sys
+print("".join(chr(b) if 0x20 < b < 0x7f and b not in b".%" else "%%%02x" % b
+              for b in os.fsencode(sys.argv[1])))' "$1"
+}
 
 # Detach every portcullis instance pinned for namespace NS, then remove
-# that namespace's pin directory (only ours: the inode is our namespace's).
+# that namespace's pin directory (only ours: the cookie is our namespace's;
+# removing the pins also drops the links, which detaches the programs).
 lab_detach_all() {
-	local ns=$1 ino dir d
-	ino=$(lab_netns_inode "$ns") || return 0
-	[ -n "$ino" ] || return 0
-	dir=$PC_PIN_ROOT/netns-$ino
+	local ns=$1 cookie dir d idx name
+	cookie=$(lab_netns_cookie "$ns") || return 0
+	[ -n "$cookie" ] || return 0
+	dir=$PC_PIN_ROOT/netns-$cookie
 	[ -d "$dir" ] || return 0
 	for d in "$dir"/*/; do
 		[ -d "$d" ] || continue
-		d=${d%/}; d=${d##*/}
-		nsenter --net="/var/run/netns/$ns" "$PC_BIN" detach "$d" >/dev/null 2>&1 ||
-			ip -n "$ns" link set dev "$d" xdp off 2>/dev/null
+		d=${d%/}; d=${d##*/}; idx=${d%%-*}
+		name=$(ip -n "$ns" -j link show 2>/dev/null |
+			jq -r --argjson i "$idx" '.[] | select(.ifindex == $i) | .ifname')
+		[ -n "$name" ] || continue
+		nsenter --net="/var/run/netns/$ns" "$PC_BIN" detach "$name" >/dev/null 2>&1 ||
+			ip -n "$ns" link set dev "$name" xdp off 2>/dev/null
 	done
 	rm -rf "$dir"
 }
@@ -234,10 +269,12 @@ lab_bg() {
 	LAB_PIDS+=("$LAB_LAST_PID")
 }
 
-# Pin directory of IFACE (default LAB_SIF) in server namespace NS.
+# Pin directory of IFACE (default LAB_SIF) in server namespace NS:
+# PC_PIN_ROOT/netns-COOKIE/IFINDEX-NAME, NAME as it was at attach.
 lab_pin_dir() {
-	local ns=${2:-$LAB_S}
-	echo "$PC_PIN_ROOT/netns-$(lab_netns_inode "$ns")/${1:-$LAB_SIF}"
+	local ns=${2:-$LAB_S} dev=${1:-$LAB_SIF} idx
+	idx=$(ip -n "$ns" -j link show dev "$dev" | jq -r '.[0].ifindex')
+	echo "$PC_PIN_ROOT/netns-$(lab_netns_cookie "$ns")/$idx-$(lab_pin_name "$dev")"
 }
 
 # lab_wait_ready: wait until both ends answer (link up, neighbours); IPv4

@@ -144,8 +144,9 @@ expect_eq "named tcp 22 after a 3rd apply (other half live)" "$(value portcullis
 expect_eq "version 4" "$(value portcullis_policy_version "$I")" 4
 
 # an instance whose pins are half gone: skipped, the real one still served
-FAKE=$(dirname "$(lab_pin_dir)")/pcx$$
-mkdir "$FAKE" && bpftool prog pin pinned "$(lab_pin_dir)/prog" "$FAKE/prog" || fail "fake pin dir"
+# (an instance directory is IFINDEX-NAME, root's, mode 0700)
+FAKE=$(dirname "$(lab_pin_dir)")/999999-pcx$$
+mkdir -m 700 "$FAKE" && bpftool prog pin pinned "$(lab_pin_dir)/prog" "$FAKE/prog" || fail "fake pin dir"
 lab_on_exit "rm -rf '$FAKE'"
 M=$(scrape)
 promcheck
