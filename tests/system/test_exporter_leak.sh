@@ -59,8 +59,9 @@ PY
 }
 fds() { ls "/proc/$EXP/fd" | wc -l; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$EXP/status"; }
-# ids of the BPF programs the exporter holds open, sorted
-prog_ids() { cat /proc/$EXP/fdinfo/* 2>/dev/null | awk '/^prog_id:/ {print $2}' | sort -n | xargs; }
+# ids of the BPF programs the exporter holds open (an XDP link names its
+# program too), sorted, each once
+prog_ids() { cat /proc/$EXP/fdinfo/* 2>/dev/null | awk '/^prog_id:/ {print $2}' | sort -nu | xargs; }
 
 t0=$SECONDS
 scrape 500 || fail "warm-up scrapes: $(tail -3 "$LAB_TMP/exporter.log")"
