@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * attach.c - attach an instance to an interface and detach it, through
- * libxdp: its dispatcher where the kernel allows freplace programs (other
- * XDP programs can share the interface), else libxdp's own single-program
- * fallback, else a direct netlink attach of our own. Either way the
- * program stays attached after the process exits (netlink attach, and
- * libxdp pins the dispatcher link in bpffs). Returns 0 or -errno.
+ * attach.c - attach an instance to an interface and detach it: through
+ * libxdp's dispatcher where the kernel allows freplace programs (other
+ * XDP programs can share the interface), else through a bpf_link of our
+ * own, pinned with the instance. Either way the program stays attached
+ * after the process exits (the pinned link; libxdp pins the dispatcher's
+ * links in bpffs). Also prune: freeing instances known to be dead.
+ * Returns 0 or -errno.
  *
  * Order in pc_attach: maps created and the first policy published before
- * the program is loaded, maps pinned, program attached, program pinned
- * last (its pin marks a complete instance). Any failure undoes all of it.
+ * the program is loaded, maps pinned, program attached, its link pinned,
+ * the program pinned last (its pin marks a complete instance). Any failure
+ * undoes all of it.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,12 +202,13 @@ static int make_dir(const char *dir, int *lock_fd)
 		err = pc_ns_dir(ns, sizeof(ns), 1);
 		if (err)
 			return err;
-		err = mkdir(dir, 0700) && errno != EEXIST ? -errno : 0;
+		if (!mkdir(dir, 0700))	/* ours: 0700 whatever the umask */
+			err = chmod(dir, 0700) ? -errno : 0;
+		else
+			err = errno == EEXIST ? 0 : -errno;
 		if (err != -ENOENT)
 			break;
 	}
-	if (!err && chmod(dir, 0700))	/* whatever the umask */
-		err = -errno;
 	if (!err)
 		err = pc_check_dir(dir);
 	if (!err)

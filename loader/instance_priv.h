@@ -72,7 +72,6 @@ int pc_check_pin(const char *path);
 void pc_name_encode(const char *name, char *out, size_t len);
 int pc_name_decode(const char *enc, char *out, size_t len);
 int pc_parse_inst_dir(const char *base, int *ifindex, char *name, size_t len);
-int pc_mkdir_p(const char *path);	/* mode 0700 for every level made */
 /* buf = dir/name; -ENAMETOOLONG when it does not fit */
 int pc_path(char *buf, size_t len, const char *dir, const char *name);
 const char *pc_bpffs_path(void);	/* after pc_bpffs_find() */

@@ -152,6 +152,8 @@ static int use_foreign(int pid, unsigned long self_mnt)
 		return -ENOENT;
 	}
 	snprintf(bpffs, sizeof(bpffs), "/proc/self/fd/%d", fd);
+	/* libxdp pins its dispatcher there too */
+	setenv("LIBXDP_BPFFS", bpffs, 1);
 	return 0;
 }
 
@@ -371,25 +373,6 @@ int pc_path(char *buf, size_t len, const char *dir, const char *name)
 	int n = snprintf(buf, len, "%s/%s", dir, name);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-int pc_mkdir_p(const char *path)
-{
-	char buf[512];
-	size_t i, len = strlen(path);
-
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -errno;
-		buf[i] = path[i];
-	}
-	return 0;
 }
 
 int pc_pin_all(struct pc_instance *inst, const char *dir)
