@@ -4,6 +4,7 @@
 #  - `ip netns exec NS portcullis ...` (a private mount namespace with a
 #    fresh /sys and no bpffs): attach pins in the host's bpffs, and every
 #    later command finds the instance, through ip netns exec or nsenter;
+#    the same from any mount namespace without a bpffs (unshare -m, umount);
 #    where no bpffs that outlives the command is in reach (a private mount
 #    and pid namespace without one), attach refuses with a message saying
 #    how to run it, before anything is attached or pinned;
@@ -47,6 +48,18 @@ ipx detach "$LAB_SIF" >/dev/null || fail "detach through ip netns exec"
 [ -z "$(lab_xdp_prog_id)" ] || fail "program left on $LAB_SIF after detach"
 [ ! -e "$PIN" ] || fail "pins left after detach: $PIN"
 ok "attach, status, stats, apply, detach through ip netns exec"
+
+# any mount namespace without a bpffs (unshare -m, then umount): the same
+nobpf() {
+	nsenter --net="/var/run/netns/$LAB_S" unshare -m \
+		sh -c 'umount /sys/fs/bpf && exec "$0" "$@"' "$PC_BIN" "$@"
+}
+nobpf attach "$LAB_SIF" --policy "$P1" >/dev/null || fail "attach without a bpffs mounted"
+[ -e "$PIN/link" ] || fail "attach without a bpffs mounted left no pins at $PIN"
+expect_eq "status through nsenter" "$(pc status "$LAB_SIF" --json | jq .prog_id)" "$(lab_xdp_prog_id)"
+nobpf detach "$LAB_SIF" >/dev/null || fail "detach without a bpffs mounted"
+[ -z "$(lab_xdp_prog_id)" ] && [ ! -e "$PIN" ] || fail "detach without a bpffs mounted left something"
+ok "attach, status, detach from a mount namespace without a bpffs"
 
 # no bpffs in reach: a private mount and pid namespace whose /sys/fs/bpf
 # is unmounted (pid 1 there is the command itself: no ancestor to borrow)
