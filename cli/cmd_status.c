@@ -183,7 +183,7 @@ static int open_named(const char *ifname, struct pc_instance **inst)
 		err = pc_open_dir(dir, ifname, inst);
 	if (!err)
 		return 0;
-	if (err == -EUCLEAN)
+	if (err == -EUCLEAN || err == -ENOMEDIUM)
 		cli_pin_error(err);
 	else if (err == -ENODEV)
 		cli_error("no such interface: %s", ifname);
@@ -243,6 +243,11 @@ int cmd_status(int argc, char **argv)
 
 	w.all = json_array();
 	err = pc_for_each_instance(one, &w);
+	if (err == -ENOMEDIUM || err == -EUCLEAN) {
+		cli_pin_error(err);
+		json_decref(w.all);
+		return PC_EXIT_FAIL;
+	}
 	if (err) {
 		cli_error("failed to list instances: %s", strerror(-err));
 		json_decref(w.all);

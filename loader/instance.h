@@ -167,8 +167,9 @@ int pc_map_memory(struct pc_instance *inst, uint64_t *bytes);
  * (Added by the loader, for status.) */
 int pc_counter_memory(struct pc_instance *inst, uint64_t *bytes);
 
-/* Every instance visible from this network namespace: calls fn for each
- * pin directory with its interface name. */
+/* Every instance of this network namespace: calls fn for each pin
+ * directory with its interface's name (now, or at attach when it is
+ * gone). -ENOMEDIUM: no bpffs in reach (pins.c). */
 int pc_for_each_instance(int (*fn)(void *ctx, const char *pin_dir,
 				   const char *ifname), void *ctx);
 

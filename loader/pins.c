@@ -341,9 +341,8 @@ int pc_find_dir(const char *ifname, char *buf, size_t len)
 	ifindex = if_nametoindex(ifname);
 	if (!ifindex)
 		return -ENODEV;
+	/* -ENOMEDIUM (no bpffs in reach) says more than "no instance" */
 	err = pc_ns_dir(ns, sizeof(ns), 0);
-	if (err == -ENOMEDIUM)
-		return -ENOENT;	/* no bpffs in reach: nothing was pinned */
 	if (err)
 		return err;
 	err = find_by_ifindex(ns, ifindex, buf, len);
@@ -440,7 +439,7 @@ int pc_for_each_instance(int (*fn)(void *ctx, const char *pin_dir,
 	DIR *d;
 
 	err = pc_ns_dir(ns, sizeof(ns), 0);
-	if (err == -ENOENT || err == -ENOMEDIUM)
+	if (err == -ENOENT)
 		return 0;	/* nothing pinned from this namespace */
 	if (err)
 		return err;

@@ -7,7 +7,8 @@
 #    the same from any mount namespace without a bpffs (unshare -m, umount);
 #    where no bpffs that outlives the command is in reach (a private mount
 #    and pid namespace without one), attach refuses with a message saying
-#    how to run it, before anything is attached or pinned;
+#    how to run it, before anything is attached or pinned (status too,
+#    rather than saying there is no instance);
 #  - a namespace deleted with an instance in it, then namespaces made until
 #    one gets the dead one's inode: the new one inherits nothing (status,
 #    apply, attach see a clean interface), and `portcullis prune` frees the
@@ -66,6 +67,9 @@ ok "attach, status, detach from a mount namespace without a bpffs"
 lab_expect_rc 1 "nsenter --net=/run/netns/NS portcullis" \
 	nsenter --net="/var/run/netns/$LAB_S" unshare -m -p -f --mount-proc \
 	sh -c 'umount /sys/fs/bpf && exec "$0" attach "$1" --policy "$2"' "$PC_BIN" "$LAB_SIF" "$P1"
+lab_expect_rc 1 "nsenter --net=/run/netns/NS portcullis" \
+	nsenter --net="/var/run/netns/$LAB_S" unshare -m -p -f --mount-proc \
+	sh -c 'umount /sys/fs/bpf && exec "$0" status' "$PC_BIN"
 [ -z "$(lab_xdp_prog_id)" ] || fail "the refused attach left a program on $LAB_SIF"
 [ ! -e "$PIN" ] || fail "the refused attach left pins at $PIN"
 ok "no bpffs that outlives the command: refused, nothing attached"
