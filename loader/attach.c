@@ -9,9 +9,10 @@
  * Returns 0 or -errno.
  *
  * Order in pc_attach: maps created and the first policy published before
- * the program is loaded, maps pinned, program attached, its link pinned,
- * the program pinned last (its pin marks a complete instance). Any failure
- * undoes all of it.
+ * the program is loaded, maps pinned, program attached, then pinned (its
+ * pin marks a complete instance), its link pinned last. Any failure
+ * undoes all of it; a kill leaves no program attached that status does
+ * not show.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -257,13 +258,17 @@ int pc_attach(const char *ifname, enum pc_attach_mode mode,
 	if (err)
 		goto fail;
 	attached = 1;
-	pc_path(path, sizeof(path), inst->pin_dir, PC_PIN_LINK);
-	if (inst->link_fd >= 0 && bpf_obj_pin(inst->link_fd, path)) {
+	/* the program's pin first, then the link's: killed in between, the
+	 * link dies with us (detaching the program) and status shows a
+	 * complete instance that is not attached, which detach removes;
+	 * never a program attached under pins that status skips */
+	pc_path(path, sizeof(path), inst->pin_dir, PC_PIN_PROG);
+	if (bpf_obj_pin(inst->prog_fd, path)) {
 		err = -errno;
 		goto fail;
 	}
-	pc_path(path, sizeof(path), inst->pin_dir, PC_PIN_PROG);
-	if (bpf_obj_pin(inst->prog_fd, path)) {
+	pc_path(path, sizeof(path), inst->pin_dir, PC_PIN_LINK);
+	if (inst->link_fd >= 0 && bpf_obj_pin(inst->link_fd, path)) {
 		err = -errno;
 		goto fail;
 	}
