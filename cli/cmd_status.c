@@ -14,6 +14,9 @@
  *   ifindex               number: the interface the instance belongs to
  *   interface_present     bool: false when that interface is gone (deleted,
  *                         or its namespace was): `portcullis prune` frees it
+ *   complete              bool: false when the attach was killed after the
+ *                         program went on the interface but before it was
+ *                         pinned (detach removes it)
  *   attached              bool: the pinned program is on the interface
  *   attach_mode           "native" | "skb" | "hw", null when not attached
  *   attach_type           "dispatcher" (libxdp) | "direct", null when not
@@ -79,11 +82,12 @@ static json_t *describe(struct pc_instance *inst)
 	s.source[sizeof(s.source) - 1] = '\0';
 	iso_time(s.applied_unix_ns, when, sizeof(when));
 	snprintf(hash, sizeof(hash), "%016" PRIx64, (uint64_t)s.policy_hash);
-	return json_pack("{s:o, s:I, s:b, s:b, s:s?, s:s?, s:I, s:I, s:s?, s:s?, s:s, s:I,"
+	return json_pack("{s:o, s:I, s:b, s:b, s:b, s:s?, s:s?, s:I, s:I, s:s?, s:s?, s:s, s:I,"
 			 " s:s, s:I, s:I, s:I, s:I, s:I}",
 			 "interface", pc_json_str(inst->ifname),
 			 "ifindex", (json_int_t)inst->ifindex,
 			 "interface_present", !ai.iface_gone,
+			 "complete", !inst->interrupted,
 			 "attached", ai.attached,
 			 "attach_mode", ai.attached ? mode_name(ai.mode) : NULL,
 			 "attach_type", ai.attached ? (ai.dispatcher ? "dispatcher" : "direct") : NULL,
@@ -122,6 +126,10 @@ static void print_text(json_t *o)
 		printf("  attached:  NO (program id %" JSON_INTEGER_FORMAT
 		       " pinned but not on the interface: run portcullis detach %s, then attach)\n",
 		       json_integer_value(json_object_get(o, "prog_id")),
+		       json_string_value(json_object_get(o, "interface")));
+	if (json_is_false(json_object_get(o, "complete")))
+		printf("  note:      its attach was killed before it finished: "
+		       "run portcullis detach %s, then attach again\n",
 		       json_string_value(json_object_get(o, "interface")));
 	printf("  policy:    version %" JSON_INTEGER_FORMAT ", %s%s%s%s\n",
 	       json_integer_value(json_object_get(o, "version")),

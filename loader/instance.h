@@ -38,6 +38,8 @@ struct pc_instance {
 	char pin_dir[512];	/* "" for an unattached instance */
 	int prog_fd;
 	int link_fd;		/* the pinned bpf_link, or -1 (dispatcher) */
+	int interrupted;	/* an attach died before pinning its program,
+				 * which is on the interface (prog_fd) */
 	int control_fd, settings_fd, ports_fd, prefix_nodes_fd;
 	int port_stats_fd, bucket_stats_fd, sync_fd;
 	int lock_fd;		/* flock on pin_dir while publishing, or -1 */

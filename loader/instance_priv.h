@@ -94,6 +94,11 @@ int pc_nodes_map(struct pc_instance *inst, struct pc_node **base);
 int pc_nodes_view(struct pc_instance *inst, uint32_t gen, struct pc_trie_view *v);
 void pc_nodes_unmap(const struct pc_node *base);
 
+/* The program an attach killed before pinning it left on ifindex (libxdp's
+ * fallback attaches it by netlink for a moment): the one there that uses
+ * the maps pinned in dir. 0 when there is none. */
+uint32_t pc_orphan_prog_id(const char *dir, int ifindex);
+
 /* The id of a BPF object fd (program or map), 0 on error. */
 uint32_t pc_obj_id(int fd);
 

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -428,6 +429,19 @@ void pc_rmdir_empty(const char *dir)
 		rmdir(buf);
 }
 
+/* An attach that died in dir leaving its program on the interface; not
+ * one that is running (it holds the directory's lock). */
+static int interrupted_attach(const char *dir, int ifindex)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), dead;
+
+	if (fd < 0)
+		return 0;
+	dead = !flock(fd, LOCK_SH | LOCK_NB) && pc_orphan_prog_id(dir, ifindex);
+	close(fd);
+	return dead;
+}
+
 int pc_for_each_instance(int (*fn)(void *ctx, const char *pin_dir,
 				   const char *ifname), void *ctx)
 {
@@ -450,9 +464,10 @@ int pc_for_each_instance(int (*fn)(void *ctx, const char *pin_dir,
 		if (pc_parse_inst_dir(de->d_name, &ifindex, name, sizeof(name)))
 			continue;
 		pc_path(dir, sizeof(dir), ns, de->d_name);
-		/* only complete instances: the program pin is made last */
+		/* complete instances (the program pin marks one), and those of
+		 * an attach that died leaving its program on the interface */
 		pc_path(prog, sizeof(prog), dir, PC_PIN_PROG);
-		if (stat(prog, &st))
+		if (stat(prog, &st) && !interrupted_attach(dir, ifindex))
 			continue;
 		/* its name now (renamed?), or at attach time when gone */
 		err = fn(ctx, dir, if_indextoname(ifindex, cur) ? cur : name);
