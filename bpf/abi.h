@@ -353,7 +353,7 @@ static inline __u32 pc_port_index(__u32 gen, __u32 proto, __u32 port)
 	return (gen * PC_NUM_PROTOS + proto) * PC_NUM_PORTS + port;
 }
 
-/* ---- pins: /sys/fs/bpf/portcullis/[netns-INODE/]IFACE/NAME ---- */
+/* ---- pins: /sys/fs/bpf/portcullis/netns-COOKIE/IFINDEX-IFACE/NAME ---- */
 #define PC_PIN_ROOT		"/sys/fs/bpf/portcullis"
 #define PC_PIN_PROG		"prog"
 #define PC_PIN_CONTROL		"control"

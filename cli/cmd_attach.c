@@ -262,7 +262,7 @@ int cmd_detach(int argc, char **argv)
 		cli_error("%s has no portcullis program: nothing to detach", ifname);
 		return PC_EXIT_FAIL;
 	}
-	if (err == -EUCLEAN) {
+	if (err == -EUCLEAN || err == -ENOMEDIUM) {
 		cli_pin_error(err);
 		return PC_EXIT_FAIL;
 	}

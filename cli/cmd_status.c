@@ -14,6 +14,9 @@
  *   ifindex               number: the interface the instance belongs to
  *   interface_present     bool: false when that interface is gone (deleted,
  *                         or its namespace was): `portcullis prune` frees it
+ *   complete              bool: false when the attach was killed after the
+ *                         program went on the interface but before it was
+ *                         pinned (detach removes it)
  *   attached              bool: the pinned program is on the interface
  *   attach_mode           "native" | "skb" | "hw", null when not attached
  *   attach_type           "dispatcher" (libxdp) | "direct", null when not
@@ -80,11 +83,12 @@ static json_t *describe(struct pc_instance *inst)
 	iso_time(s.applied_unix_ns, when, sizeof(when));
 	snprintf(hash, sizeof(hash), "%016" PRIx64, (uint64_t)s.policy_hash);
 	/* names from outside: any bytes, kept valid in JSON (pc_json_str) */
-	return json_pack("{s:o, s:I, s:b, s:b, s:s?, s:s?, s:I, s:I, s:o, s:s?, s:s, s:I,"
+	return json_pack("{s:o, s:I, s:b, s:b, s:b, s:s?, s:s?, s:I, s:I, s:o, s:s?, s:s, s:I,"
 			 " s:s, s:I, s:I, s:I, s:I, s:I}",
 			 "interface", pc_json_str(inst->ifname),
 			 "ifindex", (json_int_t)inst->ifindex,
 			 "interface_present", !ai.iface_gone,
+			 "complete", !inst->interrupted,
 			 "attached", ai.attached,
 			 "attach_mode", ai.attached ? mode_name(ai.mode) : NULL,
 			 "attach_type", ai.attached ? (ai.dispatcher ? "dispatcher" : "direct") : NULL,
@@ -123,6 +127,10 @@ static void print_text(json_t *o)
 		printf("  attached:  NO (program id %" JSON_INTEGER_FORMAT
 		       " pinned but not on the interface: run portcullis detach %s, then attach)\n",
 		       json_integer_value(json_object_get(o, "prog_id")),
+		       json_string_value(json_object_get(o, "interface")));
+	if (json_is_false(json_object_get(o, "complete")))
+		printf("  note:      its attach was killed before it finished: "
+		       "run portcullis detach %s, then attach again\n",
 		       json_string_value(json_object_get(o, "interface")));
 	printf("  policy:    version %" JSON_INTEGER_FORMAT ", %s%s%s%s\n",
 	       json_integer_value(json_object_get(o, "version")),
@@ -184,7 +192,7 @@ static int open_named(const char *ifname, struct pc_instance **inst)
 		err = pc_open_dir(dir, ifname, inst);
 	if (!err)
 		return 0;
-	if (err == -EUCLEAN)
+	if (err == -EUCLEAN || err == -ENOMEDIUM)
 		cli_pin_error(err);
 	else if (err == -ENODEV)
 		cli_error("no such interface: %s", ifname);
@@ -244,6 +252,11 @@ int cmd_status(int argc, char **argv)
 
 	w.all = json_array();
 	err = pc_for_each_instance(one, &w);
+	if (err == -ENOMEDIUM || err == -EUCLEAN) {
+		cli_pin_error(err);
+		json_decref(w.all);
+		return PC_EXIT_FAIL;
+	}
 	if (err) {
 		cli_error("failed to list instances: %s", strerror(-err));
 		json_decref(w.all);

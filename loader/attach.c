@@ -1,20 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * attach.c - attach an instance to an interface and detach it, through
- * libxdp: its dispatcher where the kernel allows freplace programs (other
- * XDP programs can share the interface), else libxdp's own single-program
- * fallback, else a direct netlink attach of our own. Either way the
- * program stays attached after the process exits (netlink attach, and
- * libxdp pins the dispatcher link in bpffs). Returns 0 or -errno.
+ * attach.c - attach an instance to an interface and detach it: through
+ * libxdp's dispatcher where the kernel allows freplace programs (other
+ * XDP programs can share the interface), else through a bpf_link of our
+ * own, pinned with the instance. Either way the program stays attached
+ * after the process exits (the pinned link; libxdp pins the dispatcher's
+ * links in bpffs). Also prune: freeing instances known to be dead.
+ * Returns 0 or -errno.
  *
  * Order in pc_attach: maps created and the first policy published before
- * the program is loaded, maps pinned, program attached, program pinned
- * last (its pin marks a complete instance). Any failure undoes all of it.
+ * the program is loaded, maps pinned, program attached, then pinned (its
+ * pin marks a complete instance), its link pinned last. Any failure
+ * undoes all of it; a kill leaves no program attached that status does
+ * not show.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,8 +192,9 @@ static int claim_dir(const char *dir, int *lock_fd)
 	return 0;
 }
 
-static int make_dir(const char *dir, int *lock_fd)
+static int make_dir(const char *dir, int ifindex, int *lock_fd)
 {
+	__u32 orphan;
 	char ns[512];
 	int err, tries;
 
@@ -201,19 +204,25 @@ static int make_dir(const char *dir, int *lock_fd)
 		err = pc_ns_dir(ns, sizeof(ns), 1);
 		if (err)
 			return err;
-		err = mkdir(dir, 0700) && errno != EEXIST ? -errno : 0;
+		if (!mkdir(dir, 0700))	/* ours: 0700 whatever the umask */
+			err = chmod(dir, 0700) ? -errno : 0;
+		else
+			err = errno == EEXIST ? 0 : -errno;
 		if (err != -ENOENT)
 			break;
 	}
-	if (!err && chmod(dir, 0700))	/* whatever the umask */
-		err = -errno;
 	if (!err)
 		err = pc_check_dir(dir);
 	if (!err)
 		err = claim_dir(dir, lock_fd);
 	if (err)
 		return err;
-	/* leftovers of a dead attach: their program was never pinned */
+	/* leftovers of a dead attach: their program was never pinned, but
+	 * libxdp may have put it on the interface (its fallback attach,
+	 * undone only once libxdp has returned) */
+	orphan = pc_orphan_prog_id(dir, ifindex);
+	if (orphan)
+		detach_prog(ifindex, orphan);
 	pc_unlink_pins(dir);
 	return 0;
 }
@@ -238,7 +247,7 @@ int pc_attach(const char *ifname, enum pc_attach_mode mode,
 	/* finds the bpffs, or refuses (-ENOMEDIUM) before anything is made */
 	err = pc_pin_dir(ifname, inst->pin_dir, sizeof(inst->pin_dir));
 	if (!err)
-		err = make_dir(inst->pin_dir, &lock_fd);
+		err = make_dir(inst->pin_dir, inst->ifindex, &lock_fd);
 	if (err)
 		goto fail_free;
 
@@ -255,13 +264,17 @@ int pc_attach(const char *ifname, enum pc_attach_mode mode,
 	if (err)
 		goto fail;
 	attached = 1;
-	pc_path(path, sizeof(path), inst->pin_dir, PC_PIN_LINK);
-	if (inst->link_fd >= 0 && bpf_obj_pin(inst->link_fd, path)) {
+	/* the program's pin first, then the link's: killed in between, the
+	 * link dies with us (detaching the program) and status shows a
+	 * complete instance that is not attached, which detach removes;
+	 * never a program attached under pins that status skips */
+	pc_path(path, sizeof(path), inst->pin_dir, PC_PIN_PROG);
+	if (bpf_obj_pin(inst->prog_fd, path)) {
 		err = -errno;
 		goto fail;
 	}
-	pc_path(path, sizeof(path), inst->pin_dir, PC_PIN_PROG);
-	if (bpf_obj_pin(inst->prog_fd, path)) {
+	pc_path(path, sizeof(path), inst->pin_dir, PC_PIN_LINK);
+	if (inst->link_fd >= 0 && bpf_obj_pin(inst->link_fd, path)) {
 		err = -errno;
 		goto fail;
 	}
@@ -282,12 +295,42 @@ fail_free:
 	return err;
 }
 
-/* Our program's id: from its pin, or (pin lost by an attach that died
- * after attaching) by name among the programs on the interface. */
+__u32 pc_orphan_prog_id(const char *dir, int ifindex)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info), id = 0, maps[16], ours, i;
+	char path[600];
+	int fd, mfd;
+
+	if (ifindex <= 0 || bpf_xdp_query_id(ifindex, 0, &id) || !id)
+		return 0;
+	pc_path(path, sizeof(path), dir, PC_PIN_PORTS);
+	if (pc_check_pin(path))
+		return 0;
+	mfd = bpf_obj_get(path);
+	if (mfd < 0)
+		return 0;
+	ours = pc_obj_id(mfd);
+	close(mfd);
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = 16;
+	info.map_ids = (__u64)(unsigned long)maps;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.nr_map_ids = 0;
+	close(fd);
+	for (i = 0; i < info.nr_map_ids && i < 16; i++)
+		if (maps[i] == ours)
+			return id;
+	return 0;
+}
+
+/* Our program's id: from its pin, or (an attach killed before it pinned
+ * its program) the one on the interface that uses this instance's maps. */
 static __u32 our_prog_id(const char *dir, int ifindex)
 {
-	struct xdp_multiprog *mp;
-	struct xdp_program *p = NULL;
 	char path[512];
 	__u32 id = 0;
 	int fd;
@@ -299,22 +342,7 @@ static __u32 our_prog_id(const char *dir, int ifindex)
 		close(fd);
 		return id;
 	}
-	if (!ifindex)
-		return 0;
-	mp = xdp_multiprog__get_from_ifindex(ifindex);
-	if (!mp || libxdp_get_error(mp))
-		return 0;
-	if (xdp_multiprog__is_legacy(mp)) {
-		p = xdp_multiprog__main_prog(mp);
-		if (p && !strcmp(xdp_program__name(p), PROG_NAME))
-			id = xdp_program__id(p);
-	} else {
-		while ((p = xdp_multiprog__next_prog(p, mp)))
-			if (!strcmp(xdp_program__name(p), PROG_NAME))
-				id = xdp_program__id(p);
-	}
-	xdp_multiprog__close(mp);
-	return id;
+	return pc_orphan_prog_id(dir, ifindex);
 }
 
 /* Detach the program of the instance in dir (ifindex: its interface, 0

@@ -38,6 +38,8 @@ struct pc_instance {
 	char pin_dir[512];	/* "" for an unattached instance */
 	int prog_fd;
 	int link_fd;		/* the pinned bpf_link, or -1 (dispatcher) */
+	int interrupted;	/* an attach died before pinning its program,
+				 * which is on the interface (prog_fd) */
 	int control_fd, settings_fd, ports_fd, prefix_nodes_fd;
 	int port_stats_fd, bucket_stats_fd, sync_fd;
 	int lock_fd;		/* flock on pin_dir while publishing, or -1 */
@@ -183,8 +185,9 @@ int pc_map_memory(struct pc_instance *inst, uint64_t *bytes);
  * (Added by the loader, for status.) */
 int pc_counter_memory(struct pc_instance *inst, uint64_t *bytes);
 
-/* Every instance visible from this network namespace: calls fn for each
- * pin directory with its interface name. */
+/* Every instance of this network namespace: calls fn for each pin
+ * directory with its interface's name (now, or at attach when it is
+ * gone). -ENOMEDIUM: no bpffs in reach (pins.c). */
 int pc_for_each_instance(int (*fn)(void *ctx, const char *pin_dir,
 				   const char *ifname), void *ctx);
 

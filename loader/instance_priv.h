@@ -72,7 +72,6 @@ int pc_check_pin(const char *path);
 void pc_name_encode(const char *name, char *out, size_t len);
 int pc_name_decode(const char *enc, char *out, size_t len);
 int pc_parse_inst_dir(const char *base, int *ifindex, char *name, size_t len);
-int pc_mkdir_p(const char *path);	/* mode 0700 for every level made */
 /* buf = dir/name; -ENAMETOOLONG when it does not fit */
 int pc_path(char *buf, size_t len, const char *dir, const char *name);
 const char *pc_bpffs_path(void);	/* after pc_bpffs_find() */
@@ -97,6 +96,11 @@ void pc_nodes_unmap(const struct pc_node *base);
 
 /* Free what counters.c keeps per instance (its loaded sum program). */
 void pc_counters_release(struct pc_instance *inst);
+
+/* The program an attach killed before pinning it left on ifindex (libxdp's
+ * fallback attaches it by netlink for a moment): the one there that uses
+ * the maps pinned in dir. 0 when there is none. */
+uint32_t pc_orphan_prog_id(const char *dir, int ifindex);
 
 /* The id of a BPF object fd (program or map), 0 on error. */
 uint32_t pc_obj_id(int fd);

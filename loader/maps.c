@@ -341,7 +341,7 @@ int pc_open_dir(const char *pin_dir, const char *ifname,
 {
 	struct pc_instance *inst;
 	struct bpf_prog_info pinfo;
-	__u32 plen = sizeof(pinfo);
+	__u32 plen = sizeof(pinfo), orphan;
 	size_t i;
 	int err;
 
@@ -370,6 +370,13 @@ int pc_open_dir(const char *pin_dir, const char *ifname,
 		inst->prog_fd = get_pin(pin_dir, PC_PIN_PROG);
 		if (inst->prog_fd < 0)
 			err = inst->prog_fd;
+	}
+	if (err == -ENOENT && inst->control_fd >= 0 &&
+	    (orphan = pc_orphan_prog_id(pin_dir, inst->ifindex))) {
+		/* shown, so that detach is run on it */
+		inst->prog_fd = bpf_prog_get_fd_by_id(orphan);
+		inst->interrupted = 1;
+		err = inst->prog_fd < 0 ? -errno : 0;
 	}
 	if (!err) {
 		memset(&pinfo, 0, sizeof(pinfo));

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -152,6 +153,8 @@ static int use_foreign(int pid, unsigned long self_mnt)
 		return -ENOENT;
 	}
 	snprintf(bpffs, sizeof(bpffs), "/proc/self/fd/%d", fd);
+	/* libxdp pins its dispatcher there too */
+	setenv("LIBXDP_BPFFS", bpffs, 1);
 	return 0;
 }
 
@@ -339,9 +342,8 @@ int pc_find_dir(const char *ifname, char *buf, size_t len)
 	ifindex = if_nametoindex(ifname);
 	if (!ifindex)
 		return -ENODEV;
+	/* -ENOMEDIUM (no bpffs in reach) says more than "no instance" */
 	err = pc_ns_dir(ns, sizeof(ns), 0);
-	if (err == -ENOMEDIUM)
-		return -ENOENT;	/* no bpffs in reach: nothing was pinned */
 	if (err)
 		return err;
 	err = find_by_ifindex(ns, ifindex, buf, len);
@@ -371,25 +373,6 @@ int pc_path(char *buf, size_t len, const char *dir, const char *name)
 	int n = snprintf(buf, len, "%s/%s", dir, name);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-int pc_mkdir_p(const char *path)
-{
-	char buf[512];
-	size_t i, len = strlen(path);
-
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -errno;
-		buf[i] = path[i];
-	}
-	return 0;
 }
 
 int pc_pin_all(struct pc_instance *inst, const char *dir)
@@ -446,6 +429,19 @@ void pc_rmdir_empty(const char *dir)
 		rmdir(buf);
 }
 
+/* An attach that died in dir leaving its program on the interface; not
+ * one that is running (it holds the directory's lock). */
+static int interrupted_attach(const char *dir, int ifindex)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), dead;
+
+	if (fd < 0)
+		return 0;
+	dead = !flock(fd, LOCK_SH | LOCK_NB) && pc_orphan_prog_id(dir, ifindex);
+	close(fd);
+	return dead;
+}
+
 int pc_for_each_instance(int (*fn)(void *ctx, const char *pin_dir,
 				   const char *ifname), void *ctx)
 {
@@ -457,7 +453,7 @@ int pc_for_each_instance(int (*fn)(void *ctx, const char *pin_dir,
 	DIR *d;
 
 	err = pc_ns_dir(ns, sizeof(ns), 0);
-	if (err == -ENOENT || err == -ENOMEDIUM)
+	if (err == -ENOENT)
 		return 0;	/* nothing pinned from this namespace */
 	if (err)
 		return err;
@@ -468,9 +464,10 @@ int pc_for_each_instance(int (*fn)(void *ctx, const char *pin_dir,
 		if (pc_parse_inst_dir(de->d_name, &ifindex, name, sizeof(name)))
 			continue;
 		pc_path(dir, sizeof(dir), ns, de->d_name);
-		/* only complete instances: the program pin is made last */
+		/* complete instances (the program pin marks one), and those of
+		 * an attach that died leaving its program on the interface */
 		pc_path(prog, sizeof(prog), dir, PC_PIN_PROG);
-		if (stat(prog, &st))
+		if (stat(prog, &st) && !interrupted_attach(dir, ifindex))
 			continue;
 		/* its name now (renamed?), or at attach time when gone */
 		err = fn(ctx, dir, if_indextoname(ifindex, cur) ? cur : name);

@@ -35,6 +35,9 @@ host_id=$(host status "$DEV" --json | jq .prog_id)
 # the container: pid 1 is a sleep; commands enter its namespaces
 lab_bg unshare -pfn --mount-proc --kill-child sleep 600
 UPID=$LAB_LAST_PID
+# unshare ignores SIGTERM while it waits; SIGKILL ends it, and
+# --kill-child then the container
+lab_on_exit "kill -KILL $UPID"
 for i in $(seq 50); do
 	CPID=$(cat "/proc/$UPID/task/$UPID/children" 2>/dev/null | awk '{print $1}')
 	[ -n "$CPID" ] && break
@@ -66,7 +69,7 @@ expect_eq "container: source after the host's apply" "$(ctr "$PC_BIN" status "$D
 expect_eq "container: version after the host's apply" "$(ctr "$PC_BIN" status "$DEV" --json | jq .version)" 2
 
 # the container ends: its namespaces and its veth go
-kill "$UPID"
+kill -KILL "$UPID"
 wait "$UPID" 2>/dev/null
 CDIR=$PC_PIN_ROOT/netns-$CK
 for i in $(seq 50); do

@@ -6,7 +6,9 @@
 #    detach by it removes nothing); traffic keeps being judged and counted;
 #  - deleted and made again under the same name: status shows the old
 #    instance as gone, apply refuses (no version bump into nothing), attach
-#    makes a fresh instance, prune frees the old one and leaves the new.
+#    makes a fresh instance, prune frees the old one and leaves the new;
+#  - the program taken off the link by someone else: apply and stats
+#    refuse ("no longer on the interface"), status shows it, detach cleans.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
 lab_need jq
@@ -81,5 +83,14 @@ grep -qF "freed $NEW" <<<"$out" || fail "prune did not free the old instance: $o
 [ -e "$PIN_NEW/prog" ] || fail "prune removed the new instance"
 expect_eq "instances after prune" "$(pc status --json | jq length)" 1
 expect_eq "new instance still filters" "$(pc_port_count udp 5005 dropped)" 3
+
+# the program taken off the interface behind portcullis' back: every verb
+# checks the link, apply bumps no version into nothing
+bpftool link detach pinned "$PIN_NEW/link" || fail "bpftool link detach"
+lab_expect_rc 1 "the portcullis program of $NEW is no longer on the interface" pc apply "$NEW" "$P2"
+lab_expect_rc 1 "no longer on the interface" pc stats "$NEW"
+expect_eq "status: attached" "$(pc status "$NEW" --json | jq .attached)" false
+expect_eq "version after the refused apply" "$(pc status "$NEW" --json | jq .version)" 1
 pc detach "$NEW" >/dev/null || fail "detach"
+[ ! -e "$PIN_NEW" ] || fail "detach left $PIN_NEW"
 echo "test_hosts_ifaces: all checks passed"

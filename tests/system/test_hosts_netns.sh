@@ -4,9 +4,11 @@
 #  - `ip netns exec NS portcullis ...` (a private mount namespace with a
 #    fresh /sys and no bpffs): attach pins in the host's bpffs, and every
 #    later command finds the instance, through ip netns exec or nsenter;
+#    the same from any mount namespace without a bpffs (unshare -m, umount);
 #    where no bpffs that outlives the command is in reach (a private mount
 #    and pid namespace without one), attach refuses with a message saying
-#    how to run it, before anything is attached or pinned;
+#    how to run it, before anything is attached or pinned (status too,
+#    rather than saying there is no instance);
 #  - a namespace deleted with an instance in it, then namespaces made until
 #    one gets the dead one's inode: the new one inherits nothing (status,
 #    apply, attach see a clean interface), and `portcullis prune` frees the
@@ -48,11 +50,26 @@ ipx detach "$LAB_SIF" >/dev/null || fail "detach through ip netns exec"
 [ ! -e "$PIN" ] || fail "pins left after detach: $PIN"
 ok "attach, status, stats, apply, detach through ip netns exec"
 
+# any mount namespace without a bpffs (unshare -m, then umount): the same
+nobpf() {
+	nsenter --net="/var/run/netns/$LAB_S" unshare -m \
+		sh -c 'umount /sys/fs/bpf && exec "$0" "$@"' "$PC_BIN" "$@"
+}
+nobpf attach "$LAB_SIF" --policy "$P1" >/dev/null || fail "attach without a bpffs mounted"
+[ -e "$PIN/link" ] || fail "attach without a bpffs mounted left no pins at $PIN"
+expect_eq "status through nsenter" "$(pc status "$LAB_SIF" --json | jq .prog_id)" "$(lab_xdp_prog_id)"
+nobpf detach "$LAB_SIF" >/dev/null || fail "detach without a bpffs mounted"
+[ -z "$(lab_xdp_prog_id)" ] && [ ! -e "$PIN" ] || fail "detach without a bpffs mounted left something"
+ok "attach, status, detach from a mount namespace without a bpffs"
+
 # no bpffs in reach: a private mount and pid namespace whose /sys/fs/bpf
 # is unmounted (pid 1 there is the command itself: no ancestor to borrow)
 lab_expect_rc 1 "nsenter --net=/run/netns/NS portcullis" \
 	nsenter --net="/var/run/netns/$LAB_S" unshare -m -p -f --mount-proc \
 	sh -c 'umount /sys/fs/bpf && exec "$0" attach "$1" --policy "$2"' "$PC_BIN" "$LAB_SIF" "$P1"
+lab_expect_rc 1 "nsenter --net=/run/netns/NS portcullis" \
+	nsenter --net="/var/run/netns/$LAB_S" unshare -m -p -f --mount-proc \
+	sh -c 'umount /sys/fs/bpf && exec "$0" status' "$PC_BIN"
 [ -z "$(lab_xdp_prog_id)" ] || fail "the refused attach left a program on $LAB_SIF"
 [ ! -e "$PIN" ] || fail "the refused attach left pins at $PIN"
 ok "no bpffs that outlives the command: refused, nothing attached"
