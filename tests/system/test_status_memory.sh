@@ -18,16 +18,19 @@ js=$(pc status "$LAB_SIF" --json) || fail "status --json"
 
 # what the kernel says of every pinned map
 kernel_total=0 kernel_per_cpu=0
+n_maps=0
 for m in "$PIN"/*; do
-	[ "$(basename "$m")" = prog ] && continue
-	info=$(bpftool map show pinned "$m" -j 2>/dev/null) || continue	# link, lock
+	case $(basename "$m") in prog|link) continue ;; esac	# not maps
+	info=$(bpftool map show pinned "$m" -j) || fail "bpftool map show pinned $m"
+	n_maps=$((n_maps + 1))
 	kernel_total=$((kernel_total + $(jq -r '.bytes_memlock' <<<"$info")))
 	case $(jq -r '.type' <<<"$info") in
 	percpu_array|percpu_hash|lru_percpu_hash)
 		kernel_per_cpu=$((kernel_per_cpu + $(jq -r '.max_entries * ((.bytes_value + 7) / 8 | floor) * 8' <<<"$info")))
 	esac
 done
-[ "$kernel_per_cpu" -gt 0 ] || fail "no per-CPU map pinned in $PIN"
+[ "$n_maps" -ge 7 ] && [ "$kernel_per_cpu" -gt 0 ] ||
+	fail "$n_maps maps pinned in $PIN, want 7 or more, per-CPU ones among them"
 expect_eq "map_memory_bytes = memlock of every pinned map" \
 	"$(jq -r .map_memory_bytes <<<"$js")" "$kernel_total"
 expect_eq "map_memory_per_cpu_bytes = the per-CPU maps' values" \
