@@ -31,6 +31,10 @@
  *                         LPM entries of the live version)
  *   counter_memory_bytes  number, port_stats + bucket_stats, all CPUs
  *   map_memory_bytes      number, every map of the instance
+ *   map_memory_per_cpu_bytes  number, the part of map_memory_bytes each
+ *                         possible CPU adds (per-CPU values)
+ *   possible_cpus         number, the CPUs the kernel keeps per-CPU values
+ *                         for (may exceed the online ones)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -63,7 +67,7 @@ static json_t *describe(struct pc_instance *inst)
 {
 	struct pc_attach_info ai;
 	struct pc_settings s;
-	uint64_t mem = 0, cmem = 0;
+	uint64_t mem = 0, cmem = 0, pmem = 0;
 	char when[64], hash[17];
 	int err;
 
@@ -74,6 +78,8 @@ static json_t *describe(struct pc_instance *inst)
 		err = pc_map_memory(inst, &mem);
 	if (!err)
 		err = pc_counter_memory(inst, &cmem);
+	if (!err)
+		err = pc_map_memory_per_cpu(inst, &pmem);
 	if (err) {
 		cli_error("failed to read the state of %s: %s", inst->ifname,
 			  strerror(-err));
@@ -84,7 +90,7 @@ static json_t *describe(struct pc_instance *inst)
 	snprintf(hash, sizeof(hash), "%016" PRIx64, (uint64_t)s.policy_hash);
 	/* names from outside: any bytes, kept valid in JSON (pc_json_str) */
 	return json_pack("{s:o, s:I, s:b, s:b, s:b, s:s?, s:s?, s:I, s:I, s:o, s:s?, s:s, s:I,"
-			 " s:s, s:I, s:I, s:I, s:I, s:I}",
+			 " s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "interface", pc_json_str(inst->ifname),
 			 "ifindex", (json_int_t)inst->ifindex,
 			 "interface_present", !ai.iface_gone,
@@ -103,7 +109,9 @@ static json_t *describe(struct pc_instance *inst)
 			 "classes", (json_int_t)s.class_count,
 			 "prefixes", (json_int_t)s.prefix_count,
 			 "map_memory_bytes", (json_int_t)mem,
-			 "counter_memory_bytes", (json_int_t)cmem);
+			 "counter_memory_bytes", (json_int_t)cmem,
+			 "map_memory_per_cpu_bytes", (json_int_t)pmem,
+			 "possible_cpus", (json_int_t)inst->ncpus);
 }
 
 static void print_text(json_t *o)
@@ -112,6 +120,8 @@ static void print_text(json_t *o)
 	const char *hash = json_string_value(json_object_get(o, "hash"));
 	json_int_t mem = json_integer_value(json_object_get(o, "map_memory_bytes"));
 	json_int_t cmem = json_integer_value(json_object_get(o, "counter_memory_bytes"));
+	json_int_t pmem = json_integer_value(json_object_get(o, "map_memory_per_cpu_bytes"));
+	json_int_t ncpu = json_integer_value(json_object_get(o, "possible_cpus"));
 
 	printf("%s:\n", json_string_value(json_object_get(o, "interface")));
 	if (json_is_false(json_object_get(o, "interface_present")))
@@ -144,8 +154,10 @@ static void print_text(json_t *o)
 	       json_integer_value(json_object_get(o, "classes")),
 	       json_integer_value(json_object_get(o, "prefixes")));
 	printf("  memory:    counters %" JSON_INTEGER_FORMAT " bytes (%.1f MiB), "
-	       "all maps %" JSON_INTEGER_FORMAT " bytes (%.1f MiB)\n",
-	       cmem, cmem / 1048576.0, mem, mem / 1048576.0);
+	       "all maps %" JSON_INTEGER_FORMAT " bytes (%.1f MiB) = %.1f MiB + "
+	       "%.2f MiB per possible CPU x %" JSON_INTEGER_FORMAT "\n",
+	       cmem, cmem / 1048576.0, mem, mem / 1048576.0,
+	       (mem - pmem * ncpu) / 1048576.0, pmem / 1048576.0, ncpu);
 }
 
 struct walk {

@@ -418,3 +418,41 @@ int pc_counter_memory(struct pc_instance *inst, uint64_t *bytes)
 		*bytes = a + b;
 	return err;
 }
+
+/* A per-CPU map keeps one copy of every value for each possible CPU, each
+ * rounded up to 8 bytes: what one more possible CPU costs. */
+static int map_bytes_per_cpu(int fd, uint64_t *bytes)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	switch (info.type) {
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+	case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+		*bytes = (uint64_t)info.max_entries * ((info.value_size + 7) & ~7u);
+		break;
+	default:
+		*bytes = 0;
+	}
+	return 0;
+}
+
+int pc_map_memory_per_cpu(struct pc_instance *inst, uint64_t *bytes)
+{
+	uint64_t sum = 0, b = 0;
+	size_t i;
+	int err;
+
+	for (i = 0; i < pc_n_map_specs; i++) {
+		err = map_bytes_per_cpu(*pc_spec_fd(inst, &pc_map_specs[i]), &b);
+		if (err)
+			return err;
+		sum += b;
+	}
+	*bytes = sum;
+	return 0;
+}

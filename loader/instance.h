@@ -184,6 +184,9 @@ int pc_map_memory(struct pc_instance *inst, uint64_t *bytes);
 /* The same for the counter maps alone (port_stats, bucket_stats).
  * (Added by the loader, for status.) */
 int pc_counter_memory(struct pc_instance *inst, uint64_t *bytes);
+/* The part of pc_map_memory that each possible CPU adds (the per-CPU
+ * maps' values): memory = CPU-independent part + this x possible CPUs. */
+int pc_map_memory_per_cpu(struct pc_instance *inst, uint64_t *bytes);
 
 /* Every instance of this network namespace: calls fn for each pin
  * directory with its interface's name (now, or at attach when it is

@@ -1,20 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * bench_mem.c - kernel memory of one interface's maps (SPEC section 6,
- * benchmark item 5), as a function of the CPU count. Loads portcullis
- * (unattached) with an empty policy and with 100,000 source prefixes and
- * reads each map's memlock from the kernel (/proc/self/fdinfo). The
- * per-CPU maps (port_stats, bucket_stats) grow with the number of possible
- * CPUs; the rest does not. The table for other CPU counts takes the
- * per-CPU maps' values (entries x sizeof(struct pc_counter) per CPU) out of
- * the measured total and adds them back for each CPU count.
+ * benchmark item 5, and the memory targets of docs/DESIGN.md "Memory"),
+ * as a function of the number of possible CPUs. Loads portcullis
+ * (unattached) with four policies (the bench's base policy,
+ * examples/web.policy, 1,000 and 100,000 scattered source prefixes) and
+ * reads each map's memlock from the kernel (/proc/self/fdinfo).
  *
- * prefix_nodes is an array: its size does not depend on the policy; the
- * nodes the 100,000-prefix policy uses are printed.
+ * Memory per interface = F + P x possible CPUs: P (pc_map_memory_per_cpu)
+ * is what the per-CPU maps keep for each CPU (entries x value rounded up
+ * to 8 bytes); F, the rest, is the measured total minus P x this
+ * machine's possible CPUs. The tables for other CPU counts use that
+ * formula, so that a 2-CPU machine reports 64 and 256 CPUs.
  *
- * Usage: bench_mem
+ * Prints the tables and three TARGET lines:
+ *   - at 64 possible CPUs, examples/web.policy: <= 100 MiB
+ *   - the CPU-independent part, 1,000 prefixes: <= 16 MiB
+ *   - at 256 possible CPUs with the lean setting: <= 64 MiB (portcullis
+ *     has no lean setting yet: judged with the default layout)
+ *
+ * Usage: bench_mem   (from the top of the repository: reads examples/)
  */
 #include "tests/bench/benchlib.h"
+
+#define MIB 1048576.0
+#define WEB_POLICY "examples/web.policy"
 
 static unsigned long long memlock(int fd)
 {
@@ -33,75 +43,146 @@ static unsigned long long memlock(int fd)
 	return v;
 }
 
-struct row {
-	const char *name;
-	unsigned long long bytes;
-	int per_cpu;
+#define N_MAPS 7
+
+struct layout {
+	const char *policy;	/* its name in the tables */
+	unsigned long long bytes[N_MAPS];	/* memlock of each map */
+	unsigned long long per_cpu;	/* P: bytes one more possible CPU adds */
+	unsigned long long fixed;	/* F: the rest */
+	uint32_t nodes;		/* prefix_nodes entries the policy uses */
 };
 
-static int measure(const char *policy, struct row *r)
-{
-	struct pc_instance *inst = bench_portcullis(policy);
-	int n = 0;
+static const char *const map_name[N_MAPS] = {
+	"control", "settings", "ports", "prefix_nodes", "port_stats",
+	"bucket_stats", "sync",
+};
 
-	r[n++] = (struct row){ "control", memlock(inst->control_fd), 0 };
-	r[n++] = (struct row){ "settings", memlock(inst->settings_fd), 0 };
-	r[n++] = (struct row){ "ports", memlock(inst->ports_fd), 0 };
-	r[n++] = (struct row){ "prefix_nodes", memlock(inst->prefix_nodes_fd), 0 };
-	r[n++] = (struct row){ "port_stats", memlock(inst->port_stats_fd), 1 };
-	r[n++] = (struct row){ "bucket_stats", memlock(inst->bucket_stats_fd), 1 };
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text;
+	long n;
+
+	if (!f)
+		bench_die("%s: %s (run from the top of the repository)", path,
+			  strerror(errno));
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	text = calloc(1, n + 1);
+	if (!text || fread(text, 1, n, f) != (size_t)n)
+		bench_die("%s: cannot read", path);
+	fclose(f);
+	return text;
+}
+
+static void measure(const char *name, const char *text, int ncpu,
+		    struct layout *l)
+{
+	struct pc_compiled *c = bench_compile(text);
+	struct pc_instance *inst = bench_portcullis(text);
+	const int fds[N_MAPS] = {
+		inst->control_fd, inst->settings_fd, inst->ports_fd,
+		inst->prefix_nodes_fd, inst->port_stats_fd,
+		inst->bucket_stats_fd, inst->sync_fd,
+	};
+	unsigned long long total = 0;
+	uint64_t per_cpu;
+	int i, err;
+
+	memset(l, 0, sizeof(*l));
+	l->policy = name;
+	l->nodes = c->n_nodes;
+	pc_compiled_free(c);
+	for (i = 0; i < N_MAPS; i++) {
+		l->bytes[i] = memlock(fds[i]);
+		total += l->bytes[i];
+	}
+	err = pc_map_memory_per_cpu(inst, &per_cpu);
+	if (err)
+		bench_die("per-CPU memory of the maps: %s", strerror(-err));
+	l->per_cpu = per_cpu;
+	l->fixed = total - per_cpu * ncpu;
 	pc_close(inst);
-	return n;
+}
+
+static double mib_at(const struct layout *l, int cpus)
+{
+	return (l->fixed + (double)l->per_cpu * cpus) / MIB;
+}
+
+static void target(const char *name, double got, double limit,
+		   const char *note)
+{
+	printf("TARGET %s: %s %.1f MiB (limit %.0f MiB%s)\n", name,
+	       got <= limit ? "PASS" : "MISS", got, limit, note);
 }
 
 int main(void)
 {
-	static const int cpus[] = { 1, 2, 4, 8, 16, 32, 64, 128 };
-	struct row empty[8], big[8];
-	int n, i, k, ncpu = libbpf_num_possible_cpus();
-	unsigned long long fixed = 0, fixed_big = 0, percpu = 0;
-	uint32_t nodes_used;
+	static const int cpus[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256 };
+	struct layout l[4];
+	int i, k, n = 4, ncpu = libbpf_num_possible_cpus();
 	char *text;
 
 	if (geteuid() != 0)
 		bench_die("needs root (CAP_BPF, CAP_NET_ADMIN)");
 	libbpf_set_print(bench_quiet_print);
-	n = measure(BENCH_BASE_POLICY, empty);
+	measure("base (3 rules)", BENCH_BASE_POLICY, ncpu, &l[0]);
+	text = read_file(WEB_POLICY);
+	measure("web.policy", text, ncpu, &l[1]);
+	free(text);
+	text = bench_policy_prefixes(1000);
+	measure("1,000 prefixes", text, ncpu, &l[2]);
+	free(text);
 	text = bench_policy_prefixes(100000);
-	measure(text, big);
-	{
-		struct pc_compiled *c = bench_compile(text);
-
-		nodes_used = c->n_nodes;
-		pc_compiled_free(c);
-	}
+	measure("100,000 prefixes", text, ncpu, &l[3]);
 	free(text);
 
 	printf("\n### Map memory per interface (kernel memlock, this machine: %d possible CPUs)\n\n", ncpu);
-	printf("| map | empty policy | 100,000 prefixes | grows with CPUs |\n|---|---|---|---|\n");
-	for (i = 0; i < n; i++) {
-		printf("| %s | %llu | %llu | %s |\n", empty[i].name, empty[i].bytes,
-		       big[i].bytes, empty[i].per_cpu ? "yes" : "no");
-		fixed += empty[i].bytes;
-		fixed_big += big[i].bytes;
+	printf("| map |");
+	for (k = 0; k < n; k++)
+		printf(" %s |", l[k].policy);
+	printf(" grows with CPUs |\n|---|");
+	for (k = 0; k <= n; k++)
+		printf("---|");
+	printf("\n");
+	for (i = 0; i < N_MAPS; i++) {
+		printf("| %s |", map_name[i]);
+		for (k = 0; k < n; k++)
+			printf(" %llu |", l[k].bytes[i]);
+		printf(" %s |\n", i == 4 || i == 5 ? "yes" : "no");
 	}
-	/* what one CPU adds: a value per entry of each per-CPU map */
-	percpu = (unsigned long long)(PC_PORT_STATS_ENTRIES + PC_BUCKET_MAX) *
-		 sizeof(struct pc_counter);
-	fixed -= percpu * ncpu;
-	fixed_big -= percpu * ncpu;
-	printf("\n| CPUs | MiB, empty policy | MiB, 100,000 prefixes |\n|---|---|---|\n");
-	for (k = 0; k < (int)(sizeof(cpus) / sizeof(cpus[0])); k++) {
-		double pc = (double)percpu * cpus[k];
+	printf("| CPU-independent part F |");
+	for (k = 0; k < n; k++)
+		printf(" %.2f MiB |", l[k].fixed / MIB);
+	printf(" no |\n| per possible CPU P |");
+	for (k = 0; k < n; k++)
+		printf(" %.2f MiB |", l[k].per_cpu / MIB);
+	printf(" yes |\n");
 
-		printf("| %d | %.1f | %.1f |\n", cpus[k],
-		       (fixed + pc) / 1048576.0, (fixed_big + pc) / 1048576.0);
+	printf("\n| possible CPUs |");
+	for (k = 0; k < n; k++)
+		printf(" MiB, %s |", l[k].policy);
+	printf("\n|---|");
+	for (k = 0; k < n; k++)
+		printf("---|");
+	printf("\n");
+	for (i = 0; i < (int)(sizeof(cpus) / sizeof(cpus[0])); i++) {
+		printf("| %d |", cpus[i]);
+		for (k = 0; k < n; k++)
+			printf(" %.1f |", mib_at(&l[k], cpus[i]));
+		printf("\n");
 	}
-	printf("\nprefix_nodes is allocated whole (both generations, %u nodes of %zu bytes each); the 100,000 prefixes use %u nodes (%.0f%% of one generation's %u)\n",
-	       PC_PREFIX_NODE_ENTRIES, sizeof(struct pc_node), nodes_used,
-	       100.0 * nodes_used / PC_PREFIX_NODES, PC_PREFIX_NODES);
-	printf("\nper CPU: %.2f MiB (port_stats %u + bucket_stats %u entries x %zu bytes); the rest: %.2f MiB\n",
-	       percpu / 1048576.0, PC_PORT_STATS_ENTRIES, PC_BUCKET_MAX,
-	       sizeof(struct pc_counter), fixed / 1048576.0);
+	printf("\nprefix_nodes is allocated whole (both generations, %u entries of %zu bytes); the policies use %u, %u, %u and %u entries of one generation's %u\n",
+	       PC_PREFIX_NODE_ENTRIES, sizeof(struct pc_node), l[0].nodes,
+	       l[1].nodes, l[2].nodes, l[3].nodes, PC_PREFIX_NODES);
+	printf("\nmemory per interface = F + P x possible CPUs (README); P here is port_stats %u + bucket_stats %u entries x %zu bytes\n\n",
+	       PC_PORT_STATS_ENTRIES, PC_BUCKET_MAX, sizeof(struct pc_counter));
+	target("memory at 64 possible CPUs, web.policy", mib_at(&l[1], 64), 100, "");
+	target("memory independent of CPUs, 1,000 prefixes", l[2].fixed / MIB, 16, "");
+	target("memory at 256 possible CPUs, lean setting", mib_at(&l[1], 256), 64,
+	       "; no lean setting yet: the default layout");
 	return 0;
 }
