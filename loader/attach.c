@@ -255,6 +255,9 @@ int pc_attach(const char *ifname, enum pc_attach_mode mode,
 	if (err)
 		goto fail;
 	attached = 1;
+	err = pc_replies_attach(inst);	/* egress: the host's own flows */
+	if (err)
+		goto fail;
 	pc_path(path, sizeof(path), inst->pin_dir, PC_PIN_LINK);
 	if (inst->link_fd >= 0 && bpf_obj_pin(inst->link_fd, path)) {
 		err = -errno;
@@ -274,6 +277,8 @@ fail:
 	/* a link detaches when its last reference (ours) goes, in pc_close */
 	if (attached && inst->link_fd < 0)
 		detach_prog(inst->ifindex, pc_obj_id(inst->prog_fd));
+	if (attached)
+		pc_replies_detach(inst->pin_dir, inst->ifindex);
 	pc_unpin_all(inst->pin_dir);
 fail_free:
 	if (lock_fd >= 0)
@@ -322,9 +327,12 @@ static __u32 our_prog_id(const char *dir, int ifindex)
 static int detach_dir(const char *dir, int ifindex)
 {
 	char path[600];
-	int err = 0, fd;
+	int err, fd;
 	__u32 id;
 
+	err = pc_replies_detach(dir, ifindex);
+	if (err)
+		return err;
 	pc_path(path, sizeof(path), dir, PC_PIN_LINK);
 	if (!access(path, F_OK)) {
 		err = pc_check_pin(path);
