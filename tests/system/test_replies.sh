@@ -89,3 +89,75 @@ for a in "$LAB_C4" "$LAB_C6"; do
 done
 pc apply "$LAB_SIF" "$ALLOW" >/dev/null || fail "apply allow"
 expect_eq "replies allow again: udp to $LAB_C6" "$(udp_rr "$LAB_C6")" "echo ping"
+
+# ---- flows from fixed server ports, so the test knows the 5-tuples ----
+# flow_udp LPORT ADDR RPORT PAYLOAD [WAIT]: from the server's port LPORT,
+# send PAYLOAD, print each answer (or "timeout") for WAIT seconds
+flow_udp() {
+	lab_s "$LAB_PY" - "$@" <<'PY'
+import socket, sys, time
+lport, a, rport, payload = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+wait = float(sys.argv[5]) if len(sys.argv) > 5 else 1.5
+s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", lport))
+s.sendto(payload.encode(), (a, rport))
+end = time.time() + wait
+got = 0
+while time.time() < end:
+    s.settimeout(max(end - time.time(), 0.01))
+    try:
+        data, peer = s.recvfrom(100)
+        print(data.decode()); got += 1
+    except socket.timeout:
+        break
+if not got:
+    print("timeout")
+PY
+}
+
+# an answer from another port or another address of the client is no reply
+expect_eq "udp flow from port 7100" "$(flow_udp 7100 "$LAB_C4" 7002 hi)" "echo hi"
+drop0=$(pc_port_count udp 7100 dropped)
+lab_c "$LAB_PY" - "$LAB_C4" "$LAB_C4B" "$LAB_S4" <<'PY'
+import socket, sys
+c4, c4b, s4 = sys.argv[1:4]
+for src in ((c4, 7003), (c4b, 7002)):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(src)
+    s.sendto(b"unsolicited", (s4, 7100))
+PY
+sleep 0.3
+expect_eq "datagrams to the flow's port from another port / address: dropped" \
+	$(($(pc_port_count udp 7100 dropped) - drop0)) 2
+
+# ICMP errors quoting a flow pass under icmp deny; quoting none, dropped
+expect_eq "udp flow from port 7101 (IPv6)" "$(flow_udp 7101 "$LAB_C6" 7002 hi)" "echo hi"
+icmp_error() {	# FAMILY QUOTED_DPORT: frag needed / packet too big, from the client
+	local smac
+	smac=$(ip -n "$LAB_S" -j link show "$LAB_SIF" | jq -r '.[0].address')
+	lab_c "$LAB_PY" - "$LAB_CIF" "$smac" "$1" "$2" "$LAB_S4" "$LAB_C4" "$LAB_S6" "$LAB_C6" <<'PY'
+import sys, logging
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import Ether, IP, IPv6, ICMP, ICMPv6PacketTooBig, UDP, sendp
+iface, dmac, fam, dport, s4, c4, s6, c6 = sys.argv[1:9]
+if fam == "4":
+    p = IP(src=c4, dst=s4) / ICMP(type=3, code=4, nexthopmtu=1280) / \
+        IP(src=s4, dst=c4) / UDP(sport=7100, dport=int(dport)) / (b"x" * 8)
+else:
+    p = IPv6(src=c6, dst=s6) / ICMPv6PacketTooBig(mtu=1280) / \
+        IPv6(src=s6, dst=c6) / UDP(sport=7101, dport=int(dport)) / (b"x" * 8)
+sendp(Ether(dst=dmac) / p, iface=iface, verbose=False)
+PY
+}
+for fam in 4 6; do
+	r0=$(replies_passed); d0=$(pc_bucket_count icmp dropped)
+	icmp_error $fam 7002
+	sleep 0.2
+	expect_eq "IPv$fam ICMP error quoting the flow: passed as a reply" $(($(replies_passed) - r0)) 1
+	expect_eq "IPv$fam ICMP error quoting the flow: not dropped" $(($(pc_bucket_count icmp dropped) - d0)) 0
+	icmp_error $fam 7009
+	sleep 0.2
+	expect_eq "IPv$fam ICMP error quoting no flow: dropped" $(($(pc_bucket_count icmp dropped) - d0)) 1
+	expect_eq "IPv$fam ICMP error quoting no flow: no reply" $(($(replies_passed) - r0)) 1
+done
