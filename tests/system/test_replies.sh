@@ -161,3 +161,26 @@ for fam in 4 6; do
 	expect_eq "IPv$fam ICMP error quoting no flow: dropped" $(($(pc_bucket_count icmp dropped) - d0)) 1
 	expect_eq "IPv$fam ICMP error quoting no flow: no reply" $(($(replies_passed) - r0)) 1
 done
+
+# an idle UDP flow expires: answers after 1 s pass, after 3.5 s drop
+P2=$LAB_TMP/timeout.policy
+printf 'default deny\nicmp deny\nreplies allow\nreplies timeout udp 2\n' >"$P2"
+pc apply "$LAB_SIF" "$P2" >/dev/null || fail "apply timeout udp 2"
+expect_eq "status: udp timeout" "$(pc status "$LAB_SIF" --json | jq -r '.replies.timeout_udp')" 2
+lab_bg nsenter --net="/var/run/netns/$LAB_C" "$LAB_PY" -c '
+import socket, sys, threading, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 7004))
+def later(delay, peer):
+    time.sleep(delay)
+    s.sendto(b"late", peer)
+while True:
+    data, peer = s.recvfrom(100)
+    s.sendto(b"now", peer)
+    threading.Thread(target=later, args=(float(data), peer)).start()
+' "$LAB_C4"
+sleep 0.5
+expect_eq "answers 0 s and 1 s after the request" "$(flow_udp 7104 "$LAB_C4" 7004 1 3 | tr '\n' ' ')" "now late "
+expect_eq "answers 0 s and 3.5 s after the request (timeout 2)" \
+	"$(flow_udp 7105 "$LAB_C4" 7004 3.5 5 | tr '\n' ' ')" "now "
+pc apply "$LAB_SIF" "$ALLOW" >/dev/null || fail "apply allow"
