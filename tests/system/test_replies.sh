@@ -164,7 +164,7 @@ done
 
 # an idle UDP flow expires: answers after 1 s pass, after 3.5 s drop
 P2=$LAB_TMP/timeout.policy
-printf 'default deny\nicmp deny\nreplies allow\nreplies timeout udp 2\n' >"$P2"
+printf 'default deny\nicmp deny\nother deny\nreplies allow\nreplies timeout udp 2\n' >"$P2"
 pc apply "$LAB_SIF" "$P2" >/dev/null || fail "apply timeout udp 2"
 expect_eq "status: udp timeout" "$(pc status "$LAB_SIF" --json | jq -r '.replies.timeout_udp')" 2
 lab_bg nsenter --net="/var/run/netns/$LAB_C" "$LAB_PY" -c '
@@ -184,3 +184,88 @@ expect_eq "answers 0 s and 1 s after the request" "$(flow_udp 7104 "$LAB_C4" 700
 expect_eq "answers 0 s and 3.5 s after the request (timeout 2)" \
 	"$(flow_udp 7105 "$LAB_C4" 7004 3.5 5 | tr '\n' ' ')" "now "
 pc apply "$LAB_SIF" "$ALLOW" >/dev/null || fail "apply allow"
+
+# 200 applies during a download: not one of its packets dropped
+ALLOW2=$LAB_TMP/allow2.policy
+printf 'default deny\nicmp deny\nother deny\nreplies allow\nallow tcp 9\n' >"$ALLOW2"
+lab_bg nsenter --net="/var/run/netns/$LAB_C" "$LAB_PY" -c '
+import socket, sys, time
+l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], 7005)); l.listen(1)
+c, _ = l.accept()
+try:
+    while True:
+        c.sendall(b"x" * 4096); time.sleep(0.005)
+except OSError:
+    pass
+' "$LAB_C4"
+sleep 0.3
+STOP=$LAB_TMP/stop
+lab_s "$LAB_PY" - "$LAB_C4" "$STOP" >"$LAB_TMP/slow.out" <<'PY' &
+import os, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", 7106)); s.settimeout(2)
+s.connect((sys.argv[1], 7005))
+total = 0
+try:
+    while not os.path.exists(sys.argv[2]):
+        d = s.recv(65536)
+        if not d:
+            break
+        total += len(d)
+    print("ok", total)
+except socket.timeout:
+    print("stalled", total)
+PY
+slow=$!
+sleep 0.5
+drop0=$(pc_port_count tcp 7106 dropped)
+t0=$SECONDS
+for i in $(seq 100); do
+	pc apply "$LAB_SIF" "$ALLOW2" >/dev/null && pc apply "$LAB_SIF" "$ALLOW" >/dev/null ||
+		{ touch "$STOP"; fail "apply $i failed"; }
+done
+lab_log "200 applies took $((SECONDS - t0)) s"
+touch "$STOP"
+wait $slow
+read -r state bytes <"$LAB_TMP/slow.out"
+expect_eq "download during 200 applies" "$state" ok
+[ "$bytes" -gt 100000 ] || fail "download during 200 applies: only $bytes bytes"
+expect_eq "packets of the download dropped during 200 applies" \
+	$(($(pc_port_count tcp 7106 dropped) - drop0)) 0
+
+# a flood of spoofed "replies" makes no entry
+flows0=$(pc status "$LAB_SIF" --json | jq -r '.replies.flows')
+smac=$(ip -n "$LAB_S" -j link show "$LAB_SIF" | jq -r '.[0].address')
+lab_c "$LAB_PY" - "$LAB_CIF" "$smac" "$LAB_S4" "$LAB_S6" <<'PY'
+import sys, logging, random
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import Ether, IP, IPv6, TCP, UDP, sendp
+iface, dmac, s4, s6 = sys.argv[1:5]
+r = random.Random(16)
+ps = []
+for i in range(1000):
+    l4 = TCP(sport=r.randrange(1, 65536), dport=r.randrange(1024, 65536), flags="SA") if i % 2 \
+        else UDP(sport=r.randrange(1, 65536), dport=r.randrange(1024, 65536))
+    ip = IP(src="198.18.%d.%d" % (r.randrange(256), r.randrange(1, 255)), dst=s4) if i % 4 < 2 \
+        else IPv6(src="2001:db8:99::%x" % r.randrange(1, 65536), dst=s6)
+    ps.append(Ether(dst=dmac) / ip / l4)
+sendp(ps, iface=iface, verbose=False)
+PY
+sleep 0.3
+expect_eq "tracked flows after 1000 spoofed replies" "$(pc status "$LAB_SIF" --json | jq -r '.replies.flows')" "$flows0"
+
+# detach removes the egress program
+D=$(lab_pin_dir)
+eprog=$(bpftool link show pinned "$D/egress_link" -j | jq -r '.prog_id')
+[ -n "$eprog" ] && bpftool prog show id "$eprog" >/dev/null || fail "no egress program before detach"
+pc detach "$LAB_SIF" >/dev/null || fail "detach"
+# a program is freed after an RCU grace period: give it a moment
+for i in $(seq 30); do
+	bpftool prog show id "$eprog" >/dev/null 2>&1 || break
+	sleep 0.1
+done
+bpftool prog show id "$eprog" >/dev/null 2>&1 && fail "egress program $eprog still loaded after detach"
+ok "detach removed the egress program ($eprog)"
