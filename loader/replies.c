@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -157,5 +158,40 @@ int pc_replies_usage(struct pc_instance *inst, uint32_t *used, uint32_t *size)
 	if (errno != ENOENT && n <= PC_REPLY_FLOWS)
 		return -errno;
 	*used = n > PC_REPLY_FLOWS ? PC_REPLY_FLOWS : n;
+	return 0;
+}
+
+/* CLOCK_MONOTONIC_COARSE is the clock bpf_ktime_get_coarse_ns reads. */
+static uint32_t now_coarse(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)ts.tv_sec + 1;
+}
+
+int pc_replies_match(struct pc_instance *inst, const struct pc_settings *s,
+		     unsigned proto, int is_v6, const uint8_t *remote,
+		     unsigned local_port, uint32_t *fresh)
+{
+	struct pc_reply_key k, next;
+	uint32_t seen, now = now_coarse(), timeout = s->reply_timeout_s[proto & 1];
+	void *prev = NULL;
+	unsigned n = 0;
+
+	*fresh = 0;
+	while (!bpf_map_get_next_key(inst->reply_flows_fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (++n > PC_REPLY_FLOWS)
+			break;
+		if (k.proto != proto || k.family != (is_v6 ? 6 : 4) ||
+		    k.local_port != local_port ||
+		    memcmp(k.remote_be, remote, is_v6 ? 16 : 4))
+			continue;
+		if (!bpf_map_lookup_elem(inst->reply_flows_fd, &k, &seen) &&
+		    now - seen <= timeout)
+			(*fresh)++;
+	}
 	return 0;
 }

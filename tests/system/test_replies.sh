@@ -130,6 +130,15 @@ PY
 sleep 0.3
 expect_eq "datagrams to the flow's port from another port / address: dropped" \
 	$(($(pc_port_count udp 7100 dropped) - drop0)) 2
+expect_eq "explain: udp from the peer to the flow's port" \
+	"$(pc explain "$LAB_SIF" "udp $LAB_C4 -> 7100" --json | jq -c '[.verdict, .passes_as_reply, .outcome]')" \
+	'["deny",true,"pass"]'
+expect_eq "explain: udp from another address to the flow's port" \
+	"$(pc explain "$LAB_SIF" "udp $LAB_C4B -> 7100" --json | jq -c '[.verdict, .passes_as_reply, .outcome]')" \
+	'["deny",false,"drop"]'
+pc explain "$LAB_SIF" "udp $LAB_C4 -> 7100" | grep -q "passes as a reply to 1 flow" ||
+	fail "explain text: $(pc explain "$LAB_SIF" "udp $LAB_C4 -> 7100")"
+ok "explain text says the packet passes as a reply"
 
 # ICMP errors quoting a flow pass under icmp deny; quoting none, dropped
 expect_eq "udp flow from port 7101 (IPv6)" "$(flow_udp 7101 "$LAB_C6" 7002 hi)" "echo hi"
