@@ -278,3 +278,53 @@ for i in $(seq 30); do
 done
 bpftool prog show id "$eprog" >/dev/null 2>&1 && fail "egress program $eprog still loaded after detach"
 ok "detach removed the egress program ($eprog)"
+
+# ---- coexistence with another tool's TC program, tcx and clsact ----
+# tc_count (tests/bpf) on the server's clsact egress, at a priority after
+# ours: it still sees every packet, and our detach leaves it and the qdisc
+TC_OBJ=$LAB_ROOT/build/tests/bpf/tc_count.bpf.o
+[ -f "$TC_OBJ" ] || fail "no $TC_OBJ: run make first"
+other_count() {
+	local id map
+	id=$(lab_s tc -j filter show dev "$LAB_SIF" egress | jq -r '[.[] | select(.options.prog.name? == "tc_count") | .options.prog.id][0] // empty')
+	[ -n "$id" ] || { echo gone; return; }
+	map=$(bpftool prog show id "$id" -j | jq -r '.map_ids[0]')
+	# the value's bytes, little-endian, as hex digits
+	echo $((16#$(bpftool map lookup id "$map" key 0 0 0 0 -j |
+		jq -r '.value | map(ltrimstr("0x")) | reverse | join("")')))
+}
+for how in tcx clsact; do
+	lab_up
+	lab_bg nsenter --net="/var/run/netns/$LAB_C" "$LAB_PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 7002))
+while True:
+    data, peer = s.recvfrom(100)
+    s.sendto(b"echo " + data, peer)
+' "$LAB_C4"
+	lab_wait_ready
+	lab_s tc qdisc add dev "$LAB_SIF" clsact || fail "clsact"
+	lab_s tc filter add dev "$LAB_SIF" egress prio 65000 bpf da obj "$TC_OBJ" sec tc ||
+		fail "tc filter of another tool"
+	if [ $how = clsact ]; then
+		PORTCULLIS_EGRESS_CLSACT=1 pc attach "$LAB_SIF" --mode native --policy "$ALLOW" >/dev/null ||
+			fail "attach (clsact)"
+		lab_s tc filter show dev "$LAB_SIF" egress | grep -q "name portcullis_egre" ||
+			fail "clsact: no portcullis_egress filter"
+	else
+		pc attach "$LAB_SIF" --mode native --policy "$ALLOW" >/dev/null || fail "attach (tcx)"
+		[ -e "$(lab_pin_dir)/egress_link" ] || fail "tcx: no egress_link pin"
+	fi
+	n0=$(other_count)
+	expect_eq "$how: udp reply with another TC program after ours" \
+		"$(flow_udp 7110 "$LAB_C4" 7002 hi)" "echo hi"
+	n1=$(other_count)
+	[ "$n1" -gt "$n0" ] || fail "$how: the other TC program saw $n0 -> $n1 packets"
+	ok "$how: the other TC program still sees the packets ($n0 -> $n1)"
+	pc detach "$LAB_SIF" >/dev/null || fail "detach"
+	lab_s tc filter show dev "$LAB_SIF" egress | grep -q "name portcullis_egre" &&
+		fail "$how: our filter left after detach"
+	[ "$(other_count)" != gone ] || fail "$how: detach removed the other tool's filter"
+	ok "$how: detach left the other tool's filter and the clsact qdisc"
+done
