@@ -367,12 +367,14 @@ static inline __u32 pc_port_index(__u32 gen, __u32 proto, __u32 port)
  * or refreshes an entry. Times are coarse seconds since boot, plus 1, so
  * 0 means never; egress rewrites a time at most once a second.
  * Contract additions:
- *  9. A TCP/UDP packet whose verdict is not PC_ALLOW, or an ICMP error
- *     (IPv4 types 3, 11; ICMPv6 types 1, 2, 3) whose verdict is not
- *     PC_ALLOW, passes and is counted in bucket_stats[PC_BUCKET_REPLIES]
+ *  9. A TCP/UDP packet whose verdict is PC_DENY, or an ICMP error (IPv4
+ *     types 3, 11; ICMPv6 types 1, 2, 3) whose verdict is not PC_ALLOW in
+ *     mode enforce, passes and is counted in bucket_stats[PC_BUCKET_REPLIES]
  *     as PC_OUT_PASS when settings[gen].replies_verdict == PC_ALLOW,
  *     reply_ports[proto * 65536 + local port] is within the protocol's
- *     timeout and so is the flow's reply_flows entry.
+ *     timeout and so is the flow's reply_flows entry. (Mode audit
+ *     counts a denial as audit, reply or not: what the host answers to a
+ *     packet audit let in would otherwise look like a reply.)
  */
 #define PC_REPLY_FLOWS		16384	/* tracked flows (LRU) */
 #define PC_REPLY_TIMEOUT_TCP	300	/* default idle seconds */

@@ -471,7 +471,7 @@ int portcullis_xdp(struct xdp_md *ctx)
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
 		verdict = port_verdict(gen, idx, &ip->saddr, 0);
-		if (verdict != PC_ALLOW && reply_v4(ip, c.pos, c.end, idx, gen))
+		if (verdict == PC_DENY && reply_v4(ip, c.pos, c.end, idx, gen))
 			goto reply;
 		goto port;
 	}
@@ -486,7 +486,7 @@ int portcullis_xdp(struct xdp_md *ctx)
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
 		verdict = port_verdict(gen, idx, &ip6->saddr, 1);
-		if (verdict != PC_ALLOW && reply_v6(ip6, c.pos, c.end, idx, gen))
+		if (verdict == PC_DENY && reply_v6(ip6, c.pos, c.end, idx, gen))
 			goto reply;
 		goto port;
 	}
@@ -512,7 +512,7 @@ bucket:
 		if (cl == CL_ICMP) {
 			idx = PC_BUCKET_ICMP;
 			verdict = s ? s->icmp_verdict : PC_DENY;
-			if (verdict != PC_ALLOW &&
+			if (verdict != PC_ALLOW && s && s->mode == PC_MODE_ENFORCE &&
 			    reply_icmp_error(c.pos, c.end, l4proto, gen)) {
 				idx = PC_BUCKET_REPLIES;
 				verdict = PC_ALLOW;

@@ -65,8 +65,8 @@ struct answer {
 /* The program lets a denied packet pass as a reply (bpf/replies.h). */
 static int passes_as_reply(const struct answer *a)
 {
-	return a->verdict != PC_ALLOW && a->settings.replies_verdict == PC_ALLOW &&
-	       a->reply_flows > 0;
+	return a->verdict != PC_ALLOW && a->settings.mode == PC_MODE_ENFORCE &&
+	       a->settings.replies_verdict == PC_ALLOW && a->reply_flows > 0;
 }
 
 static void usage(void)

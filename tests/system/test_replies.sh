@@ -245,7 +245,10 @@ expect_eq "download during 200 applies" "$state" ok
 expect_eq "packets of the download dropped during 200 applies" \
 	$(($(pc_port_count tcp 7106 dropped) - drop0)) 0
 
-# a flood of spoofed "replies" makes no entry
+# a flood of spoofed "replies" makes no entry: half of it to ports with a
+# fresh flow, so it gets past reply_ports to the hash look-up
+expect_eq "udp flow from port 7107" "$(flow_udp 7107 "$LAB_C4" 7002 hi)" "echo hi"
+expect_eq "udp flow from port 7108 (IPv6)" "$(flow_udp 7108 "$LAB_C6" 7002 hi)" "echo hi"
 flows0=$(pc status "$LAB_SIF" --json | jq -r '.replies.flows')
 smac=$(ip -n "$LAB_S" -j link show "$LAB_SIF" | jq -r '.[0].address')
 lab_c "$LAB_PY" - "$LAB_CIF" "$smac" "$LAB_S4" "$LAB_S6" <<'PY'
@@ -256,9 +259,11 @@ iface, dmac, s4, s6 = sys.argv[1:5]
 r = random.Random(16)
 ps = []
 for i in range(1000):
-    l4 = TCP(sport=r.randrange(1, 65536), dport=r.randrange(1024, 65536), flags="SA") if i % 2 \
-        else UDP(sport=r.randrange(1, 65536), dport=r.randrange(1024, 65536))
-    ip = IP(src="198.18.%d.%d" % (r.randrange(256), r.randrange(1, 255)), dst=s4) if i % 4 < 2 \
+    v4 = i % 4 < 2
+    dport = (7107 if v4 else 7108) if i % 8 < 4 else r.randrange(1024, 65536)
+    l4 = TCP(sport=r.randrange(1, 65536), dport=dport, flags="SA") if i % 2 \
+        else UDP(sport=r.randrange(1, 65536), dport=dport)
+    ip = IP(src="198.18.%d.%d" % (r.randrange(256), r.randrange(1, 255)), dst=s4) if v4 \
         else IPv6(src="2001:db8:99::%x" % r.randrange(1, 65536), dst=s6)
     ps.append(Ether(dst=dmac) / ip / l4)
 sendp(ps, iface=iface, verbose=False)
