@@ -54,7 +54,8 @@ if [ -n "$OLD" ]; then
 fi
 echo "| no flow | $(run "$D/prog" "$LAB_TMP/other.frame" 1) |"
 # a flow of the host: 192.0.2.1:40000 -> 192.0.2.2:7002, udp, seen now
-now=$("$LAB_PY" -c 'import time; print(int(time.clock_gettime(time.CLOCK_MONOTONIC_COARSE)) + 1)')
+# 6: CLOCK_MONOTONIC_COARSE, which Python does not name
+now=$("$LAB_PY" -c 'import time; print(int(time.clock_gettime(6)) + 1)')
 bpftool map update pinned "$D/reply_ports" key hex $(le32 $((65536 + 40000))) value hex $(le32 "$now") ||
 	fail "reply_ports"
 bpftool map update pinned "$D/reply_flows" key hex c0 00 02 01 $(printf '00 %.0s' $(seq 12)) \
