@@ -115,7 +115,7 @@ fuzz-policy:
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-std=gnu11 -D_GNU_SOURCE -Wall -Werror -I. tests/fuzz/policy_fuzz.c \
-		loader/policy.c loader/compile.c loader/trie.c -o $(BUILD)/fuzz/policy_fuzz
+		loader/policy.c loader/policy_replies.c loader/compile.c loader/trie.c -o $(BUILD)/fuzz/policy_fuzz
 	cp -n examples/*.policy $(BUILD)/fuzz/corpus/
 	cd $(BUILD)/fuzz && ./policy_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 		-timeout=10 -print_final_stats=1 corpus

@@ -132,7 +132,8 @@ enum pc_bucket {
 	PC_BUCKET_OTHER = 2,
 	PC_BUCKET_FRAGMENT = 3,
 	PC_BUCKET_MALFORMED = 4,
-	PC_BUCKET_MAX = 5,
+	PC_BUCKET_REPLIES = 5,	/* replies to the host's own flows (below) */
+	PC_BUCKET_MAX = 6,
 };
 
 /* Range classes (derived in user space from port_stats). */
@@ -161,14 +162,17 @@ struct pc_settings {
 	__u8 other_verdict;
 	__u8 fragment_verdict;
 	__u8 mode;		/* enum pc_mode */
-	__u8 pad[3];
+	__u8 replies_verdict;	/* enum pc_verdict: PC_ALLOW lets replies to
+				 * the host's own flows pass (section
+				 * "replies" below) */
+	__u8 pad[2];
 	__u64 version;		/* 1 for the first policy, +1 per successful apply */
 	__u64 applied_unix_ns;	/* CLOCK_REALTIME when published */
 	__u64 policy_hash;	/* FNV-1a 64 of the policy file's bytes */
 	__u32 rule_count;
 	__u32 class_count;
 	__u32 prefix_count;	/* LPM entries of this version */
-	__u32 pad2;
+	__u16 reply_timeout_s[PC_NUM_PROTOS];	/* idle seconds, by enum pc_proto */
 	char source[PC_SOURCE_LEN];	/* policy file path, NUL-terminated */
 };
 
@@ -353,6 +357,46 @@ static inline __u32 pc_port_index(__u32 gen, __u32 proto, __u32 port)
 	return (gen * PC_NUM_PROTOS + proto) * PC_NUM_PORTS + port;
 }
 
+/* ---- replies: the host's own outbound flows (bpf/replies.h) ----
+ * The TC egress program (bpf/replies.bpf.c) records every TCP/UDP flow the
+ * host sends, seen from the host: local = the packet's source. The XDP
+ * program lets a TCP/UDP packet the policy denies pass when it is a reply
+ * to such a flow (its destination is the local end), and an ICMP/ICMPv6
+ * error that quotes one (the quoted packet is the host's own, so its
+ * source is the local end). Only egress writes: no inbound packet creates
+ * or refreshes an entry. Times are coarse seconds since boot, plus 1, so
+ * 0 means never; egress rewrites a time at most once a second.
+ * Contract additions:
+ *  9. A TCP/UDP packet whose verdict is PC_DENY, or an ICMP error (IPv4
+ *     types 3, 11; ICMPv6 types 1, 2, 3) whose verdict is not PC_ALLOW in
+ *     mode enforce, passes and is counted in bucket_stats[PC_BUCKET_REPLIES]
+ *     as PC_OUT_PASS when settings[gen].replies_verdict == PC_ALLOW,
+ *     reply_ports[proto * 65536 + local port] is within the protocol's
+ *     timeout and so is the flow's reply_flows entry. (Mode audit
+ *     counts a denial as audit, reply or not: what the host answers to a
+ *     packet audit let in would otherwise look like a reply.)
+ */
+#define PC_REPLY_FLOWS		16384	/* tracked flows (LRU) */
+#define PC_REPLY_TIMEOUT_TCP	300	/* default idle seconds */
+#define PC_REPLY_TIMEOUT_UDP	30
+#define PC_REPLY_TIMEOUT_MAX	65535	/* a __u16 of settings */
+
+/* reply_flows: LRU_HASH, PC_REPLY_FLOWS entries, value __u32 (the time
+ * egress last saw the flow). Zero-initialise: the padding is compared. */
+struct pc_reply_key {
+	__u32 local_be[4];	/* IPv4: local_be[0], the rest 0 */
+	__u32 remote_be[4];
+	__u16 local_port;	/* host order */
+	__u16 remote_port;
+	__u8 proto;		/* enum pc_proto */
+	__u8 family;		/* 4 or 6 */
+	__u16 pad;
+};
+
+/* reply_ports: ARRAY, PC_PORT_STATS_ENTRIES __u32, index proto * 65536 +
+ * local port: the time egress last saw a flow from that port, so that a
+ * denied packet to a port with no recent flow skips the hash look-up. */
+
 /* ---- pins: /sys/fs/bpf/portcullis/netns-COOKIE/IFINDEX-IFACE/NAME ---- */
 #define PC_PIN_ROOT		"/sys/fs/bpf/portcullis"
 #define PC_PIN_PROG		"prog"
@@ -365,6 +409,8 @@ static inline __u32 pc_port_index(__u32 gen, __u32 proto, __u32 port)
 #define PC_PIN_PORT_STATS	"port_stats"
 #define PC_PIN_BUCKET_STATS	"bucket_stats"
 #define PC_PIN_SYNC		"sync"
+#define PC_PIN_REPLY_FLOWS	"reply_flows"
+#define PC_PIN_REPLY_PORTS	"reply_ports"
 
 #ifndef __cplusplus
 _Static_assert(sizeof(struct pc_control) == 8, "pc_control layout");
@@ -377,6 +423,7 @@ _Static_assert(sizeof(struct pc_node_bucket) == 64, "pc_node_bucket layout");
 _Static_assert(sizeof(struct pc_node_guard) == 64, "pc_node_guard layout");
 _Static_assert(sizeof(struct pc_counter) == 48, "pc_counter layout");
 _Static_assert(sizeof(struct pc_port_count) == 56, "pc_port_count layout");
+_Static_assert(sizeof(struct pc_reply_key) == 40, "pc_reply_key layout");
 #endif
 
 #endif /* PORTCULLIS_ABI_H */

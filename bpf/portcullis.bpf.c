@@ -58,6 +58,8 @@ struct {
 	__type(value, struct pc_settings);
 } settings SEC(".maps");
 
+#include "bpf/replies.h"	/* replies to the host's own flows */
+
 /* Port table: verdict and source class per (gen, proto, port). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -469,6 +471,8 @@ int portcullis_xdp(struct xdp_md *ctx)
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
 		verdict = port_verdict(gen, idx, &ip->saddr, 0);
+		if (verdict == PC_DENY && reply_v4(ip, c.pos, c.end, idx, gen))
+			goto reply;
 		goto port;
 	}
 	if (eth_proto == bpf_htons(ETH_P_IPV6)) {
@@ -482,6 +486,8 @@ int portcullis_xdp(struct xdp_md *ctx)
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
 		verdict = port_verdict(gen, idx, &ip6->saddr, 1);
+		if (verdict == PC_DENY && reply_v6(ip6, c.pos, c.end, idx, gen))
+			goto reply;
 		goto port;
 	}
 	cl = CL_NON_IP;
@@ -506,6 +512,11 @@ bucket:
 		if (cl == CL_ICMP) {
 			idx = PC_BUCKET_ICMP;
 			verdict = s ? s->icmp_verdict : PC_DENY;
+			if (verdict != PC_ALLOW && s && s->mode == PC_MODE_ENFORCE &&
+			    reply_icmp_error(c.pos, c.end, l4proto, gen)) {
+				idx = PC_BUCKET_REPLIES;
+				verdict = PC_ALLOW;
+			}
 		} else if (cl == CL_FRAGMENT) {
 			idx = PC_BUCKET_FRAGMENT;
 			verdict = s ? s->fragment_verdict : PC_DENY;
@@ -518,8 +529,15 @@ bucket:
 								 : PC_OUT_DROP;
 		break;
 	}
+bucket_count:
 	cnt = bpf_map_lookup_elem(&bucket_stats, &idx);
 	goto out;
+
+reply:
+	/* a reply to one of the host's own flows (bpf/replies.h) */
+	idx = PC_BUCKET_REPLIES;
+	outcome = PC_OUT_PASS;
+	goto bucket_count;
 
 port:
 	/* The look-up comes before the verdict branch on purpose: clang must

@@ -21,7 +21,10 @@
  *     "rule": { "line", "col", "text" } | null (unknown unless unchanged),
  *     "source_prefix_decided": bool, "prefix": "10.0.0.0/8" | null,
  *     "verdict": "allow"|"deny", "outcome": "pass"|"drop"|"audit",
- *     "audit_would_pass": bool }
+ *     "audit_would_pass": bool,
+ *     "replies": "allow"|"deny", "reply_flows": N (tracked flows of the
+ *     host with ADDR from local port PORT, unexpired),
+ *     "passes_as_reply": bool (denied, but passes as a reply) }
  */
 #include <errno.h>
 #include <netdb.h>
@@ -56,7 +59,15 @@ struct answer {
 	int have_policy;
 	const struct pc_rule *rule;	/* NULL: default or unknown */
 	char prefix[INET6_ADDRSTRLEN + 5];	/* "" when none known */
+	uint32_t reply_flows;	/* unexpired flows with the source to the port */
 };
+
+/* The program lets a denied packet pass as a reply (bpf/replies.h). */
+static int passes_as_reply(const struct answer *a)
+{
+	return a->verdict != PC_ALLOW && a->settings.mode == PC_MODE_ENFORCE &&
+	       a->settings.replies_verdict == PC_ALLOW && a->reply_flows > 0;
+}
 
 static void usage(void)
 {
@@ -190,7 +201,7 @@ static void find_rule(const struct query *q, struct answer *a)
 
 static const char *outcome_of(const struct answer *a)
 {
-	if (a->verdict == PC_ALLOW)
+	if (a->verdict == PC_ALLOW || passes_as_reply(a))
 		return "pass";
 	return a->settings.mode == PC_MODE_AUDIT ? "audit" : "drop";
 }
@@ -227,6 +238,10 @@ static int print_json(const char *ifname, const struct query *q,
 	json_object_set_new(o, "outcome", json_string(outcome_of(a)));
 	/* audit passes every policy denial (abi.h rule 7) */
 	json_object_set_new(o, "audit_would_pass", json_true());
+	json_object_set_new(o, "replies", json_string(
+		a->settings.replies_verdict == PC_ALLOW ? "allow" : "deny"));
+	json_object_set_new(o, "reply_flows", json_integer(a->reply_flows));
+	json_object_set_new(o, "passes_as_reply", json_boolean(passes_as_reply(a)));
 	err = json_dumpf(o, stdout, JSON_INDENT(2)) ? -EIO : 0;
 	printf("\n");
 	json_decref(o);
@@ -247,6 +262,7 @@ static void print_text(const char *ifname, const struct query *q,
 	printf("%s %s -> %u%s%s%s on %s: %s (%s)\n", pc_proto_name(q->proto),
 	       q->addr_text, q->port, svc ? " (" : "", svc ? svc : "",
 	       svc ? ")" : "", ifname, pc_verdict_name(a->verdict),
+	       passes_as_reply(a) ? "passed as a reply" :
 	       !strcmp(out, "pass") ? "passed" : !strcmp(out, "drop") ?
 	       "dropped" : "passed, counted as audited");
 	if (a->rule_id == 0)
@@ -278,6 +294,13 @@ static void print_text(const char *ifname, const struct query *q,
 	else
 		printf(", file %s changed since it was applied: rule text unknown\n",
 		       file);
+	if (passes_as_reply(a))
+		printf("  replies: passes as a reply to %u flow%s the host opened to %s from port %u\n",
+		       a->reply_flows, a->reply_flows == 1 ? "" : "s", q->addr_text, q->port);
+	else if (a->verdict != PC_ALLOW)
+		printf("  replies: %s, no unexpired flow of the host with %s from port %u\n",
+		       a->settings.replies_verdict == PC_ALLOW ? "allow" : "deny",
+		       q->addr_text, q->port);
 	if (a->verdict == PC_ALLOW)
 		printf("  mode audit: passes too\n");
 	else if (a->settings.mode == PC_MODE_AUDIT)
@@ -362,6 +385,10 @@ int cmd_explain(int argc, char **argv)
 		if (!err)
 			err = pc_lookup(inst, q.proto, q.port, q.family, q.addr, &a.entry,
 					&a.lpm, &a.lpm_hit);
+		if (!err)
+			err = pc_replies_match(inst, &a.settings, q.proto,
+					       q.family == AF_INET6, q.addr, q.port,
+					       &a.reply_flows);
 		pc_read_unlock(inst);
 	}
 	if (err) {

@@ -35,6 +35,9 @@
  *                         possible CPU adds (per-CPU values)
  *   possible_cpus         number, the CPUs the kernel keeps per-CPU values
  *                         for (may exceed the online ones)
+ *   replies               {"policy": "allow" | "deny", "timeout_tcp",
+ *                         "timeout_udp": seconds, "flows": tracked flows,
+ *                         "table_size": flows the table holds}
  */
 #include <errno.h>
 #include <getopt.h>
@@ -68,7 +71,9 @@ static json_t *describe(struct pc_instance *inst)
 	struct pc_attach_info ai;
 	struct pc_settings s;
 	uint64_t mem = 0, cmem = 0, pmem = 0;
+	uint32_t flows = 0, table = 0;
 	char when[64], hash[17];
+	json_t *o;
 	int err;
 
 	err = pc_read_settings(inst, &s);
@@ -80,6 +85,8 @@ static json_t *describe(struct pc_instance *inst)
 		err = pc_counter_memory(inst, &cmem);
 	if (!err)
 		err = pc_map_memory_per_cpu(inst, &pmem);
+	if (!err)
+		err = pc_replies_usage(inst, &flows, &table);
 	if (err) {
 		cli_error("failed to read the state of %s: %s", inst->ifname,
 			  strerror(-err));
@@ -89,7 +96,7 @@ static json_t *describe(struct pc_instance *inst)
 	iso_time(s.applied_unix_ns, when, sizeof(when));
 	snprintf(hash, sizeof(hash), "%016" PRIx64, (uint64_t)s.policy_hash);
 	/* names from outside: any bytes, kept valid in JSON (pc_json_str) */
-	return json_pack("{s:o, s:I, s:b, s:b, s:b, s:s?, s:s?, s:I, s:I, s:o, s:s?, s:s, s:I,"
+	o = json_pack("{s:o, s:I, s:b, s:b, s:b, s:s?, s:s?, s:I, s:I, s:o, s:s?, s:s, s:I,"
 			 " s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "interface", pc_json_str(inst->ifname),
 			 "ifindex", (json_int_t)inst->ifindex,
@@ -112,6 +119,13 @@ static json_t *describe(struct pc_instance *inst)
 			 "counter_memory_bytes", (json_int_t)cmem,
 			 "map_memory_per_cpu_bytes", (json_int_t)pmem,
 			 "possible_cpus", (json_int_t)inst->ncpus);
+	if (o)
+		json_object_set_new(o, "replies", json_pack("{s:s, s:I, s:I, s:I, s:I}",
+			"policy", s.replies_verdict == PC_ALLOW ? "allow" : "deny",
+			"timeout_tcp", (json_int_t)s.reply_timeout_s[PC_PROTO_TCP],
+			"timeout_udp", (json_int_t)s.reply_timeout_s[PC_PROTO_UDP],
+			"flows", (json_int_t)flows, "table_size", (json_int_t)table));
+	return o;
 }
 
 static void print_text(json_t *o)
@@ -158,6 +172,18 @@ static void print_text(json_t *o)
 	       "%.2f MiB per possible CPU x %" JSON_INTEGER_FORMAT "\n",
 	       cmem, cmem / 1048576.0, mem, mem / 1048576.0,
 	       (mem - pmem * ncpu) / 1048576.0, pmem / 1048576.0, ncpu);
+	{
+		json_t *r = json_object_get(o, "replies");
+
+		printf("  replies:   %s (timeouts tcp %" JSON_INTEGER_FORMAT " s, udp %"
+		       JSON_INTEGER_FORMAT " s), %" JSON_INTEGER_FORMAT " of %"
+		       JSON_INTEGER_FORMAT " flows tracked\n",
+		       json_string_value(json_object_get(r, "policy")),
+		       json_integer_value(json_object_get(r, "timeout_tcp")),
+		       json_integer_value(json_object_get(r, "timeout_udp")),
+		       json_integer_value(json_object_get(r, "flows")),
+		       json_integer_value(json_object_get(r, "table_size")));
+	}
 }
 
 struct walk {

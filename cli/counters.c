@@ -373,7 +373,7 @@ const char *pc_outcome_label(unsigned outcome)
 const char *pc_bucket_label(unsigned bucket)
 {
 	static const char *const names[PC_BUCKET_MAX] = {
-		"non_ip", "icmp", "other", "fragment", "malformed",
+		"non_ip", "icmp", "other", "fragment", "malformed", "replies",
 	};
 
 	return bucket < PC_BUCKET_MAX ? names[bucket] : "?";

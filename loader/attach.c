@@ -264,6 +264,9 @@ int pc_attach(const char *ifname, enum pc_attach_mode mode,
 	if (err)
 		goto fail;
 	attached = 1;
+	err = pc_replies_attach(inst);	/* egress: the host's own flows */
+	if (err)
+		goto fail;
 	/* the program's pin first, then the link's: killed in between, the
 	 * link dies with us (detaching the program) and status shows a
 	 * complete instance that is not attached, which detach removes;
@@ -287,6 +290,8 @@ fail:
 	/* a link detaches when its last reference (ours) goes, in pc_close */
 	if (attached && inst->link_fd < 0)
 		detach_prog(inst->ifindex, pc_obj_id(inst->prog_fd));
+	if (attached)
+		pc_replies_detach(inst->pin_dir, inst->ifindex);
 	pc_unpin_all(inst->pin_dir);
 fail_free:
 	if (lock_fd >= 0)
@@ -350,9 +355,12 @@ static __u32 our_prog_id(const char *dir, int ifindex)
 static int detach_dir(const char *dir, int ifindex)
 {
 	char path[600];
-	int err = 0, fd;
+	int err, fd;
 	__u32 id;
 
+	err = pc_replies_detach(dir, ifindex);
+	if (err)
+		return err;
 	pc_path(path, sizeof(path), dir, PC_PIN_LINK);
 	if (!access(path, F_OK)) {
 		err = pc_check_pin(path);

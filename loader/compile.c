@@ -618,6 +618,11 @@ int pc_compile(const struct pc_policy *p, struct pc_compiled **out,
 	c->settings.other_verdict = p->other_verdict;
 	c->settings.fragment_verdict = p->fragment_verdict;
 	c->settings.mode = p->mode;
+	c->settings.replies_verdict = p->replies_verdict;
+	c->settings.reply_timeout_s[PC_PROTO_TCP] = p->reply_timeout_s[PC_PROTO_TCP] ?
+		(uint16_t)p->reply_timeout_s[PC_PROTO_TCP] : PC_REPLY_TIMEOUT_TCP;
+	c->settings.reply_timeout_s[PC_PROTO_UDP] = p->reply_timeout_s[PC_PROTO_UDP] ?
+		(uint16_t)p->reply_timeout_s[PC_PROTO_UDP] : PC_REPLY_TIMEOUT_UDP;
 	c->settings.policy_hash = p->hash;
 	c->settings.rule_count = (uint32_t)p->n_rules;
 	c->settings.class_count = c->n_classes;

@@ -42,6 +42,8 @@ struct pc_instance {
 				 * which is on the interface (prog_fd) */
 	int control_fd, settings_fd, ports_fd, prefix_nodes_fd;
 	int port_stats_fd, bucket_stats_fd, sync_fd;
+	int reply_flows_fd, reply_ports_fd;	/* bpf/replies.h */
+	int egress_link_fd;	/* the tcx egress link, or -1 (loader/replies.c) */
 	int lock_fd;		/* flock on pin_dir while publishing, or -1 */
 	int ncpus;		/* possible CPUs, for per-CPU values */
 	void *skel;		/* struct portcullis_bpf *, owned, or NULL */
@@ -180,6 +182,14 @@ struct pc_attach_info {
 int pc_attach_info(struct pc_instance *inst, struct pc_attach_info *out);
 
 /* Bytes of kernel memory held by the instance's maps (all CPUs). */
+/* Flows in the replies table and its size (loader/replies.c). */
+int pc_replies_usage(struct pc_instance *inst, uint32_t *used, uint32_t *size);
+/* Tracked flows of the host with the peer remote (network order, 4 or 16
+ * bytes) to its local_port that have not expired: *fresh. A packet from
+ * remote to local_port that the policy denies passes as a reply to one. */
+int pc_replies_match(struct pc_instance *inst, const struct pc_settings *s,
+		     unsigned proto, int is_v6, const uint8_t *remote,
+		     unsigned local_port, uint32_t *fresh);
 int pc_map_memory(struct pc_instance *inst, uint64_t *bytes);
 /* The same for the counter maps alone (port_stats, bucket_stats).
  * (Added by the loader, for status.) */

@@ -102,6 +102,18 @@ void pc_counters_release(struct pc_instance *inst);
  * the maps pinned in dir. 0 when there is none. */
 uint32_t pc_orphan_prog_id(const char *dir, int ifindex);
 
+/* The TC egress program that records the host's own flows (replies.c).
+ * Its pins, user space only: the tcx link, or where the kernel has no tcx
+ * the program of our clsact filter. */
+#define PC_PIN_EGRESS_LINK "egress_link"
+#define PC_PIN_EGRESS_PROG "egress_prog"
+/* Load it on inst's maps, attach it to inst->ifindex, pin in pin_dir. */
+int pc_replies_attach(struct pc_instance *inst);
+/* Detach the egress program of the instance pinned in dir (ifindex 0:
+ * the interface is gone). Its pins stay: pc_unlink_pins removes them. */
+int pc_replies_detach(const char *dir, int ifindex);
+void pc_replies_unlink_pins(const char *dir);
+
 /* The id of a BPF object fd (program or map), 0 on error. */
 uint32_t pc_obj_id(int fd);
 

@@ -51,6 +51,11 @@ const struct pc_map_spec pc_map_specs[] = {
 	     sizeof(struct pc_counter), PC_PORT_STATS_ENTRIES, 0, port_stats_fd),
 	SPEC(PC_PIN_BUCKET_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 	     sizeof(struct pc_counter), PC_BUCKET_MAX, 0, bucket_stats_fd),
+	/* replies to the host's own flows, written by egress */
+	SPEC(PC_PIN_REPLY_FLOWS, BPF_MAP_TYPE_LRU_HASH,
+	     sizeof(struct pc_reply_key), 4, PC_REPLY_FLOWS, 0, reply_flows_fd),
+	SPEC(PC_PIN_REPLY_PORTS, BPF_MAP_TYPE_ARRAY, 4, 4,
+	     PC_PORT_STATS_ENTRIES, 0, reply_ports_fd),
 	/* user space only; value is an inner map (a 1-entry ARRAY) */
 	SPEC(PC_PIN_SYNC, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 1, 0, sync_fd),
 };
@@ -116,6 +121,7 @@ struct pc_instance *pc_instance_new(void)
 		return NULL;
 	inst->prog_fd = -1;
 	inst->link_fd = -1;
+	inst->egress_link_fd = -1;
 	inst->lock_fd = -1;
 	for (i = 0; i < pc_n_map_specs; i++)
 		*pc_spec_fd(inst, &pc_map_specs[i]) = -1;
@@ -272,6 +278,8 @@ void pc_close(struct pc_instance *inst)
 		close(inst->prog_fd);
 	if (inst->link_fd >= 0)
 		close(inst->link_fd);
+	if (inst->egress_link_fd >= 0)
+		close(inst->egress_link_fd);
 	if (inst->lock_fd >= 0)
 		close(inst->lock_fd);
 	free(inst);

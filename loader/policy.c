@@ -817,6 +817,21 @@ fail:
 	return err;
 }
 
+/* replies ...: words handed to policy_replies.c */
+static int stmt_replies(struct ps *ps)
+{
+	struct pc_word w[5];
+	size_t n = ps->n_toks < 5 ? ps->n_toks : 5;
+	char msg[200];
+	int col;
+
+	for (size_t i = 0; i < n; i++)
+		w[i] = (struct pc_word){ ps->toks[i].s, ps->toks[i].len, ps->toks[i].col };
+	if (pc_stmt_replies(ps->p, ps->line, w, n, ps->end_col, &col, msg, sizeof(msg)))
+		return perr(ps, col, "%s", msg);
+	return 0;
+}
+
 static int statement(struct ps *ps)
 {
 	const struct tok *t0 = &ps->toks[0];
@@ -840,8 +855,10 @@ static int statement(struct ps *ps)
 		return stmt_scalar(ps, 3, "fragments", &p->fragment_verdict);
 	if (tok_is(t0, "mode"))
 		return stmt_scalar(ps, 4, "mode", &p->mode);
+	if (tok_is(t0, "replies"))
+		return stmt_replies(ps);
 	return perr(ps, t0->col,
-		    "unknown keyword '%s': a statement starts with allow, deny, set, default, icmp, other, fragments or mode",
+		    "unknown keyword '%s': a statement starts with allow, deny, set, default, icmp, other, fragments, mode or replies",
 		    tstr(t0, buf, sizeof(buf)));
 }
 

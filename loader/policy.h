@@ -56,7 +56,25 @@ struct pc_policy {
 	uint64_t hash;		/* FNV-1a 64 of the file's bytes */
 	/* where "default" and "other" were set (0: absent), for warnings */
 	int default_line, other_line;
+	/* replies (policy_replies.c): verdict, idle seconds by enum pc_proto
+	 * (0: the default), where each was set (0: absent) */
+	uint8_t replies_verdict;
+	uint32_t reply_timeout_s[2];
+	int replies_line, reply_timeout_line[2];
 };
+
+/* One word of a statement, as policy.c hands it to the parsers of
+ * statements in files of their own. col: 1-based. */
+struct pc_word {
+	const char *s;
+	int len, col;
+};
+
+/* "replies allow|deny", "replies timeout tcp|udp SECONDS" (w[0] is
+ * "replies"; n words, at most 5 looked at). 0, or -1 with *col (end_col
+ * for something missing) and msg saying what is wrong. */
+int pc_stmt_replies(struct pc_policy *p, int line, const struct pc_word *w,
+		    size_t n, int end_col, int *col, char *msg, size_t msglen);
 
 #define PC_DIAG_FILE_MAX 4096
 struct pc_diag {

@@ -525,7 +525,7 @@ static void test_error_bytes_escaped(void **state)
 			 -EINVAL);
 	assert_string_equal(d.text, "a\\xff\\x1bb.policy:1:1: unknown keyword 'bogus': "
 			    "a statement starts with allow, deny, set, default, icmp, other, "
-			    "fragments or mode");
+			    "fragments, mode or replies");
 
 	/* a long file name is shown whole */
 	memset(text, 0, sizeof(text));
@@ -538,7 +538,7 @@ static void test_error_bytes_escaped(void **state)
 		assert_int_equal(pc_policy_parse(name, "bogus\n", 6, &p, &d), -EINVAL);
 		assert_int_equal(strncmp(d.text, name, 300), 0);
 		assert_string_equal(d.text + 300, ":1:1: unknown keyword 'bogus': a statement "
-				    "starts with allow, deny, set, default, icmp, other, fragments or mode");
+				    "starts with allow, deny, set, default, icmp, other, fragments, mode or replies");
 	}
 
 	/* a 70-byte token of 2-byte characters: the message keeps 63 bytes
@@ -574,11 +574,46 @@ static void test_bom(void **state)
 	assert_int_equal(d.line, 2);
 }
 
+/* replies allow|deny and replies timeout tcp|udp SECONDS (policy_replies.c) */
+static void test_replies(void **state)
+{
+	struct pc_policy p = parse_ok("allow tcp 22\n");
+
+	(void)state;
+	assert_int_equal(p.replies_verdict, PC_ALLOW);	/* absent: allow */
+	assert_int_equal(p.reply_timeout_s[PC_PROTO_TCP], 0);	/* default */
+	pc_policy_free(&p);
+	p = parse_ok("replies deny\nreplies timeout tcp 120\nreplies timeout udp 2\n");
+	assert_int_equal(p.replies_verdict, PC_DENY);
+	assert_int_equal(p.reply_timeout_s[PC_PROTO_TCP], 120);
+	assert_int_equal(p.reply_timeout_s[PC_PROTO_UDP], 2);
+	pc_policy_free(&p);
+	p = parse_ok("replies allow\n");
+	assert_int_equal(p.replies_verdict, PC_ALLOW);
+	pc_policy_free(&p);
+
+	parse_err("replies\n", 1, 9, "missing verdict");
+	parse_err("replies maybe\n", 1, 9, "unknown word 'maybe' after replies");
+	parse_err("replies allow now\n", 1, 15, "unexpected 'now'");
+	parse_err("replies allow\nreplies deny\n", 2, 1, "'replies' is set twice (first on line 1)");
+	parse_err("replies timeout\n", 1, 17, "missing protocol");
+	parse_err("replies timeout icmp 3\n", 1, 17, "unknown protocol 'icmp'");
+	parse_err("replies timeout tcp\n", 1, 21, "missing seconds");
+	parse_err("replies timeout tcp 0\n", 1, 21, "bad timeout '0'");
+	parse_err("replies timeout tcp 65536\n", 1, 21, "bad timeout '65536'");
+	parse_err("replies timeout udp -1\n", 1, 21, "bad timeout '-1'");
+	parse_err("replies timeout udp 5s\n", 1, 21, "bad timeout '5s'");
+	parse_err("replies timeout udp 5 6\n", 1, 23, "unexpected '6'");
+	parse_err("replies timeout udp 5\nreplies timeout udp 6\n", 2, 1,
+		  "'replies timeout udp' is set twice");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_scalars),
+		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_rules_basic),
 		cmocka_unit_test(test_separators),
 		cmocka_unit_test(test_protocols),

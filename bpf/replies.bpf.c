@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * replies.bpf.c - the TC egress program: records every TCP/UDP flow the
+ * host sends (IPv4, IPv6 without extension headers; not fragments past
+ * the first) in reply_flows, seen from the host (local = the packet's
+ * source), and the time in reply_ports[proto * 65536 + source port], so
+ * that the XDP program can let the replies in (bpf/replies.h). Records
+ * only while the live policy says `replies allow`. A time is rewritten at
+ * most once a second per flow: a bulk upload does not write per packet.
+ *
+ * Never changes a packet and always returns TC_ACT_UNSPEC (TCX_NEXT), so
+ * the programs after it, tcx or clsact, still run and decide.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "bpf/abi.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* The XDP program's maps, shared through the loader (loader/replies.c). */
+struct pc_control control SEC(PC_CONTROL_SECTION);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PC_NUM_GENS);
+	__type(key, __u32);
+	__type(value, struct pc_settings);
+} settings SEC(".maps");
+
+#include "bpf/replies.h"
+
+static __always_inline void track(const struct pc_reply_key *k)
+{
+	__u32 now = reply_now(), sidx = k->proto * PC_NUM_PORTS + k->local_port;
+	__u32 *seen = bpf_map_lookup_elem(&reply_ports, &sidx);
+
+	if (seen && *seen != now)
+		*seen = now;
+	seen = bpf_map_lookup_elem(&reply_flows, k);
+	if (seen) {
+		if (*seen != now)
+			*seen = now;
+		return;
+	}
+	bpf_map_update_elem(&reply_flows, k, &now, BPF_ANY);
+}
+
+SEC("tc")
+int portcullis_egress(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct pc_reply_key k = {};
+	const struct pc_settings *s;
+	struct ethhdr *eth = data;
+	__u32 gen = *(volatile __u32 *)&control.gen & 1;
+	__u8 *l4;
+	int proto;
+
+	if ((void *)(eth + 1) > end)
+		return TC_ACT_UNSPEC;
+	s = bpf_map_lookup_elem(&settings, &gen);
+	if (!s || s->replies_verdict != PC_ALLOW)
+		return TC_ACT_UNSPEC;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+		__u32 hlen;
+
+		if ((void *)(ip + 1) > end || ip->ihl < 5 ||
+		    (ip->frag_off & bpf_htons(0x1fff)))
+			return TC_ACT_UNSPEC;
+		hlen = ip->ihl * 4;
+		l4 = (__u8 *)ip + hlen;
+		proto = reply_proto(ip->protocol);
+		k.local_be[0] = ip->saddr;
+		k.remote_be[0] = ip->daddr;
+		k.family = 4;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > end)
+			return TC_ACT_UNSPEC;
+		l4 = (__u8 *)(ip6 + 1);
+		proto = reply_proto(ip6->nexthdr);
+		__builtin_memcpy(k.local_be, &ip6->saddr, 16);
+		__builtin_memcpy(k.remote_be, &ip6->daddr, 16);
+		k.family = 6;
+	} else {
+		return TC_ACT_UNSPEC;
+	}
+	if (proto < 0 || (void *)(l4 + 4) > end)
+		return TC_ACT_UNSPEC;
+	k.proto = proto;
+	k.local_port = bpf_ntohs(*(__be16 *)l4);
+	k.remote_port = bpf_ntohs(*(__be16 *)(l4 + 2));
+	track(&k);
+	return TC_ACT_UNSPEC;
+}

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * replies.c - the TC egress program of an instance (bpf/replies.bpf.c),
+ * which records the host's own flows so that their replies pass: loaded
+ * with the instance's maps, attached and detached. Returns 0 or -errno.
+ *
+ * Attach: a tcx link (kernel 6.6+) through bpf_link_create, since libbpf
+ * 1.1.2 has no bpf_program__attach_tcx; the link is pinned beside the XDP
+ * link, so later commands find it and removing the pins detaches it. Where
+ * the kernel has no tcx: a clsact filter of our own handle and priority
+ * (its program pinned), the clsact qdisc made if missing and never
+ * removed, since another tool may have put filters on it since.
+ * Either way the program returns TC_ACT_UNSPEC (TCX_NEXT): the other TC
+ * programs on the interface still run.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "bpf/abi.h"
+#include "replies.skel.h"
+#include "instance_priv.h"
+
+#ifndef BPF_TCX_EGRESS
+#define BPF_TCX_EGRESS 47	/* linux/bpf.h of 6.6; older UAPI headers lack it */
+#endif
+
+/* clsact filter of ours: TC_H_MAKE(1, 0x7063) ("pc"), a priority of its own */
+#define EGRESS_HANDLE	0x17063u
+#define EGRESS_PRIO	0xc0deu
+
+static int reuse_maps(struct pc_instance *inst, struct bpf_object *obj)
+{
+	struct bpf_map *m;
+	size_t i;
+	int err;
+
+	bpf_object__for_each_map(m, obj) {
+		for (i = 0; i < pc_n_map_specs; i++)
+			if (!strcmp(bpf_map__name(m), pc_map_specs[i].obj_name))
+				break;
+		if (i == pc_n_map_specs)
+			return -EINVAL;	/* a map the ABI does not know */
+		err = bpf_map__reuse_fd(m, *pc_spec_fd(inst, &pc_map_specs[i]));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int attach_clsact(int ifindex, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = EGRESS_HANDLE,
+		    .priority = EGRESS_PRIO, .prog_fd = prog_fd);
+	int err = bpf_tc_hook_create(&hook);
+
+	if (err && err != -EEXIST)	/* -EEXIST: somebody's clsact, keep it */
+		return err;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+int pc_replies_attach(struct pc_instance *inst)
+{
+	const char *force = secure_getenv("PORTCULLIS_EGRESS_CLSACT");
+	struct replies_bpf *skel = replies_bpf__open();
+	char path[600];
+	int err, prog_fd, fd = -1;
+
+	if (!skel)
+		return errno ? -errno : -ENOMEM;
+	err = reuse_maps(inst, skel->obj);
+	if (!err)
+		err = replies_bpf__load(skel);
+	if (err)
+		goto out;
+	prog_fd = bpf_program__fd(skel->progs.portcullis_egress);
+	/* PORTCULLIS_EGRESS_CLSACT=1 skips tcx: the fallback can be tested */
+	if (!force || strcmp(force, "1")) {
+		fd = bpf_link_create(prog_fd, inst->ifindex, BPF_TCX_EGRESS, NULL);
+		if (fd < 0 && errno != EINVAL && errno != EOPNOTSUPP) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (fd >= 0) {
+		inst->egress_link_fd = fd;
+		pc_path(path, sizeof(path), inst->pin_dir, PC_PIN_EGRESS_LINK);
+		err = bpf_obj_pin(fd, path) ? -errno : 0;
+		goto out;
+	}
+	pc_path(path, sizeof(path), inst->pin_dir, PC_PIN_EGRESS_PROG);
+	err = bpf_obj_pin(prog_fd, path) ? -errno : 0;
+	if (!err)
+		err = attach_clsact(inst->ifindex, prog_fd);
+out:
+	replies_bpf__destroy(skel);	/* the link or the filter holds the program */
+	return err < 0 ? err : err ? -EINVAL : 0;
+}
+
+int pc_replies_detach(const char *dir, int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = EGRESS_HANDLE,
+		    .priority = EGRESS_PRIO);
+	char path[600];
+	int fd, err = 0;
+
+	pc_path(path, sizeof(path), dir, PC_PIN_EGRESS_LINK);
+	if (!access(path, F_OK)) {
+		err = pc_check_pin(path);
+		if (err)
+			return err;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			return -errno;
+		/* a link whose interface is gone is detached already */
+		if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
+			err = -errno;
+		close(fd);
+		return err;
+	}
+	pc_path(path, sizeof(path), dir, PC_PIN_EGRESS_PROG);
+	if (access(path, F_OK) || !ifindex)
+		return 0;
+	err = bpf_tc_detach(&hook, &opts);
+	return err == -ENOENT || err == -ENODEV || err == -EINVAL ? 0 : err;
+}
+
+void pc_replies_unlink_pins(const char *dir)
+{
+	char path[600];
+
+	pc_path(path, sizeof(path), dir, PC_PIN_EGRESS_LINK);
+	unlink(path);
+	pc_path(path, sizeof(path), dir, PC_PIN_EGRESS_PROG);
+	unlink(path);
+}
+
+int pc_replies_usage(struct pc_instance *inst, uint32_t *used, uint32_t *size)
+{
+	struct pc_reply_key k, next;
+	void *prev = NULL;
+	uint32_t n = 0;
+
+	*size = PC_REPLY_FLOWS;
+	while (!bpf_map_get_next_key(inst->reply_flows_fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (++n > PC_REPLY_FLOWS)	/* an LRU in flux: stop */
+			break;
+	}
+	if (errno != ENOENT && n <= PC_REPLY_FLOWS)
+		return -errno;
+	*used = n > PC_REPLY_FLOWS ? PC_REPLY_FLOWS : n;
+	return 0;
+}
+
+/* CLOCK_MONOTONIC_COARSE is the clock bpf_ktime_get_coarse_ns reads. */
+static uint32_t now_coarse(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)ts.tv_sec + 1;
+}
+
+int pc_replies_match(struct pc_instance *inst, const struct pc_settings *s,
+		     unsigned proto, int is_v6, const uint8_t *remote,
+		     unsigned local_port, uint32_t *fresh)
+{
+	struct pc_reply_key k, next;
+	uint32_t seen, now = now_coarse(), timeout = s->reply_timeout_s[proto & 1];
+	void *prev = NULL;
+	unsigned n = 0;
+
+	*fresh = 0;
+	while (!bpf_map_get_next_key(inst->reply_flows_fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (++n > PC_REPLY_FLOWS)
+			break;
+		if (k.proto != proto || k.family != (is_v6 ? 6 : 4) ||
+		    k.local_port != local_port ||
+		    memcmp(k.remote_be, remote, is_v6 ? 16 : 4))
+			continue;
+		if (!bpf_map_lookup_elem(inst->reply_flows_fd, &k, &seen) &&
+		    now - seen <= timeout)
+			(*fresh)++;
+	}
+	return 0;
+}
