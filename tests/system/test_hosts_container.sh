@@ -44,7 +44,9 @@ for i in $(seq 50); do
 	sleep 0.1
 done
 [ -n "$CPID" ] || fail "no container process"
-ctr() { nsenter -t "$CPID" -n -m -p "$@"; }
+# -r -w: the container's root and cwd (entering a mount namespace would
+# otherwise put us at its root, the host's, even when we run in a chroot)
+ctr() { nsenter -t "$CPID" -n -m -p -r -w "$@"; }
 expect_eq "pid of the container's init, seen inside" "$(ctr sh -c 'cat /proc/1/comm')" sleep
 CK=$(ctr "$LAB_PY" -c '
 import socket, struct
