@@ -20,7 +20,7 @@ js=$(pc status "$LAB_SIF" --json) || fail "status --json"
 kernel_total=0 kernel_per_cpu=0
 n_maps=0
 for m in "$PIN"/*; do
-	case $(basename "$m") in prog|link) continue ;; esac	# not maps
+	case $(basename "$m") in prog|link|egress_link|egress_prog) continue ;; esac	# not maps
 	info=$(bpftool map show pinned "$m" -j) || fail "bpftool map show pinned $m"
 	n_maps=$((n_maps + 1))
 	kernel_total=$((kernel_total + $(jq -r '.bytes_memlock' <<<"$info")))
