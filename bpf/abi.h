@@ -400,12 +400,20 @@ struct pc_limit {
 	__u32 pad;
 };
 
-/* guard: ARRAY, PC_NUM_GENS entries, indexed by gen: scan blocking. */
+/* guard: ARRAY, PC_GUARD_ENTRIES: entries 0 and 1 (by gen) the scan
+ * blocking of that generation; entry PC_GUARD_SHARED only `blocks`. */
+#define PC_GUARD_SHARED		PC_NUM_GENS
+#define PC_GUARD_ENTRIES	(PC_NUM_GENS + 1)
 struct pc_guard {
 	__u32 scan_ports;	/* 0: no scan blocking */
 	__u32 candidate;	/* sketch count that makes a source watched */
 	__u64 scan_window_ns;
 	__u64 block_ns;
+	__u32 blocks;		/* shared entry: blocked may hold a source (set
+				 * by whoever adds one, cleared by user space
+				 * when it empties the table): 0 skips the
+				 * blocked look-up of every frame */
+	__u32 pad;
 };
 
 struct pc_addr {
@@ -418,7 +426,8 @@ struct pc_limit_src_key {
 	__u32 slot;
 };
 
-/* blocked: HASH, PC_BLOCK_ENTRIES, key struct pc_addr. */
+/* blocked: LRU_HASH, PC_BLOCK_ENTRIES, key struct pc_addr: full, the
+ * least recently seen block makes room (expired ones go when looked up). */
 enum pc_block_reason {
 	PC_BLOCK_SCAN = 1,
 	PC_BLOCK_MANUAL = 2,
@@ -448,8 +457,10 @@ struct pc_never_key {
  * (source, what) in the current epoch; a cell is epoch << 16 | count. */
 struct pc_sketch {
 	__u32 cell[2][PC_SKETCH_WIDTH];
-	__u32 epoch;		/* of made (states made this epoch) */
-	__u32 made;
+	__u32 epoch;		/* of made and total */
+	__u32 made;		/* states made this epoch */
+	__u32 total;		/* packets counted this epoch */
+	__u32 pad;
 };
 
 /* ---- pins: /sys/fs/bpf/portcullis/[netns-INODE/]IFACE/NAME ---- */
@@ -485,6 +496,7 @@ _Static_assert(sizeof(struct pc_counter) == 48, "pc_counter layout");
 _Static_assert(sizeof(struct pc_port_count) == 56, "pc_port_count layout");
 _Static_assert(sizeof(struct pc_limit) == 48, "pc_limit layout");
 _Static_assert(sizeof(struct pc_scan) == 48, "pc_scan layout");
+_Static_assert(sizeof(struct pc_guard) == 32, "pc_guard layout");
 #endif
 
 #endif /* PORTCULLIS_ABI_H */

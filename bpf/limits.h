@@ -6,8 +6,8 @@
  * here, so a policy without limit / block / never statements never runs
  * any of it.
  *
- * Per-source state (limit_src, scan) is made only for a source that a
- * per-CPU count-min sketch already counts as heavy, and at most
+ * Per-source state (limit_src, scan) is looked up only for a source that
+ * a per-CPU count-min sketch counts as heavy, and made at most
  * PC_NEW_STATE_PER_EPOCH times per CPU per sketch window: a flood of
  * spoofed sources costs a sketch update per packet, never a hash insert
  * per packet (an insert into a full LRU hash costs about 1 us).
@@ -24,7 +24,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, PC_NUM_GENS);
+	__uint(max_entries, PC_GUARD_ENTRIES);
 	__type(key, __u32);
 	__type(value, struct pc_guard);
 } guard SEC(".maps");
@@ -37,7 +37,7 @@ struct {
 } limit_src SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PC_BLOCK_ENTRIES);
 	__type(key, struct pc_addr);
 	__type(value, struct pc_block);
@@ -115,29 +115,48 @@ static __always_inline __u32 sketch_add(struct pc_sketch *sk, __u32 h, __u32 epo
 	return a < b ? a : b;
 }
 
-/* The budget of new per-source states, per CPU and epoch. */
-static __always_inline int sketch_may_make(struct pc_sketch *sk, __u32 epoch)
+/* The sketch's per-CPU epoch: made and total start again at 0. */
+static __always_inline void sketch_epoch(struct pc_sketch *sk, __u32 epoch)
 {
 	if (sk->epoch != epoch) {
 		sk->epoch = epoch;
 		sk->made = 0;
+		sk->total = 0;
 	}
+}
+
+/* Is a heavy this epoch? Its estimate must reach threshold above the
+ * noise every cell carries (twice the mean count of a cell, not counting
+ * a's own packets): under a
+ * flood of spoofed sources every cell fills, and a source counts as heavy
+ * only if it sends well above that, so the flood's sources cost a sketch
+ * update each and no hash look-up. */
+static __always_inline int heavy_source(struct pc_sketch *sk, const struct pc_addr *a,
+					__u32 what, __u32 threshold, __u32 epoch)
+{
+	__u32 est, noise;
+
+	sketch_epoch(sk, epoch);
+	est = sketch_add(sk, guard_hash(a, what), epoch);
+	/* the others' packets only: one source's own flood is no noise */
+	noise = ++sk->total > est ? (sk->total - est) / (PC_SKETCH_WIDTH / 2) : 0;
+	return est >= threshold + noise;
+}
+
+/* The budget of new per-source states, per CPU and epoch. */
+static __always_inline int may_make_state(struct pc_sketch *sk)
+{
 	if (sk->made >= PC_NEW_STATE_PER_EPOCH)
 		return 0;
 	sk->made++;
 	return 1;
 }
 
-/* A heavy source (estimate >= threshold) that may get a state now. */
-static __always_inline int heavy_source(const struct pc_addr *a, __u32 what,
-					__u32 threshold, __u64 now)
+static __always_inline struct pc_sketch *sketch_get(void)
 {
-	__u32 zero = 0, epoch = now >> PC_SKETCH_EPOCH_SHIFT;
-	struct pc_sketch *sk = bpf_map_lookup_elem(&sketch, &zero);
+	__u32 zero = 0;
 
-	if (!sk || sketch_add(sk, guard_hash(a, what), epoch) < threshold)
-		return 0;
-	return sketch_may_make(sk, epoch);
+	return bpf_map_lookup_elem(&sketch, &zero);
 }
 
 static __always_inline int never_block(const struct pc_addr *a)
@@ -175,6 +194,7 @@ static __always_inline int limit_pass(__u32 slot, const struct pc_addr *a,
 {
 	struct pc_limit *l = bpf_map_lookup_elem(&limits, &slot);
 	struct pc_limit_src_key k;
+	struct pc_sketch *sk;
 	__u64 now, *tat, full = 0;
 
 	if (!l)
@@ -187,13 +207,16 @@ static __always_inline int limit_pass(__u32 slot, const struct pc_addr *a,
 					   : bpf_ktime_get_ns();
 	if (!(l->flags & PC_LIMIT_F_PER_SOURCE))
 		return gcra_pass(&l->tat, now, l->interval_ns, l->tolerance_ns);
+	/* light sources are not limited: no look-up, no state */
+	sk = sketch_get();
+	if (!sk || !heavy_source(sk, a, slot + 1, l->threshold, now >> PC_SKETCH_EPOCH_SHIFT))
+		return 1;
 	__builtin_memset(&k, 0, sizeof(k));
 	k.addr = *a;
 	k.slot = slot;
 	tat = bpf_map_lookup_elem(&limit_src, &k);
 	if (!tat) {
-		/* light sources are not limited: no state, no insert */
-		if (!heavy_source(a, slot + 1, l->threshold, now))
+		if (!may_make_state(sk))
 			return 1;
 		bpf_map_update_elem(&limit_src, &k, &full, BPF_NOEXIST);
 		tat = bpf_map_lookup_elem(&limit_src, &k);
@@ -209,14 +232,18 @@ static __always_inline void scan_watch(__u32 gen, const struct pc_addr *a,
 {
 	const struct pc_guard *g = bpf_map_lookup_elem(&guard, &gen);
 	struct pc_scan *st, fresh = {};
+	struct pc_sketch *sk;
 	__u32 h, w;
 	__u64 bit;
 
 	if (!g || !g->scan_ports)
 		return;
+	sk = sketch_get();
+	if (!sk || !heavy_source(sk, a, 0, g->candidate, now >> PC_SKETCH_EPOCH_SHIFT))
+		return;
 	st = bpf_map_lookup_elem(&scan, a);
 	if (!st) {
-		if (!heavy_source(a, 0, g->candidate, now) || never_block(a))
+		if (!may_make_state(sk) || never_block(a))
 			return;
 		fresh.start_ns = now;
 		bpf_map_update_elem(&scan, a, &fresh, BPF_NOEXIST);
@@ -242,16 +269,28 @@ static __always_inline void scan_watch(__u32 gen, const struct pc_addr *a,
 			.ports = st->count,
 		};
 
+		__u32 shared = PC_GUARD_SHARED;
+		struct pc_guard *sg;
+
 		bpf_map_update_elem(&blocked, a, &b, BPF_ANY);
 		bpf_map_delete_elem(&scan, a);
+		sg = bpf_map_lookup_elem(&guard, &shared);
+		if (sg)
+			sg->blocks = 1;
 	}
 }
 
-/* A blocked source whose block has not expired; an expired one goes. */
+/* A blocked source whose block has not expired; an expired one goes.
+ * No look-up while the table is known empty. */
 static __always_inline int source_blocked(const struct pc_addr *a, __u64 now)
 {
-	struct pc_block *b = bpf_map_lookup_elem(&blocked, a);
+	__u32 shared = PC_GUARD_SHARED;
+	const struct pc_guard *sg = bpf_map_lookup_elem(&guard, &shared);
+	struct pc_block *b;
 
+	if (!sg || !sg->blocks)
+		return 0;
+	b = bpf_map_lookup_elem(&blocked, a);
 	if (!b)
 		return 0;
 	if (now < b->expires_ns)

@@ -369,7 +369,6 @@ static void compile_limits(const struct pc_policy *p, struct pc_compiled *c)
 	for (size_t i = 0; i < g->n_limits && i < PC_MAX_LIMITS; i++) {
 		const struct pc_limit_stmt *ls = &g->limits[i];
 		struct pc_limit *l = &c->limits[i];
-		uint64_t th;
 
 		l->interval_ns = 1000000000ull / ls->rate;
 		l->tolerance_ns = ls->burst * l->interval_ns;
@@ -379,10 +378,10 @@ static void compile_limits(const struct pc_policy *p, struct pc_compiled *c)
 		 * rate: enough when the burst holds twice that */
 		if (l->tolerance_ns >= 8000000ull)
 			l->flags |= PC_LIMIT_F_COARSE;
-		/* a source gets a bucket of its own once the sketch has seen
-		 * half a burst of it in one window */
-		th = ls->burst / 2;
-		l->threshold = th < 1 ? 1 : th > 1000 ? 1000 : (uint32_t)th;
+		/* a source gets its bucket looked up from its first packet
+		 * while the sketch is quiet; under a flood of spoofed sources
+		 * only once it stands out of the sketch's noise (limits.h) */
+		l->threshold = 1;
 		l->key = pc_fnv1a64(&l->interval_ns, sizeof(l->interval_ns));
 		l->key ^= pc_fnv1a64(&ls->burst, sizeof(ls->burst)) * 31;
 		l->key ^= pc_fnv1a64(&l->flags, sizeof(l->flags)) * 131;

@@ -192,6 +192,31 @@ int pc_blocked_count(struct pc_instance *inst, size_t *n)
 	return 0;
 }
 
+/* The program looks blocked up only while guard[PC_GUARD_SHARED].blocks
+ * is set: set it before adding, clear it when the table is empty (and set
+ * it again if the program added a block meanwhile). */
+static int set_blocks_hint(struct pc_instance *inst, __u32 on)
+{
+	__u32 key = PC_GUARD_SHARED;
+	struct pc_guard g;
+
+	memset(&g, 0, sizeof(g));
+	g.blocks = on;
+	if (bpf_map_update_elem(inst->guard_fd, &key, &g, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static int recheck_blocks_hint(struct pc_instance *inst)
+{
+	struct pc_addr k;
+	int err = set_blocks_hint(inst, 0);
+
+	if (!err && !bpf_map_get_next_key(inst->blocked_fd, NULL, &k))
+		err = set_blocks_hint(inst, 1);
+	return err;
+}
+
 int pc_block_add(struct pc_instance *inst, const uint8_t addr[16], uint64_t seconds)
 {
 	struct pc_block b = {
@@ -200,9 +225,13 @@ int pc_block_add(struct pc_instance *inst, const uint8_t addr[16], uint64_t seco
 	};
 	struct pc_addr k;
 
+	int err = set_blocks_hint(inst, 1);
+
+	if (err)
+		return err;
 	memcpy(k.a, addr, 16);
 	if (bpf_map_update_elem(inst->blocked_fd, &k, &b, BPF_ANY))
-		return errno == E2BIG ? -ENOSPC : -errno;
+		return -errno;
 	return 0;
 }
 
@@ -215,7 +244,7 @@ int pc_block_del(struct pc_instance *inst, const uint8_t addr[16])
 		return -errno;
 	/* its scan window starts again too */
 	bpf_map_delete_elem(inst->scan_fd, &k);
-	return 0;
+	return recheck_blocks_hint(inst);
 }
 
 int pc_block_clear(struct pc_instance *inst, size_t *n)
@@ -230,5 +259,5 @@ int pc_block_clear(struct pc_instance *inst, size_t *n)
 		cnt++;
 	}
 	*n = cnt;
-	return 0;
+	return recheck_blocks_hint(inst);
 }

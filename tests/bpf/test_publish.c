@@ -527,6 +527,13 @@ static void pin_instance(struct pc_instance *inst, const char *dir)
 		{ inst->port_stats_fd, PC_PIN_PORT_STATS },
 		{ inst->bucket_stats_fd, PC_PIN_BUCKET_STATS },
 		{ inst->sync_fd, PC_PIN_SYNC },
+		{ inst->limits_fd, PC_PIN_LIMITS },
+		{ inst->guard_fd, PC_PIN_GUARD },
+		{ inst->limit_src_fd, PC_PIN_LIMIT_SRC },
+		{ inst->blocked_fd, PC_PIN_BLOCKED },
+		{ inst->scan_fd, PC_PIN_SCAN },
+		{ inst->never_fd, PC_PIN_NEVER },
+		{ inst->sketch_fd, PC_PIN_SKETCH },
 		{ inst->prog_fd, PC_PIN_PROG },
 	};
 	char path[256];

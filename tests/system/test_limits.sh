@@ -93,8 +93,8 @@ done
 wait $flood
 after=$(pc_port_count tcp 8080 passed)
 lim=$(pc_bucket_count limited dropped)
-# the flooder: at most 20/s x 6 s + burst 10 + the sketch's threshold
-# (5); the second client's 5 connections, about 5 packets each
+# the flooder: at most 20/s x 6 s + burst 10; the second client's 5
+# connections, about 5 packets each
 [ $((after - before)) -le 170 ] ||
 	fail "tcp 8080: $((after - before)) passed, want <= 170 (the flood was not capped)"
 [ $((after - before)) -ge 5 ] || fail "tcp 8080: $((after - before)) passed"
