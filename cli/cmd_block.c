@@ -6,7 +6,9 @@
  *   portcullis block IFACE ADDR [--for SECONDS]   block by hand (default 3600 s)
  *   portcullis unblock IFACE ADDR|all
  * JSON of blocked: {"interface": ..., "blocked": [{"address": "10.0.0.2",
- * "seconds_left": 41.5, "reason": "scan"|"manual", "ports": N}]}.
+ * "seconds_left": 41.5, "reason": "scan"|"manual", "ports": N}]}; of
+ * block {"interface", "blocked": ADDR, "seconds"}; of unblock
+ * {"interface", "unblocked": ADDR|"all", "count"}.
  * The program checks the table only under a policy with a limit, block or
  * never statement, so `block` refuses an instance whose policy has none.
  */
@@ -186,8 +188,17 @@ int cmd_block(int argc, char **argv)
 			  strerror(-err));
 		return PC_EXIT_FAIL;
 	}
-	if (!cli.json)
+	if (cli.json) {
+		json_t *o = json_pack("{s:o, s:s, s:I}", "interface",
+				      pc_json_str(argv[optind]), "blocked", argv[optind + 1],
+				      "seconds", (json_int_t)secs);
+
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(o);
+	} else {
 		printf("blocked %s on %s for %lus\n", argv[optind + 1], argv[optind], secs);
+	}
 	return PC_EXIT_OK;
 }
 
@@ -224,7 +235,14 @@ int cmd_unblock(int argc, char **argv)
 		cli_error("failed to unblock %s on %s: %s", argv[2], argv[1], strerror(-err));
 		return PC_EXIT_FAIL;
 	}
-	if (!cli.json) {
+	if (cli.json) {
+		json_t *o = json_pack("{s:o, s:s, s:I}", "interface", pc_json_str(argv[1]),
+				      "unblocked", argv[2], "count", (json_int_t)(all ? n : 1));
+
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(o);
+	} else {
 		if (all)
 			printf("unblocked %zu source%s on %s\n", n, n == 1 ? "" : "s", argv[1]);
 		else
