@@ -86,6 +86,7 @@ int pc_limits_publish(struct pc_instance *inst, uint32_t gen,
 	struct pc_guard g;
 	uint32_t live_bit = 1u << (1 - gen), new_bit = 1u << gen;
 	uint32_t slot_of[PC_MAX_LIMITS];
+	uint8_t fresh[PC_LIMIT_SLOTS] = { 0 };
 	int err;
 
 	for (__u32 i = 0; i < PC_LIMIT_SLOTS; i++) {
@@ -107,6 +108,7 @@ int pc_limits_publish(struct pc_instance *inst, uint32_t gen,
 				found = s;
 				slot[s] = c->limits[n];
 				slot[s].tat = 0;
+				fresh[s] = 1;
 			}
 		if (found == PC_LIMIT_SLOTS)
 			return -ENOSPC;	/* cannot be: two policies' worth */
@@ -117,7 +119,7 @@ int pc_limits_publish(struct pc_instance *inst, uint32_t gen,
 		struct pc_limit cur;
 
 		/* keep the bucket's tat as the program has it now */
-		if (!bpf_map_lookup_elem(inst->limits_fd, &i, &cur) &&
+		if (!fresh[i] && !bpf_map_lookup_elem(inst->limits_fd, &i, &cur) &&
 		    cur.key == slot[i].key && cur.interval_ns == slot[i].interval_ns)
 			slot[i].tat = cur.tat;
 		if (bpf_map_update_elem(inst->limits_fd, &i, &slot[i], BPF_ANY))
