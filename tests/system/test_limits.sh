@@ -2,6 +2,7 @@
 # test_limits.sh - rate limits, SYN limits and scan blocking with real
 # floods in the lab (hping3, nmap), every flood bounded in time:
 #  - bad limit / block / never statements: FILE:LINE:COL, exit 2;
+#  - the exporter gives the `limited` and `blocked` buckets;
 #  - `limit tcp 80 syn rate 1000/s` passes rate x time + burst SYNs within
 #    10% over a 10 s flood; the rest are counted `limited`;
 #  - under `limit tcp 8080 syn rate 20/s burst 10 per source` a second
@@ -14,7 +15,7 @@
 #  - an apply of the same policy keeps the limit's bucket (no new burst).
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
-lab_need jq hping3 nmap timeout
+lab_need jq hping3 nmap timeout curl
 
 lab_up
 P=$LAB_TMP/limits.policy
@@ -70,6 +71,22 @@ awk -v g="$passed" -v w="$want" 'BEGIN { exit !(g >= 0.9 * w && g <= 1.1 * w) }'
 	fail "tcp 80: $passed SYNs passed, want $want within 10%"
 [ "$limited" -gt "$passed" ] || fail "tcp 80: only $limited limited: the flood was not over the rate"
 ok "limit tcp 80 syn rate 1000/s: $passed passed in 10 s (want $want +-10%), $limited limited"
+
+# ---- the exporter gives the two buckets ----
+EXP=127.0.0.1:$((20000 + RANDOM % 20000))
+lab_bg nsenter --net="/var/run/netns/$LAB_S" "$PC_BIN" exporter --listen "$EXP" \
+	2>"$LAB_TMP/exporter.log"
+m=
+for i in $(seq 50); do
+	m=$(lab_s curl -sf "http://$EXP/metrics") && break
+	sleep 0.1
+done
+[ -n "$m" ] || fail "no metrics from the exporter: $(tail -3 "$LAB_TMP/exporter.log")"
+got=$(awk -v i="$LAB_SIF" '$1 == "portcullis_bucket_packets_total{interface=\"" i "\",bucket=\"limited\",verdict=\"drop\"}" { print $2 }' <<<"$m")
+[ -n "$got" ] && [ "$got" -ge "$limited" ] || fail "exporter: limited drops '$got', want >= $limited"
+grep -q "^portcullis_bucket_packets_total{interface=\"$LAB_SIF\",bucket=\"blocked\",verdict=\"drop\"} " <<<"$m" ||
+	fail "exporter: no blocked series"
+ok "exporter: bucket=\"limited\" drops $got, bucket=\"blocked\" present"
 
 # ---- per source: the flooding client is capped, a second one connects ----
 # hping3's SYNs draw SYN-ACKs that the client's kernel answers with RSTs to
