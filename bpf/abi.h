@@ -109,7 +109,8 @@ enum pc_verdict {
 /* The policy verdict (allow / deny) a map entry's verdict byte stands for. */
 static inline unsigned pc_policy_verdict(unsigned map_verdict)
 {
-	return map_verdict == PC_ALLOW ? PC_ALLOW : PC_DENY;
+	/* PC_VERDICT_GUARD (limits section) does not change the verdict */
+	return (map_verdict & 3) == PC_ALLOW ? PC_ALLOW : PC_DENY;
 }
 
 enum pc_mode {
@@ -133,7 +134,9 @@ enum pc_bucket {
 	PC_BUCKET_FRAGMENT = 3,
 	PC_BUCKET_MALFORMED = 4,
 	PC_BUCKET_REPLIES = 5,	/* replies to the host's own flows (below) */
-	PC_BUCKET_MAX = 6,
+	PC_BUCKET_LIMITED = 6,	/* TCP/UDP over a limit (limits section) */
+	PC_BUCKET_BLOCKED = 7,	/* TCP/UDP from a blocked source */
+	PC_BUCKET_MAX = 8,
 };
 
 /* Range classes (derived in user space from port_stats). */
@@ -181,7 +184,8 @@ struct pc_port_entry {
 	__u32 class_id;		/* 0: no source look-up; else its tries' class */
 	__u32 rule_id;		/* rule deciding e.verdict: 1-based, 0 = default */
 	__u8 verdict;		/* enum pc_verdict when no LPM entry matches */
-	__u8 pad[3];
+	__u8 limit;		/* limits: 1 + slot in limits, 0 none */
+	__u8 pad[2];
 	__u32 root[2];		/* class_id's root slots, IPv4 and IPv6 */
 };
 
@@ -397,6 +401,112 @@ struct pc_reply_key {
  * local port: the time egress last saw a flow from that port, so that a
  * denied packet to a port with no recent flow skips the hash look-up. */
 
+/* ---- limits: rate limits, SYN limits, scan blocking (bpf/limits.h) ----
+ *
+ * A policy with a limit, block or never statement has PC_VERDICT_GUARD set
+ * in the verdict byte of every port entry and leaf: the program's usual
+ * three compares (allow, audit, deny) all miss and only then does it take
+ * the guarded path, so a policy without them runs no new code per packet.
+ * The guarded path (TCP/UDP only): a source in `blocked` that has not
+ * expired is dropped as PC_BUCKET_BLOCKED; an allowed packet on a port
+ * whose entry names a limit passes that limit or is dropped as
+ * PC_BUCKET_LIMITED; a denied packet feeds scan detection.
+ *
+ * Addresses are 16 bytes, network order; IPv4 as ::ffff:a.b.c.d. */
+#define PC_VERDICT_GUARD	0x4
+#define PC_LIMIT_SLOTS		64	/* limits entries: two policies' worth */
+#define PC_MAX_LIMITS		(PC_LIMIT_SLOTS / 2)	/* per policy */
+#define PC_BLOCK_ENTRIES	1024	/* blocked sources at most */
+#define PC_LIMIT_SRC_ENTRIES	4096	/* per-source limit states (LRU) */
+#define PC_SCAN_ENTRIES		1024	/* sources watched for scanning (LRU) */
+#define PC_NEVER_ENTRIES	1024	/* never-block prefixes */
+#define PC_SKETCH_WIDTH		2048	/* cells per row of the sketch, 2 rows */
+#define PC_SKETCH_EPOCH_SHIFT	30	/* sketch window: 2^30 ns, about 1 s */
+#define PC_NEW_STATE_PER_EPOCH	256	/* per-source states made per CPU per
+					 * sketch window at most */
+#define PC_SCAN_BITS		256	/* bitmap of hashed denied ports */
+
+#define PC_LIMIT_F_SYN		1u	/* TCP SYN (without ACK) only */
+#define PC_LIMIT_F_PER_SOURCE	2u	/* a bucket per source address */
+#define PC_LIMIT_F_COARSE	4u	/* bpf_ktime_get_coarse_ns is enough */
+
+/* limits: ARRAY, PC_LIMIT_SLOTS, shared by both generations. A GCRA
+ * bucket: a packet at time now passes when max(tat, now) + interval -
+ * now <= tolerance, and then moves tat there (atomically; tat 0 = full). */
+struct pc_limit {
+	__u64 tat;		/* theoretical arrival time, ns (aggregate) */
+	__u64 interval_ns;	/* 1e9 / rate */
+	__u64 tolerance_ns;	/* burst * interval_ns */
+	__u64 key;		/* user space: hash of the statement's meaning */
+	__u32 flags;		/* PC_LIMIT_F_* */
+	__u32 threshold;	/* per source: sketch count that makes a state */
+	__u32 gens;		/* user space: bit g = generation g uses it */
+	__u32 pad;
+};
+
+/* guard: ARRAY, PC_GUARD_ENTRIES: entries 0 and 1 (by gen) the scan
+ * blocking of that generation; entry PC_GUARD_SHARED only `blocks`. */
+#define PC_GUARD_SHARED		PC_NUM_GENS
+#define PC_GUARD_ENTRIES	(PC_NUM_GENS + 1)
+struct pc_guard {
+	__u32 scan_ports;	/* 0: no scan blocking */
+	__u32 candidate;	/* sketch count that makes a source watched */
+	__u64 scan_window_ns;
+	__u64 block_ns;
+	__u32 blocks;		/* shared entry: blocked may hold a source (set
+				 * by whoever adds one, cleared by user space
+				 * when it empties the table): 0 skips the
+				 * blocked look-up of every frame */
+	__u32 pad;
+};
+
+struct pc_addr {
+	__u8 a[16];
+};
+
+/* limit_src: LRU_HASH key; value: __u64 tat */
+struct pc_limit_src_key {
+	struct pc_addr addr;
+	__u32 slot;
+};
+
+/* blocked: LRU_HASH, PC_BLOCK_ENTRIES, key struct pc_addr: full, the
+ * least recently seen block makes room (expired ones go when looked up). */
+enum pc_block_reason {
+	PC_BLOCK_SCAN = 1,
+	PC_BLOCK_MANUAL = 2,
+};
+struct pc_block {
+	__u64 expires_ns;	/* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u32 reason;		/* enum pc_block_reason */
+	__u32 ports;		/* distinct denied ports seen (scan) */
+};
+
+/* scan: LRU_HASH, PC_SCAN_ENTRIES, key struct pc_addr. */
+struct pc_scan {
+	__u64 start_ns;		/* window start */
+	__u64 bits[PC_SCAN_BITS / 64];	/* hashed denied ports this window */
+	__u32 count;		/* bits set */
+	__u32 pad;
+};
+
+/* never: LPM_TRIE, PC_NEVER_ENTRIES: prefixes never limited nor blocked
+ * (value __u8 1); prefixlen counts the 16 address bytes. */
+struct pc_never_key {
+	__u32 prefixlen;
+	struct pc_addr addr;
+};
+
+/* sketch: PERCPU_ARRAY, 1 entry: a count-min sketch of packets per
+ * (source, what) in the current epoch; a cell is epoch << 16 | count. */
+struct pc_sketch {
+	__u32 cell[2][PC_SKETCH_WIDTH];
+	__u32 epoch;		/* of made and total */
+	__u32 made;		/* states made this epoch */
+	__u32 total;		/* packets counted this epoch */
+	__u32 pad;
+};
+
 /* ---- pins: /sys/fs/bpf/portcullis/netns-COOKIE/IFINDEX-IFACE/NAME ---- */
 #define PC_PIN_ROOT		"/sys/fs/bpf/portcullis"
 #define PC_PIN_PROG		"prog"
@@ -411,6 +521,13 @@ struct pc_reply_key {
 #define PC_PIN_SYNC		"sync"
 #define PC_PIN_REPLY_FLOWS	"reply_flows"
 #define PC_PIN_REPLY_PORTS	"reply_ports"
+#define PC_PIN_LIMITS		"limits"
+#define PC_PIN_GUARD		"guard"
+#define PC_PIN_LIMIT_SRC	"limit_src"
+#define PC_PIN_BLOCKED		"blocked"
+#define PC_PIN_SCAN		"scan"
+#define PC_PIN_NEVER		"never"
+#define PC_PIN_SKETCH		"sketch"
 
 #ifndef __cplusplus
 _Static_assert(sizeof(struct pc_control) == 8, "pc_control layout");
@@ -424,6 +541,9 @@ _Static_assert(sizeof(struct pc_node_guard) == 64, "pc_node_guard layout");
 _Static_assert(sizeof(struct pc_counter) == 48, "pc_counter layout");
 _Static_assert(sizeof(struct pc_port_count) == 56, "pc_port_count layout");
 _Static_assert(sizeof(struct pc_reply_key) == 40, "pc_reply_key layout");
+_Static_assert(sizeof(struct pc_limit) == 48, "pc_limit layout");
+_Static_assert(sizeof(struct pc_scan) == 48, "pc_scan layout");
+_Static_assert(sizeof(struct pc_guard) == 32, "pc_guard layout");
 #endif
 
 #endif /* PORTCULLIS_ABI_H */

@@ -436,6 +436,8 @@ static __always_inline void count(struct pc_counter *cnt, __u32 outcome,
 	}
 }
 
+#include "bpf/limits.h"
+
 /* xdp.frags: the program accepts multi-buffer frames, so native XDP
  * attaches at jumbo MTUs (a driver refuses a program without it once a
  * frame no longer fits one page). Headers are parsed from the first
@@ -555,8 +557,11 @@ port:
 		count(cnt, PC_OUT_AUDIT, bytes);
 		return XDP_PASS;
 	}
-	count(cnt, PC_OUT_DROP, bytes);
-	return XDP_DROP;
+	if (verdict == PC_DENY) {
+		count(cnt, PC_OUT_DROP, bytes);
+		return XDP_DROP;
+	}
+	return guard_frame(ctx, verdict, idx, cnt, bytes);	/* limits.h */
 
 out:
 	count(cnt, outcome, bytes);

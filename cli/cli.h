@@ -66,5 +66,8 @@ int cmd_stats(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_exporter(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
+int cmd_blocked(int argc, char **argv);	/* cmd_block.c */
+int cmd_block(int argc, char **argv);
+int cmd_unblock(int argc, char **argv);
 
 #endif

@@ -71,7 +71,7 @@ static struct class_info *class_table(struct pc_compiled *c, uint32_t *n_out)
 		qsort(c->prefixes, c->n_prefixes, sizeof(*c->prefixes), pc_lpm_entry_cmp);
 	for (i = 0; i < c->n_prefixes; i++) {
 		const struct pc_compiled_prefix *e = &c->prefixes[i];
-		unsigned char v6 = e->key.scope & 1, verdict = e->value.verdict != PC_ALLOW;
+		unsigned char v6 = e->key.scope & 1, verdict = pc_policy_verdict(e->value.verdict) != PC_ALLOW;
 
 		cls = pc_scope_class(e->key.scope);
 		t[cls].sig = fnv(t[cls].sig, &v6, 1);
@@ -88,7 +88,7 @@ static struct side side_of(const struct pc_compiled *c, const struct class_info 
 			   unsigned proto, unsigned port)
 {
 	const struct pc_port_entry *e = &c->ports[proto][port];
-	struct side s = { .verdict = e->verdict != PC_ALLOW };
+	struct side s = { .verdict = pc_policy_verdict(e->verdict) != PC_ALLOW };
 
 	if (e->class_id) {
 		s.class_sig = t[e->class_id].sig | 1;	/* never 0 */

@@ -18,7 +18,8 @@
  *     "classes": { "tcp": { "well-known": counter, "registered": counter,
  *                           "dynamic": counter }, "udp": { ... } },
  *     "buckets": { "non_ip": counter, "icmp": counter, "other": counter,
- *                  "fragment": counter, "malformed": counter },
+ *                  "fragment": counter, "malformed": counter,
+ *                  "limited": counter, "blocked": counter },
  *     "ports": [ { "protocol": "tcp", "port": 22, "service": "ssh" | null,
  *                  "class": "well-known", + the counter's keys }, ... ] }
  * "ports" (sorted by total packets, only ports with traffic, after --top,
@@ -126,7 +127,8 @@ static json_t *json_header(const struct stats_opts *o, const struct view *v)
 		json_object_set_new(cls, pc_proto_name(p), per);
 	}
 	for (unsigned b = 0; b < PC_BUCKET_MAX; b++)
-		json_object_set_new(bkt, pc_bucket_label(b),
+		if (pc_bucket_label(b))
+			json_object_set_new(bkt, pc_bucket_label(b),
 				    json_counter(v, &v->snap->buckets[b]));
 	json_object_set_new(root, "classes", cls);
 	json_object_set_new(root, "buckets", bkt);
@@ -330,6 +332,8 @@ static void show_text(const struct stats_opts *o, const struct view *v,
 			}
 		}
 		for (unsigned b = 0; b < PC_BUCKET_MAX; b++) {
+			if (!pc_bucket_label(b))
+				continue;
 			printf("%-5s %-12s", "-", pc_bucket_label(b));
 			print_counter(v, &v->snap->buckets[b], audit);
 		}

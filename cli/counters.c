@@ -374,9 +374,11 @@ const char *pc_bucket_label(unsigned bucket)
 {
 	static const char *const names[PC_BUCKET_MAX] = {
 		"non_ip", "icmp", "other", "fragment", "malformed", "replies",
+		[PC_BUCKET_LIMITED] = "limited", [PC_BUCKET_BLOCKED] = "blocked",
 	};
 
-	return bucket < PC_BUCKET_MAX ? names[bucket] : "?";
+	/* NULL for a number no bucket uses (yet): callers skip it */
+	return bucket < PC_BUCKET_MAX ? names[bucket] : NULL;
 }
 
 const char *pc_mode_label(unsigned mode)

@@ -102,7 +102,7 @@ const char *pc_service_name(unsigned proto, unsigned port);
 
 /* Names used in output. */
 const char *pc_outcome_label(unsigned outcome);	/* pass, drop, audit */
-const char *pc_bucket_label(unsigned bucket);	/* non_ip, icmp, ... */
+const char *pc_bucket_label(unsigned bucket);	/* non_ip, icmp, ...; NULL: unused */
 const char *pc_mode_label(unsigned mode);	/* native, skb, hw */
 
 #endif

@@ -388,15 +388,15 @@ static void bucket_family(FILE *f, struct found *fd, enum what w)
 					  "portcullis_bucket_bytes_total";
 
 	family(f, name, "counter", w == PACKETS ?
-	       "Packets not classified by port (non_ip, icmp, other, fragment, malformed) by verdict." :
-	       "Bytes not classified by port (non_ip, icmp, other, fragment, malformed) by verdict.");
+	       "Packets not classified by port (non_ip, icmp, other, fragment, malformed), or dropped over a rate limit (limited) or from a blocked source (blocked), by verdict." :
+	       "Bytes not classified by port (non_ip, icmp, other, fragment, malformed), or dropped over a rate limit (limited) or from a blocked source (blocked), by verdict.");
 	for (size_t i = 0; i < fd->n; i++) {
 		const struct inst_data *d = &fd->v[i];
 
 		if (!d->ok)
 			continue;
 		for (unsigned b = 0; b < PC_BUCKET_MAX; b++)
-			for (int o = 0; o < PC_OUT_MAX; o++) {
+			for (int o = 0; o < PC_OUT_MAX && pc_bucket_label(b); o++) {
 				const struct pc_counter *k = &d->buckets[b];
 
 				fprintf(f, "%s{", name);

@@ -351,7 +351,65 @@ out:
  * to know that it passes (bpf/abi.h, steps 6 and 7). */
 static uint8_t entry_verdict(const struct pc_policy *p, uint8_t verdict)
 {
-	return verdict == PC_DENY && p->mode == PC_MODE_AUDIT ? PC_DENY_AUDIT : verdict;
+	uint8_t v = verdict == PC_DENY && p->mode == PC_MODE_AUDIT ? PC_DENY_AUDIT : verdict;
+
+	/* limits: the program's guarded path (bpf/limits.h) */
+	return pc_guard_used(p) ? v | PC_VERDICT_GUARD : v;
+}
+
+/* What the limit, block and never statements compile to: each limit a
+ * GCRA bucket (bpf/abi.h, limits section), named by ports[..].limit of
+ * the ports it covers (the first limit listing a port wins); the scan
+ * settings; the never-block prefixes. */
+static void compile_limits(const struct pc_policy *p, struct pc_compiled *c)
+{
+	const struct pc_guard_policy *g = &p->guard;
+
+	c->guarded = pc_guard_used(p);
+	for (size_t i = 0; i < g->n_limits && i < PC_MAX_LIMITS; i++) {
+		const struct pc_limit_stmt *ls = &g->limits[i];
+		struct pc_limit *l = &c->limits[i];
+
+		l->interval_ns = 1000000000ull / ls->rate;
+		l->tolerance_ns = ls->burst * l->interval_ns;
+		l->flags = (ls->syn ? PC_LIMIT_F_SYN : 0) |
+			   (ls->per_source ? PC_LIMIT_F_PER_SOURCE : 0);
+		/* 4 ms ticks of the coarse clock refill at most 4 ms of
+		 * rate: enough when the burst holds twice that */
+		if (l->tolerance_ns >= 8000000ull)
+			l->flags |= PC_LIMIT_F_COARSE;
+		/* a source gets its bucket looked up from its first packet
+		 * while the sketch is quiet; under a flood of spoofed sources
+		 * only once it stands out of the sketch's noise (limits.h) */
+		l->threshold = 1;
+		l->key = pc_fnv1a64(&l->interval_ns, sizeof(l->interval_ns));
+		l->key ^= pc_fnv1a64(&ls->burst, sizeof(ls->burst)) * 31;
+		l->key ^= pc_fnv1a64(&l->flags, sizeof(l->flags)) * 131;
+		l->key ^= pc_fnv1a64(&ls->protos, sizeof(ls->protos)) * 1031;
+		l->key ^= pc_fnv1a64(ls->ranges, ls->n_ranges * sizeof(*ls->ranges)) * 10007;
+		for (unsigned proto = 0; proto < PC_NUM_PROTOS; proto++) {
+			if (!(ls->protos & (proto == PC_PROTO_TCP ? PC_PROTO_BIT_TCP
+								  : PC_PROTO_BIT_UDP)))
+				continue;
+			for (size_t r = 0; r < ls->n_ranges; r++)
+				for (unsigned port = ls->ranges[r].lo; port <= ls->ranges[r].hi; port++)
+					if (!c->ports[proto][port].limit)
+						c->ports[proto][port].limit = (uint8_t)(i + 1);
+		}
+	}
+	c->n_limits = g->n_limits < PC_MAX_LIMITS ? (uint32_t)g->n_limits : PC_MAX_LIMITS;
+	if (g->scan_line) {
+		c->guard.scan_ports = g->scan_ports;
+		c->guard.candidate = g->scan_ports / 8 < 2 ? 2 : g->scan_ports / 8;
+		c->guard.scan_window_ns = g->scan_window_s * 1000000000ull;
+		c->guard.block_ns = g->block_s * 1000000000ull;
+	}
+	c->never = g->n_never ? malloc(g->n_never * sizeof(*c->never)) : NULL;
+	if (c->never) {
+		memcpy(c->never, g->never, g->n_never * sizeof(*c->never));
+		c->n_never = g->n_never;
+	}
+	c->never_any = g->never_any;
 }
 
 /* Expand painted segments into the port table, numbering classes in order
@@ -537,6 +595,7 @@ void pc_compiled_free(struct pc_compiled *c)
 	free(c->nodes);
 	free(c->roots);
 	free(c->rule_decides);
+	free(c->never);
 	free(c);
 }
 
@@ -587,6 +646,10 @@ int pc_compile(const struct pc_policy *p, struct pc_compiled **out,
 		goto fail;
 	for (unsigned proto = 0; proto < PC_NUM_PROTOS; proto++)
 		expand_proto(&s, proto);
+	compile_limits(p, c);
+	err = -ENOMEM;
+	if (p->guard.n_never && !c->never)
+		goto fail;
 	for (uint32_t cls = 1; cls <= c->n_classes; cls++) {
 		err = compile_class(&s, cls, &rules_buf, &rules_cap);
 		if (err)
@@ -844,7 +907,7 @@ static int warn_dynamic_replies(const struct pc_policy *p, const struct pc_compi
 			for (unsigned port = LINUX_EPHEMERAL_LO; port < PC_CLASS_DYNAMIC_FIRST; port++) {
 				const struct pc_port_entry *e = &c->ports[pr][port];
 
-				if (e->verdict != PC_ALLOW || e->class_id) {
+				if (pc_policy_verdict(e->verdict) != PC_ALLOW || e->class_id) {
 					which = pc_proto_name(pr);
 					break;
 				}
@@ -907,14 +970,14 @@ int pc_policy_warnings(const struct pc_policy *p, const struct pc_compiled *c,
 	for (size_t a = 0; a < N_SENSITIVE; a++) {
 		const struct pc_port_entry *e = &c->ports[sensitive[a].proto][sensitive[a].port];
 
-		if (e->verdict == PC_ALLOW) {
+		if (pc_policy_verdict(e->verdict) == PC_ALLOW) {
 			open[n_open++] = (struct opening){ (uint8_t)a, 0, e->rule_id };
 			continue;
 		}
 		for (size_t i = 0; e->class_id && i < c->n_prefixes; i++) {
 			const struct pc_compiled_prefix *cp = &c->prefixes[i];
 
-			if (cp->key.prefixlen == 32 && cp->value.verdict == PC_ALLOW &&
+			if (cp->key.prefixlen == 32 && pc_policy_verdict(cp->value.verdict) == PC_ALLOW &&
 			    (cp->key.scope >> 1) == e->class_id)
 				open[n_open++] = (struct opening){ (uint8_t)a,
 					(uint8_t)(cp->key.scope & 1 ? 6 : 4), cp->value.rule_id };

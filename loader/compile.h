@@ -73,6 +73,15 @@ struct pc_compiled {
 	 * LPM entries the rule decides. 0 means the rule is shadowed. */
 	uint64_t *rule_decides;
 	size_t n_rules;
+	/* limits (compile_limits in compile.c): ports[..].limit is 1 + an
+	 * index of limits here (publish makes it 1 + a slot of the map) */
+	int guarded;			/* PC_VERDICT_GUARD set in every verdict */
+	struct pc_limit limits[PC_MAX_LIMITS];	/* tat 0, gens 0 */
+	uint32_t n_limits;
+	struct pc_guard guard;
+	struct pc_prefix *never;	/* never-block prefixes */
+	size_t n_never;
+	int never_any;
 };
 
 /* Compile. Returns 0, or -ENOMEM, or -E2BIG (too many classes/prefixes,

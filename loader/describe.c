@@ -54,7 +54,7 @@ static int summary_init(struct summary *s, const struct pc_policy *p,
 		for (unsigned port = 1; port < PC_NUM_PORTS; port++) {
 			const struct pc_port_entry *e = &c->ports[pr][port];
 
-			if (e->verdict == PC_ALLOW)
+			if (pc_policy_verdict(e->verdict) == PC_ALLOW)
 				s->allowed[pr]++;
 			else
 				s->denied[pr]++;

@@ -58,6 +58,21 @@ const struct pc_map_spec pc_map_specs[] = {
 	     PC_PORT_STATS_ENTRIES, 0, reply_ports_fd),
 	/* user space only; value is an inner map (a 1-entry ARRAY) */
 	SPEC(PC_PIN_SYNC, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 1, 0, sync_fd),
+	/* limits (limits.c) */
+	SPEC(PC_PIN_LIMITS, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pc_limit),
+	     PC_LIMIT_SLOTS, 0, limits_fd),
+	SPEC(PC_PIN_GUARD, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pc_guard),
+	     PC_GUARD_ENTRIES, 0, guard_fd),
+	SPEC(PC_PIN_LIMIT_SRC, BPF_MAP_TYPE_LRU_HASH, sizeof(struct pc_limit_src_key),
+	     8, PC_LIMIT_SRC_ENTRIES, 0, limit_src_fd),
+	SPEC(PC_PIN_BLOCKED, BPF_MAP_TYPE_LRU_HASH, sizeof(struct pc_addr),
+	     sizeof(struct pc_block), PC_BLOCK_ENTRIES, 0, blocked_fd),
+	SPEC(PC_PIN_SCAN, BPF_MAP_TYPE_LRU_HASH, sizeof(struct pc_addr),
+	     sizeof(struct pc_scan), PC_SCAN_ENTRIES, 0, scan_fd),
+	SPEC(PC_PIN_NEVER, BPF_MAP_TYPE_LPM_TRIE, sizeof(struct pc_never_key), 1,
+	     PC_NEVER_ENTRIES, BPF_F_NO_PREALLOC, never_fd),
+	SPEC(PC_PIN_SKETCH, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct pc_sketch),
+	     1, 0, sketch_fd),
 };
 const size_t pc_n_map_specs = sizeof(pc_map_specs) / sizeof(pc_map_specs[0]);
 

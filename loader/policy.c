@@ -845,6 +845,8 @@ static int statement(struct ps *ps)
 		return stmt_rule(ps, v);
 	if (tok_is(t0, "set"))
 		return stmt_set(ps);
+	if (pc_is_guard_keyword(t0->s, t0->len))	/* policy_limits.c */
+		return pc_parse_guard_stmt(p, ps->file, ps->line, ps->stmt, ps->stmt_len, ps->diag);
 	if (tok_is(t0, "default"))
 		return stmt_scalar(ps, 0, "default", &p->default_verdict);
 	if (tok_is(t0, "icmp"))
@@ -942,6 +944,7 @@ void pc_policy_free(struct pc_policy *p)
 	}
 	free(p->sets);
 	free(p->file);
+	pc_guard_policy_free(&p->guard);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -45,6 +45,31 @@ struct pc_set {
 	int has_any;
 };
 
+/* limit PROTOS PORTS [syn] rate N/s burst M [per source] (policy_limits.c) */
+struct pc_limit_stmt {
+	int line, col;
+	uint8_t protos;			/* PC_PROTO_BIT_* */
+	struct pc_port_range *ranges;
+	size_t n_ranges;
+	int syn, per_source;
+	uint64_t rate;			/* packets per second, >= 1 */
+	uint64_t burst;			/* packets, >= 1 */
+	char *text;
+};
+
+/* The limit, block and never statements of a policy (policy_limits.c). */
+struct pc_guard_policy {
+	struct pc_limit_stmt *limits;
+	size_t n_limits, cap_limits;
+	int scan_line;			/* 0: no 'block scanners' */
+	uint32_t scan_ports;
+	uint32_t scan_window_s, block_s;
+	int never_line;			/* 0: no 'never block' */
+	struct pc_prefix *never;
+	size_t n_never;
+	int never_any;
+};
+
 struct pc_policy {
 	char *file;		/* name used in messages */
 	uint8_t default_verdict, icmp_verdict, other_verdict, fragment_verdict;
@@ -61,6 +86,7 @@ struct pc_policy {
 	uint8_t replies_verdict;
 	uint32_t reply_timeout_s[2];
 	int replies_line, reply_timeout_line[2];
+	struct pc_guard_policy guard;	/* limits, scan blocking */
 };
 
 /* One word of a statement, as policy.c hands it to the parsers of
@@ -116,6 +142,16 @@ int pc_policy_load(const char *path, struct pc_policy *out, struct pc_diag *diag
 size_t pc_escape(const char *s, size_t len, unsigned flags, char *out, size_t outlen);
 
 void pc_policy_free(struct pc_policy *p);
+
+/* policy_limits.c: a 'limit', 'block' or 'never' statement (the line's
+ * text, comment stripped) into p->guard. 0, -ENOMEM, or -EINVAL with
+ * diag set to FILE:LINE:COL. */
+int pc_parse_guard_stmt(struct pc_policy *p, const char *file, int line,
+			const char *stmt, int len, struct pc_diag *diag);
+int pc_is_guard_keyword(const char *word, int len);
+void pc_guard_policy_free(struct pc_guard_policy *g);
+/* Does the policy have any limit, block or never statement? */
+int pc_guard_used(const struct pc_policy *p);
 
 /* FNV-1a 64 of a buffer. */
 uint64_t pc_fnv1a64(const void *buf, size_t len);

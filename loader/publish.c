@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "instance_priv.h"
+#include "limits.h"
 
 #define PORT_HALF (PC_NUM_PROTOS * PC_NUM_PORTS)
 
@@ -212,8 +213,10 @@ static int publish_tries_and_ports(struct pc_instance *inst, __u32 gen,
 			half[i].root[0] = cls ? pc_class_root(roots, cls, 0) : 0;
 			half[i].root[1] = cls ? pc_class_root(roots, cls, 1) : 0;
 		}
-		err = write_ports(inst, gen, half);
+		err = pc_limits_publish(inst, gen, c, half);	/* limits.c */
 	}
+	if (!err)
+		err = write_ports(inst, gen, half);
 	free(half);
 	return err;
 }

@@ -529,6 +529,13 @@ static void pin_instance(struct pc_instance *inst, const char *dir)
 		{ inst->sync_fd, PC_PIN_SYNC },
 		{ inst->reply_flows_fd, PC_PIN_REPLY_FLOWS },
 		{ inst->reply_ports_fd, PC_PIN_REPLY_PORTS },
+		{ inst->limits_fd, PC_PIN_LIMITS },
+		{ inst->guard_fd, PC_PIN_GUARD },
+		{ inst->limit_src_fd, PC_PIN_LIMIT_SRC },
+		{ inst->blocked_fd, PC_PIN_BLOCKED },
+		{ inst->scan_fd, PC_PIN_SCAN },
+		{ inst->never_fd, PC_PIN_NEVER },
+		{ inst->sketch_fd, PC_PIN_SKETCH },
 		{ inst->prog_fd, PC_PIN_PROG },
 	};
 	char path[256];

@@ -60,7 +60,7 @@ expect_eq "policy_version" "$(jq .policy_version <<<"$J")" 1
 expect_eq "policy_mode" "$(jq -r .policy_mode <<<"$J")" enforce
 expect_eq "udp registered class passed" "$(jq '.classes.udp.registered.passed.packets' <<<"$J")" $want_pkts
 expect_eq "udp registered class dropped" "$(jq '.classes.udp.registered.dropped.packets' <<<"$J")" 37
-expect_eq "bucket keys" "$(jq -c '.buckets | keys' <<<"$J")" '["fragment","icmp","malformed","non_ip","other","replies"]'
+expect_eq "bucket keys" "$(jq -c '.buckets | keys' <<<"$J")" '["blocked","fragment","icmp","limited","malformed","non_ip","other","replies"]'
 # lab_wait_ready pinged: ICMP echo requests reached the program
 [ "$(jq '.buckets.icmp.passed.packets' <<<"$J")" -ge 2 ] || fail "icmp bucket: $(jq -c .buckets.icmp <<<"$J")"
 ok "icmp bucket counts the pings"

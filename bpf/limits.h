@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * limits.h - rate limits, SYN limits and scan blocking (bpf/abi.h, limits
+ * section). Included by portcullis.bpf.c after its parsers, port_entry()
+ * and count(); only frames whose verdict byte carries PC_VERDICT_GUARD get
+ * here, so a policy without limit / block / never statements never runs
+ * any of it.
+ *
+ * Per-source state (limit_src, scan) is looked up only for a source that
+ * a per-CPU count-min sketch counts as heavy, and made at most
+ * PC_NEW_STATE_PER_EPOCH times per CPU per sketch window: a flood of
+ * spoofed sources costs a sketch update per packet, never a hash insert
+ * per packet (an insert into a full LRU hash costs about 1 us).
+ */
+#ifndef PORTCULLIS_LIMITS_H
+#define PORTCULLIS_LIMITS_H
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PC_LIMIT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct pc_limit);
+} limits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PC_GUARD_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct pc_guard);
+} guard SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PC_LIMIT_SRC_ENTRIES);
+	__type(key, struct pc_limit_src_key);
+	__type(value, __u64);
+} limit_src SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PC_BLOCK_ENTRIES);
+	__type(key, struct pc_addr);
+	__type(value, struct pc_block);
+} blocked SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PC_SCAN_ENTRIES);
+	__type(key, struct pc_addr);
+	__type(value, struct pc_scan);
+} scan SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PC_NEVER_ENTRIES);
+	__type(key, struct pc_never_key);
+	__type(value, __u8);
+} never SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pc_sketch);
+} sketch SEC(".maps");
+
+/* The source address as 16 bytes, IPv4 as ::ffff:a.b.c.d. */
+static __always_inline void guard_addr(struct pc_addr *a, const void *saddr,
+				       int is_v6)
+{
+	__u64 *w = (__u64 *)a->a;
+
+	if (is_v6) {
+		w[0] = ((const __u64 *)saddr)[0];
+		w[1] = ((const __u64 *)saddr)[1];
+		return;
+	}
+	w[0] = 0;
+	((__u32 *)a->a)[2] = bpf_htonl(0xffff);
+	((__u32 *)a->a)[3] = *(const __u32 *)saddr;
+}
+
+static __always_inline __u32 guard_hash(const struct pc_addr *a, __u32 what)
+{
+	const __u32 *w = (const __u32 *)a->a;
+	__u32 h = (what + 1) * 0x9e3779b9u;
+
+	h = (h ^ w[0]) * 0x85ebca6bu;
+	h = (h ^ w[1] ^ (h >> 15)) * 0xc2b2ae35u;
+	h = (h ^ w[2] ^ (h >> 13)) * 0x85ebca6bu;
+	h = (h ^ w[3] ^ (h >> 16)) * 0xc2b2ae35u;
+	return h ^ (h >> 16);
+}
+
+/* One sketch cell: counts of an older epoch start again from 0. */
+static __always_inline __u32 sketch_bump(__u32 *cell, __u32 epoch)
+{
+	__u32 v = *cell;
+
+	if ((v >> 16) != (epoch & 0xffff))
+		v = (epoch & 0xffff) << 16;
+	if ((v & 0xffff) != 0xffff)
+		v++;
+	*cell = v;
+	return v & 0xffff;
+}
+
+/* Count a packet of h this epoch; the estimate (never below the truth). */
+static __always_inline __u32 sketch_add(struct pc_sketch *sk, __u32 h, __u32 epoch)
+{
+	__u32 a = sketch_bump(&sk->cell[0][h & (PC_SKETCH_WIDTH - 1)], epoch);
+	__u32 b = sketch_bump(&sk->cell[1][(h >> 16) & (PC_SKETCH_WIDTH - 1)], epoch);
+
+	return a < b ? a : b;
+}
+
+/* The sketch's per-CPU epoch: made and total start again at 0. */
+static __always_inline void sketch_epoch(struct pc_sketch *sk, __u32 epoch)
+{
+	if (sk->epoch != epoch) {
+		sk->epoch = epoch;
+		sk->made = 0;
+		sk->total = 0;
+	}
+}
+
+/* Is a heavy this epoch? Its estimate must reach threshold above the
+ * noise every cell carries (twice the mean count of a cell, not counting
+ * a's own packets): under a
+ * flood of spoofed sources every cell fills, and a source counts as heavy
+ * only if it sends well above that, so the flood's sources cost a sketch
+ * update each and no hash look-up. */
+static __always_inline int heavy_source(struct pc_sketch *sk, const struct pc_addr *a,
+					__u32 what, __u32 threshold, __u32 epoch)
+{
+	__u32 est, noise;
+
+	sketch_epoch(sk, epoch);
+	est = sketch_add(sk, guard_hash(a, what), epoch);
+	/* the others' packets only: one source's own flood is no noise */
+	noise = ++sk->total > est ? (sk->total - est) / (PC_SKETCH_WIDTH / 2) : 0;
+	return est >= threshold + noise;
+}
+
+/* The budget of new per-source states, per CPU and epoch. */
+static __always_inline int may_make_state(struct pc_sketch *sk)
+{
+	if (sk->made >= PC_NEW_STATE_PER_EPOCH)
+		return 0;
+	sk->made++;
+	return 1;
+}
+
+static __always_inline struct pc_sketch *sketch_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&sketch, &zero);
+}
+
+static __always_inline int never_block(const struct pc_addr *a)
+{
+	struct pc_never_key k = { .prefixlen = 128, .addr = *a };
+
+	return bpf_map_lookup_elem(&never, &k) != NULL;
+}
+
+/* GCRA on a shared tat: pass when max(tat, now) + interval - now <=
+ * tolerance. Every CPU updates the one word atomically, so the rate holds
+ * however a flood spreads over receive queues. */
+static __always_inline int gcra_pass(__u64 *tat, __u64 now, __u64 interval,
+				     __u64 tolerance)
+{
+	__u64 old = *(volatile __u64 *)tat, prev;
+
+	if ((old > now ? old : now) + interval - now > tolerance)
+		return 0;
+	if (old < now &&
+	    __sync_val_compare_and_swap(tat, old, now + interval) == old)
+		return 1;
+	prev = __sync_fetch_and_add(tat, interval);
+	if ((prev > now ? prev : now) + interval - now > tolerance) {
+		__sync_fetch_and_add(tat, -interval);	/* not ours: give back */
+		return 0;
+	}
+	return 1;
+}
+
+/* Does this allowed packet pass limit slot? l4: its TCP/UDP header. */
+static __always_inline int limit_pass(__u32 slot, const struct pc_addr *a,
+				      const struct tcphdr *t, void *end,
+				      int is_tcp)
+{
+	struct pc_limit *l = bpf_map_lookup_elem(&limits, &slot);
+	struct pc_limit_src_key k;
+	struct pc_sketch *sk;
+	__u64 now, *tat, full = 0;
+
+	if (!l)
+		return 1;
+	if (l->flags & PC_LIMIT_F_SYN) {
+		if (!is_tcp || (void *)(t + 1) > end || !t->syn || t->ack)
+			return 1;
+	}
+	now = l->flags & PC_LIMIT_F_COARSE ? bpf_ktime_get_coarse_ns()
+					   : bpf_ktime_get_ns();
+	if (!(l->flags & PC_LIMIT_F_PER_SOURCE))
+		return gcra_pass(&l->tat, now, l->interval_ns, l->tolerance_ns);
+	/* light sources are not limited: no look-up, no state */
+	sk = sketch_get();
+	if (!sk || !heavy_source(sk, a, slot + 1, l->threshold, now >> PC_SKETCH_EPOCH_SHIFT))
+		return 1;
+	__builtin_memset(&k, 0, sizeof(k));
+	k.addr = *a;
+	k.slot = slot;
+	tat = bpf_map_lookup_elem(&limit_src, &k);
+	if (!tat) {
+		if (!may_make_state(sk))
+			return 1;
+		bpf_map_update_elem(&limit_src, &k, &full, BPF_NOEXIST);
+		tat = bpf_map_lookup_elem(&limit_src, &k);
+		if (!tat)
+			return 1;
+	}
+	return gcra_pass(tat, now, l->interval_ns, l->tolerance_ns);
+}
+
+/* A denied packet from a: count its port; block a scanner. */
+static __always_inline void scan_watch(__u32 gen, const struct pc_addr *a,
+				       __u32 dport, __u64 now)
+{
+	const struct pc_guard *g = bpf_map_lookup_elem(&guard, &gen);
+	struct pc_scan *st, fresh = {};
+	struct pc_sketch *sk;
+	__u32 h, w;
+	__u64 bit;
+
+	if (!g || !g->scan_ports)
+		return;
+	sk = sketch_get();
+	if (!sk || !heavy_source(sk, a, 0, g->candidate, now >> PC_SKETCH_EPOCH_SHIFT))
+		return;
+	st = bpf_map_lookup_elem(&scan, a);
+	if (!st) {
+		if (!may_make_state(sk) || never_block(a))
+			return;
+		fresh.start_ns = now;
+		bpf_map_update_elem(&scan, a, &fresh, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&scan, a);
+		if (!st)
+			return;
+	}
+	if (now - st->start_ns > g->scan_window_ns) {
+		__builtin_memset(st->bits, 0, sizeof(st->bits));
+		st->count = 0;
+		st->start_ns = now;
+	}
+	h = (dport * 0x9e3779b1u) >> 24;	/* 0..255 */
+	w = (h >> 6) & (PC_SCAN_BITS / 64 - 1);
+	bit = 1ull << (h & 63);
+	if (st->bits[w] & bit)
+		return;
+	__sync_fetch_and_or(&st->bits[w], bit);
+	if (__sync_add_and_fetch(&st->count, 1) >= g->scan_ports) {
+		struct pc_block b = {
+			.expires_ns = now + g->block_ns,
+			.reason = PC_BLOCK_SCAN,
+			.ports = st->count,
+		};
+
+		__u32 shared = PC_GUARD_SHARED;
+		struct pc_guard *sg;
+
+		bpf_map_update_elem(&blocked, a, &b, BPF_ANY);
+		bpf_map_delete_elem(&scan, a);
+		sg = bpf_map_lookup_elem(&guard, &shared);
+		if (sg)
+			sg->blocks = 1;
+	}
+}
+
+/* A blocked source whose block has not expired; an expired one goes.
+ * No look-up while the table is known empty. */
+static __always_inline int source_blocked(const struct pc_addr *a, __u64 now)
+{
+	__u32 shared = PC_GUARD_SHARED;
+	const struct pc_guard *sg = bpf_map_lookup_elem(&guard, &shared);
+	struct pc_block *b;
+
+	if (!sg || !sg->blocks)
+		return 0;
+	b = bpf_map_lookup_elem(&blocked, a);
+	if (!b)
+		return 0;
+	if (now < b->expires_ns)
+		return 1;
+	bpf_map_delete_elem(&blocked, a);
+	return 0;
+}
+
+static __always_inline int guard_drop(__u32 bucket, __u64 bytes)
+{
+	struct pc_counter *cnt = bpf_map_lookup_elem(&bucket_stats, &bucket);
+
+	count(cnt, PC_OUT_DROP, bytes);
+	return XDP_DROP;
+}
+
+/* A TCP/UDP frame whose verdict byte has PC_VERDICT_GUARD: the headers are
+ * parsed again here (a few ns) rather than kept live through the common
+ * path. gen is read again: a flip in between only means the limit of the
+ * new policy applies. cnt: its port_stats entry, sidx its index. */
+static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
+				       __u32 sidx, struct pc_counter *cnt,
+				       __u64 bytes)
+{
+	struct cursor c = { .pos = (void *)(long)ctx->data,
+			    .end = (void *)(long)ctx->data_end };
+	const struct pc_port_entry *e;
+	struct ipv6hdr *ip6 = NULL;
+	struct iphdr *ip = NULL;
+	__u32 base = verdict & ~PC_VERDICT_GUARD, room = 0, dport = 0;
+	__u32 gen = live_gen();
+	struct pc_addr a;
+	__be16 proto;
+	__u64 now;
+	__u8 l4 = 0;
+	int cl;
+
+	if (parse_eth(&c, &proto) != CL_CONTINUE)
+		goto drop;
+	if (proto == bpf_htons(ETH_P_IP)) {
+		if (parse_ipv4(&c, &l4, &ip, &room) != CL_CONTINUE)
+			goto drop;
+		guard_addr(&a, &ip->saddr, 0);
+	} else {
+		if (parse_ipv6(&c, &l4, &ip6, &room) != CL_CONTINUE)
+			goto drop;
+		guard_addr(&a, &ip6->saddr, 1);
+	}
+	cl = parse_l4(&c, l4, ip ? IPPROTO_ICMP : IPPROTO_ICMPV6_, room, &dport);
+	if (cl != CL_TCP && cl != CL_UDP)
+		goto drop;
+	now = bpf_ktime_get_coarse_ns();
+	if (source_blocked(&a, now))
+		return guard_drop(PC_BUCKET_BLOCKED, bytes);
+	if (base == PC_ALLOW) {
+		e = port_entry(gen, sidx);
+		if (e && e->limit &&
+		    !limit_pass(e->limit - 1, &a, c.pos, c.end, cl == CL_TCP) &&
+		    !never_block(&a))
+			return guard_drop(PC_BUCKET_LIMITED, bytes);
+		count(cnt, PC_OUT_PASS, bytes);
+		return XDP_PASS;
+	}
+	if (base == PC_DENY_AUDIT) {
+		count(cnt, PC_OUT_AUDIT, bytes);
+		return XDP_PASS;
+	}
+	/* a reply to one of the host's own flows passes as on the unguarded
+	 * path (bpf/replies.h), and is no sign of a scan */
+	if (base == PC_DENY) {
+		__u32 r = PC_BUCKET_REPLIES;
+		int reply = 0;
+
+		if (ip)
+			reply = reply_v4(ip, c.pos, c.end, sidx, gen);
+		else if (ip6)
+			reply = reply_v6(ip6, c.pos, c.end, sidx, gen);
+		if (reply) {
+			cnt = bpf_map_lookup_elem(&bucket_stats, &r);
+			count(cnt, PC_OUT_PASS, bytes);
+			return XDP_PASS;
+		}
+	}
+	scan_watch(gen, &a, dport, now);
+drop:
+	/* denied, or a verdict byte that is none of ours: fail closed */
+	count(cnt, PC_OUT_DROP, bytes);
+	return XDP_DROP;
+}
+
+#endif /* PORTCULLIS_LIMITS_H */
