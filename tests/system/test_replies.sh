@@ -90,6 +90,17 @@ done
 pc apply "$LAB_SIF" "$ALLOW" >/dev/null || fail "apply allow"
 expect_eq "replies allow again: udp to $LAB_C6" "$(udp_rr "$LAB_C6")" "echo ping"
 
+# a policy with a limit takes the guarded path (bpf/limits.h) for every
+# TCP/UDP frame: replies must pass there too
+GUARDED=$LAB_TMP/guarded.policy
+printf 'default deny\nicmp deny\nother deny\nreplies allow\nlimit tcp 80 rate 1000/s burst 100\n' >"$GUARDED"
+pc apply "$LAB_SIF" "$GUARDED" >/dev/null || fail "apply a policy with a limit"
+for a in "$LAB_C4" "$LAB_C6"; do
+	expect_eq "replies under a limit: download from $a" "$(download "$a")" $SIZE
+	expect_eq "replies under a limit: udp to $a" "$(udp_rr "$a")" "echo ping"
+done
+pc apply "$LAB_SIF" "$ALLOW" >/dev/null || fail "apply allow after the limit"
+
 # ---- flows from fixed server ports, so the test knows the 5-tuples ----
 # flow_udp LPORT ADDR RPORT PAYLOAD [WAIT]: from the server's port LPORT,
 # send PAYLOAD, print each answer (or "timeout") for WAIT seconds
