@@ -353,6 +353,53 @@ static inline __u32 pc_port_index(__u32 gen, __u32 proto, __u32 port)
 	return (gen * PC_NUM_PROTOS + proto) * PC_NUM_PORTS + port;
 }
 
+/* ---- drop log (issue 18) ----
+ * droplog: RINGBUF of PC_DROPLOG_RING_BYTES. One struct pc_drop_event per
+ * dropped frame, as long as the CPU has logged fewer than PC_DROPLOG_RATE
+ * events in its current one-second window (a window opens at the first
+ * drop after the previous one closed); every other drop, and every drop
+ * that finds the ring full (no one reading), only adds 1 to not_logged.
+ * Submitted with BPF_RB_NO_WAKEUP: a reader polls on a timer, so a drop
+ * costs no wake-up whether anyone reads or not.
+ * droplog_state: PERCPU_ARRAY, 1 entry, the rate window of each CPU. */
+#define PC_DROPLOG_RATE		1000	/* events per second per CPU */
+#define PC_DROPLOG_RING_BYTES	(64 * 1024)	/* 1,024 events */
+#define PC_DROPLOG_WINDOW_NS	1000000000ull
+
+/* Why a frame was dropped. The numbers of the bucket reasons are those of
+ * enum pc_bucket (NON_IP, 0, is never dropped, so 0 is a rule). */
+enum pc_drop_reason {
+	PC_DROP_RULE = 0,	/* TCP/UDP: a rule, or the default */
+	PC_DROP_ICMP = PC_BUCKET_ICMP,
+	PC_DROP_OTHER = PC_BUCKET_OTHER,
+	PC_DROP_FRAGMENT = PC_BUCKET_FRAGMENT,
+	PC_DROP_MALFORMED = PC_BUCKET_MALFORMED,
+	PC_DROP_LIMITED = 6,	/* PC_BUCKET_LIMITED (issue 17) */
+	PC_DROP_BLOCKED = 7,	/* PC_BUCKET_BLOCKED (issue 17) */
+};
+
+/* What the program knows of a dropped frame. The rule of a PC_DROP_RULE
+ * drop is not here: user space finds it with the program's own look-up
+ * (pc_lookup) from protocol, destination port and source address. Fields
+ * the frame does not have (no IP header, a fragment's ports) are 0. */
+struct pc_drop_event {
+	__u64 time_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 len;		/* bytes of the whole frame */
+	__u8 reason;		/* enum pc_drop_reason */
+	__u8 family;		/* 4, 6, or 0: no IP header found */
+	__u8 l4proto;		/* IP protocol (6 TCP, 17 UDP, ...) */
+	__u8 pad;
+	__u16 sport, dport;	/* TCP / UDP ports, host order */
+	__u16 pad2[2];
+	__u8 saddr[16], daddr[16];	/* network order; IPv4 in the first 4 */
+};
+
+struct pc_droplog_state {
+	__u64 window_ns;	/* start of this CPU's current window */
+	__u64 logged;		/* events submitted in that window */
+	__u64 not_logged;	/* drops not logged, since attach */
+};
+
 /* ---- pins: /sys/fs/bpf/portcullis/[netns-INODE/]IFACE/NAME ---- */
 #define PC_PIN_ROOT		"/sys/fs/bpf/portcullis"
 #define PC_PIN_PROG		"prog"
@@ -365,6 +412,8 @@ static inline __u32 pc_port_index(__u32 gen, __u32 proto, __u32 port)
 #define PC_PIN_PORT_STATS	"port_stats"
 #define PC_PIN_BUCKET_STATS	"bucket_stats"
 #define PC_PIN_SYNC		"sync"
+#define PC_PIN_DROPLOG		"droplog"
+#define PC_PIN_DROPLOG_STATE	"droplog_state"
 
 #ifndef __cplusplus
 _Static_assert(sizeof(struct pc_control) == 8, "pc_control layout");
@@ -377,6 +426,8 @@ _Static_assert(sizeof(struct pc_node_bucket) == 64, "pc_node_bucket layout");
 _Static_assert(sizeof(struct pc_node_guard) == 64, "pc_node_guard layout");
 _Static_assert(sizeof(struct pc_counter) == 48, "pc_counter layout");
 _Static_assert(sizeof(struct pc_port_count) == 56, "pc_port_count layout");
+_Static_assert(sizeof(struct pc_drop_event) == 56, "pc_drop_event layout");
+_Static_assert(sizeof(struct pc_droplog_state) == 24, "pc_droplog_state layout");
 #endif
 
 #endif /* PORTCULLIS_ABI_H */

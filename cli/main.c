@@ -18,6 +18,7 @@ int cmd_check(int argc, char **argv) __attribute__((weak));
 int cmd_stats(int argc, char **argv) __attribute__((weak));
 int cmd_explain(int argc, char **argv) __attribute__((weak));
 int cmd_exporter(int argc, char **argv) __attribute__((weak));
+int cmd_log(int argc, char **argv) __attribute__((weak));
 
 static int cmd_help(int argc, char **argv);
 
@@ -44,6 +45,9 @@ static const struct verb verbs[] = {
 	  "per-port packet and byte counters" },
 	{ "explain", cmd_explain, "explain IFACE 'tcp 10.1.2.3 -> 22'",
 	  "the rule that decides a packet, and the verdict" },
+	{ "log", cmd_log,
+	  "log IFACE [--json] [--count N] [--reason rule|default|N|malformed|fragment|other|icmp]",
+	  "the frames the filter drops, as they happen, and why" },
 	{ "prune", cmd_prune, "prune [--json]",
 	  "free the instances whose interface or network namespace is gone" },
 	{ "exporter", cmd_exporter, "exporter [--listen 127.0.0.1:9477]",

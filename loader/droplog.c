@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * droplog.c - reading the drop log: libbpf's ring buffer reader over the
+ * pinned droplog map, and the per-CPU not_logged counts summed.
+ * Returns 0 (or a count) or -errno.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "droplog.h"
+
+struct pc_droplog {
+	struct ring_buffer *rb;
+	pc_droplog_fn fn;
+	void *ctx;
+};
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct pc_droplog *d = ctx;
+
+	if (size < sizeof(struct pc_drop_event))
+		return 0;	/* not ours: skip rather than misread */
+	return d->fn(d->ctx, data);
+}
+
+int pc_droplog_open(struct pc_instance *inst, pc_droplog_fn fn, void *ctx,
+		    struct pc_droplog **out)
+{
+	struct pc_droplog *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	d->fn = fn;
+	d->ctx = ctx;
+	d->rb = ring_buffer__new(inst->droplog_fd, on_sample, d, NULL);
+	if (!d->rb) {
+		int err = -errno;
+
+		free(d);
+		return err ? err : -EINVAL;
+	}
+	*out = d;
+	return 0;
+}
+
+int pc_droplog_read(struct pc_droplog *d)
+{
+	int n = ring_buffer__consume(d->rb);
+
+	return n < 0 && n != -EINTR ? n : (n < 0 ? 0 : n);
+}
+
+void pc_droplog_close(struct pc_droplog *d)
+{
+	if (!d)
+		return;
+	ring_buffer__free(d->rb);
+	free(d);
+}
+
+int pc_droplog_not_logged(struct pc_instance *inst, uint64_t *out)
+{
+	struct pc_droplog_state *st = calloc(inst->ncpus, sizeof(*st));
+	__u32 key = 0;
+	uint64_t sum = 0;
+
+	if (!st)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(inst->droplog_state_fd, &key, st)) {
+		int err = -errno;
+
+		free(st);
+		return err;
+	}
+	for (int i = 0; i < inst->ncpus; i++)
+		sum += st[i].not_logged;
+	free(st);
+	*out = sum;
+	return 0;
+}
