@@ -527,6 +527,8 @@ static void pin_instance(struct pc_instance *inst, const char *dir)
 		{ inst->port_stats_fd, PC_PIN_PORT_STATS },
 		{ inst->bucket_stats_fd, PC_PIN_BUCKET_STATS },
 		{ inst->sync_fd, PC_PIN_SYNC },
+		{ inst->droplog_fd, PC_PIN_DROPLOG },
+		{ inst->droplog_state_fd, PC_PIN_DROPLOG_STATE },
 		{ inst->prog_fd, PC_PIN_PROG },
 	};
 	char path[256];
