@@ -395,7 +395,8 @@ struct pc_drop_event {
 };
 
 struct pc_droplog_state {
-	__u64 window_ns;	/* start of this CPU's current window */
+	__u64 window_ns;	/* start of this CPU's current window
+				 * (bpf_ktime_get_coarse_ns) */
 	__u64 logged;		/* events submitted in that window */
 	__u64 not_logged;	/* drops not logged, since attach */
 };

@@ -94,7 +94,9 @@ __attribute__((noinline)) int pc_droplog(struct xdp_md *ctx, __u32 reason, __u64
 	st = bpf_map_lookup_elem(&droplog_state, &zero);
 	if (!st)
 		return 0;
-	now = bpf_ktime_get_ns();
+	/* the coarse clock (a tick's resolution) is cheap enough for a flood;
+	 * the precise one is read only for an event that is logged */
+	now = bpf_ktime_get_coarse_ns();
 	if (now - st->window_ns >= PC_DROPLOG_WINDOW_NS) {
 		st->window_ns = now;
 		st->logged = 0;
@@ -106,7 +108,7 @@ __attribute__((noinline)) int pc_droplog(struct xdp_md *ctx, __u32 reason, __u64
 		goto skip;	/* full: no one has read it */
 	st->logged++;
 	__builtin_memset(e, 0, sizeof(*e));
-	e->time_ns = now;
+	e->time_ns = bpf_ktime_get_ns();
 	e->len = len;
 	e->reason = reason;
 	droplog_describe(ctx, e);
