@@ -41,7 +41,7 @@ static const struct verb verbs[] = {
 	{ "status", cmd_status, "status [IFACE] [--json]",
 	  "attach mode, program id, policy version, map memory" },
 	{ "stats", cmd_stats,
-	  "stats IFACE [--json] [--top N] [--proto tcp|udp] [--port SPEC] [--classes] [--watch SECONDS]",
+	  "stats IFACE [--json] [--top N] [--proto tcp|udp] [--port SPEC] [--classes] [--rules] [--watch SECONDS]",
 	  "per-port packet and byte counters" },
 	{ "explain", cmd_explain, "explain IFACE 'tcp 10.1.2.3 -> 22'",
 	  "the rule that decides a packet, and the verdict" },
