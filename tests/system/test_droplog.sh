@@ -125,3 +125,10 @@ windows=$(( (ms + 999) / 1000 ))
 [ "$events" -ge 1 ] || fail "no event logged in the flood"
 expect_eq "events + not logged = drops" $((events + notlogged)) "$dropped"
 ok "flood: $events events (cap $RATE/s per CPU, $ncpu CPUs) + $notlogged not logged = $dropped drops"
+
+# ---- an instance pinned without the drop log (an older build's) ----
+rm -f "$(lab_pin_dir)/droplog" || fail "rm droplog pin"
+lab_expect_rc 1 "do not match this portcullis: run portcullis detach" pc log "$LAB_SIF"
+lab_expect_rc 1 "do not match this portcullis: run portcullis detach" pc status "$LAB_SIF"
+pc detach "$LAB_SIF" >/dev/null || fail "detach of an instance without the drop log"
+ok "an instance without the drop log maps: told to detach and attach again; detach works"
