@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "../loader/droplog.h"
 #include "../loader/policy.h"
+#include "../loader/rules.h"
 
 #define PC_LOG_POLL_MS 100
 
@@ -105,22 +106,12 @@ static int parse_reason(const char *s, struct log_state *st)
  * changed; none when the file is gone or changed since it was applied. */
 static void refresh_policy(struct log_state *st, const struct pc_settings *s)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	struct pc_diag diag;
-
 	if (st->have_policy && st->policy_version == s->version)
 		return;
 	if (st->have_policy)
 		pc_policy_free(&st->policy);
-	st->have_policy = 0;
 	st->policy_version = s->version;
-	if (!s->source[0] || pc_policy_read(s->source, &buf, &len, NULL))
-		return;
-	if (pc_fnv1a64(buf, len) == s->policy_hash &&
-	    !pc_policy_parse(s->source, buf, len, &st->policy, &diag))
-		st->have_policy = 1;
-	free(buf);
+	st->have_policy = !pc_live_policy(s, &st->policy);
 }
 
 /* The rule that dropped e (0: the default), by the live policy. */

@@ -49,7 +49,7 @@ int pc_droplog_read(struct pc_droplog *d)
 {
 	int n = ring_buffer__consume(d->rb);
 
-	return n < 0 && n != -EINTR ? n : (n < 0 ? 0 : n);
+	return n == -EINTR ? 0 : n;	/* a signal: the caller's loop decides */
 }
 
 void pc_droplog_close(struct pc_droplog *d)
