@@ -355,16 +355,25 @@ static inline __u32 pc_port_index(__u32 gen, __u32 proto, __u32 port)
 
 /* ---- drop log (issue 18) ----
  * droplog: RINGBUF of PC_DROPLOG_RING_BYTES. One struct pc_drop_event per
- * dropped frame, as long as the CPU has logged fewer than PC_DROPLOG_RATE
- * events in its current one-second window (a window opens at the first
- * drop after the previous one closed); every other drop, and every drop
- * that finds the ring full (no one reading), only adds 1 to not_logged.
- * Submitted with BPF_RB_NO_WAKEUP: a reader polls on a timer, so a drop
- * costs no wake-up whether anyone reads or not.
- * droplog_state: PERCPU_ARRAY, 1 entry, the rate window of each CPU. */
-#define PC_DROPLOG_RATE		1000	/* events per second per CPU */
+ * dropped frame while the CPU's budget lasts; submitted with
+ * BPF_RB_NO_WAKEUP: a reader polls on a timer, so a drop costs no wake-up.
+ * droplog_budget: PERCPU_ARRAY, 1 entry, a __u64 per CPU that only the
+ * reader writes whole (and the program takes one from with a cmpxchg):
+ *   0    no reader: a drop is neither logged nor counted (no cost but a
+ *        look-up and a test);
+ *   1    a reader runs but the budget is spent: the drop only adds 1 to
+ *        droplog_state.not_logged;
+ *   n>1  n - 1 events left: the drop is logged (or counted as not logged
+ *        when the ring is full).
+ * The reader (portcullis log) sets every CPU's budget to
+ * PC_DROPLOG_BUDGET + 1 each PC_DROPLOG_REFILL_MS, and to 0 when it ends:
+ * at most PC_DROPLOG_RATE events per second per CPU, and no clock read.
+ * droplog_state: PERCPU_ARRAY, 1 entry, written by the program only, so a
+ * refill never loses a count. */
+#define PC_DROPLOG_REFILL_MS	100
+#define PC_DROPLOG_BUDGET	100	/* events per refill per CPU */
+#define PC_DROPLOG_RATE		(PC_DROPLOG_BUDGET * 1000 / PC_DROPLOG_REFILL_MS)
 #define PC_DROPLOG_RING_BYTES	(64 * 1024)	/* 1,024 events */
-#define PC_DROPLOG_WINDOW_NS	1000000000ull
 
 /* Why a frame was dropped. The numbers of the bucket reasons are those of
  * enum pc_bucket (NON_IP, 0, is never dropped, so 0 is a rule). */
@@ -395,10 +404,7 @@ struct pc_drop_event {
 };
 
 struct pc_droplog_state {
-	__u64 window_ns;	/* start of this CPU's current window
-				 * (bpf_ktime_get_coarse_ns) */
-	__u64 logged;		/* events submitted in that window */
-	__u64 not_logged;	/* drops not logged, since attach */
+	__u64 not_logged;	/* drops a reader did not get, since attach */
 };
 
 /* ---- pins: /sys/fs/bpf/portcullis/[netns-INODE/]IFACE/NAME ---- */
@@ -415,6 +421,7 @@ struct pc_droplog_state {
 #define PC_PIN_SYNC		"sync"
 #define PC_PIN_DROPLOG		"droplog"
 #define PC_PIN_DROPLOG_STATE	"droplog_state"
+#define PC_PIN_DROPLOG_BUDGET	"droplog_budget"
 
 #ifndef __cplusplus
 _Static_assert(sizeof(struct pc_control) == 8, "pc_control layout");
@@ -428,7 +435,7 @@ _Static_assert(sizeof(struct pc_node_guard) == 64, "pc_node_guard layout");
 _Static_assert(sizeof(struct pc_counter) == 48, "pc_counter layout");
 _Static_assert(sizeof(struct pc_port_count) == 56, "pc_port_count layout");
 _Static_assert(sizeof(struct pc_drop_event) == 56, "pc_drop_event layout");
-_Static_assert(sizeof(struct pc_droplog_state) == 24, "pc_droplog_state layout");
+_Static_assert(sizeof(struct pc_droplog_state) == 8, "pc_droplog_state layout");
 #endif
 
 #endif /* PORTCULLIS_ABI_H */

@@ -2,14 +2,15 @@
 /*
  * droplog.h - the drop log of the XDP program (bpf/abi.h, "drop log"):
  * one struct pc_drop_event per dropped frame into the droplog ring
- * buffer, at most PC_DROPLOG_RATE per second per CPU; the rest counted in
+ * buffer while a reader's budget lasts (at most PC_DROPLOG_RATE per second
+ * per CPU); the rest, while a reader runs, counted in
  * droplog_state.not_logged. Included by bpf/portcullis.bpf.c after its
  * parsers, which it reuses to describe the frame.
  *
- * The whole log is one global function, pc_droplog(), called only on the
- * drop paths: the verifier checks it once (its second parse of the
- * headers is not inlined into every drop site), and a frame that passes
- * never reaches it.
+ * The drop paths inline droplog_drop(): a budget test, nothing more when no one
+ * reads. Writing an event is one global function, pc_droplog(): the
+ * verifier checks it once (its second parse of the headers is not inlined
+ * into every drop site), and a frame that passes never reaches it.
  */
 #ifndef PORTCULLIS_DROPLOG_H
 #define PORTCULLIS_DROPLOG_H
@@ -20,13 +21,21 @@ struct {
 	__uint(max_entries, PC_DROPLOG_RING_BYTES);
 } droplog SEC(".maps");
 
-/* Each CPU's rate window and its count of drops not logged. */
+/* Each CPU's count of drops not logged; the program's alone. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct pc_droplog_state);
 } droplog_state SEC(".maps");
+
+/* Each CPU's budget of events (bpf/abi.h): the reader refills it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} droplog_budget SEC(".maps");
 
 /* Addresses, protocol and ports of the frame, as far as its headers go:
  * the program's own parsers, so the ports logged are the ones it judged. */
@@ -79,34 +88,41 @@ static __always_inline void droplog_describe(struct xdp_md *ctx,
 	e->dport = dport;
 }
 
-/* Log one dropped frame of len bytes, or count it as not logged. Global
- * (not static): verified once, and a BPF-to-BPF call from the drop paths
- * only. Returns 0 (a global function must return a scalar). */
-__attribute__((noinline)) int pc_droplog(struct xdp_md *ctx, __u32 reason, __u64 len)
+/* One more drop a reader does not get. */
+static __always_inline void droplog_not_logged(void)
 {
 	struct pc_droplog_state *st;
-	struct pc_drop_event *e;
 	__u32 zero = 0;
-	__u64 now;
+
+	st = bpf_map_lookup_elem(&droplog_state, &zero);
+	if (st)
+		st->not_logged++;
+}
+
+/* Log one dropped frame of len bytes: take one event of the CPU's budget
+ * and write the event, or count the drop as not logged. Global (not
+ * static): verified once, and a BPF-to-BPF call only when the budget has
+ * an event left. Returns 0 (a global function must return a scalar). */
+__attribute__((noinline)) int pc_droplog(struct xdp_md *ctx, __u32 reason, __u64 len)
+{
+	struct pc_drop_event *e;
+	__u64 *budget, left;
+	__u32 zero = 0;
 
 	if (!ctx)
 		return 0;
-	st = bpf_map_lookup_elem(&droplog_state, &zero);
-	if (!st)
+	budget = bpf_map_lookup_elem(&droplog_budget, &zero);
+	if (!budget)
 		return 0;
-	/* the coarse clock (a tick's resolution) is cheap enough for a flood;
-	 * the precise one is read only for an event that is logged */
-	now = bpf_ktime_get_coarse_ns();
-	if (now - st->window_ns >= PC_DROPLOG_WINDOW_NS) {
-		st->window_ns = now;
-		st->logged = 0;
-	}
-	if (st->logged >= PC_DROPLOG_RATE)
+	left = *budget;
+	/* the reader overwrites the budget while this runs: a compare and
+	 * exchange takes one event from the value it saw, or none (a refill,
+	 * or the reader's 0 at exit, wins over a decrement) */
+	if (left <= 1 || __sync_val_compare_and_swap(budget, left, left - 1) != left)
 		goto skip;
 	e = bpf_ringbuf_reserve(&droplog, sizeof(*e), 0);
 	if (!e)
-		goto skip;	/* full: no one has read it */
-	st->logged++;
+		goto skip;	/* full: the reader is behind */
 	__builtin_memset(e, 0, sizeof(*e));
 	e->time_ns = bpf_ktime_get_ns();
 	e->len = len;
@@ -115,8 +131,24 @@ __attribute__((noinline)) int pc_droplog(struct xdp_md *ctx, __u32 reason, __u64
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	return 0;
 skip:
-	st->not_logged++;
+	droplog_not_logged();
 	return 0;
+}
+
+/* The drop paths call this, inlined: with no reader (budget 0) a drop
+ * costs a look-up and a test; with the budget spent, a counter more. No
+ * clock is read before an event is really written. */
+static __always_inline void droplog_drop(struct xdp_md *ctx, __u32 reason, __u64 len)
+{
+	__u32 zero = 0;
+	__u64 *budget = bpf_map_lookup_elem(&droplog_budget, &zero);
+
+	if (!budget || *budget == 0)
+		return;
+	if (*budget == 1)
+		droplog_not_logged();
+	else
+		pc_droplog(ctx, reason, len);
 }
 
 #endif /* PORTCULLIS_DROPLOG_H */

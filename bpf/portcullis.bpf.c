@@ -540,13 +540,13 @@ port:
 		return XDP_PASS;
 	}
 	count(cnt, PC_OUT_DROP, bytes);
-	pc_droplog(ctx, PC_DROP_RULE, bytes);
+	droplog_drop(ctx, PC_DROP_RULE, bytes);
 	return XDP_DROP;
 
 out:
 	count(cnt, outcome, bytes);
 	if (outcome != PC_OUT_DROP)
 		return XDP_PASS;
-	pc_droplog(ctx, idx, bytes);	/* a bucket's number is its reason */
+	droplog_drop(ctx, idx, bytes);	/* a bucket's number is its reason */
 	return XDP_DROP;
 }

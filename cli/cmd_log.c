@@ -3,9 +3,12 @@
  * cmd_log.c - `portcullis log IFACE [--json] [--count N] [--reason R]`:
  * the frames the XDP program drops, as they happen, one line each
  * (tcpdump-like), or JSON Lines (docs/JSON.md). Reads the instance's drop
- * log ring buffer every PC_LOG_POLL_MS (the program never wakes a reader)
- * and, whenever the program skipped events since the last read (over its
- * rate cap, or the ring full), says how many.
+ * log ring buffer every PC_DROPLOG_REFILL_MS (the program never wakes a
+ * reader), then gives every CPU a budget of PC_DROPLOG_BUDGET events for
+ * the next period (bpf/abi.h), and 0 when it ends: with no reader the
+ * program logs nothing. Whenever the program skipped events since the last
+ * read (budget spent, or the ring full), says how many. Ends with exit 1
+ * when the instance is detached under it.
  *
  * The rule of a drop by rule is found the way explain finds it: the
  * program's own look-up in the live policy (pc_lookup) from protocol,
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -27,8 +31,6 @@
 #include "../loader/droplog.h"
 #include "../loader/policy.h"
 #include "../loader/rules.h"
-
-#define PC_LOG_POLL_MS 100
 
 /* --reason: the names, in enum pc_drop_reason order where they are one */
 static const char *const reason_names[] = {
@@ -282,7 +284,7 @@ static void print_not_logged(uint64_t n)
 		printf("{\"not_logged\":%llu}\n", (unsigned long long)n);
 	else
 		printf("-- %llu drops not logged (over %u a second per CPU, or the ring was full)\n",
-		       (unsigned long long)n, PC_DROPLOG_RATE);
+		       (unsigned long long)n, (unsigned)PC_DROPLOG_RATE);
 }
 
 static int usage_error(const char *msg, const char *arg)
@@ -334,13 +336,25 @@ static int parse_args(int argc, char **argv, struct log_state *st)
 	return 0;
 }
 
+/* The inode of the instance's pinned program, or 0 when it is gone:
+ * detach removes the pins, and a new attach pins a new file. */
+static ino_t prog_pin(const struct pc_instance *inst)
+{
+	char path[sizeof(inst->pin_dir) + sizeof(PC_PIN_PROG) + 1];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/%s", inst->pin_dir, PC_PIN_PROG);
+	return stat(path, &sb) ? 0 : sb.st_ino;
+}
+
 int cmd_log(int argc, char **argv)
 {
 	struct log_state st = { .filter_reason = -1, .count = -1 };
 	struct pc_droplog *d = NULL;
 	uint64_t base = 0, now = 0;
 	struct sigaction sa;
-	int ret, err;
+	ino_t pin;
+	int ret, err, detached = 0;
 
 	ret = parse_args(argc, argv, &st);
 	if (ret)
@@ -351,6 +365,7 @@ int cmd_log(int argc, char **argv)
 	ret = cli_open_instance(st.ifname, &st.inst);
 	if (ret)
 		return ret;
+	pin = prog_pin(st.inst);
 	err = pc_droplog_open(st.inst, on_event, &st, &d);
 	if (!err)
 		err = pc_droplog_not_logged(st.inst, &base);
@@ -368,7 +383,14 @@ int cmd_log(int argc, char **argv)
 	st.start_ns = clock_ns(CLOCK_MONOTONIC);
 	st.real_off_ns = (int64_t)(clock_ns(CLOCK_REALTIME) - st.start_ns);
 
-	while (!stop && st.count != 0) {
+	/* events left from an earlier reader are older than start_ns: read
+	 * and dropped by on_event before the first budget is given */
+	err = pc_droplog_read(d);
+	while (err >= 0 && !stop && st.count != 0 && !st.error) {
+		err = pc_droplog_set_budget(st.inst, PC_DROPLOG_BUDGET + 1);
+		if (err)
+			break;
+		usleep(PC_DROPLOG_REFILL_MS * 1000);
 		err = pc_droplog_read(d);
 		if (err < 0 || st.error)
 			break;
@@ -378,16 +400,22 @@ int cmd_log(int argc, char **argv)
 		if (now > base && st.filter_reason < 0)
 			print_not_logged(now - base);
 		base = now;
-		if (st.count != 0)
-			usleep(PC_LOG_POLL_MS * 1000);
+		if (!pin || prog_pin(st.inst) != pin) {
+			detached = 1;
+			break;
+		}
 	}
+	/* no reader, no cost: the program neither logs nor counts */
+	pc_droplog_set_budget(st.inst, 0);
 	if (!err && st.error)
 		err = st.error;
 	if (err < 0)
 		cli_error("reading the drop log of %s failed: %s", st.ifname, strerror(-err));
+	else if (detached)
+		cli_error("%s: portcullis was detached; nothing more to log", st.ifname);
 	if (st.have_policy)
 		pc_policy_free(&st.policy);
 	pc_droplog_close(d);
 	pc_close(st.inst);
-	return err < 0 ? PC_EXIT_FAIL : PC_EXIT_OK;
+	return err < 0 || detached ? PC_EXIT_FAIL : PC_EXIT_OK;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * droplog.c - reading the drop log: libbpf's ring buffer reader over the
- * pinned droplog map, and the per-CPU not_logged counts summed.
+ * pinned droplog map, the per-CPU not_logged counts summed, and the
+ * per-CPU budget of events the reader gives the program.
  * Returns 0 (or a count) or -errno.
  */
 #include <errno.h>
@@ -79,4 +80,22 @@ int pc_droplog_not_logged(struct pc_instance *inst, uint64_t *out)
 	free(st);
 	*out = sum;
 	return 0;
+}
+
+int pc_droplog_set_budget(struct pc_instance *inst, uint64_t budget)
+{
+	uint64_t *v = calloc(inst->ncpus, sizeof(*v));
+	__u32 key = 0;
+	int err = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (int i = 0; i < inst->ncpus; i++)
+		v[i] = budget;
+	/* one write of every CPU's value; the program's compare and exchange
+	 * never takes an event from a value it did not see */
+	if (bpf_map_update_elem(inst->droplog_budget_fd, &key, v, BPF_ANY))
+		err = -errno;
+	free(v);
+	return err;
 }

@@ -24,8 +24,12 @@ int pc_droplog_open(struct pc_instance *inst, pc_droplog_fn fn, void *ctx,
 int pc_droplog_read(struct pc_droplog *d);
 void pc_droplog_close(struct pc_droplog *d);
 
-/* Drops not logged since attach (over the rate cap, or the ring full),
- * summed over CPUs. */
+/* Drops not logged since attach (a reader ran but the budget was spent,
+ * or the ring was full), summed over CPUs. */
 int pc_droplog_not_logged(struct pc_instance *inst, uint64_t *out);
+
+/* Set every CPU's budget (bpf/abi.h, droplog_budget): 0 no reader, 1 a
+ * reader with no event left, PC_DROPLOG_BUDGET + 1 a refill. */
+int pc_droplog_set_budget(struct pc_instance *inst, uint64_t budget);
 
 #endif

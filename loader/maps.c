@@ -51,11 +51,14 @@ const struct pc_map_spec pc_map_specs[] = {
 	     sizeof(struct pc_counter), PC_PORT_STATS_ENTRIES, 0, port_stats_fd),
 	SPEC(PC_PIN_BUCKET_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 	     sizeof(struct pc_counter), PC_BUCKET_MAX, 0, bucket_stats_fd),
-	/* the drop log (bpf/droplog.h): events, and each CPU's rate window */
+	/* the drop log (bpf/droplog.h): events, each CPU's not-logged count
+	 * and each CPU's budget of events */
 	SPEC(PC_PIN_DROPLOG, BPF_MAP_TYPE_RINGBUF, 0, 0, PC_DROPLOG_RING_BYTES,
 	     0, droplog_fd),
 	SPEC(PC_PIN_DROPLOG_STATE, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 	     sizeof(struct pc_droplog_state), 1, 0, droplog_state_fd),
+	SPEC(PC_PIN_DROPLOG_BUDGET, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+	     sizeof(__u64), 1, 0, droplog_budget_fd),
 	/* user space only; value is an inner map (a 1-entry ARRAY) */
 	SPEC(PC_PIN_SYNC, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 1, 0, sync_fd),
 };

@@ -4,12 +4,51 @@
 # source prefix, the default, icmp, other, fragment, malformed) shows up in
 # `log --json` with the right reason, rule number and line, addresses and
 # ports; then a one-second flood of 100,000 denied datagrams gives at most
-# PC_DROPLOG_RATE events per CPU and a not-logged count that adds up to the
-# drops the counters saw; bad arguments exit 2.
+# PC_DROPLOG_BUDGET events per CPU per refill of the reader and a
+# not-logged count that adds up to the drops the counters saw; with no
+# reader a flood writes no event and counts nothing (every budget 0); a
+# reader ends with exit 1 when the instance is detached under it; bad
+# arguments exit 2.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
 lab_need jq
-RATE=1000	# PC_DROPLOG_RATE in bpf/abi.h
+BUDGET=100	# PC_DROPLOG_BUDGET in bpf/abi.h: events per CPU per refill
+REFILL_MS=100	# PC_DROPLOG_REFILL_MS: the reader refills at most this often
+
+# droplog_now: "PRODUCER_POS NOT_LOGGED BUDGETS" of the pinned instance:
+# the ring's producer position (bytes ever written to it), the sum over
+# CPUs of droplog_state.not_logged, and the sum of every CPU's budget.
+droplog_now() {
+	"$LAB_PY" - "$(lab_pin_dir)" <<'PY'
+import ctypes, mmap, os, platform, struct, sys
+NR_BPF = {"x86_64": 321, "aarch64": 280}[platform.machine()]
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def bpf(cmd, attr):
+    buf = ctypes.create_string_buffer(attr, 128)
+    r = libc.syscall(NR_BPF, cmd, buf, 128)
+    if r < 0:
+        raise OSError(ctypes.get_errno(), "bpf cmd %d" % cmd)
+    return r
+def obj_get(path):  # BPF_OBJ_GET
+    p = ctypes.create_string_buffer(path.encode())
+    return bpf(7, struct.pack("QII", ctypes.addressof(p), 0, 0))
+def percpu_u64_sum(fd):  # BPF_MAP_LOOKUP_ELEM of key 0: a u64 per CPU
+    possible = open("/sys/devices/system/cpu/possible").read().strip()
+    ncpu = int(possible.split(",")[-1].split("-")[-1]) + 1
+    key = ctypes.create_string_buffer(4)
+    val = ctypes.create_string_buffer(8 * ncpu)
+    bpf(1, struct.pack("IIQQQ", fd, 0, ctypes.addressof(key), ctypes.addressof(val), 0))
+    return sum(struct.unpack("%dQ" % ncpu, val.raw))
+d = sys.argv[1]
+ring = obj_get(d + "/droplog")
+page = os.sysconf("SC_PAGE_SIZE")
+# a ring buffer map: the consumer page, then the producer page (read-only)
+prod = mmap.mmap(ring, page, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
+print(struct.unpack("Q", prod[:8])[0], percpu_u64_sum(obj_get(d + "/droplog_state")),
+      percpu_u64_sum(obj_get(d + "/droplog_budget")))
+PY
+}
 
 lab_up
 lab_wait_ready
@@ -119,12 +158,52 @@ lab_log "flood: $dropped drops in $ms ms, $events events, $notlogged not logged,
 expect_eq "drops seen by the counters" "$dropped" 100000
 [ "$ms" -le 1000 ] || lab_log "the flood took $ms ms (a loaded machine): the cap is per second"
 ncpu=$(nproc)
-windows=$(( (ms + 999) / 1000 ))
-[ "$events" -le $((RATE * ncpu * windows)) ] ||
-	fail "$events events > $RATE a second x $ncpu CPUs x $windows s"
-[ "$events" -ge 1 ] || fail "no event logged in the flood"
+# the budget the flood found, and at most one refill per REFILL_MS
+refills=$(( ms / REFILL_MS + 2 ))
+[ "$events" -le $((BUDGET * ncpu * refills)) ] ||
+	fail "$events events > $BUDGET x $ncpu CPUs x $refills budgets in $ms ms"
+# a flood longer than a few refill periods outlasts the first budget
+if [ "$ms" -ge $((3 * REFILL_MS)) ]; then
+	[ "$events" -gt "$BUDGET" ] || fail "$events events in $ms ms: the reader never refilled"
+else
+	[ "$events" -ge 1 ] || fail "no event logged in the flood"
+fi
 expect_eq "events + not logged = drops" $((events + notlogged)) "$dropped"
-ok "flood: $events events (cap $RATE/s per CPU, $ncpu CPUs) + $notlogged not logged = $dropped drops"
+ok "flood: $events events (cap $BUDGET per $REFILL_MS ms per CPU, $ncpu CPUs) + $notlogged not logged = $dropped drops"
+
+# ---- no reader: a flood writes no event and counts nothing ----
+read -r pos0 nl0 budgets <<<"$(droplog_now)" || fail "reading the drop log maps"
+expect_eq "every CPU's budget after the reader ended" "$budgets" 0
+d0=$(pc_port_count udp 5002 dropped)
+lab_c "$LAB_PY" - "$LAB_S4" <<'EOF' || fail "flood"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+a, sent = (sys.argv[1], 5002), 0
+while sent < 20000:
+    try:
+        s.sendto(b"n" * 16, a)
+        sent += 1
+    except BlockingIOError:
+        pass
+EOF
+read -r pos1 nl1 budgets <<<"$(droplog_now)" || fail "reading the drop log maps"
+expect_eq "drops with no reader" $(( $(pc_port_count udp 5002 dropped) - d0 )) 20000
+expect_eq "bytes written to the ring with no reader" $((pos1 - pos0)) 0
+expect_eq "drops counted as not logged with no reader" $((nl1 - nl0)) 0
+ok "no reader: 20000 drops, no event, no count"
+
+# ---- the instance detached under a reader: it ends, exit 1 ----
+lab_bg bash -c "exec nsenter --net=/var/run/netns/$LAB_S $PC_BIN log $LAB_SIF 2>$LAB_TMP/detach.err"
+DL_PID=$LAB_LAST_PID
+sleep 0.3
+pc detach "$LAB_SIF" >/dev/null || fail "detach"
+for _ in $(seq 30); do kill -0 "$DL_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$DL_PID" 2>/dev/null && fail "log still runs 3 s after detach"
+wait "$DL_PID"; rc=$?
+expect_eq "exit status of log after detach" "$rc" 1
+grep -q "was detached" "$LAB_TMP/detach.err" || fail "log after detach said: $(cat "$LAB_TMP/detach.err")"
+ok "log ends when the instance is detached: $(cat "$LAB_TMP/detach.err")"
+pc attach "$LAB_SIF" --policy "$P" >/dev/null || fail "attach again"
 
 # ---- an instance pinned without the drop log (an older build's) ----
 rm -f "$(lab_pin_dir)/droplog" || fail "rm droplog pin"
