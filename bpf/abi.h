@@ -357,17 +357,17 @@ static inline __u32 pc_port_index(__u32 gen, __u32 proto, __u32 port)
  * droplog: RINGBUF of PC_DROPLOG_RING_BYTES. One struct pc_drop_event per
  * dropped frame while the CPU's budget lasts; submitted with
  * BPF_RB_NO_WAKEUP: a reader polls on a timer, so a drop costs no wake-up.
- * droplog_budget: PERCPU_ARRAY, 1 entry, a __u64 per CPU that only the
- * reader writes whole (and the program takes one from with a cmpxchg):
- *   0    no reader: a drop is neither logged nor counted (no cost but a
- *        look-up and a test);
- *   1    a reader runs but the budget is spent: the drop only adds 1 to
- *        droplog_state.not_logged;
- *   n>1  n - 1 events left: the drop is logged (or counted as not logged
- *        when the ring is full).
+ * droplog_on: the program's global in PC_DROPLOG_SECTION (an mmapable
+ * ARRAY of one struct pc_droplog_on): readers 0, no reader, and a drop
+ * costs one direct load and a test: it is neither logged nor counted.
+ * droplog_budget: PERCPU_ARRAY, 1 entry, a __u64 per CPU: the events the
+ * CPU may still log. Only the reader writes it whole; the program takes
+ * one event with a compare and exchange. 0 (spent): the drop only adds 1
+ * to droplog_state.not_logged.
  * The reader (portcullis log) sets every CPU's budget to
- * PC_DROPLOG_BUDGET + 1 each PC_DROPLOG_REFILL_MS, and to 0 when it ends:
- * at most PC_DROPLOG_RATE events per second per CPU, and no clock read.
+ * PC_DROPLOG_BUDGET and readers to 1 each PC_DROPLOG_REFILL_MS, and
+ * readers to 0 when it ends: at most PC_DROPLOG_RATE events per second
+ * per CPU, and no clock read but for an event written.
  * droplog_state: PERCPU_ARRAY, 1 entry, written by the program only, so a
  * refill never loses a count. */
 #define PC_DROPLOG_REFILL_MS	100
@@ -403,6 +403,11 @@ struct pc_drop_event {
 	__u8 saddr[16], daddr[16];	/* network order; IPv4 in the first 4 */
 };
 
+struct pc_droplog_on {
+	__u32 readers;		/* 1 while a reader runs */
+	__u32 pad;
+};
+
 struct pc_droplog_state {
 	__u64 not_logged;	/* drops a reader did not get, since attach */
 };
@@ -422,6 +427,9 @@ struct pc_droplog_state {
 #define PC_PIN_DROPLOG		"droplog"
 #define PC_PIN_DROPLOG_STATE	"droplog_state"
 #define PC_PIN_DROPLOG_BUDGET	"droplog_budget"
+#define PC_PIN_DROPLOG_ON	"droplog_on"
+/* droplog_on is the program's global in this section */
+#define PC_DROPLOG_SECTION	".data.droplog"
 
 #ifndef __cplusplus
 _Static_assert(sizeof(struct pc_control) == 8, "pc_control layout");
@@ -435,6 +443,7 @@ _Static_assert(sizeof(struct pc_node_guard) == 64, "pc_node_guard layout");
 _Static_assert(sizeof(struct pc_counter) == 48, "pc_counter layout");
 _Static_assert(sizeof(struct pc_port_count) == 56, "pc_port_count layout");
 _Static_assert(sizeof(struct pc_drop_event) == 56, "pc_drop_event layout");
+_Static_assert(sizeof(struct pc_droplog_on) == 8, "pc_droplog_on layout");
 _Static_assert(sizeof(struct pc_droplog_state) == 8, "pc_droplog_state layout");
 #endif
 

@@ -7,8 +7,8 @@
  * droplog_state.not_logged. Included by bpf/portcullis.bpf.c after its
  * parsers, which it reuses to describe the frame.
  *
- * The drop paths inline droplog_drop(): a budget test, nothing more when no one
- * reads. Writing an event is one global function, pc_droplog(): the
+ * The drop paths inline droplog_drop(): one load and a test when no one
+ * reads, a budget test when one does. Writing an event is one global function, pc_droplog(): the
  * verifier checks it once (its second parse of the headers is not inlined
  * into every drop site), and a frame that passes never reaches it.
  */
@@ -28,6 +28,10 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pc_droplog_state);
 } droplog_state SEC(".maps");
+
+/* Whether a reader runs: a global (its own data section, like control),
+ * so the drop path reads it with one direct load, no look-up. */
+struct pc_droplog_on droplog_on SEC(PC_DROPLOG_SECTION);
 
 /* Each CPU's budget of events (bpf/abi.h): the reader refills it. */
 struct {
@@ -116,9 +120,9 @@ __attribute__((noinline)) int pc_droplog(struct xdp_md *ctx, __u32 reason, __u64
 		return 0;
 	left = *budget;
 	/* the reader overwrites the budget while this runs: a compare and
-	 * exchange takes one event from the value it saw, or none (a refill,
-	 * or the reader's 0 at exit, wins over a decrement) */
-	if (left <= 1 || __sync_val_compare_and_swap(budget, left, left - 1) != left)
+	 * exchange takes one event from the value it saw, or none (a refill
+	 * wins over a decrement, never the other way round) */
+	if (!left || __sync_val_compare_and_swap(budget, left, left - 1) != left)
 		goto skip;
 	e = bpf_ringbuf_reserve(&droplog, sizeof(*e), 0);
 	if (!e)
@@ -135,20 +139,23 @@ skip:
 	return 0;
 }
 
-/* The drop paths call this, inlined: with no reader (budget 0) a drop
- * costs a look-up and a test; with the budget spent, a counter more. No
- * clock is read before an event is really written. */
+/* The drop paths call this, inlined: with no reader a drop costs one
+ * load and a test; with the budget spent, a look-up and a counter more.
+ * No clock is read before an event is really written. */
 static __always_inline void droplog_drop(struct xdp_md *ctx, __u32 reason, __u64 len)
 {
 	__u32 zero = 0;
-	__u64 *budget = bpf_map_lookup_elem(&droplog_budget, &zero);
+	__u64 *budget;
 
-	if (!budget || *budget == 0)
+	if (!*(volatile __u32 *)&droplog_on.readers)
 		return;
-	if (*budget == 1)
-		droplog_not_logged();
-	else
+	budget = bpf_map_lookup_elem(&droplog_budget, &zero);
+	if (!budget)
+		return;
+	if (*budget)
 		pc_droplog(ctx, reason, len);
+	else
+		droplog_not_logged();
 }
 
 #endif /* PORTCULLIS_DROPLOG_H */

@@ -5,8 +5,8 @@
  * (tcpdump-like), or JSON Lines (docs/JSON.md). Reads the instance's drop
  * log ring buffer every PC_DROPLOG_REFILL_MS (the program never wakes a
  * reader), then gives every CPU a budget of PC_DROPLOG_BUDGET events for
- * the next period (bpf/abi.h), and 0 when it ends: with no reader the
- * program logs nothing. Whenever the program skipped events since the last
+ * the next period and says a reader runs (bpf/abi.h); says none does when
+ * it ends: with no reader the program neither logs nor counts. Whenever the program skipped events since the last
  * read (budget spent, or the ring full), says how many. Ends with exit 1
  * when the instance is detached under it.
  *
@@ -387,7 +387,10 @@ int cmd_log(int argc, char **argv)
 	 * and dropped by on_event before the first budget is given */
 	err = pc_droplog_read(d);
 	while (err >= 0 && !stop && st.count != 0 && !st.error) {
-		err = pc_droplog_set_budget(st.inst, PC_DROPLOG_BUDGET + 1);
+		/* readers too, each time: another reader may have ended */
+		err = pc_droplog_set_budget(st.inst, PC_DROPLOG_BUDGET);
+		if (!err)
+			err = pc_droplog_set_reader(st.inst, 1);
 		if (err)
 			break;
 		usleep(PC_DROPLOG_REFILL_MS * 1000);
@@ -406,7 +409,7 @@ int cmd_log(int argc, char **argv)
 		}
 	}
 	/* no reader, no cost: the program neither logs nor counts */
-	pc_droplog_set_budget(st.inst, 0);
+	pc_droplog_set_reader(st.inst, 0);
 	if (!err && st.error)
 		err = st.error;
 	if (err < 0)

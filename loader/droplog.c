@@ -2,7 +2,8 @@
 /*
  * droplog.c - reading the drop log: libbpf's ring buffer reader over the
  * pinned droplog map, the per-CPU not_logged counts summed, and the
- * per-CPU budget of events the reader gives the program.
+ * per-CPU budget of events and the reader flag the reader gives the
+ * program.
  * Returns 0 (or a count) or -errno.
  */
 #include <errno.h>
@@ -98,4 +99,14 @@ int pc_droplog_set_budget(struct pc_instance *inst, uint64_t budget)
 		err = -errno;
 	free(v);
 	return err;
+}
+
+int pc_droplog_set_reader(struct pc_instance *inst, int on)
+{
+	struct pc_droplog_on v = { .readers = on ? 1 : 0 };
+	__u32 key = 0;
+
+	if (bpf_map_update_elem(inst->droplog_on_fd, &key, &v, BPF_ANY))
+		return -errno;
+	return 0;
 }

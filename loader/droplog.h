@@ -28,8 +28,10 @@ void pc_droplog_close(struct pc_droplog *d);
  * or the ring was full), summed over CPUs. */
 int pc_droplog_not_logged(struct pc_instance *inst, uint64_t *out);
 
-/* Set every CPU's budget (bpf/abi.h, droplog_budget): 0 no reader, 1 a
- * reader with no event left, PC_DROPLOG_BUDGET + 1 a refill. */
+/* Set every CPU's budget of events (bpf/abi.h, droplog_budget). */
 int pc_droplog_set_budget(struct pc_instance *inst, uint64_t budget);
+/* Tell the program whether a reader runs (droplog_on): with none, a drop
+ * is neither logged nor counted. */
+int pc_droplog_set_reader(struct pc_instance *inst, int on);
 
 #endif

@@ -40,7 +40,8 @@ struct pc_instance {
 	int link_fd;		/* the pinned bpf_link, or -1 (dispatcher) */
 	int control_fd, settings_fd, ports_fd, prefix_nodes_fd;
 	int port_stats_fd, bucket_stats_fd, sync_fd;
-	int droplog_fd, droplog_state_fd, droplog_budget_fd;	/* droplog.c */
+	int droplog_fd, droplog_state_fd;	/* the drop log (droplog.c) */
+	int droplog_budget_fd, droplog_on_fd;
 	int lock_fd;		/* flock on pin_dir while publishing, or -1 */
 	int ncpus;		/* possible CPUs, for per-CPU values */
 	void *skel;		/* struct portcullis_bpf *, owned, or NULL */

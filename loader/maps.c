@@ -52,13 +52,19 @@ const struct pc_map_spec pc_map_specs[] = {
 	SPEC(PC_PIN_BUCKET_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 	     sizeof(struct pc_counter), PC_BUCKET_MAX, 0, bucket_stats_fd),
 	/* the drop log (bpf/droplog.h): events, each CPU's not-logged count
-	 * and each CPU's budget of events */
+	 * and budget of events, and whether a reader runs */
 	SPEC(PC_PIN_DROPLOG, BPF_MAP_TYPE_RINGBUF, 0, 0, PC_DROPLOG_RING_BYTES,
 	     0, droplog_fd),
 	SPEC(PC_PIN_DROPLOG_STATE, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 	     sizeof(struct pc_droplog_state), 1, 0, droplog_state_fd),
 	SPEC(PC_PIN_DROPLOG_BUDGET, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 	     sizeof(__u64), 1, 0, droplog_budget_fd),
+	/* the program's global (PC_DROPLOG_SECTION): whether a reader runs */
+	{ .pin = PC_PIN_DROPLOG_ON, .obj_name = PC_DROPLOG_SECTION,
+	  .type = BPF_MAP_TYPE_ARRAY, .key_size = 4,
+	  .value_size = sizeof(struct pc_droplog_on), .max_entries = 1,
+	  .flags = BPF_F_MMAPABLE,
+	  .fd_off = offsetof(struct pc_instance, droplog_on_fd) },
 	/* user space only; value is an inner map (a 1-entry ARRAY) */
 	SPEC(PC_PIN_SYNC, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 1, 0, sync_fd),
 };

@@ -530,6 +530,7 @@ static void pin_instance(struct pc_instance *inst, const char *dir)
 		{ inst->droplog_fd, PC_PIN_DROPLOG },
 		{ inst->droplog_state_fd, PC_PIN_DROPLOG_STATE },
 		{ inst->droplog_budget_fd, PC_PIN_DROPLOG_BUDGET },
+		{ inst->droplog_on_fd, PC_PIN_DROPLOG_ON },
 		{ inst->prog_fd, PC_PIN_PROG },
 	};
 	char path[256];

@@ -15,9 +15,9 @@ lab_need jq
 BUDGET=100	# PC_DROPLOG_BUDGET in bpf/abi.h: events per CPU per refill
 REFILL_MS=100	# PC_DROPLOG_REFILL_MS: the reader refills at most this often
 
-# droplog_now: "PRODUCER_POS NOT_LOGGED BUDGETS" of the pinned instance:
+# droplog_now: "PRODUCER_POS NOT_LOGGED READERS" of the pinned instance:
 # the ring's producer position (bytes ever written to it), the sum over
-# CPUs of droplog_state.not_logged, and the sum of every CPU's budget.
+# CPUs of droplog_state.not_logged, and droplog_on.readers.
 droplog_now() {
 	"$LAB_PY" - "$(lab_pin_dir)" <<'PY'
 import ctypes, mmap, os, platform, struct, sys
@@ -33,20 +33,20 @@ def bpf(cmd, attr):
 def obj_get(path):  # BPF_OBJ_GET
     p = ctypes.create_string_buffer(path.encode())
     return bpf(7, struct.pack("QII", ctypes.addressof(p), 0, 0))
-def percpu_u64_sum(fd):  # BPF_MAP_LOOKUP_ELEM of key 0: a u64 per CPU
-    possible = open("/sys/devices/system/cpu/possible").read().strip()
-    ncpu = int(possible.split(",")[-1].split("-")[-1]) + 1
+def u64s(fd, n):  # BPF_MAP_LOOKUP_ELEM of key 0: n u64s
     key = ctypes.create_string_buffer(4)
-    val = ctypes.create_string_buffer(8 * ncpu)
+    val = ctypes.create_string_buffer(8 * n)
     bpf(1, struct.pack("IIQQQ", fd, 0, ctypes.addressof(key), ctypes.addressof(val), 0))
-    return sum(struct.unpack("%dQ" % ncpu, val.raw))
+    return struct.unpack("%dQ" % n, val.raw)
+possible = open("/sys/devices/system/cpu/possible").read().strip()
+ncpu = int(possible.split(",")[-1].split("-")[-1]) + 1
 d = sys.argv[1]
 ring = obj_get(d + "/droplog")
 page = os.sysconf("SC_PAGE_SIZE")
 # a ring buffer map: the consumer page, then the producer page (read-only)
 prod = mmap.mmap(ring, page, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
-print(struct.unpack("Q", prod[:8])[0], percpu_u64_sum(obj_get(d + "/droplog_state")),
-      percpu_u64_sum(obj_get(d + "/droplog_budget")))
+print(struct.unpack("Q", prod[:8])[0], sum(u64s(obj_get(d + "/droplog_state"), ncpu)),
+      u64s(obj_get(d + "/droplog_on"), 1)[0] & 0xffffffff)
 PY
 }
 
@@ -172,8 +172,8 @@ expect_eq "events + not logged = drops" $((events + notlogged)) "$dropped"
 ok "flood: $events events (cap $BUDGET per $REFILL_MS ms per CPU, $ncpu CPUs) + $notlogged not logged = $dropped drops"
 
 # ---- no reader: a flood writes no event and counts nothing ----
-read -r pos0 nl0 budgets <<<"$(droplog_now)" || fail "reading the drop log maps"
-expect_eq "every CPU's budget after the reader ended" "$budgets" 0
+read -r pos0 nl0 readers <<<"$(droplog_now)" || fail "reading the drop log maps"
+expect_eq "readers after the reader ended" "$readers" 0
 d0=$(pc_port_count udp 5002 dropped)
 lab_c "$LAB_PY" - "$LAB_S4" <<'EOF' || fail "flood"
 import socket, sys
@@ -186,7 +186,7 @@ while sent < 20000:
     except BlockingIOError:
         pass
 EOF
-read -r pos1 nl1 budgets <<<"$(droplog_now)" || fail "reading the drop log maps"
+read -r pos1 nl1 readers <<<"$(droplog_now)" || fail "reading the drop log maps"
 expect_eq "drops with no reader" $(( $(pc_port_count udp 5002 dropped) - d0 )) 20000
 expect_eq "bytes written to the ring with no reader" $((pos1 - pos0)) 0
 expect_eq "drops counted as not logged with no reader" $((nl1 - nl0)) 0
