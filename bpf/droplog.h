@@ -8,9 +8,10 @@
  * parsers, which it reuses to describe the frame.
  *
  * The drop paths inline droplog_drop(): one load and a test when no one
- * reads, a budget test when one does. Writing an event is one global function, pc_droplog(): the
- * verifier checks it once (its second parse of the headers is not inlined
- * into every drop site), and a frame that passes never reaches it.
+ * reads, a budget test when one does. Writing an event is one global
+ * function, pc_droplog(): the verifier checks it once (its second parse
+ * of the headers is not inlined into every drop site), and a frame that
+ * passes never reaches it.
  */
 #ifndef PORTCULLIS_DROPLOG_H
 #define PORTCULLIS_DROPLOG_H
@@ -142,7 +143,8 @@ skip:
 /* The drop paths call this, inlined: with no reader a drop costs one
  * load and a test; with the budget spent, a look-up and a counter more.
  * No clock is read before an event is really written. */
-static __always_inline void droplog_drop(struct xdp_md *ctx, __u32 reason, __u64 len)
+static __always_inline void droplog_drop(struct xdp_md *ctx, __u32 reason,
+					 __u64 len)
 {
 	__u32 zero = 0;
 	__u64 *budget;

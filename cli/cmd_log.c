@@ -6,9 +6,10 @@
  * log ring buffer every PC_DROPLOG_REFILL_MS (the program never wakes a
  * reader), then gives every CPU a budget of PC_DROPLOG_BUDGET events for
  * the next period and says a reader runs (bpf/abi.h); says none does when
- * it ends: with no reader the program neither logs nor counts. Whenever the program skipped events since the last
- * read (budget spent, or the ring full), says how many. Ends with exit 1
- * when the instance is detached under it.
+ * it ends: with no reader the program neither logs nor counts. Whenever
+ * the program skipped events since the last read (budget spent, or the
+ * ring full), says how many. Ends with exit 1 when the instance is
+ * detached under it.
  *
  * The rule of a drop by rule is found the way explain finds it: the
  * program's own look-up in the live policy (pc_lookup) from protocol,
