@@ -507,6 +507,66 @@ struct pc_sketch {
 	__u32 pad;
 };
 
+
+/* ---- drop log (issue 18) ----
+ * droplog: RINGBUF of PC_DROPLOG_RING_BYTES. One struct pc_drop_event per
+ * dropped frame while the CPU's budget lasts; submitted with
+ * BPF_RB_NO_WAKEUP: a reader polls on a timer, so a drop costs no wake-up.
+ * droplog_on: the program's global in PC_DROPLOG_SECTION (an mmapable
+ * ARRAY of one struct pc_droplog_on): readers 0, no reader, and a drop
+ * costs one direct load and a test: it is neither logged nor counted.
+ * droplog_budget: PERCPU_ARRAY, 1 entry, a __u64 per CPU: the events the
+ * CPU may still log. Only the reader writes it whole; the program takes
+ * one event with a compare and exchange. 0 (spent): the drop only adds 1
+ * to droplog_state.not_logged.
+ * The reader (portcullis log) sets every CPU's budget to
+ * PC_DROPLOG_BUDGET and readers to 1 each PC_DROPLOG_REFILL_MS, and
+ * readers to 0 when it ends: at most PC_DROPLOG_RATE events per second
+ * per CPU, and no clock read but for an event written.
+ * droplog_state: PERCPU_ARRAY, 1 entry, written by the program only, so a
+ * refill never loses a count. */
+#define PC_DROPLOG_REFILL_MS	100
+#define PC_DROPLOG_BUDGET	100	/* events per refill per CPU */
+#define PC_DROPLOG_RATE		(PC_DROPLOG_BUDGET * 1000 / PC_DROPLOG_REFILL_MS)
+#define PC_DROPLOG_RING_BYTES	(64 * 1024)	/* 1,024 events */
+
+/* Why a frame was dropped. The numbers of the bucket reasons are those of
+ * enum pc_bucket (NON_IP, 0, is never dropped, so 0 is a rule). */
+enum pc_drop_reason {
+	PC_DROP_RULE = 0,	/* TCP/UDP: a rule, or the default */
+	PC_DROP_ICMP = PC_BUCKET_ICMP,
+	PC_DROP_OTHER = PC_BUCKET_OTHER,
+	PC_DROP_FRAGMENT = PC_BUCKET_FRAGMENT,
+	PC_DROP_MALFORMED = PC_BUCKET_MALFORMED,
+	PC_DROP_LIMITED = 6,	/* PC_BUCKET_LIMITED (issue 17) */
+	PC_DROP_BLOCKED = 7,	/* PC_BUCKET_BLOCKED (issue 17) */
+};
+
+/* What the program knows of a dropped frame. The rule of a PC_DROP_RULE
+ * drop is not here: user space finds it with the program's own look-up
+ * (pc_lookup) from protocol, destination port and source address. Fields
+ * the frame does not have (no IP header, a fragment's ports) are 0. */
+struct pc_drop_event {
+	__u64 time_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 len;		/* bytes of the whole frame */
+	__u8 reason;		/* enum pc_drop_reason */
+	__u8 family;		/* 4, 6, or 0: no IP header found */
+	__u8 l4proto;		/* IP protocol (6 TCP, 17 UDP, ...) */
+	__u8 pad;
+	__u16 sport, dport;	/* TCP / UDP ports, host order */
+	__u16 pad2[2];
+	__u8 saddr[16], daddr[16];	/* network order; IPv4 in the first 4 */
+};
+
+struct pc_droplog_on {
+	__u32 readers;		/* 1 while a reader runs */
+	__u32 pad;
+};
+
+struct pc_droplog_state {
+	__u64 not_logged;	/* drops a reader did not get, since attach */
+};
+
 /* ---- pins: /sys/fs/bpf/portcullis/netns-COOKIE/IFINDEX-IFACE/NAME ---- */
 #define PC_PIN_ROOT		"/sys/fs/bpf/portcullis"
 #define PC_PIN_PROG		"prog"
@@ -528,6 +588,12 @@ struct pc_sketch {
 #define PC_PIN_SCAN		"scan"
 #define PC_PIN_NEVER		"never"
 #define PC_PIN_SKETCH		"sketch"
+#define PC_PIN_DROPLOG		"droplog"
+#define PC_PIN_DROPLOG_STATE	"droplog_state"
+#define PC_PIN_DROPLOG_BUDGET	"droplog_budget"
+#define PC_PIN_DROPLOG_ON	"droplog_on"
+/* droplog_on is the program's global in this section */
+#define PC_DROPLOG_SECTION	".data.droplog"
 
 #ifndef __cplusplus
 _Static_assert(sizeof(struct pc_control) == 8, "pc_control layout");
@@ -544,6 +610,9 @@ _Static_assert(sizeof(struct pc_reply_key) == 40, "pc_reply_key layout");
 _Static_assert(sizeof(struct pc_limit) == 48, "pc_limit layout");
 _Static_assert(sizeof(struct pc_scan) == 48, "pc_scan layout");
 _Static_assert(sizeof(struct pc_guard) == 32, "pc_guard layout");
+_Static_assert(sizeof(struct pc_drop_event) == 56, "pc_drop_event layout");
+_Static_assert(sizeof(struct pc_droplog_on) == 8, "pc_droplog_on layout");
+_Static_assert(sizeof(struct pc_droplog_state) == 8, "pc_droplog_state layout");
 #endif
 
 #endif /* PORTCULLIS_ABI_H */

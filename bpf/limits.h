@@ -299,11 +299,13 @@ static __always_inline int source_blocked(const struct pc_addr *a, __u64 now)
 	return 0;
 }
 
-static __always_inline int guard_drop(__u32 bucket, __u64 bytes)
+static __always_inline int guard_drop(struct xdp_md *ctx, __u32 bucket,
+				      __u64 bytes)
 {
 	struct pc_counter *cnt = bpf_map_lookup_elem(&bucket_stats, &bucket);
 
 	count(cnt, PC_OUT_DROP, bytes);
+	droplog_drop(ctx, bucket, bytes);	/* a bucket's number is its reason */
 	return XDP_DROP;
 }
 
@@ -344,13 +346,13 @@ static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
 		goto drop;
 	now = bpf_ktime_get_coarse_ns();
 	if (source_blocked(&a, now))
-		return guard_drop(PC_BUCKET_BLOCKED, bytes);
+		return guard_drop(ctx, PC_BUCKET_BLOCKED, bytes);
 	if (base == PC_ALLOW) {
 		e = port_entry(gen, sidx);
 		if (e && e->limit &&
 		    !limit_pass(e->limit - 1, &a, c.pos, c.end, cl == CL_TCP) &&
 		    !never_block(&a))
-			return guard_drop(PC_BUCKET_LIMITED, bytes);
+			return guard_drop(ctx, PC_BUCKET_LIMITED, bytes);
 		count(cnt, PC_OUT_PASS, bytes);
 		return XDP_PASS;
 	}
@@ -378,6 +380,7 @@ static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
 drop:
 	/* denied, or a verdict byte that is none of ours: fail closed */
 	count(cnt, PC_OUT_DROP, bytes);
+	droplog_drop(ctx, PC_DROP_RULE, bytes);
 	return XDP_DROP;
 }
 

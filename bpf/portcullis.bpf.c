@@ -427,6 +427,8 @@ static __always_inline __u8 port_verdict(__u32 gen, __u32 sidx,
 	return source_verdict((__u64)bpf_ntohl(*(const __u32 *)saddr) << 32, 0, 0, root, miss);
 }
 
+#include "bpf/droplog.h"
+
 static __always_inline void count(struct pc_counter *cnt, __u32 outcome,
 				  __u64 bytes)
 {
@@ -559,11 +561,15 @@ port:
 	}
 	if (verdict == PC_DENY) {
 		count(cnt, PC_OUT_DROP, bytes);
+		droplog_drop(ctx, PC_DROP_RULE, bytes);
 		return XDP_DROP;
 	}
 	return guard_frame(ctx, verdict, idx, cnt, bytes);	/* limits.h */
 
 out:
 	count(cnt, outcome, bytes);
-	return outcome == PC_OUT_DROP ? XDP_DROP : XDP_PASS;
+	if (outcome != PC_OUT_DROP)
+		return XDP_PASS;
+	droplog_drop(ctx, idx, bytes);	/* a bucket's number is its reason */
+	return XDP_DROP;
 }

@@ -2,6 +2,7 @@
 /*
  * cmd_stats.c - `portcullis stats IFACE [--json] [--top N] [--proto tcp|udp]
  *               [--port SPEC] [--classes] [--watch SECONDS [--count N]]`
+ *             `portcullis stats IFACE --rules [--json]` (stats_rules.c)
  *
  * Per (protocol, port) with traffic: service name, range class, packets and
  * bytes passed, dropped and audited, sorted by packets. --classes shows the
@@ -44,12 +45,15 @@
 #include "counters.h"
 #include "../loader/policy.h"
 
+int stats_rules(struct pc_instance *inst, const char *ifname);	/* stats_rules.c */
+
 struct stats_opts {
 	const char *ifname;
 	unsigned top;		/* 0: all rows */
 	unsigned proto_mask;	/* 1 << enum pc_proto */
 	uint8_t *port_filter;	/* NULL: all ports */
 	int classes;
+	int rules;		/* --rules: per-rule counters instead */
 	double watch;		/* 0: one read */
 	long count;		/* redraws with --watch, 0: until interrupted */
 };
@@ -75,7 +79,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: portcullis stats IFACE [--json] [--top N] [--proto tcp|udp]\n"
-		"                        [--port SPEC] [--classes] [--watch SECONDS [--count N]]\n");
+		"                        [--port SPEC] [--classes] [--watch SECONDS [--count N]]\n"
+		"       portcullis stats IFACE --rules [--json]\n");
 }
 
 static json_t *json_num(const struct view *v, __u64 val)
@@ -463,6 +468,7 @@ static int parse_opts(int argc, char **argv, struct stats_opts *o)
 		{ "proto", required_argument, NULL, 'p' },
 		{ "port", required_argument, NULL, 'P' },
 		{ "classes", no_argument, NULL, 'c' },
+		{ "rules", no_argument, NULL, 'R' },
 		{ "watch", required_argument, NULL, 'w' },
 		{ "count", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
@@ -478,7 +484,7 @@ static int parse_opts(int argc, char **argv, struct stats_opts *o)
 			cli.json = 1;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "jn:p:P:cw:C:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jn:p:P:cRw:C:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			cli.json = 1;
@@ -519,6 +525,9 @@ static int parse_opts(int argc, char **argv, struct stats_opts *o)
 		case 'c':
 			o->classes = 1;
 			break;
+		case 'R':
+			o->rules = 1;
+			break;
 		case 'w':
 			o->watch = strtod(optarg, &end);
 			if (*end || end == optarg || !(o->watch >= 0.1 && o->watch <= 86400)) {
@@ -555,6 +564,10 @@ static int parse_opts(int argc, char **argv, struct stats_opts *o)
 		cli_error("--port selects port rows: it does not combine with --classes");
 		return PC_EXIT_USAGE;
 	}
+	if (o->rules && (o->classes || o->port_filter || o->watch || o->top)) {
+		cli_error("--rules shows every rule once: it does not combine with --classes, --port, --top or --watch");
+		return PC_EXIT_USAGE;
+	}
 	if (o->count && !o->watch) {
 		cli_error("--count only makes sense with --watch");
 		return PC_EXIT_USAGE;
@@ -579,7 +592,9 @@ int cmd_stats(int argc, char **argv)
 	ret = cli_open_instance(o.ifname, &inst);
 	if (ret)
 		goto out;
-	if (o.watch) {
+	if (o.rules) {
+		err = stats_rules(inst, o.ifname);
+	} else if (o.watch) {
 		err = watch(inst, &o);
 	} else {
 		struct view v = { .snap = &snap };

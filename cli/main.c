@@ -18,6 +18,7 @@ int cmd_check(int argc, char **argv) __attribute__((weak));
 int cmd_stats(int argc, char **argv) __attribute__((weak));
 int cmd_explain(int argc, char **argv) __attribute__((weak));
 int cmd_exporter(int argc, char **argv) __attribute__((weak));
+int cmd_log(int argc, char **argv) __attribute__((weak));
 
 static int cmd_help(int argc, char **argv);
 
@@ -40,7 +41,7 @@ static const struct verb verbs[] = {
 	{ "status", cmd_status, "status [IFACE] [--json]",
 	  "attach mode, program id, policy version, map memory" },
 	{ "stats", cmd_stats,
-	  "stats IFACE [--json] [--top N] [--proto tcp|udp] [--port SPEC] [--classes] [--watch SECONDS]",
+	  "stats IFACE [--json] [--top N] [--proto tcp|udp] [--port SPEC] [--classes] [--rules] [--watch SECONDS]",
 	  "per-port packet and byte counters" },
 	{ "explain", cmd_explain, "explain IFACE 'tcp 10.1.2.3 -> 22'",
 	  "the rule that decides a packet, and the verdict" },
@@ -49,6 +50,9 @@ static const struct verb verbs[] = {
 	{ "block", cmd_block, "block IFACE ADDR [--for SECONDS]",
 	  "drop every TCP/UDP packet from ADDR for a time (3600 s by default)" },
 	{ "unblock", cmd_unblock, "unblock IFACE ADDR|all", "lift blocks" },
+	{ "log", cmd_log,
+	  "log IFACE [--json] [--count N] [--reason rule|default|N|malformed|fragment|other|icmp]",
+	  "the frames the filter drops, as they happen, and why" },
 	{ "prune", cmd_prune, "prune [--json]",
 	  "free the instances whose interface or network namespace is gone" },
 	{ "exporter", cmd_exporter, "exporter [--listen 127.0.0.1:9477]",

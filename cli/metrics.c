@@ -23,6 +23,12 @@
 #include "metrics.h"
 #include "series.h"
 #include "../loader/policy.h"
+#include "../loader/rules.h"
+
+/* portcullis_rule_packets_total: rules 1..PC_RULE_SERIES_MAX each get a
+ * series, the rules after them are summed in rule="other" (bounded by the
+ * number of rules, and by this cap for a policy of thousands) */
+#define PC_RULE_SERIES_MAX 200
 
 /* One instance as this scrape read it. */
 struct inst_data {
@@ -35,6 +41,7 @@ struct inst_data {
 	size_t n_series;
 	struct pc_counter classes[PC_NUM_PROTOS][PC_CLASS_MAX];
 	struct pc_counter buckets[PC_BUCKET_MAX];
+	struct pc_rule_counts rules;	/* per-rule counters (rules.h) */
 };
 
 struct found {
@@ -236,6 +243,10 @@ static void read_instance(struct inst_data *d, const char *pin_dir, unsigned top
 		err = named_ports(k, &d->settings);
 	}
 	if (!err) {
+		step = "read its rule counters";
+		err = pc_read_rule_counts(k->inst, &d->rules);
+	}
+	if (!err) {
 		memcpy(d->classes, snap.classes, sizeof(d->classes));
 		memcpy(d->buckets, snap.buckets, sizeof(d->buckets));
 		step = "select its port series";
@@ -409,6 +420,49 @@ static void bucket_family(FILE *f, struct found *fd, enum what w)
 	}
 }
 
+static void rule_sample(FILE *f, const struct inst_data *d, const char *rule,
+			const struct pc_counter *c)
+{
+	for (int o = 0; o < PC_OUT_MAX; o++) {
+		fprintf(f, "portcullis_rule_packets_total{");
+		put_label(f, "interface", d->ifname);
+		fprintf(f, ",rule=\"%s\",verdict=\"%s\"} %llu\n", rule,
+			pc_outcome_label(o), (unsigned long long)c->packets[o]);
+	}
+}
+
+/* Packets each rule decided: rule = its number, "default", "source" (the
+ * ports whose rules have sources: not split per rule), "other" (rules
+ * past PC_RULE_SERIES_MAX). */
+static void rule_family(FILE *f, struct found *fd)
+{
+	char id[16];
+
+	family(f, "portcullis_rule_packets_total", "counter",
+	       "Packets each rule of the live policy decided, by verdict (rule: number, default, source, other).");
+	for (size_t i = 0; i < fd->n; i++) {
+		const struct inst_data *d = &fd->v[i];
+		struct pc_counter rest = { 0 };
+
+		if (!d->ok)
+			continue;
+		for (uint32_t r = 1; r <= d->rules.n_rules; r++) {
+			if (r > PC_RULE_SERIES_MAX) {
+				for (int o = 0; o < PC_OUT_MAX; o++)
+					rest.packets[o] += d->rules.rule[r].packets[o];
+				continue;
+			}
+			snprintf(id, sizeof(id), "%u", r);
+			rule_sample(f, d, id, &d->rules.rule[r]);
+		}
+		rule_sample(f, d, "default", &d->rules.rule[0]);
+		if (d->rules.n_source_ports)
+			rule_sample(f, d, "source", &d->rules.by_source);
+		if (d->rules.n_rules > PC_RULE_SERIES_MAX)
+			rule_sample(f, d, "other", &rest);
+	}
+}
+
 /* One sample per instance: value chosen by `pick`. */
 static void scalar_family(FILE *f, struct found *fd, const char *name,
 			  const char *type, const char *help,
@@ -512,6 +566,7 @@ int pc_metrics_scrape(const struct pc_metrics_opts *o, char **buf, size_t *len)
 	class_family(f, &fd, BYTES);
 	bucket_family(f, &fd, PACKETS);
 	bucket_family(f, &fd, BYTES);
+	rule_family(f, &fd);
 
 	/* a state set: both series always there, so an apply that changes
 	 * the mode makes no new series */
@@ -559,8 +614,10 @@ int pc_metrics_scrape(const struct pc_metrics_opts *o, char **buf, size_t *len)
 	       "Time this scrape took to read every instance and render the metrics.");
 	fprintf(f, "portcullis_scrape_duration_seconds %.6f\n", now_seconds() - t0);
 
-	for (size_t i = 0; i < fd.n; i++)
+	for (size_t i = 0; i < fd.n; i++) {
 		free(fd.v[i].series);
+		pc_rule_counts_free(&fd.v[i].rules);
+	}
 	free(fd.v);
 	free(fd.dirs);
 	if (fclose(f)) {

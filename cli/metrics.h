@@ -12,6 +12,8 @@
  *       {interface, protocol, class, verdict}
  *   portcullis_bucket_packets_total / portcullis_bucket_bytes_total
  *       {interface, bucket, verdict}
+ *   portcullis_rule_packets_total {interface, rule, verdict}   rule: a
+ *       number (at most 200), default, source, other
  *   portcullis_policy_mode {interface, mode} 1 or 0 (enforce, audit: both)
  *   portcullis_policy_version, portcullis_policy_rules,
  *   portcullis_policy_applied_timestamp_seconds {interface}

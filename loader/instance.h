@@ -46,6 +46,8 @@ struct pc_instance {
 	int egress_link_fd;	/* the tcx egress link, or -1 (loader/replies.c) */
 	/* limits.c: rate limits and blocks (bpf/abi.h, limits section) */
 	int limits_fd, guard_fd, limit_src_fd, blocked_fd, scan_fd, never_fd, sketch_fd;
+	int droplog_fd, droplog_state_fd;	/* the drop log (droplog.c) */
+	int droplog_budget_fd, droplog_on_fd;
 	int lock_fd;		/* flock on pin_dir while publishing, or -1 */
 	int ncpus;		/* possible CPUs, for per-CPU values */
 	void *skel;		/* struct portcullis_bpf *, owned, or NULL */

@@ -56,6 +56,20 @@ const struct pc_map_spec pc_map_specs[] = {
 	     sizeof(struct pc_reply_key), 4, PC_REPLY_FLOWS, 0, reply_flows_fd),
 	SPEC(PC_PIN_REPLY_PORTS, BPF_MAP_TYPE_ARRAY, 4, 4,
 	     PC_PORT_STATS_ENTRIES, 0, reply_ports_fd),
+	/* the drop log (bpf/droplog.h): events, each CPU's not-logged count
+	 * and budget of events, and whether a reader runs */
+	SPEC(PC_PIN_DROPLOG, BPF_MAP_TYPE_RINGBUF, 0, 0, PC_DROPLOG_RING_BYTES,
+	     0, droplog_fd),
+	SPEC(PC_PIN_DROPLOG_STATE, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+	     sizeof(struct pc_droplog_state), 1, 0, droplog_state_fd),
+	SPEC(PC_PIN_DROPLOG_BUDGET, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+	     sizeof(__u64), 1, 0, droplog_budget_fd),
+	/* the program's global (PC_DROPLOG_SECTION): whether a reader runs */
+	{ .pin = PC_PIN_DROPLOG_ON, .obj_name = PC_DROPLOG_SECTION,
+	  .type = BPF_MAP_TYPE_ARRAY, .key_size = 4,
+	  .value_size = sizeof(struct pc_droplog_on), .max_entries = 1,
+	  .flags = BPF_F_MMAPABLE,
+	  .fd_off = offsetof(struct pc_instance, droplog_on_fd) },
 	/* user space only; value is an inner map (a 1-entry ARRAY) */
 	SPEC(PC_PIN_SYNC, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 1, 0, sync_fd),
 	/* limits (limits.c) */
@@ -359,6 +373,13 @@ static int get_pin(const char *pin_dir, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
+static int pin_exists(const char *pin_dir, const char *name)
+{
+	char path[600];
+
+	return !pc_path(path, sizeof(path), pin_dir, name) && !access(path, F_OK);
+}
+
 int pc_open_dir(const char *pin_dir, const char *ifname,
 		struct pc_instance **out)
 {
@@ -384,6 +405,10 @@ int pc_open_dir(const char *pin_dir, const char *ifname,
 
 		if (fd < 0) {
 			err = fd;
+			/* the program is pinned last: with it there, a missing
+			 * map is one an older build did not make (the drop log's) */
+			if (err == -ENOENT && pin_exists(pin_dir, PC_PIN_PROG))
+				err = -EINVAL;
 			break;
 		}
 		*pc_spec_fd(inst, s) = fd;

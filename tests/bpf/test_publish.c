@@ -536,6 +536,10 @@ static void pin_instance(struct pc_instance *inst, const char *dir)
 		{ inst->scan_fd, PC_PIN_SCAN },
 		{ inst->never_fd, PC_PIN_NEVER },
 		{ inst->sketch_fd, PC_PIN_SKETCH },
+		{ inst->droplog_fd, PC_PIN_DROPLOG },
+		{ inst->droplog_state_fd, PC_PIN_DROPLOG_STATE },
+		{ inst->droplog_budget_fd, PC_PIN_DROPLOG_BUDGET },
+		{ inst->droplog_on_fd, PC_PIN_DROPLOG_ON },
 		{ inst->prog_fd, PC_PIN_PROG },
 	};
 	char path[256];

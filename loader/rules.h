@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rules.h - per-rule counters and the live policy's rule texts.
+ *
+ * A port entry without a source class is decided by one rule (its
+ * rule_id, 0 for the default), so what that rule decided is the sum of the
+ * port_stats of the ports whose live entry names it: counted by the
+ * program already, with no work on the packet path. The ports whose entry
+ * has a source class are decided per source address by several rules;
+ * their packets are given as one "by source" counter (not split per rule).
+ *
+ * port_stats count since attach, so a rule keeps its counters across an
+ * apply that keeps its ports (whatever its number becomes); a port that
+ * moves to another rule takes its history with it.
+ * All functions return 0 or a negative errno.
+ */
+#ifndef PORTCULLIS_RULES_H
+#define PORTCULLIS_RULES_H
+
+#include <stdint.h>
+#include "instance.h"
+#include "policy.h"
+
+struct pc_rule_counts {
+	uint64_t version;		/* the policy version they were read under */
+	uint32_t n_rules;		/* rules of that version */
+	struct pc_counter *rule;	/* [0] the default, [1..n_rules] rule N */
+	struct pc_counter by_source;	/* ports whose rules have sources */
+	uint32_t n_source_ports;	/* (proto, port) entries of those */
+};
+
+/* Read the counters of every rule of the live policy (under the read
+ * lock: one version). Free with pc_rule_counts_free. */
+int pc_read_rule_counts(struct pc_instance *inst, struct pc_rule_counts *out);
+void pc_rule_counts_free(struct pc_rule_counts *rc);
+
+/* The live policy's rules from its file, when the file still has the hash
+ * recorded at apply time (else -ESTALE, or the read's error): for rule
+ * lines and texts. Free with pc_policy_free. */
+int pc_live_policy(const struct pc_settings *s, struct pc_policy *out);
+
+#endif
