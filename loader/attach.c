@@ -350,30 +350,40 @@ static __u32 our_prog_id(const char *dir, int ifindex)
 	return pc_orphan_prog_id(dir, ifindex);
 }
 
+int pc_detach_pinned_link(const char *dir, const char *name)
+{
+	char path[600];
+	int err, fd;
+
+	pc_path(path, sizeof(path), dir, name);
+	if (access(path, F_OK))
+		return 1;
+	err = pc_check_pin(path);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	/* a link whose interface is gone is detached already */
+	if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 /* Detach the program of the instance in dir (ifindex: its interface, 0
  * when gone), then remove the pins. Called with the directory locked. */
 static int detach_dir(const char *dir, int ifindex)
 {
-	char path[600];
-	int err, fd;
+	int err;
 	__u32 id;
 
 	err = pc_replies_detach(dir, ifindex);
 	if (err)
 		return err;
-	pc_path(path, sizeof(path), dir, PC_PIN_LINK);
-	if (!access(path, F_OK)) {
-		err = pc_check_pin(path);
-		if (err)
-			return err;
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			return -errno;
-		/* a link whose interface is gone is detached already */
-		if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
-			err = -errno;
-		close(fd);
-	} else {
+	err = pc_detach_pinned_link(dir, PC_PIN_LINK);
+	if (err == 1) {		/* no link: a dispatcher or netlink attach */
+		err = 0;
 		id = our_prog_id(dir, ifindex);
 		if (id && ifindex) {
 			err = detach_prog(ifindex, id);

@@ -114,6 +114,11 @@ int pc_replies_attach(struct pc_instance *inst);
 int pc_replies_detach(const char *dir, int ifindex);
 void pc_replies_unlink_pins(const char *dir);
 
+/* Detach the bpf_link pinned as name in dir (checked as every pin is; a
+ * link whose interface is gone counts as detached). 0 when detached, 1
+ * when there is no such pin, or -errno. The pin stays. */
+int pc_detach_pinned_link(const char *dir, const char *name);
+
 /* The id of a BPF object fd (program or map), 0 on error. */
 uint32_t pc_obj_id(int fd);
 

@@ -109,22 +109,11 @@ int pc_replies_detach(const char *dir, int ifindex)
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = EGRESS_HANDLE,
 		    .priority = EGRESS_PRIO);
 	char path[600];
-	int fd, err = 0;
+	int err;
 
-	pc_path(path, sizeof(path), dir, PC_PIN_EGRESS_LINK);
-	if (!access(path, F_OK)) {
-		err = pc_check_pin(path);
-		if (err)
-			return err;
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			return -errno;
-		/* a link whose interface is gone is detached already */
-		if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
-			err = -errno;
-		close(fd);
-		return err;
-	}
+	err = pc_detach_pinned_link(dir, PC_PIN_EGRESS_LINK);
+	if (err <= 0)
+		return err;	/* the tcx link, detached (or an error) */
 	pc_path(path, sizeof(path), dir, PC_PIN_EGRESS_PROG);
 	if (access(path, F_OK) || !ifindex)
 		return 0;
