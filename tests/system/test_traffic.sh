@@ -91,11 +91,19 @@ expect_eq "udp 5004: nothing passed" "$(pc_port_count udp 5004 passed)" 0
 expect_eq "udp 5003: passed for $K datagrams" "$(count_delta udp 5003 passed lab_udp_send "$LAB_S4" 5003 $K)" $K
 expect_eq "udp 5006 from outside: dropped" "$(count_delta udp 5006 dropped lab_udp_send "$LAB_S6" 5006 $K "$LAB_C6B")" $K
 expect_eq "udp 5006 from inside: passed" "$(count_delta udp 5006 passed lab_udp_send "$LAB_S4" 5006 $K "$LAB_C4")" $K
-# ICMP echo requests over IPv4 are exact (ARP is non_ip; IPv6 would add
-# neighbour discovery to the icmp bucket at the kernel's whim)
-b=$(pc_bucket_count icmp passed)
-lab_c ping -c 5 -i 0.05 -q "$LAB_S4" >/dev/null || fail "ping"
-expect_eq "icmp passed for 5 pings" $(($(pc_bucket_count icmp passed) - b)) 5
+# ICMP echo requests over IPv4 are exact (ARP is non_ip), but the icmp
+# bucket also counts IPv6 neighbour discovery, which the client's kernel
+# sends when it likes (a probe of a neighbour the IPv6 datagrams above
+# used): up to three tries, one of which must count exactly 5
+deltas=
+for try in 1 2 3; do
+	b=$(pc_bucket_count icmp passed)
+	lab_c ping -c 5 -i 0.05 -q "$LAB_S4" >/dev/null || fail "ping"
+	d=$(($(pc_bucket_count icmp passed) - b))
+	deltas="$deltas $d"
+	[ "$d" = 5 ] && break
+done
+expect_eq "icmp passed for 5 pings (tries:$deltas)" "$d" 5
 
 # ---- VLAN ----
 # Frames tagged on the wire, crafted: the XDP program on the parent veth
