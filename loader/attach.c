@@ -304,15 +304,11 @@ __u32 pc_orphan_prog_id(const char *dir, int ifindex)
 {
 	struct bpf_prog_info info;
 	__u32 len = sizeof(info), id = 0, maps[16], ours, i;
-	char path[600];
 	int fd, mfd;
 
 	if (ifindex <= 0 || bpf_xdp_query_id(ifindex, 0, &id) || !id)
 		return 0;
-	pc_path(path, sizeof(path), dir, PC_PIN_PORTS);
-	if (pc_check_pin(path))
-		return 0;
-	mfd = bpf_obj_get(path);
+	mfd = pc_get_pin(dir, PC_PIN_PORTS);
 	if (mfd < 0)
 		return 0;
 	ours = pc_obj_id(mfd);
@@ -336,12 +332,10 @@ __u32 pc_orphan_prog_id(const char *dir, int ifindex)
  * its program) the one on the interface that uses this instance's maps. */
 static __u32 our_prog_id(const char *dir, int ifindex)
 {
-	char path[512];
 	__u32 id = 0;
 	int fd;
 
-	pc_path(path, sizeof(path), dir, PC_PIN_PROG);
-	fd = pc_check_pin(path) ? -1 : bpf_obj_get(path);
+	fd = pc_get_pin(dir, PC_PIN_PROG);
 	if (fd >= 0) {
 		id = pc_obj_id(fd);
 		close(fd);
@@ -358,12 +352,10 @@ int pc_detach_pinned_link(const char *dir, const char *name)
 	pc_path(path, sizeof(path), dir, name);
 	if (access(path, F_OK))
 		return 1;
-	err = pc_check_pin(path);
-	if (err)
-		return err;
-	fd = bpf_obj_get(path);
+	fd = pc_get_pin(dir, name);
 	if (fd < 0)
-		return -errno;
+		return fd;
+	err = 0;
 	/* a link whose interface is gone is detached already */
 	if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
 		err = -errno;
@@ -431,16 +423,11 @@ static int link_fd_ifindex(int fd)
 /* The same for the link pinned in dir; -errno when there is none. */
 static int link_ifindex(const char *dir)
 {
-	char path[600];
 	int fd, on;
 
-	pc_path(path, sizeof(path), dir, PC_PIN_LINK);
-	on = pc_check_pin(path);
-	if (on)
-		return on;
-	fd = bpf_obj_get(path);
+	fd = pc_get_pin(dir, PC_PIN_LINK);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	on = link_fd_ifindex(fd);
 	close(fd);
 	return on;

@@ -68,6 +68,8 @@ int pc_check_dir(const char *path);
 /* -EUCLEAN unless a pin owned by root, no group / other access, not a
  * symlink */
 int pc_check_pin(const char *path);
+/* The pin name of dir, checked (pc_check_pin) and opened: an fd or -errno */
+int pc_get_pin(const char *dir, const char *name);
 /* IFINDEX-NAME: the directory name of an instance */
 void pc_name_encode(const char *name, char *out, size_t len);
 int pc_name_decode(const char *enc, char *out, size_t len);

@@ -359,19 +359,6 @@ static void set_interface(struct pc_instance *inst, const char *pin_dir,
 		 ifindex && !inst->iface_gone ? now : attached_as);
 }
 
-/* A pin of pin_dir, checked (root's, not a symlink) before it is opened. */
-static int get_pin(const char *pin_dir, const char *name)
-{
-	char path[600];
-	int fd, err;
-
-	pc_path(path, sizeof(path), pin_dir, name);
-	err = pc_check_pin(path);
-	if (err)
-		return err;
-	fd = bpf_obj_get(path);
-	return fd < 0 ? -errno : fd;
-}
 
 static int pin_exists(const char *pin_dir, const char *name)
 {
@@ -401,7 +388,7 @@ int pc_open_dir(const char *pin_dir, const char *ifname,
 
 	for (i = 0; i < pc_n_map_specs && !err; i++) {
 		const struct pc_map_spec *s = &pc_map_specs[i];
-		int fd = get_pin(pin_dir, s->pin);
+		int fd = pc_get_pin(pin_dir, s->pin);
 
 		if (fd < 0) {
 			err = fd;
@@ -415,7 +402,7 @@ int pc_open_dir(const char *pin_dir, const char *ifname,
 		err = pc_map_check(fd, s);
 	}
 	if (!err) {
-		inst->prog_fd = get_pin(pin_dir, PC_PIN_PROG);
+		inst->prog_fd = pc_get_pin(pin_dir, PC_PIN_PROG);
 		if (inst->prog_fd < 0)
 			err = inst->prog_fd;
 	}
@@ -437,7 +424,7 @@ int pc_open_dir(const char *pin_dir, const char *ifname,
 	}
 	if (!err) {
 		/* no link: attached through libxdp's dispatcher */
-		inst->link_fd = get_pin(pin_dir, PC_PIN_LINK);
+		inst->link_fd = pc_get_pin(pin_dir, PC_PIN_LINK);
 		err = inst->link_fd == -ENOENT ? 0 : inst->link_fd < 0 ?
 		      inst->link_fd : 0;
 	}

@@ -88,6 +88,19 @@ int pc_check_pin(const char *path)
 	return 0;
 }
 
+int pc_get_pin(const char *dir, const char *name)
+{
+	char path[600];
+	int fd, err;
+
+	pc_path(path, sizeof(path), dir, name);
+	err = pc_check_pin(path);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
 int pc_netns_cookie(uint64_t *cookie)
 {
 	socklen_t len = sizeof(*cookie);
