@@ -47,7 +47,8 @@
  *     is e.verdict. Otherwise one source-prefix look-up: a walk of the
  *     class's prefix trie in prefix_nodes (below), at most 8 nodes for
  *     IPv4 and PC_TRIE_LEVELS for IPv6 and then at most one tail or
- *     bucket, from slot pc_root_for_gen(e.root[is_v6], gen): a leaf slot
+ *     bucket, from slot e.root[is_v6] in generation gen's table (its tier:
+ *     PC_ROOT_LARGE, see prefix_nodes): a leaf slot
  *     gives its verdict, an empty slot (no prefix covers the source) gives
  *     e.verdict, a tail, bucket or guard miss gives the slot it picks,
  *     decoded the same way.
@@ -86,7 +87,9 @@
 #define PC_TRIE_MAX_BITS	16	/* ... of the widest node */
 #define PC_TRIE_LEVELS		(128 / PC_TRIE_MIN_BITS)	/* IPv6 /128 */
 #define PC_BUCKET_SIZE		3	/* prefixes (with its miss) a bucket holds */
-#define PC_PREFIX_NODES		(1 << 18)	/* trie nodes per generation */
+#define PC_PREFIX_NODES		(1 << 18)	/* trie nodes per generation, at most */
+#define PC_PREFIX_SMALL_NODES	(1 << 13)	/* ... in the small tier */
+/* nodes of both generations' tables at most (both large) */
 #define PC_PREFIX_NODE_ENTRIES	(PC_NUM_GENS * PC_PREFIX_NODES)
 #define PC_MAX_PREFIX_RULE	((1u << 24) - 1)	/* rule ids a leaf holds */
 #define PC_MAX_CLASS_ID		((1u << 30) - 1)
@@ -189,31 +192,40 @@ struct pc_port_entry {
 	__u32 root[2];		/* class_id's root slots, IPv4 and IPv6 */
 };
 
-/* prefix_nodes: ARRAY of one struct pc_node_table (PC_PREFIX_NODE_ENTRIES
- * struct pc_node, 32 MiB), BPF_F_MMAPABLE. One value rather than one entry
- * per node: the walk looks the table up once and then reads a node as
- * table + entry * 64, with no map look-up per node (a look-up passes its
- * key through the stack and, being a call to clang, clobbers R0-R5, which
- * spilled the walk's cursor around every read). The source prefixes of every class, as one multibit trie
+/* prefix_nodes, prefix_large: the node tables, one per generation, in
+ * one of two tiers (sized to the policy, not to the largest one):
+ *   small: prefix_nodes, ARRAY of PC_NUM_GENS struct pc_node_table_small
+ *          (PC_PREFIX_SMALL_NODES nodes, 512 KiB each), BPF_F_MMAPABLE,
+ *          always there; value gen is generation gen's table;
+ *   large: prefix_large, ARRAY_OF_MAPS of PC_NUM_GENS slots; slot gen
+ *          holds, only while generation gen needs it, an ARRAY of one
+ *          struct pc_node_table (PC_PREFIX_NODES nodes, 16 MiB),
+ *          BPF_F_MMAPABLE, made by the publisher for that policy.
+ * A generation's root slots carry PC_ROOT_LARGE when its tries are in
+ * the large tier (all of them are, or none); the walk takes the table of
+ * its generation from the tier the root names and clears the bit. One
+ * value per table rather than one entry per node: the walk looks the
+ * table up once and then reads a node as table + entry * 64, with no map
+ * look-up per node (a look-up passes its key through the stack and,
+ * being a call to clang, clobbers R0-R5, which spilled the walk's cursor
+ * around every read). The source prefixes of every class, as one multibit trie
  * per (class, family) with leaf pushing and level compression: each node
  * takes as many address bits as the prefixes below it need (1 to
  * PC_TRIE_MAX_BITS; at least PC_TRIE_MIN_BITS unless fewer are left), so
  * that a look-up reads at most PC_TRIE_LEVELS nodes and guards (8 for
  * IPv4) and one tail or bucket however many prefixes there are, and in
- * practice one or two. The two generations interleave: node n of generation gen is entry
- * pc_node_index(gen, n), and slots in nodes name entries of their own
- * generation directly. The root slot of (class, family) is in every port
- * entry of that class, root[is_v6], naming a node number (the same in
- * both generations, so port entries do not depend on gen): the walk makes
- * it an entry of its generation with pc_root_for_gen(). It may be 0 (no
- * prefix of that family), a leaf (only a /0), or any kind below.
+ * practice one or two. Node n of a generation is entry n of its table,
+ * and slots name entries of that table. The root slot of (class, family)
+ * is in every port entry of that class, root[is_v6] (| PC_ROOT_LARGE,
+ * see above). It may be 0 (no prefix of that family), a leaf (only a
+ * /0), or any kind below.
  *
  * A walk keeps the address bits it has not used yet, most significant
  * first, as 128 bits hi:lo (host order; IPv4 in the high 32 bits of hi).
  * A node of b bits uses the next b: slot i = the top b bits of hi, and
  * hi:lo shifts left by b. A node wider than PC_NODE_SLOTS slots takes
- * consecutive nodes of its generation: slot i is slot i % PC_NODE_SLOTS of
- * entry x + (i / PC_NODE_SLOTS) * PC_NUM_GENS. A slot holds:
+ * consecutive nodes of its table: slot i is slot i % PC_NODE_SLOTS of
+ * entry x + i / PC_NODE_SLOTS. A slot holds:
  *   0                        no prefix covers it: the port entry decides;
  *   PC_SLOT_LEAF | ...       a leaf, pc_leaf(verdict, rule_id): the longest
  *                            prefix covering all of it decides;
@@ -277,9 +289,19 @@ struct pc_node {
 	};
 };
 
+/* a large-tier table: the one value of an inner map of prefix_large */
 struct pc_node_table {
-	struct pc_node node[PC_PREFIX_NODE_ENTRIES];
+	struct pc_node node[PC_PREFIX_NODES];
 };
+
+/* a small-tier table: value gen of prefix_nodes */
+struct pc_node_table_small {
+	struct pc_node node[PC_PREFIX_SMALL_NODES];
+};
+
+/* in a root slot that is neither 0 nor a leaf: the tries of this
+ * generation are in the large tier (entry numbers stay below it) */
+#define PC_ROOT_LARGE		0x00800000u
 
 static inline __u32 pc_slot_node(__u32 entry, __u32 bits)
 {
@@ -322,18 +344,13 @@ static inline __u32 pc_leaf_rule(__u32 slot)
 	return slot & PC_MAX_PREFIX_RULE;
 }
 
-static inline __u32 pc_node_index(__u32 gen, __u32 node)
-{
-	return node << 1 | (gen & 1);
-}
-
-/* A root slot (naming a node number) as the walk of generation gen
- * starts from: node n becomes entry n * 2 + gen; 0 and leaves stay. */
-static inline __u32 pc_root_for_gen(__u32 root, __u32 gen)
+/* The table entry a root slot starts from (PC_ROOT_LARGE cleared); 0
+ * and leaves stay. */
+static inline __u32 pc_root_entry(__u32 root)
 {
 	if (!root || (root & PC_SLOT_LEAF))
 		return root;
-	return root + (root & PC_SLOT_ENTRY) + (gen & 1);
+	return root & ~PC_ROOT_LARGE;
 }
 
 /* port_stats: PERCPU_ARRAY, PC_PORT_STATS_ENTRIES, index proto*65536+port.
@@ -576,6 +593,7 @@ struct pc_droplog_state {
 #define PC_PIN_SETTINGS		"settings"
 #define PC_PIN_PORTS		"ports"
 #define PC_PIN_PREFIX_NODES	"prefix_nodes"
+#define PC_PIN_PREFIX_LARGE	"prefix_large"
 #define PC_PIN_PORT_STATS	"port_stats"
 #define PC_PIN_BUCKET_STATS	"bucket_stats"
 #define PC_PIN_SYNC		"sync"
@@ -599,9 +617,10 @@ struct pc_droplog_state {
 _Static_assert(sizeof(struct pc_control) == 8, "pc_control layout");
 _Static_assert(sizeof(struct pc_settings) == 48 + PC_SOURCE_LEN, "pc_settings layout");
 _Static_assert(sizeof(struct pc_port_entry) == 20, "pc_port_entry layout");
-_Static_assert(PC_PREFIX_NODE_ENTRIES <= PC_SLOT_ENTRY / 2, "a root's entry fits its slot");
+_Static_assert(PC_PREFIX_NODES <= PC_ROOT_LARGE, "a root's entry fits below PC_ROOT_LARGE");
 _Static_assert(sizeof(struct pc_node) == 64, "pc_node layout");
-_Static_assert(PC_PREFIX_NODE_ENTRIES <= PC_SLOT_ENTRY + 1, "entries fit a slot");
+_Static_assert(PC_PREFIX_NODES <= PC_SLOT_ENTRY + 1, "entries fit a slot");
+_Static_assert(PC_PREFIX_SMALL_NODES * 64 % 4096 == 0, "small tables are whole pages");
 _Static_assert(sizeof(struct pc_node_bucket) == 64, "pc_node_bucket layout");
 _Static_assert(sizeof(struct pc_node_guard) == 64, "pc_node_guard layout");
 _Static_assert(sizeof(struct pc_counter) == 48, "pc_counter layout");

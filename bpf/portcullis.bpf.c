@@ -68,15 +68,35 @@ struct {
 	__type(value, struct pc_port_entry);
 } ports SEC(".maps");
 
-/* Source prefixes: one trie per (class, family), both generations, all
- * in one value: a walk looks it up once, then reads nodes as memory. */
+/* Source prefixes: one trie per (class, family), each generation's in one
+ * table value: a walk looks it up once, then reads nodes as memory. The
+ * small tier, always there (bpf/abi.h). */
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, PC_NUM_GENS);
+	__type(key, __u32);
+	__type(value, struct pc_node_table_small);
+} prefix_nodes SEC(".maps");
+
+/* The large tier: slot gen holds a table only while generation gen
+ * needs it (the publisher makes and drops them). */
+struct pc_large_table {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct pc_node_table);
-} prefix_nodes SEC(".maps");
+	/* struct pc_node_table as an array: a struct only named here would
+	 * be a forward declaration in BTF, which libbpf cannot size */
+	__type(value, struct pc_node[PC_PREFIX_NODES]);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, PC_NUM_GENS);
+	__type(key, __u32);
+	__array(values, struct pc_large_table);
+} prefix_large SEC(".maps");
 
 /* Per (proto, dport) counters: no atomics, one slot per outcome. */
 struct {
@@ -359,46 +379,91 @@ static __always_inline __u8 slot_verdict(__u32 s, __u8 miss_verdict)
 	return s ? PC_DENY : miss_verdict;
 }
 
+/* A generation's node table: its first node and its size, a constant on
+ * each path the verifier follows (one per tier). */
+struct node_table {
+	const struct pc_node *node;
+	__u32 n;
+};
+
 /* Entry idx of the node table, or NULL past its end. */
-static __always_inline const struct pc_node *node_at(const struct pc_node_table *t,
-						     __u32 idx)
+static __always_inline const struct pc_node *node_at(struct node_table t, __u32 idx)
 {
-	if (idx >= PC_PREFIX_NODE_ENTRIES)
+	if (idx >= t.n)
 		return NULL;
 	/* the address from the checked idx: clang would compute it first */
 	asm volatile("" : "+r"(idx));
-	return &t->node[idx];
+	return &t.node[idx];
 }
 
 /* The walk itself, shared with user space (loader/trie.c): nodes read
  * through node_at, a deciding slot made a verdict by slot_verdict. */
-#define PC_WALK_TABLE		const struct pc_node_table *
+#define PC_WALK_TABLE		struct node_table
 #define pc_walk_node(t, idx)	node_at(t, idx)
-#define pc_walk_stride(t)	PC_NUM_GENS
+#define pc_walk_stride(t)	1
 #define PC_WALK_RESULT		__u8
 #define pc_walk_decide(s, miss)	slot_verdict(s, miss)
 #include "bpf/trie_walk.h"
 
-/* The source-prefix look-up: walk the trie of (class, family) from s, the
- * root slot of the port entry made an entry of the live generation (no
- * read when the family has no prefix, one for a single prefix); miss is
- * the port entry's verdict, for the empty slots. Called with a constant
- * is_v6, so that IPv4 and IPv6 each get their own unrolled walk (no loop
- * counter; an IPv4 address in one register): one walk for both, as clang
- * once merged them, carried a 128-bit cursor and a counter through every
- * IPv4 look-up. */
-static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
-					   __u32 s, __u8 miss)
+/* The walk over a large-tier table, IPv4 and IPv6: global functions,
+ * which the verifier checks once each, on their own. Inlined, a second
+ * tier doubled the walk's share of the program's verification, which was
+ * already near the limit of 1,000,000 instructions processed (920,527).
+ * A large policy pays a call; the small tier's walk stays inline. */
+__noinline int walk_large_v4(const struct pc_node_table *lt, __u32 s, __u64 hi, __u32 miss)
 {
-	const struct pc_node_table *t;
+	struct node_table t = { .n = PC_PREFIX_NODES };
+
+	if (!lt)
+		return PC_DENY;
+	t.node = lt->node;
+	return pc_walk_from(t, s, hi, 0, 0, (__u8)miss);
+}
+
+__noinline int walk_large_v6(const struct pc_node_table *lt, __u32 s, __u64 hi, __u64 lo,
+			     __u32 miss)
+{
+	struct node_table t = { .n = PC_PREFIX_NODES };
+
+	if (!lt)
+		return PC_DENY;
+	t.node = lt->node;
+	return pc_walk_from(t, s, hi, lo, 1, (__u8)miss);
+}
+
+/* The source-prefix look-up: walk the trie of (class, family) from s, the
+ * root slot of the port entry, in the table of generation gen of the tier
+ * s names (no read when the family has no prefix, one for a single
+ * prefix); miss is the port entry's verdict, for the empty slots. Called
+ * with a constant is_v6, so that IPv4 and IPv6 each get their own
+ * unrolled walk (no loop counter; an IPv4 address in one register): one
+ * walk for both, as clang once merged them, carried a 128-bit cursor and
+ * a counter through every IPv4 look-up. */
+static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
+					   __u32 s, __u32 gen, __u8 miss)
+{
+	const struct pc_node_table *lt;
+	struct node_table t;
+	void *large;
 	__u32 zero = 0;
 
 	if (s & PC_SLOT_LEAF)
 		return pc_leaf_verdict(s);
 	if (!s)
 		return miss;
-	t = bpf_map_lookup_elem(&prefix_nodes, &zero);
-	if (!t)
+	if (s & PC_ROOT_LARGE) {
+		large = bpf_map_lookup_elem(&prefix_large, &gen);
+		if (!large)
+			return PC_DENY;
+		lt = bpf_map_lookup_elem(large, &zero);
+		if (!lt)
+			return PC_DENY;
+		s &= ~PC_ROOT_LARGE;
+		return is_v6 ? walk_large_v6(lt, s, hi, lo, miss) : walk_large_v4(lt, s, hi, miss);
+	}
+	t.node = bpf_map_lookup_elem(&prefix_nodes, &gen);
+	t.n = PC_PREFIX_SMALL_NODES;
+	if (!t.node)
 		return PC_DENY;
 	return pc_walk_from(t, s, hi, lo, is_v6, miss);
 }
@@ -416,15 +481,18 @@ static __always_inline __u8 port_verdict(__u32 gen, __u32 sidx,
 		return PC_DENY;
 	if (!e->class_id)
 		return e->verdict;
-	/* what the walk needs of the entry, read now: the entry pointer and
-	 * gen are then dead, and the walk's values fit in registers */
-	root = pc_root_for_gen(e->root[is_v6], gen);
+	/* what the walk needs of the entry, read now: the entry pointer is
+	 * then dead, gen once the walk has its table, and the walk's values
+	 * fit in registers */
+	root = e->root[is_v6];
 	miss = e->verdict;
 	if (is_v6)	/* two 8-byte loads (x86 and arm64 take unaligned packet loads) */
 		return source_verdict(bpf_be64_to_cpu(((const __u64 *)saddr)[0]),
-				      bpf_be64_to_cpu(((const __u64 *)saddr)[1]), 1, root, miss);
+				      bpf_be64_to_cpu(((const __u64 *)saddr)[1]), 1, root,
+				      gen, miss);
 	/* iphdr is 4-byte aligned in the packet: one load */
-	return source_verdict((__u64)bpf_ntohl(*(const __u32 *)saddr) << 32, 0, 0, root, miss);
+	return source_verdict((__u64)bpf_ntohl(*(const __u32 *)saddr) << 32, 0, 0, root,
+			      gen, miss);
 }
 
 #include "bpf/droplog.h"

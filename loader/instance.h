@@ -41,6 +41,7 @@ struct pc_instance {
 	int interrupted;	/* an attach died before pinning its program,
 				 * which is on the interface (prog_fd) */
 	int control_fd, settings_fd, ports_fd, prefix_nodes_fd;
+	int prefix_large_fd;	/* the large tier's tables (bpf/abi.h) */
 	int port_stats_fd, bucket_stats_fd, sync_fd;
 	int reply_flows_fd, reply_ports_fd;	/* bpf/replies.h */
 	int egress_link_fd;	/* the tcx egress link, or -1 (loader/replies.c) */
@@ -201,6 +202,12 @@ int pc_counter_memory(struct pc_instance *inst, uint64_t *bytes);
 /* The part of pc_map_memory that each possible CPU adds (the per-CPU
  * maps' values): memory = CPU-independent part + this x possible CPUs. */
 int pc_map_memory_per_cpu(struct pc_instance *inst, uint64_t *bytes);
+/* Bytes (memlock, as the kernel accounts them) of the source-prefix
+ * tables the instance holds now: the small tier (prefix_nodes) and every
+ * large-tier table in prefix_large. CPU-independent; pc_map_memory counts
+ * the small tier but not the large tables, which are inner maps. *large
+ * (may be NULL) gets the large tables' part alone (loader/publish.c). */
+int pc_prefix_table_memory(struct pc_instance *inst, uint64_t *bytes, uint64_t *large);
 
 /* Every instance of this network namespace: calls fn for each pin
  * directory with its interface's name (now, or at attach when it is

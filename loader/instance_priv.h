@@ -89,12 +89,18 @@ void pc_rmdir_empty(const char *dir);
  * map. */
 int pc_ports_read(struct pc_instance *inst, uint32_t gen, struct pc_port_entry *out);
 
-/* prefix_nodes mapped as memory (it is BPF_F_MMAPABLE): pc_nodes_map for
- * writing, pc_nodes_view for walking generation gen (read only). Undo
- * either with pc_nodes_unmap(base). */
-int pc_nodes_map(struct pc_instance *inst, struct pc_node **base);
+/* The node table of generation gen mapped as memory (tables are
+ * BPF_F_MMAPABLE): the large tier's when prefix_large holds one for gen
+ * (v->large = 1), else the small tier's. pc_nodes_map for writing,
+ * pc_nodes_view for walking (read only). Undo either with
+ * pc_nodes_unmap(v). */
+int pc_nodes_map(struct pc_instance *inst, uint32_t gen, struct pc_trie_view *v);
 int pc_nodes_view(struct pc_instance *inst, uint32_t gen, struct pc_trie_view *v);
-void pc_nodes_unmap(const struct pc_node *base);
+void pc_nodes_unmap(struct pc_trie_view *v);
+
+/* A new, empty large-tier table (an inner map of prefix_large): an fd or
+ * -errno (maps.c). */
+int pc_large_table_create(void);
 
 /* Free what counters.c keeps per instance (its loaded sum program). */
 void pc_counters_release(struct pc_instance *inst);

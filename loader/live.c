@@ -61,7 +61,7 @@ static int read_prefixes(struct pc_instance *inst, __u32 gen,
 	err = pc_nodes_view(inst, gen, &v);
 	if (!err) {
 		err = pc_trie_list(&v, c->roots, c->n_classes, &c->prefixes, &c->n_prefixes);
-		pc_nodes_unmap(v.base);
+		pc_nodes_unmap(&v);
 	}
 	free(c->roots);
 	c->roots = NULL;

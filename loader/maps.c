@@ -43,10 +43,15 @@ const struct pc_map_spec pc_map_specs[] = {
 	/* mmapable: publish writes the inactive half as memory */
 	SPEC(PC_PIN_PORTS, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pc_port_entry),
 	     PC_PORTS_ENTRIES, BPF_F_MMAPABLE, ports_fd),
-	/* one value of every node; mmapable: publish writes the inactive
-	 * generation's nodes as memory */
+	/* the small tier's tables, one value per generation; mmapable:
+	 * publish writes the inactive generation's nodes as memory */
 	SPEC(PC_PIN_PREFIX_NODES, BPF_MAP_TYPE_ARRAY, 4,
-	     sizeof(struct pc_node_table), 1, BPF_F_MMAPABLE, prefix_nodes_fd),
+	     sizeof(struct pc_node_table_small), PC_NUM_GENS, BPF_F_MMAPABLE,
+	     prefix_nodes_fd),
+	/* the large tier: per generation, a table (pc_large_table_create)
+	 * only while that generation needs it */
+	SPEC(PC_PIN_PREFIX_LARGE, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, PC_NUM_GENS,
+	     0, prefix_large_fd),
 	SPEC(PC_PIN_PORT_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 	     sizeof(struct pc_counter), PC_PORT_STATS_ENTRIES, 0, port_stats_fd),
 	SPEC(PC_PIN_BUCKET_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
@@ -183,6 +188,20 @@ static int create_inner(void)
 	return fd < 0 ? -errno : fd;
 }
 
+int pc_large_table_create(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pc_prefix_table", 4,
+				sizeof(struct pc_node_table), 1, &opts);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static int is_sync(const struct pc_map_spec *s)
+{
+	return s->fd_off == offsetof(struct pc_instance, sync_fd);
+}
+
 static int create_one(const struct pc_map_spec *s)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = s->flags);
@@ -190,7 +209,9 @@ static int create_one(const struct pc_map_spec *s)
 	char name[16];
 
 	if (s->type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
-		inner = create_inner();
+		/* the template of prefix_large's tables is one, made for
+		 * this moment (16 MiB, freed with inner below) */
+		inner = is_sync(s) ? create_inner() : pc_large_table_create();
 		if (inner < 0)
 			return inner;
 		opts.inner_map_fd = inner;
@@ -200,7 +221,7 @@ static int create_one(const struct pc_map_spec *s)
 	fd = bpf_map_create(s->type, name, s->key_size, s->value_size,
 			    s->max_entries, &opts);
 	err = fd < 0 ? -errno : 0;
-	if (fd >= 0 && inner >= 0) {
+	if (fd >= 0 && inner >= 0 && is_sync(s)) {
 		__u32 key = 0;
 
 		if (bpf_map_update_elem(fd, &key, &inner, BPF_ANY)) {
@@ -242,7 +263,7 @@ int pc_skel_open(struct pc_instance *inst, void **skel_out)
 		const struct pc_map_spec *s = &pc_map_specs[i];
 		struct bpf_map *m;
 
-		if (s->type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
+		if (is_sync(s))
 			continue;	/* sync is ours alone */
 		m = bpf_object__find_map_by_name(skel->obj, s->obj_name);
 		/* the object and the ABI must agree, or the verifier would

@@ -5,7 +5,8 @@
  *
  * Every policy map has two halves, selected by control.gen, which the
  * program reads once per packet. pc_publish writes the whole inactive half
- * (ports, the prefix tries' nodes of that gen, settings), flips
+ * (ports, the prefix tries' nodes of that gen in the table of their tier,
+ * settings), flips
  * control.gen with one map update, then waits for an RCU grace period (an
  * update of the ARRAY_OF_MAPS `sync` makes the kernel synchronize_rcu()), so
  * that when it returns no program run can still be reading the old half.
@@ -14,6 +15,7 @@
  * Returns 0 or -errno.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -113,71 +115,194 @@ static int write_ports(struct pc_instance *inst, __u32 gen,
 	return 0;
 }
 
-/* prefix_nodes is BPF_F_MMAPABLE too: the inactive generation's nodes are
- * written as memory (entries n * 2 + gen). Only the nodes the new tries
- * use are written; the rest of that generation is unreachable from its
- * roots. The map is one 32 MiB value, so there is no per-node update to
- * fall back on: the map is created mmapable (pc_map_check). */
-#define NODES_LEN ((size_t)PC_PREFIX_NODE_ENTRIES * sizeof(struct pc_node))
+/* The node tables are BPF_F_MMAPABLE too: the inactive generation's
+ * nodes are written as memory. Only the nodes the new tries use are
+ * written; the rest of that table is unreachable from its roots. A table
+ * is one value, so there is no per-node update to fall back on: the maps
+ * are created mmapable (pc_map_check).
+ *
+ * Tiers (bpf/abi.h): a policy whose tries fit PC_PREFIX_SMALL_NODES nodes
+ * goes to its generation's half of prefix_nodes; a larger one to a table
+ * made for it, put in slot gen of prefix_large before the flip. A slot of
+ * prefix_large holds a table only while its generation is live or being
+ * published: a small publish empties the slot of the generation it
+ * writes, and a publish drops the old generation's table once the
+ * barrier after the flip has returned. */
+#define SMALL_LEN ((size_t)PC_PREFIX_SMALL_NODES * sizeof(struct pc_node))
+#define LARGE_LEN ((size_t)PC_PREFIX_NODES * sizeof(struct pc_node))
 
-static int nodes_mmap(struct pc_instance *inst, int prot, struct pc_node **base)
+/* The id of the table in slot gen of prefix_large, 0 when empty. */
+static int large_id(struct pc_instance *inst, __u32 gen, __u32 *id)
 {
-	void *m = mmap(NULL, NODES_LEN, prot, MAP_SHARED, inst->prefix_nodes_fd, 0);
+	*id = 0;
+	if (!bpf_map_lookup_elem(inst->prefix_large_fd, &gen, id))
+		return 0;
+	return errno == ENOENT ? 0 : -errno;
+}
 
-	if (m == MAP_FAILED)
+/* Empty slot gen of prefix_large (nothing to do when it is). The kernel
+ * frees the table once no program can read it. */
+static int large_drop(struct pc_instance *inst, __u32 gen)
+{
+	__u32 id;
+	int err = large_id(inst, gen, &id);
+
+	if (err || !id)
+		return err;
+	if (bpf_map_delete_elem(inst->prefix_large_fd, &gen) && errno != ENOENT)
 		return -errno;
-	*base = m;
 	return 0;
 }
 
-int pc_nodes_map(struct pc_instance *inst, struct pc_node **base)
+static int view_map(int fd, size_t len, off_t off, int prot, struct pc_trie_view *v)
 {
-	return nodes_mmap(inst, PROT_READ | PROT_WRITE, base);
+	void *m = mmap(NULL, len, prot, MAP_SHARED, fd, off);
+
+	if (m == MAP_FAILED)
+		return -errno;
+	v->base = m;
+	v->map_len = len;
+	v->n_entries = len / sizeof(struct pc_node);
+	return 0;
+}
+
+static int nodes_mmap(struct pc_instance *inst, __u32 gen, int prot, struct pc_trie_view *v)
+{
+	__u32 id;
+	int fd, err;
+
+	memset(v, 0, sizeof(*v));
+	if (gen >= PC_NUM_GENS)
+		return -EINVAL;
+	err = large_id(inst, gen, &id);
+	if (err)
+		return err;
+	if (!id)
+		return view_map(inst->prefix_nodes_fd, SMALL_LEN, (off_t)(gen * SMALL_LEN),
+				prot, v);
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return -errno;
+	v->large = 1;
+	err = view_map(fd, LARGE_LEN, 0, prot, v);
+	close(fd);	/* the mapping keeps the table */
+	return err;
+}
+
+int pc_nodes_map(struct pc_instance *inst, uint32_t gen, struct pc_trie_view *v)
+{
+	return nodes_mmap(inst, gen, PROT_READ | PROT_WRITE, v);
 }
 
 int pc_nodes_view(struct pc_instance *inst, uint32_t gen, struct pc_trie_view *v)
 {
-	struct pc_node *base = NULL;
-	int err = nodes_mmap(inst, PROT_READ, &base);
-
-	if (err)
-		return err;
-	*v = (struct pc_trie_view){ .base = base, .n_entries = PC_PREFIX_NODE_ENTRIES,
-				    .interleaved = 1, .gen = gen };
-	return 0;
+	return nodes_mmap(inst, gen, PROT_READ, v);
 }
 
-void pc_nodes_unmap(const struct pc_node *base)
+void pc_nodes_unmap(struct pc_trie_view *v)
 {
-	munmap((void *)base, NODES_LEN);
+	if (v->base && v->map_len)
+		munmap((void *)v->base, v->map_len);
+	v->base = NULL;
 }
 
+/* memlock of one map fd, from /proc/self/fdinfo */
+static int fd_memlock(int fd, uint64_t *bytes)
+{
+	char path[64], line[256];
+	unsigned long long b;
+	int err = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &b) == 1) {
+			*bytes = b;
+			err = 0;
+			break;
+		}
+	fclose(f);
+	return err;
+}
+
+int pc_prefix_table_memory(struct pc_instance *inst, uint64_t *bytes, uint64_t *large)
+{
+	uint64_t sum = 0, b;
+	__u32 gen, id;
+	int fd, err = fd_memlock(inst->prefix_nodes_fd, &sum);
+
+	if (large)
+		*large = 0;
+	for (gen = 0; gen < PC_NUM_GENS && !err; gen++) {
+		err = large_id(inst, gen, &id);
+		if (err || !id)
+			continue;
+		fd = bpf_map_get_fd_by_id(id);
+		if (fd < 0) {
+			if (errno == ENOENT)	/* freed meanwhile */
+				continue;
+			return -errno;
+		}
+		err = fd_memlock(fd, &b);
+		close(fd);
+		if (!err) {
+			sum += b;
+			if (large)
+				*large += b;
+		}
+	}
+	if (!err)
+		*bytes = sum;
+	return err;
+}
+
+/* The nodes of c (checked by pc_trie_for_gen) into a table of generation
+ * gen, the tier they need: *large set when it is the large one. */
 static int write_nodes(struct pc_instance *inst, __u32 gen,
 		       const struct pc_node *nodes, uint32_t n_nodes,
-		       const uint32_t *roots, uint32_t n_classes)
+		       const uint32_t *roots, uint32_t n_classes, int *large)
 {
-	struct pc_node *g, *m = NULL;
-	__u32 i;
-	int err;
+	struct pc_trie_view v = { 0 };
+	struct pc_node *g = NULL;
+	int fd = -1, err;
 
-	if (!n_nodes)
-		return 0;
+	*large = n_nodes > PC_PREFIX_SMALL_NODES;
 	if (n_nodes > PC_PREFIX_NODES)
 		return -E2BIG;
-	g = calloc(n_nodes, sizeof(*g));
-	if (!g)
-		return -ENOMEM;
-	err = pc_trie_for_gen(nodes, n_nodes, roots, n_classes, gen, g);
+	if (n_nodes) {
+		g = calloc(n_nodes, sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		err = pc_trie_for_gen(nodes, n_nodes, roots, n_classes, g);
+		if (err)
+			goto out;
+	}
+	if (!*large) {
+		/* the slot first: a table left there would be walked */
+		err = large_drop(inst, gen);
+		if (!err && n_nodes)
+			err = view_map(inst->prefix_nodes_fd, SMALL_LEN,
+				       (off_t)(gen * SMALL_LEN), PROT_READ | PROT_WRITE, &v);
+	} else {
+		/* a new table, written whole before it is in the slot */
+		fd = pc_large_table_create();
+		err = fd < 0 ? fd : view_map(fd, LARGE_LEN, 0, PROT_READ | PROT_WRITE, &v);
+	}
 	if (err)
 		goto out;
-	err = pc_nodes_map(inst, &m);
-	if (err)
-		goto out;
-	for (i = 0; i < n_nodes; i++)
-		m[pc_node_index(gen, i)] = g[i];
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	pc_nodes_unmap(m);
+	if (n_nodes) {
+		memcpy((void *)v.base, g, (size_t)n_nodes * sizeof(*g));
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	}
+	pc_nodes_unmap(&v);
+	if (fd >= 0 && bpf_map_update_elem(inst->prefix_large_fd, &gen, &fd, BPF_ANY))
+		err = -errno;
 out:
+	if (fd >= 0)
+		close(fd);
 	free(g);
 	return err;
 }
@@ -191,15 +316,18 @@ static int publish_tries_and_ports(struct pc_instance *inst, __u32 gen,
 	static const struct pc_port_entry allow_all[PORT_HALF];
 	const uint32_t *roots;
 	struct pc_port_entry *half = NULL;
-	int err = 0;
+	int err = 0, large = 0;
 
-	if (!c)
-		return write_ports(inst, gen, allow_all);
+	if (!c) {
+		err = large_drop(inst, gen);
+		return err ? err : write_ports(inst, gen, allow_all);
+	}
 	roots = c->roots;
 	if (!err && c->n_classes && !roots)
 		err = -EINVAL;
 	if (!err)
-		err = write_nodes(inst, gen, c->nodes, c->n_nodes, roots, c->n_classes);
+		err = write_nodes(inst, gen, c->nodes, c->n_nodes, roots, c->n_classes,
+				  &large);
 	if (!err) {
 		half = malloc(sizeof(c->ports));
 		if (!half)
@@ -212,6 +340,9 @@ static int publish_tries_and_ports(struct pc_instance *inst, __u32 gen,
 
 			half[i].root[0] = cls ? pc_class_root(roots, cls, 0) : 0;
 			half[i].root[1] = cls ? pc_class_root(roots, cls, 1) : 0;
+			for (int f = 0; f < 2 && large; f++)
+				if (half[i].root[f] && !(half[i].root[f] & PC_SLOT_LEAF))
+					half[i].root[f] |= PC_ROOT_LARGE;
 		}
 		err = pc_limits_publish(inst, gen, c, half);	/* limits.c */
 	}
@@ -283,6 +414,9 @@ static int publish_locked(struct pc_instance *inst, const struct pc_compiled *c,
 	err = barrier(inst);
 	if (err)
 		return err;
+	/* nothing runs on the old generation: its large table can go (a
+	 * failure here only keeps it until the next publish drops it) */
+	large_drop(inst, g);
 	ctl.pad = 0;
 	if (bpf_map_update_elem(inst->control_fd, &key, &ctl, BPF_ANY))
 		return -errno;
@@ -354,7 +488,7 @@ int pc_lookup(struct pc_instance *inst, unsigned proto, unsigned port,
 	if (err)
 		return err;
 	s = pc_trie_walk(&v, entry->root[family == AF_INET6], family == AF_INET6, addr);
-	pc_nodes_unmap(v.base);
+	pc_nodes_unmap(&v);
 	if (s == PC_TRIE_BAD)
 		return -EBADMSG;
 	if (!s)

@@ -465,15 +465,15 @@ struct ref {
 
 struct translator {
 	const struct pc_node *nodes;
-	uint32_t n_nodes, gen;
+	uint32_t n_nodes;
 	struct pc_node *out;
 	struct ref *queue;
 	uint32_t tail;
 	uint8_t *seen;
 };
 
-/* Slot s (naming node numbers) as generation gen holds it; what it names
- * is copied now (a tail or bucket) or queued (a node or guard). */
+/* Slot s, checked; what it names is copied now (a tail or bucket) or
+ * queued (a node or guard). */
 static int translate(struct translator *t, uint32_t s, uint32_t *out)
 {
 	uint32_t kind = pc_slot_kind(s), child = s & PC_SLOT_ENTRY, span = 1;
@@ -492,7 +492,7 @@ static int translate(struct translator *t, uint32_t s, uint32_t *out)
 			return -EINVAL;	/* not a tree */
 		t->seen[c] = 1;
 	}
-	*out = kind << PC_SLOT_KIND_SHIFT | pc_node_index(t->gen, child);
+	*out = s;
 	if (kind == PC_KIND_TAIL || kind == PC_KIND_BUCKET)
 		t->out[child] = t->nodes[child];
 	else
@@ -501,11 +501,10 @@ static int translate(struct translator *t, uint32_t s, uint32_t *out)
 }
 
 int pc_trie_for_gen(const struct pc_node *nodes, uint32_t n_nodes,
-		    const uint32_t *roots, uint32_t n_classes, uint32_t gen,
-		    struct pc_node *out)
+		    const uint32_t *roots, uint32_t n_classes, struct pc_node *out)
 {
 	/* a tree: every node is reached once, from the roots, breadth first */
-	struct translator t = { .nodes = nodes, .n_nodes = n_nodes, .gen = gen, .out = out };
+	struct translator t = { .nodes = nodes, .n_nodes = n_nodes, .out = out };
 	uint32_t head = 0;
 	int err = 0;
 
@@ -516,9 +515,9 @@ int pc_trie_for_gen(const struct pc_node *nodes, uint32_t n_nodes,
 		goto out;
 	}
 	for (uint32_t r = 0; r < n_classes * 2 && !err; r++) {
-		uint32_t as_gen;	/* the program makes the same itself */
+		uint32_t same;
 
-		err = translate(&t, roots[r], &as_gen);
+		err = translate(&t, roots[r], &same);
 	}
 	while (head < t.tail && !err) {
 		struct ref q = t.queue[head++];
@@ -547,24 +546,23 @@ static const struct pc_node *view_node(const struct pc_trie_view *v, uint32_t id
 	return idx < v->n_entries ? &v->base[idx] : NULL;
 }
 
-/* entries between consecutive nodes of one generation */
-static uint32_t view_stride(const struct pc_trie_view *v)
-{
-	return v->interleaved ? PC_NUM_GENS : 1;
-}
-
 /* Slot i of the node at entry x, or NULL outside the view. */
 static const uint32_t *view_slot(const struct pc_trie_view *v, uint32_t x, uint32_t i)
 {
-	const struct pc_node *n = view_node(v, x + i / PC_NODE_SLOTS * view_stride(v));
+	const struct pc_node *n = view_node(v, x + i / PC_NODE_SLOTS);
 
 	return n ? &n->slot[i % PC_NODE_SLOTS] : NULL;
 }
 
-/* A root slot (naming a node number) as the walk of the view starts. */
-static uint32_t view_root(const struct pc_trie_view *v, uint32_t root)
+/* A root slot as the walk of the view starts, PC_ROOT_LARGE cleared, in
+ * *s; -EINVAL when its tier is not the view's (the program would read
+ * another table, or none). */
+static int view_root(const struct pc_trie_view *v, uint32_t root, uint32_t *s)
 {
-	return v->interleaved ? pc_root_for_gen(root, v->gen) : root;
+	*s = pc_root_entry(root);
+	if (root && !(root & PC_SLOT_LEAF) && !(root & PC_ROOT_LARGE) != !v->large)
+		return -EINVAL;
+	return 0;
 }
 
 /* The walk is bpf/trie_walk.h's, the XDP program's own: here over a view
@@ -592,7 +590,7 @@ static uint32_t walk_answer(uint32_t s)
 
 #define PC_WALK_TABLE		struct walker *
 #define pc_walk_node(w, idx)	walker_node(w, idx)
-#define pc_walk_stride(w)	view_stride((w)->v)
+#define pc_walk_stride(w)	1
 #define PC_WALK_RESULT		uint32_t
 #define pc_walk_decide(s, miss)	((void)(miss), walk_answer(s))
 #include "bpf/trie_walk.h"
@@ -605,8 +603,10 @@ static uint32_t walk(const struct pc_trie_view *v, uint32_t root,
 {
 	struct key128 k = addr_key(addr, is_v6);
 	struct walker w = { .v = v };
-	uint32_t s = view_root(v, root), r;
+	uint32_t s, r;
 
+	if (view_root(v, root, &s))
+		return PC_TRIE_BAD;
 	if (!s || (s & PC_SLOT_LEAF))
 		return s;
 	r = pc_walk_from(&w, s, k.hi, k.lo, is_v6, 0);
@@ -800,10 +800,13 @@ int pc_trie_list(const struct pc_trie_view *v, const uint32_t *roots,
 
 	for (uint32_t cls = 1; cls <= n_classes && !err; cls++)
 		for (int v6 = 0; v6 < 2 && !err; v6++) {
+			uint32_t s;
+
 			l.cls = cls;
 			l.is_v6 = v6;
-			err = list_slot(&l, view_root(v, pc_class_root(roots, cls, v6)), 0,
-					(struct key128){ 0, 0 });
+			err = view_root(v, pc_class_root(roots, cls, v6), &s);
+			if (!err)
+				err = list_slot(&l, s, 0, (struct key128){ 0, 0 });
 		}
 	if (err) {
 		free(l.out);

@@ -31,25 +31,24 @@ static inline uint32_t pc_class_root(const uint32_t *roots, uint32_t class_id, i
 	return roots[(class_id - 1) * 2 + (is_v6 ? 1 : 0)];
 }
 
-/* The n_nodes nodes of the tries from roots (classes 1..n_classes) as
- * generation gen of prefix_nodes holds them: out[i] is node i with every
- * node number in its slots made an entry number, pc_node_index(gen, n)
- * (roots stay node numbers: the program translates them). Nodes no root
- * reaches are left as they are in out. -EINVAL when the nodes are not a
- * tree. */
+/* The n_nodes nodes of the tries from roots (classes 1..n_classes) as a
+ * generation's table holds them: out[i] is node i, copied from the roots
+ * down (node numbers are entry numbers). Nodes no root reaches are left
+ * as they are in out. -EINVAL when the nodes are not a tree. */
 int pc_trie_for_gen(const struct pc_node *nodes, uint32_t n_nodes,
-		    const uint32_t *roots, uint32_t n_classes, uint32_t gen,
-		    struct pc_node *out);
+		    const uint32_t *roots, uint32_t n_classes, struct pc_node *out);
 
-/* Nodes to walk: those of generation gen of a prefix_nodes map
- * (interleaved = 1; base is entry 0, n_entries the map's entries; slots
- * name entries), or a compiled array (interleaved = 0, gen 0, n_entries =
- * n_nodes; slots name nodes). */
+/* Nodes to walk: a generation's table of prefix_nodes or prefix_large
+ * (base is entry 0, n_entries the table's entries, large: the large
+ * tier's, map_len: the length mapped), or a compiled array (n_entries =
+ * n_nodes, large and map_len 0). Slots name entries, which are node
+ * numbers. A root with PC_ROOT_LARGE walks only a large view, one without
+ * only a small one (anything else is PC_TRIE_BAD, as in the program). */
 struct pc_trie_view {
 	const struct pc_node *base;
 	size_t n_entries;
-	int interleaved;
-	uint32_t gen;
+	int large;
+	size_t map_len;
 };
 
 /* A walk that does not end as the program's must (a corrupt map, where

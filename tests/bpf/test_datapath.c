@@ -753,19 +753,23 @@ static void must_write(struct env *e, int fd, __u32 key, void *val)
 	}
 }
 
-/* Node idx of prefix_nodes (one value of every node: written as memory). */
-static void write_node(struct env *e, __u32 idx, const struct pc_node *node)
+/* Node idx of generation g's table (one value of every node: written as
+ * memory). */
+static void write_node(struct env *e, __u32 g, __u32 idx, const struct pc_node *node)
 {
-	struct pc_node *m;
-	int err = pc_nodes_map(e->inst, &m);
+	struct pc_trie_view v;
+	int err = pc_nodes_map(e->inst, g, &v);
 
+	if (!err && idx >= v.n_entries)
+		err = -ERANGE;
 	if (err) {
 		fprintf(stderr, "FAIL [corrupt maps] map prefix_nodes: %s\n", strerror(-err));
 		e->failed++;
+		pc_nodes_unmap(&v);
 		return;
 	}
-	m[idx] = *node;
-	pc_nodes_unmap(m);
+	((struct pc_node *)v.base)[idx] = *node;
+	pc_nodes_unmap(&v);
 }
 
 /* The trie walk (abi.h, step 6) on corrupt nodes: tcp 22 from 10.1.2.3
@@ -782,8 +786,8 @@ static void sweep_corrupt_trie(struct env *e, __u32 g)
 	static const struct pkt_desc tcp22 = V4(.proto = 6, .dport = 22, .src = "10.1.2.3");
 	struct pc_port_entry pe22, pe;
 	struct pc_node bad, tail;
-	__u32 spare_root = PC_PREFIX_NODES - 2, spare_tail = PC_PREFIX_NODES - 1;
-	__u32 iroot = pc_node_index(g, spare_root), itail = pc_node_index(g, spare_tail);
+	/* the policy's tries are small: in the small tier's table */
+	__u32 iroot = PC_PREFIX_SMALL_NODES - 2, itail = PC_PREFIX_SMALL_NODES - 1;
 	__u32 ip22 = pc_port_index(g, PC_PROTO_TCP, 22);
 
 	if (map_rw(e->inst->ports_fd, ip22, &pe22, 0) || !pe22.class_id) {
@@ -797,9 +801,13 @@ static void sweep_corrupt_trie(struct env *e, __u32 g)
 	pe.root[0] = 0x20u << PC_SLOT_KIND_SHIFT;
 	must_write(e, e->inst->ports_fd, ip22, &pe);
 	corrupt_one(e, "trie root slot of no known kind: dropped", &tcp22, DROP, TCP(22), S_DROP);
-	pe.root[0] = pc_slot_node(PC_PREFIX_NODES + 5, 4);
+	pe.root[0] = pc_slot_node(PC_PREFIX_SMALL_NODES + 5, 4);
 	must_write(e, e->inst->ports_fd, ip22, &pe);
 	corrupt_one(e, "trie root slot outside the map: dropped", &tcp22, DROP, TCP(22), S_DROP);
+	pe.root[0] = pe22.root[0] | PC_ROOT_LARGE;
+	must_write(e, e->inst->ports_fd, ip22, &pe);
+	corrupt_one(e, "trie root slot naming the large tier, which has no table: dropped",
+		    &tcp22, DROP, TCP(22), S_DROP);
 	pe.root[0] = pc_leaf(PC_ALLOW, 1);
 	must_write(e, e->inst->ports_fd, ip22, &pe);
 	corrupt_one(e, "trie root slot a leaf (allow): passes", &tcp22, PASS, TCP(22), S_PASS);
@@ -807,30 +815,30 @@ static void sweep_corrupt_trie(struct env *e, __u32 g)
 	/* from here on the walk starts at our 4-bit node */
 	memset(&bad, 0, sizeof(bad));
 	bad.slot[0] = pc_leaf(PC_ALLOW, 1);
-	write_node(e, iroot, &bad);
-	pe.root[0] = pc_slot_node(spare_root, 4);
+	write_node(e, g, iroot, &bad);
+	pe.root[0] = pc_slot_node(iroot, 4);
 	must_write(e, e->inst->ports_fd, ip22, &pe);
 	corrupt_one(e, "trie root node, slot 0 allow: passes", &tcp22, PASS, TCP(22), S_PASS);
 	bad.slot[0] = pc_slot_node(iroot, 4);
-	write_node(e, iroot, &bad);
+	write_node(e, g, iroot, &bad);
 	corrupt_one(e, "trie root slot pointing at the root (a cycle): dropped", &tcp22,
 		    DROP, TCP(22), S_DROP);
 	bad.slot[0] = pc_slot_node(PC_SLOT_ENTRY, 8);
-	write_node(e, iroot, &bad);
+	write_node(e, g, iroot, &bad);
 	corrupt_one(e, "trie slot naming a node outside the map: dropped", &tcp22,
 		    DROP, TCP(22), S_DROP);
-	bad.slot[0] = pc_slot_node(PC_PREFIX_NODE_ENTRIES - 2, PC_TRIE_MAX_BITS);
-	write_node(e, iroot, &bad);
+	bad.slot[0] = pc_slot_node(PC_PREFIX_SMALL_NODES - 2, PC_TRIE_MAX_BITS);
+	write_node(e, g, iroot, &bad);
 	corrupt_one(e, "trie wide node running past the map's end: dropped", &tcp22,
 		    DROP, TCP(22), S_DROP);
 	bad.slot[0] = 0x20u << PC_SLOT_KIND_SHIFT | itail;
-	write_node(e, iroot, &bad);
+	write_node(e, g, iroot, &bad);
 	corrupt_one(e, "trie slot of no known kind: dropped", &tcp22, DROP, TCP(22), S_DROP);
 	bad.slot[0] = pc_leaf(3, 1);
-	write_node(e, iroot, &bad);
+	write_node(e, g, iroot, &bad);
 	corrupt_one(e, "trie leaf verdict 3: dropped", &tcp22, DROP, TCP(22), S_DROP);
 	bad.slot[0] = pc_leaf(PC_DENY_AUDIT, 1);
-	write_node(e, iroot, &bad);
+	write_node(e, g, iroot, &bad);
 	corrupt_one(e, "trie leaf verdict PC_DENY_AUDIT: passes, slot audit", &tcp22,
 		    PASS, TCP(22), S_AUDIT);
 
@@ -839,18 +847,18 @@ static void sweep_corrupt_trie(struct env *e, __u32 g)
 	tail.tail.mask_hi = 0xfff0000000000000ull;
 	tail.tail.hit = pc_leaf(PC_DENY, 1);
 	tail.tail.miss = 5;				/* a node: corrupt */
-	write_node(e, itail, &tail);
+	write_node(e, g, itail, &tail);
 	bad.slot[0] = pc_slot_tail(itail);
-	write_node(e, iroot, &bad);
+	write_node(e, g, iroot, &bad);
 	corrupt_one(e, "trie tail hit (10.1.0.0/16, deny): dropped", &tcp22, DROP, TCP(22), S_DROP);
 	tail.tail.addr_hi = 0xa020000000000000ull;	/* 10.2.0.0/16: a miss */
-	write_node(e, itail, &tail);
+	write_node(e, g, itail, &tail);
 	corrupt_one(e, "trie tail miss holding a node: dropped", &tcp22, DROP, TCP(22), S_DROP);
 	tail.tail.miss = 0;
-	write_node(e, itail, &tail);
+	write_node(e, g, itail, &tail);
 	corrupt_one(e, "trie tail miss empty: the port entry's deny", &tcp22, DROP, TCP(22), S_DROP);
 	tail.tail.miss = pc_leaf(PC_ALLOW, 1);
-	write_node(e, itail, &tail);
+	write_node(e, g, itail, &tail);
 	corrupt_one(e, "trie tail miss allow: passes", &tcp22, PASS, TCP(22), S_PASS);
 
 	memset(&tail, 0, sizeof(tail));		/* now a bucket */
@@ -861,20 +869,20 @@ static void sweep_corrupt_trie(struct env *e, __u32 g)
 	tail.bucket.mask[1] = 0xfff0000000000000ull;
 	tail.bucket.result[1] = pc_leaf(PC_DENY, 1);
 	tail.bucket.result[2] = pc_leaf(PC_ALLOW, 1);	/* every address */
-	write_node(e, itail, &tail);
+	write_node(e, g, itail, &tail);
 	bad.slot[0] = pc_slot_bucket(itail);
-	write_node(e, iroot, &bad);
+	write_node(e, g, iroot, &bad);
 	corrupt_one(e, "trie bucket, second entry (10.1.0.0/16, deny): dropped", &tcp22,
 		    DROP, TCP(22), S_DROP);
 	tail.bucket.result[1] = 7;			/* a node: corrupt */
-	write_node(e, itail, &tail);
+	write_node(e, g, itail, &tail);
 	corrupt_one(e, "trie bucket answer holding a node: dropped", &tcp22, DROP, TCP(22), S_DROP);
 	tail.bucket.mask[1] = ~0ull;			/* no longer matches */
-	write_node(e, itail, &tail);
+	write_node(e, g, itail, &tail);
 	corrupt_one(e, "trie bucket, last entry (every address, allow): passes", &tcp22,
 		    PASS, TCP(22), S_PASS);
 	tail.bucket.mask[2] = ~0ull;			/* nothing matches */
-	write_node(e, itail, &tail);
+	write_node(e, g, itail, &tail);
 	corrupt_one(e, "trie bucket, no entry matches: the port entry's deny", &tcp22,
 		    DROP, TCP(22), S_DROP);
 
@@ -884,20 +892,20 @@ static void sweep_corrupt_trie(struct env *e, __u32 g)
 	tail.guard.bits = 12;
 	tail.guard.next = pc_leaf(PC_ALLOW, 1);
 	tail.guard.miss = pc_leaf(PC_DENY, 1);
-	write_node(e, itail, &tail);
+	write_node(e, g, itail, &tail);
 	bad.slot[0] = pc_slot_guard(itail);
-	write_node(e, iroot, &bad);
+	write_node(e, g, iroot, &bad);
 	corrupt_one(e, "trie guard matching (10.1), next allow: passes", &tcp22,
 		    PASS, TCP(22), S_PASS);
 	tail.guard.key = 0xa020000000000000ull;		/* 10.2: a miss */
-	write_node(e, itail, &tail);
+	write_node(e, g, itail, &tail);
 	corrupt_one(e, "trie guard missing, miss deny: dropped", &tcp22, DROP, TCP(22), S_DROP);
 	tail.guard.miss = 9;				/* a node: corrupt */
-	write_node(e, itail, &tail);
+	write_node(e, g, itail, &tail);
 	corrupt_one(e, "trie guard miss holding a node: dropped", &tcp22, DROP, TCP(22), S_DROP);
 	tail.guard.key = 0xa010000000000000ull;
 	tail.guard.bits = 0;				/* skips nothing */
-	write_node(e, itail, &tail);
+	write_node(e, g, itail, &tail);
 	corrupt_one(e, "trie guard of 0 bits: dropped", &tcp22, DROP, TCP(22), S_DROP);
 
 	must_write(e, e->inst->ports_fd, ip22, &pe22);

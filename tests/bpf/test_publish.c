@@ -126,7 +126,7 @@ static size_t count_gen(struct pc_instance *inst, __u32 gen, uint32_t n_classes)
 	assert_int_equal(pc_trie_list(&v, roots, n_classes, &list, &n), 0);
 	free(list);
 	free(roots);
-	pc_nodes_unmap(v.base);
+	pc_nodes_unmap(&v);
 	return n;
 }
 
@@ -156,6 +156,91 @@ static int run_tcp(struct pc_instance *inst, const char *saddr, unsigned dport)
 	tcp->syn = 1;
 	assert_int_equal(bpf_prog_test_run_opts(inst->prog_fd, &opts), 0);
 	return opts.retval;
+}
+
+/* The policy of test_publish_tiers: tcp 22 from 10/8 allowed, 10.9/16 denied, and n
+ * scattered /32s of 100.64/10 allowed (rule 4): n = 0 fits the small
+ * tier, 20,000 need the large one. */
+static struct pc_compiled *tier_policy(unsigned n)
+{
+	struct pc_compiled *c = new_compiled(PC_DENY, "tier.policy");
+	char a[32];
+
+	c->ports[PC_PROTO_TCP][22].class_id = 1;
+	add_prefix(c, 1, "10.0.0.0", 8, PC_ALLOW, 1);
+	add_prefix(c, 1, "10.9.0.0", 16, PC_DENY, 3);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned x = i * 193u;	/* scattered over 100.64.0.0/10 */
+
+		snprintf(a, sizeof(a), "100.%u.%u.%u", 64 + (x >> 16 & 63), x >> 8 & 255, x & 255);
+		add_prefix(c, 1, a, 32, PC_ALLOW, 4);
+	}
+	build_tries(c);
+	return c;
+}
+
+/* Its verdicts, whichever tier holds it. */
+static void tier_check(struct pc_instance *inst, const struct pc_compiled *c, unsigned n)
+{
+	struct pc_trie_view flat = { .base = c->nodes, .n_entries = c->n_nodes };
+	struct pc_compiled_prefix *list = NULL;
+	uint64_t all = 0, large = 0;
+	size_t n_list = 0;
+
+	assert_int_equal(run_tcp(inst, "10.1.2.3", 22), XDP_PASS);
+	assert_int_equal(run_tcp(inst, "10.9.2.3", 22), XDP_DROP);
+	assert_int_equal(run_tcp(inst, "100.64.0.0", 22), n ? XDP_PASS : XDP_DROP);
+	assert_int_equal(run_tcp(inst, "100.64.0.193", 22), n ? XDP_PASS : XDP_DROP);
+	assert_int_equal(run_tcp(inst, "100.64.0.1", 22), XDP_DROP);
+	/* listed back from the map as from the compiled tries */
+	assert_int_equal(pc_trie_list(&flat, c->roots, 1, &list, &n_list), 0);
+	free(list);
+	assert_true(n_list >= n + 2);
+	assert_int_equal(count_gen(inst, live_gen(inst), 1), n_list);
+	/* the tables held: the small tier's always, one large table only
+	 * while the live policy needs it (the old one dropped on return) */
+	assert_int_equal(pc_prefix_table_memory(inst, &all, &large), 0);
+	assert_true(all - large >= (uint64_t)PC_NUM_GENS * sizeof(struct pc_node_table_small));
+	if (n) {
+		assert_true(large >= sizeof(struct pc_node_table));
+		assert_true(large < 2 * sizeof(struct pc_node_table));
+	} else {
+		assert_int_equal(large, 0);
+	}
+}
+
+/* A policy crossing from the small tier to the large one, large to large
+ * (a new table each time), and back: right verdicts and listings in each,
+ * and only the tables the live policy needs are kept. */
+static void test_publish_tiers(void **state)
+{
+	struct pc_compiled *small = tier_policy(0), *big = tier_policy(20000);
+	struct pc_instance *inst;
+
+	(void)state;
+	assert_true(small->n_nodes <= PC_PREFIX_SMALL_NODES);
+	assert_true(big->n_nodes > PC_PREFIX_SMALL_NODES);
+	assert_int_equal(pc_load_unattached(small, &inst), 0);
+	tier_check(inst, small, 0);
+	assert_int_equal(pc_publish(inst, big), 0);
+	tier_check(inst, big, 20000);
+	assert_int_equal(pc_publish(inst, big), 0);
+	tier_check(inst, big, 20000);
+	assert_int_equal(pc_publish(inst, small), 0);
+	tier_check(inst, small, 0);
+	assert_int_equal(pc_publish(inst, big), 0);
+	tier_check(inst, big, 20000);
+	assert_int_equal(pc_publish(inst, NULL), 0);
+	assert_int_equal(run_tcp(inst, "10.9.2.3", 22), XDP_PASS);
+	{
+		uint64_t all = 0, large = 1;
+
+		assert_int_equal(pc_prefix_table_memory(inst, &all, &large), 0);
+		assert_int_equal(large, 0);
+	}
+	pc_close(inst);
+	free_compiled(small);
+	free_compiled(big);
 }
 
 static void test_load_empty(void **state)
@@ -524,6 +609,7 @@ static void pin_instance(struct pc_instance *inst, const char *dir)
 		{ inst->settings_fd, PC_PIN_SETTINGS },
 		{ inst->ports_fd, PC_PIN_PORTS },
 		{ inst->prefix_nodes_fd, PC_PIN_PREFIX_NODES },
+		{ inst->prefix_large_fd, PC_PIN_PREFIX_LARGE },
 		{ inst->port_stats_fd, PC_PIN_PORT_STATS },
 		{ inst->bucket_stats_fd, PC_PIN_BUCKET_STATS },
 		{ inst->sync_fd, PC_PIN_SYNC },
@@ -1006,6 +1092,7 @@ int main(void)
 		cmocka_unit_test(test_hosts_through_a_guard),
 		cmocka_unit_test(test_publish_latency),
 		cmocka_unit_test(test_open_checks_maps),
+		cmocka_unit_test(test_publish_tiers),
 		cmocka_unit_test(test_invariant_whole_version),
 		cmocka_unit_test(test_invariant_barrier),
 		cmocka_unit_test(test_attach_detach_netns),

@@ -202,7 +202,8 @@ static int check_power(void)
 static int torn_publish(const struct pc_compiled *c)
 {
 	struct pc_control ctl;
-	struct pc_node *m, *g;
+	struct pc_trie_view m;
+	struct pc_node *g;
 	__u32 zero = 0, gen;
 	int err;
 
@@ -225,14 +226,14 @@ static int torn_publish(const struct pc_compiled *c)
 	g = calloc(c->n_nodes, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
-	err = pc_trie_for_gen(c->nodes, c->n_nodes, c->roots, c->n_classes, gen, g);
+	err = pc_trie_for_gen(c->nodes, c->n_nodes, c->roots, c->n_classes, g);
 	if (!err)
-		err = pc_nodes_map(inst, &m);
-	if (!err) {
-		for (uint32_t i = 0; i < c->n_nodes; i++)
-			m[pc_node_index(gen, i)] = g[i];
-		pc_nodes_unmap(m);
-	}
+		err = pc_nodes_map(inst, gen, &m);
+	if (!err && (m.large || c->n_nodes > m.n_entries))
+		err = -E2BIG;	/* the torn run's policies are small */
+	if (!err)
+		memcpy((void *)m.base, g, c->n_nodes * sizeof(*g));
+	pc_nodes_unmap(&m);
 	free(g);
 	return err;
 }

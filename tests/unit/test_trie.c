@@ -191,44 +191,55 @@ static void test_random_against_naive(void **state)
 	}
 }
 
-/* The interleaved layout of prefix_nodes: generation 1's nodes at odd
- * entries, their slots naming entries (pc_trie_for_gen), generation 0's
- * (garbage here) at even ones. */
-static void test_interleaved_generation(void **state)
+/* A generation's table as the large tier holds it: the nodes from entry
+ * 0 (pc_trie_for_gen), garbage after them, roots with PC_ROOT_LARGE. It
+ * walks and lists as the compiled array does; a root whose tier is not
+ * the table's is corrupt (the program would read another table). */
+static void test_large_view(void **state)
 {
-	size_t n = 200, n_list = 0;
-	struct pc_compiled_prefix *p = random_entries(&n, 2), *list = NULL;
+	size_t n = 200, n_list = 0, n_flat = 0;
+	struct pc_compiled_prefix *p = random_entries(&n, 2), *list = NULL, *lflat = NULL;
 	struct pc_node *nodes, *map;
-	uint32_t n_nodes, *roots;
+	uint32_t n_nodes, *roots, *lroots;
 	struct pc_trie_view v = { 0 }, flat;
 
 	(void)state;
 	assert_int_equal(pc_trie_build(p, n, 2, PC_PREFIX_NODES, &nodes, &n_nodes, &roots), 0);
 	map = malloc((size_t)n_nodes * 2 * sizeof(*map));
+	lroots = calloc(4, sizeof(*lroots));
 	assert_non_null(map);
+	assert_non_null(lroots);
 	memset(map, 0x5a, (size_t)n_nodes * 2 * sizeof(*map));
-	{
-		struct pc_node *g = calloc(n_nodes, sizeof(*g));
-
-		assert_non_null(g);
-		assert_int_equal(pc_trie_for_gen(nodes, n_nodes, roots, 2, 1, g), 0);
-		for (uint32_t i = 0; i < n_nodes; i++)
-			map[pc_node_index(1, i)] = g[i];
-		free(g);
-	}
-	v = (struct pc_trie_view){ .base = map, .n_entries = n_nodes * 2,
-				   .interleaved = 1, .gen = 1 };
+	assert_int_equal(pc_trie_for_gen(nodes, n_nodes, roots, 2, map), 0);
+	for (int r = 0; r < 4; r++)
+		lroots[r] = roots[r] && !(roots[r] & PC_SLOT_LEAF) ? roots[r] | PC_ROOT_LARGE
+								  : roots[r];
+	v = (struct pc_trie_view){ .base = map, .n_entries = n_nodes * 2, .large = 1 };
 	flat = (struct pc_trie_view){ .base = nodes, .n_entries = n_nodes };
 	for (int i = 0; i < 5000; i++) {
 		uint8_t addr[16];
 		int v6 = rnd() & 1;
 		uint32_t cls = (uint32_t)(rnd() % 2) + 1;
+		uint32_t root = pc_class_root(roots, cls, v6);
 
 		probe_addr(p, n, v6, addr);
-		assert_int_equal(pc_trie_walk(&v, pc_class_root(roots, cls, v6), v6, addr),
-				 pc_trie_walk(&flat, pc_class_root(roots, cls, v6), v6, addr));
+		assert_int_equal(pc_trie_walk(&v, pc_class_root(lroots, cls, v6), v6, addr),
+				 pc_trie_walk(&flat, root, v6, addr));
+		if (root && !(root & PC_SLOT_LEAF)) {
+			assert_int_equal(pc_trie_walk(&v, root, v6, addr), PC_TRIE_BAD);
+			assert_int_equal(pc_trie_walk(&flat, pc_class_root(lroots, cls, v6), v6,
+						      addr), PC_TRIE_BAD);
+		}
 	}
-	assert_int_equal(pc_trie_list(&v, roots, 2, &list, &n_list), 0);
+	assert_int_equal(pc_trie_list(&v, lroots, 2, &list, &n_list), 0);
+	assert_int_equal(pc_trie_list(&flat, roots, 2, &lflat, &n_flat), 0);
+	assert_int_equal(n_list, n_flat);
+	assert_memory_equal(list, lflat, n_list * sizeof(*list));
+	assert_int_equal(pc_trie_list(&v, roots, 2, &list, &n_list) == -EINVAL ||
+			 !(roots[0] | roots[1] | roots[2] | roots[3]), 1);
+	free(lflat);
+	free(lroots);
+
 	free(list);
 	free(map);
 	free(nodes);
@@ -443,7 +454,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_against_naive),
-		cmocka_unit_test(test_interleaved_generation),
+		cmocka_unit_test(test_large_view),
 		cmocka_unit_test(test_node_count_and_limit),
 		cmocka_unit_test(test_hosts_of_one_network),
 		cmocka_unit_test(test_bad_entries),
