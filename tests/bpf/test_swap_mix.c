@@ -45,6 +45,13 @@
  * verdicts, or the test fails: a check that cannot see them proves
  * nothing. Then the same swaps with the real pc_publish must see none.
  *
+ * Tiers (bpf/abi.h): A and B fit the small tier's tables. A third run
+ * swaps A with B+, which is B and one more rule of PAD_PREFIXES scattered
+ * /32s on tcp 78 (its class numbered last, so B's first nodes stay put):
+ * its tries need the large tier, so every swap crosses from one tier to
+ * the other (a large table made before the flip, dropped after), and
+ * must be as whole as the others.
+ *
  * Usage: test_swap_mix [SWAPS]   (default 300; the torn run makes 50)
  */
 #include <bpf/bpf.h>
@@ -70,6 +77,7 @@
 #define NPROBES 4
 #define NMIXED 2	/* probes 1..NMIXED: PASS under both, DROP mixed */
 #define TORN_SWAPS 50
+#define PAD_PREFIXES 20000	/* B+'s extra /32s: over 8,192 nodes */
 
 static const char *const text_a =
 	"default deny\n"
@@ -93,7 +101,7 @@ struct probe {
 };
 
 static struct probe probes[NPROBES];
-static struct pc_compiled *comp[2];	/* A, B */
+static struct pc_compiled *comp[2];	/* A, B (B+ in the tier run) */
 static struct pc_instance *inst;
 static atomic_int stop;
 /* epoch: 2 * swaps + (0 while a publish is running, 1 once it returned);
@@ -377,11 +385,31 @@ static int run_swaps(int torn, int swaps, unsigned long *n_mixed)
 	return fail ? -1 : 0;
 }
 
+/* B+: B and PAD_PREFIXES /32s of 100.64.0.0/10 on tcp 78 (malloc'd). */
+static char *text_b_plus(void)
+{
+	size_t len = strlen(text_b) + 32 + (size_t)PAD_PREFIXES * 20;
+	char *t = malloc(len), *p;
+
+	if (!t)
+		return NULL;
+	p = t + sprintf(t, "%sallow tcp 78 from ", text_b);
+	for (unsigned i = 0; i < PAD_PREFIXES; i++) {
+		unsigned x = i * 193u;
+
+		p += sprintf(p, "%s100.%u.%u.%u", i ? ", " : "", 64 + (x >> 16 & 63),
+			     x >> 8 & 255, x & 255);
+	}
+	strcpy(p, "\n");
+	return t;
+}
+
 int main(int argc, char **argv)
 {
 	struct pc_policy pol[2];
 	int swaps = argc > 1 ? atoi(argv[1]) : 300;
-	unsigned long torn_mixed, real_mixed;
+	unsigned long torn_mixed, real_mixed, tier_mixed;
+	char *plus;
 	int fail = 0;
 
 	tk_require_root("test_swap_mix");
@@ -406,7 +434,30 @@ int main(int argc, char **argv)
 	if (run_swaps(0, swaps, &real_mixed))
 		fail = 1;
 	printf("test_swap_mix: torn stand-in: %lu mixed verdicts (must be > 0); "
-	       "pc_publish: %lu (must be 0): %s\n", torn_mixed, real_mixed, fail ? "FAIL" : "ok");
+	       "pc_publish: %lu (must be 0)\n", torn_mixed, real_mixed);
+
+	/* ... also when every swap crosses tiers: A small, B+ large */
+	pc_compiled_free(comp[1]);
+	pc_policy_free(&pol[1]);
+	comp[1] = NULL;
+	plus = text_b_plus();
+	if (!plus || tk_policy(plus, &pol[1], &comp[1]))
+		return 1;
+	free(plus);
+	if (comp[1]->n_nodes <= PC_PREFIX_SMALL_NODES) {
+		fprintf(stderr, "FAIL: B+ fits the small tier (%u nodes): raise PAD_PREFIXES\n",
+			comp[1]->n_nodes);
+		return 1;
+	}
+	for (int i = 0; i < NPROBES; i++)
+		ref_classify(&pol[1], probes[i].p.b, probes[i].p.len, &probes[i].rb);
+	if (check_power())
+		return 1;
+	if (run_swaps(0, swaps / 3 + 1, &tier_mixed))
+		fail = 1;
+	printf("test_swap_mix: pc_publish crossing tiers (A: %u nodes, B+: %u): "
+	       "%lu mixed verdicts (must be 0): %s\n", comp[0]->n_nodes, comp[1]->n_nodes,
+	       tier_mixed, fail ? "FAIL" : "ok");
 
 	for (int i = 0; i < 2; i++) {
 		pc_compiled_free(comp[i]);
