@@ -64,7 +64,7 @@ id=$(xdp_prog_id)
 lab_s bpftool net show dev "$LAB_SIF" | grep -q "driver id $id" ||
 	fail "bpftool net does not show program $id: $(lab_s bpftool net show dev "$LAB_SIF")"
 ok "program $id stays attached after the CLI exited (ip link, bpftool net)"
-for m in prog control settings ports prefix_nodes port_stats bucket_stats sync; do
+for m in prog control settings ports prefix_nodes prefix_large port_stats bucket_stats sync; do
 	[ -e "$PIN/$m" ] || fail "missing pin $PIN/$m"
 	expect_eq "mode of pin $m" "$(stat -c %a "$PIN/$m")" 600
 done
@@ -105,6 +105,12 @@ expect_rc 1 "the pinned maps of $LAB_SIF do not match this portcullis: run portc
 expect_rc 1 "do not match" pc apply "$LAB_SIF" "$GOOD"
 rm "$PIN/prefix_nodes" && mv "$PIN/prefix_nodes_saved" "$PIN/prefix_nodes" || fail "restore pin"
 expect_eq "version after the refused apply" "$(pc_version)" "$v"
+# an instance of the layout before the prefix tiers has no prefix_large
+mv "$PIN/prefix_large" "$PIN/prefix_large_saved" || fail "rename pin"
+lab_on_exit "[ -e '$PIN/prefix_large_saved' ] && mv '$PIN/prefix_large_saved' '$PIN/prefix_large'"
+expect_rc 1 "do not match this portcullis: run portcullis detach $LAB_SIF" pc status "$LAB_SIF"
+mv "$PIN/prefix_large_saved" "$PIN/prefix_large" || fail "restore pin"
+expect_eq "version after the refused status" "$(pc_version)" "$v"
 lab_expect_probe timeout tcp "$LAB_S4" 5002
 
 # ---- detach restores the path and removes the pins ----
