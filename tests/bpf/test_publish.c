@@ -158,9 +158,11 @@ static int run_tcp(struct pc_instance *inst, const char *saddr, unsigned dport)
 	return opts.retval;
 }
 
-/* The policy of test_publish_tiers: tcp 22 from 10/8 allowed, 10.9/16 denied, and n
- * scattered /32s of 100.64/10 allowed (rule 4): n = 0 fits the small
- * tier, 20,000 need the large one. */
+/* The policy of test_publish_tiers: tcp 22 from 10/8 allowed, 10.9/16
+ * denied, and n /32s of 100.64/10, every TIER_STRIDE-th address, allowed
+ * (rule 4): n = 0 fits the small tier, 20,000 and 300,000 need the large
+ * one. */
+#define TIER_STRIDE 13u		/* 300,000 x 13 < 2^22: no address twice */
 static struct pc_compiled *tier_policy(unsigned n)
 {
 	struct pc_compiled *c = new_compiled(PC_DENY, "tier.policy");
@@ -170,7 +172,7 @@ static struct pc_compiled *tier_policy(unsigned n)
 	add_prefix(c, 1, "10.0.0.0", 8, PC_ALLOW, 1);
 	add_prefix(c, 1, "10.9.0.0", 16, PC_DENY, 3);
 	for (unsigned i = 0; i < n; i++) {
-		unsigned x = i * 193u;	/* scattered over 100.64.0.0/10 */
+		unsigned x = i * TIER_STRIDE;
 
 		snprintf(a, sizeof(a), "100.%u.%u.%u", 64 + (x >> 16 & 63), x >> 8 & 255, x & 255);
 		add_prefix(c, 1, a, 32, PC_ALLOW, 4);
@@ -190,8 +192,20 @@ static void tier_check(struct pc_instance *inst, const struct pc_compiled *c, un
 	assert_int_equal(run_tcp(inst, "10.1.2.3", 22), XDP_PASS);
 	assert_int_equal(run_tcp(inst, "10.9.2.3", 22), XDP_DROP);
 	assert_int_equal(run_tcp(inst, "100.64.0.0", 22), n ? XDP_PASS : XDP_DROP);
-	assert_int_equal(run_tcp(inst, "100.64.0.193", 22), n ? XDP_PASS : XDP_DROP);
+	assert_int_equal(run_tcp(inst, "100.64.0.13", 22), n ? XDP_PASS : XDP_DROP);
 	assert_int_equal(run_tcp(inst, "100.64.0.1", 22), XDP_DROP);
+	{
+		struct pc_port_entry e;
+		struct pc_lpm_value v;
+		uint8_t a[16] = { 100, 64, 0, 26 };	/* 2 x 13 */
+		int hit = 0;
+
+		/* explain's look-up walks the same table */
+		assert_int_equal(pc_lookup(inst, PC_PROTO_TCP, 22, AF_INET, a, &e, &v, &hit), 0);
+		assert_int_equal(hit, n ? 1 : 0);
+		if (n)
+			assert_int_equal(v.rule_id, 4);
+	}
 	/* listed back from the map as from the compiled tries */
 	assert_int_equal(pc_trie_list(&flat, c->roots, 1, &list, &n_list), 0);
 	free(list);
@@ -215,6 +229,7 @@ static void tier_check(struct pc_instance *inst, const struct pc_compiled *c, un
 static void test_publish_tiers(void **state)
 {
 	struct pc_compiled *small = tier_policy(0), *big = tier_policy(20000);
+	struct pc_compiled *huge = tier_policy(300000);
 	struct pc_instance *inst;
 
 	(void)state;
@@ -230,6 +245,10 @@ static void test_publish_tiers(void **state)
 	tier_check(inst, small, 0);
 	assert_int_equal(pc_publish(inst, big), 0);
 	tier_check(inst, big, 20000);
+	/* capacity: 300,000 prefixes, large to large */
+	assert_true(huge->n_nodes <= PC_PREFIX_NODES);
+	assert_int_equal(pc_publish(inst, huge), 0);
+	tier_check(inst, huge, 300000);
 	assert_int_equal(pc_publish(inst, NULL), 0);
 	assert_int_equal(run_tcp(inst, "10.9.2.3", 22), XDP_PASS);
 	{
@@ -241,6 +260,7 @@ static void test_publish_tiers(void **state)
 	pc_close(inst);
 	free_compiled(small);
 	free_compiled(big);
+	free_compiled(huge);
 }
 
 static void test_load_empty(void **state)
