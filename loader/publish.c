@@ -387,8 +387,13 @@ static int publish_locked(struct pc_instance *inst, const struct pc_compiled *c,
 		err = barrier(inst);
 	if (!err)
 		err = publish_tries_and_ports(inst, n, c);
-	if (err)
+	if (err) {
+		/* a large table made for the failed version goes (best effort:
+		 * the next publish drops or replaces it anyway) */
+		if (!(ctl.pad & PC_CTL_SYNC_PENDING))
+			large_drop(inst, n);
 		return err;
+	}
 
 	if (c) {
 		s = c->settings;
