@@ -20,8 +20,9 @@
  *                             outside the table; called once per node the
  *                             walk reads
  *   pc_walk_stride(t)         entries between consecutive nodes of one
- *                             generation (a node wider than PC_NODE_SLOTS
- *                             slots spans several)
+ *                             table (a node wider than PC_NODE_SLOTS
+ *                             slots spans several): 1 since each
+ *                             generation has its own table
  *   PC_WALK_RESULT            type pc_walk_from returns
  *   pc_walk_decide(s, miss)   the result for deciding slot s
  * The program maps a slot to its verdict there (and checks bounds in
@@ -108,7 +109,7 @@ static __always_inline PC_WALK_RESULT pc_walk_end(PC_WALK_TABLE t, __u32 s, __u6
  * shifted out as they are used, until a leaf, an empty slot, a guard's
  * miss, a tail or a bucket; at most 8 nodes and guards for IPv4 and
  * PC_TRIE_LEVELS for IPv6, then at most one tail or bucket. Slots name
- * table entries, so the walk needs no generation. */
+ * entries of the generation's table, so the walk needs no generation. */
 static __always_inline PC_WALK_RESULT pc_walk_from(PC_WALK_TABLE t, __u32 s, __u64 hi,
 						    __u64 lo, const int is_v6, __u8 miss)
 {
