@@ -133,10 +133,12 @@ enum pc_bucket {
 	PC_BUCKET_OTHER = 2,
 	PC_BUCKET_FRAGMENT = 3,
 	PC_BUCKET_MALFORMED = 4,
-	PC_BUCKET_REPLIES = 5,	/* replies to the host's own flows (below) */
+	PC_BUCKET_REPLIES_TCP = 5,	/* replies to the host's own flows (below) */
 	PC_BUCKET_LIMITED = 6,	/* TCP/UDP over a limit (limits section) */
 	PC_BUCKET_BLOCKED = 7,	/* TCP/UDP from a blocked source */
-	PC_BUCKET_MAX = 8,
+	PC_BUCKET_REPLIES_UDP = 8,	/* replies, UDP */
+	PC_BUCKET_REPLIES_ICMP = 9,	/* ICMP/ICMPv6 errors quoting a flow */
+	PC_BUCKET_MAX = 10,
 };
 
 /* Range classes (derived in user space from port_stats). */
@@ -373,10 +375,11 @@ static inline __u32 pc_port_index(__u32 gen, __u32 proto, __u32 port)
  * Contract additions:
  *  9. A TCP/UDP packet whose verdict is PC_DENY, or an ICMP error (IPv4
  *     types 3, 11; ICMPv6 types 1, 2, 3) whose verdict is not PC_ALLOW in
- *     mode enforce, passes and is counted in bucket_stats[PC_BUCKET_REPLIES]
- *     as PC_OUT_PASS when settings[gen].replies_verdict == PC_ALLOW,
- *     reply_ports[proto * 65536 + local port] is within the protocol's
- *     timeout and so is the flow's reply_flows entry. (Mode audit
+ *     mode enforce, passes and is counted as PC_OUT_PASS in bucket_stats
+ *     [PC_BUCKET_REPLIES_TCP or _UDP by its protocol; an ICMP error in
+ *     PC_BUCKET_REPLIES_ICMP] when settings[gen].replies_verdict ==
+ *     PC_ALLOW, reply_ports[proto * 65536 + local port] is within the
+ *     protocol's timeout and so is the flow's reply_flows entry. (Mode audit
  *     counts a denial as audit, reply or not: what the host answers to a
  *     packet audit let in would otherwise look like a reply.)
  */

@@ -12,7 +12,7 @@
 # entry; detach removes the egress program.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
-lab_need jq
+lab_need jq curl
 
 lab_up
 ALLOW=$LAB_TMP/allow.policy
@@ -65,6 +65,9 @@ except socket.timeout:
 PY
 }
 replies_passed() { pc_bucket_count replies passed; }
+# replies_by PROTO -> packets passed as replies of PROTO (tcp, udp, icmp):
+# stats --json "replies", and the exporter's portcullis_replies_packets_total
+replies_by() { pc_stats_json | jq -r --arg p "$1" '.replies[$p].passed.packets'; }
 
 # without portcullis: both work, so a failure later is the XDP program's
 expect_eq "download v4 before attach" "$(download "$LAB_C4")" $SIZE
@@ -78,6 +81,25 @@ done
 n=$(replies_passed)
 [ "$n" -gt 700 ] || fail "replies bucket: $n packets passed, want > 700 (2 MiB of TCP)"
 ok "replies bucket counted $n packets"
+nt=$(replies_by tcp); nu=$(replies_by udp); ni=$(replies_by icmp)
+[ "$nt" -gt 700 ] || fail "replies by protocol: tcp $nt, want > 700"
+expect_eq "replies by protocol: udp (two answers)" "$nu" 2
+expect_eq "replies by protocol: icmp" "$ni" 0
+expect_eq "replies total = tcp + udp + icmp" "$n" $((nt + nu + ni))
+EXP=127.0.0.1:$((20000 + RANDOM % 20000))
+lab_bg nsenter --net="/var/run/netns/$LAB_S" "$PC_BIN" exporter --listen "$EXP" \
+	2>"$LAB_TMP/exporter.log"
+m=
+for i in $(seq 50); do
+	m=$(lab_s curl -sf "http://$EXP/metrics") && break
+	sleep 0.1
+done
+[ -n "$m" ] || fail "no metrics from the exporter: $(tail -3 "$LAB_TMP/exporter.log")"
+expect_eq "exporter: replies of udp" \
+	"$(awk -v i="$LAB_SIF" '$1 == "portcullis_replies_packets_total{interface=\"" i "\",protocol=\"udp\"}" { print $2 }' <<<"$m")" 2
+pc stats "$LAB_SIF" --classes | grep -Eq '^- +replies/udp +2 ' ||
+	fail "stats --classes: no replies/udp row of 2 packets: $(pc stats "$LAB_SIF" --classes)"
+ok "stats table shows replies by protocol"
 flows=$(pc status "$LAB_SIF" --json | jq -r '.replies.flows')
 [ "$flows" -ge 4 ] || fail "status: $flows flows tracked, want >= 4"
 ok "status shows $flows tracked flows of $(pc status "$LAB_SIF" --json | jq -r '.replies.table_size')"
@@ -171,10 +193,11 @@ sendp(Ether(dst=dmac) / p, iface=iface, verbose=False)
 PY
 }
 for fam in 4 6; do
-	r0=$(replies_passed); d0=$(pc_bucket_count icmp dropped)
+	r0=$(replies_passed); d0=$(pc_bucket_count icmp dropped); i0=$(replies_by icmp)
 	icmp_error $fam 7002
 	sleep 0.2
 	expect_eq "IPv$fam ICMP error quoting the flow: passed as a reply" $(($(replies_passed) - r0)) 1
+	expect_eq "IPv$fam ICMP error quoting the flow: counted as an icmp reply" $(($(replies_by icmp) - i0)) 1
 	expect_eq "IPv$fam ICMP error quoting the flow: not dropped" $(($(pc_bucket_count icmp dropped) - d0)) 0
 	icmp_error $fam 7009
 	sleep 0.2
