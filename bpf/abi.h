@@ -383,7 +383,9 @@ static inline __u32 pc_port_index(__u32 gen, __u32 proto, __u32 port)
  *     counts a denial as audit, reply or not: what the host answers to a
  *     packet audit let in would otherwise look like a reply.)
  */
-#define PC_REPLY_FLOWS		16384	/* tracked flows (LRU) */
+#define PC_REPLY_FLOWS		16384	/* tracked flows (LRU), the default */
+#define PC_REPLY_FLOWS_MIN	1024	/* `replies table N`: N from MIN to MAX; */
+#define PC_REPLY_FLOWS_MAX	1048576	/* the size is fixed at attach */
 #define PC_REPLY_TIMEOUT_TCP	300	/* default idle seconds */
 #define PC_REPLY_TIMEOUT_UDP	30
 #define PC_REPLY_TIMEOUT_MAX	65535	/* a __u16 of settings */

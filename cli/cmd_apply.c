@@ -126,6 +126,31 @@ static void add_setting(json_t *arr, const char *name, const char *old,
 						     name, "old", old, "new", new));
 }
 
+/* The replies settings that would change; the table's size only at the
+ * next attach (the live table keeps its size: replies_table_warning). */
+static void replies_settings(struct pc_instance *inst, json_t *arr,
+			     const struct pc_settings *live,
+			     const struct pc_compiled *c)
+{
+	static const char *const name[PC_NUM_PROTOS] = {
+		"replies timeout tcp", "replies timeout udp" };
+	char a[32], b[48];
+	uint32_t size;
+
+	add_setting(arr, "replies", verdict_text(live->replies_verdict),
+		    verdict_text(c->settings.replies_verdict));
+	for (unsigned p = 0; p < PC_NUM_PROTOS; p++) {
+		snprintf(a, sizeof(a), "%u", live->reply_timeout_s[p]);
+		snprintf(b, sizeof(b), "%u", c->settings.reply_timeout_s[p]);
+		add_setting(arr, name[p], a, b);
+	}
+	if (pc_replies_table_size(inst, &size) || size == c->reply_table)
+		return;
+	snprintf(a, sizeof(a), "%u", size);
+	snprintf(b, sizeof(b), "%u (at the next attach)", c->reply_table);
+	add_setting(arr, "replies table", a, b);
+}
+
 static int dry_run(struct pc_instance *inst, struct pc_compiled *c,
 		   const char *file)
 {
@@ -180,6 +205,7 @@ static int dry_run(struct pc_instance *inst, struct pc_compiled *c,
 	add_setting(settings, "mode",
 		    live->settings.mode == PC_MODE_AUDIT ? "audit" : "enforce",
 		    c->settings.mode == PC_MODE_AUDIT ? "audit" : "enforce");
+	replies_settings(inst, settings, &live->settings, c);
 
 	/* port 0 is never matched by a rule: compare 1..65535, in runs */
 	for (proto = 0; proto < PC_NUM_PROTOS; proto++) {
@@ -308,6 +334,28 @@ static int publish(struct pc_instance *inst, struct pc_compiled *c,
 	return PC_EXIT_OK;
 }
 
+/* The replies table keeps the size it was attached with: an apply that
+ * asks for another says so, and applies everything else (docs/DESIGN.md
+ * "Replies"). */
+static void replies_table_warning(struct pc_instance *inst,
+				  const struct pc_policy *p,
+				  const struct pc_compiled *c, const char *file)
+{
+	char name[PC_DIAG_FILE_MAX * 4];
+	uint32_t size;
+
+	if (pc_replies_table_size(inst, &size) || size == c->reply_table)
+		return;
+	pc_escape(file, strlen(file), PC_ESC_CONTROLS, name, sizeof(name));
+	if (p->reply_table_line)
+		fprintf(stderr, "%s:%d:%d: ", name, p->reply_table_line, p->reply_table_col);
+	else
+		fprintf(stderr, "%s: ", name);
+	fprintf(stderr, "warning: replies table %u: the live table of %s holds %u flows "
+		"and keeps that size (set at attach); detach and attach to resize it. "
+		"Everything else applies.\n", c->reply_table, inst->ifname, size);
+}
+
 /* Policy warnings (shadowed rules, sensitive ports open to any source)
  * go to stderr, already formatted "FILE:LINE:COL: warning: ...": the
  * policy is still applied, as `check` would accept it. */
@@ -354,6 +402,7 @@ int cmd_apply(int argc, char **argv)
 	if (!rc)
 		rc = cli_open_instance(argv[optind], &inst);
 	if (!rc) {
+		replies_table_warning(inst, &p, c, argv[optind + 1]);
 		rc = dry ? dry_run(inst, c, argv[optind + 1])
 			 : publish(inst, c, argv[optind + 1]);
 		pc_close(inst);

@@ -43,6 +43,7 @@ struct pc_instance {
 	int control_fd, settings_fd, ports_fd, prefix_nodes_fd;
 	int port_stats_fd, bucket_stats_fd, sync_fd;
 	int reply_flows_fd, reply_ports_fd;	/* bpf/replies.h */
+	uint32_t reply_flows_size;	/* reply_flows to create: 0 = PC_REPLY_FLOWS */
 	int egress_link_fd;	/* the tcx egress link, or -1 (loader/replies.c) */
 	/* limits.c: rate limits and blocks (bpf/abi.h, limits section) */
 	int limits_fd, guard_fd, limit_src_fd, blocked_fd, scan_fd, never_fd, sketch_fd;
@@ -188,6 +189,8 @@ int pc_attach_info(struct pc_instance *inst, struct pc_attach_info *out);
 /* Bytes of kernel memory held by the instance's maps (all CPUs). */
 /* Flows in the replies table and its size (loader/replies.c). */
 int pc_replies_usage(struct pc_instance *inst, uint32_t *used, uint32_t *size);
+/* The replies table's size alone (its max_entries). */
+int pc_replies_table_size(struct pc_instance *inst, uint32_t *size);
 /* Tracked flows of the host with the peer remote (network order, 4 or 16
  * bytes) to its local_port that have not expired: *fresh. A packet from
  * remote to local_port that the policy denies passes as a reply to one. */

@@ -160,6 +160,12 @@ struct pc_instance *pc_instance_new(void)
 	return inst;
 }
 
+/* reply_flows: its size is the policy's `replies table` at attach */
+static int is_reply_flows(const struct pc_map_spec *s)
+{
+	return s->fd_off == offsetof(struct pc_instance, reply_flows_fd);
+}
+
 int pc_map_check(int fd, const struct pc_map_spec *s)
 {
 	struct bpf_map_info info;
@@ -168,6 +174,9 @@ int pc_map_check(int fd, const struct pc_map_spec *s)
 	memset(&info, 0, sizeof(info));
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return -errno;
+	if (is_reply_flows(s) && info.max_entries >= PC_REPLY_FLOWS_MIN &&
+	    info.max_entries <= PC_REPLY_FLOWS_MAX)
+		info.max_entries = s->max_entries;
 	if (info.type != s->type || info.key_size != s->key_size ||
 	    info.value_size != s->value_size ||
 	    info.max_entries != s->max_entries ||
@@ -183,7 +192,7 @@ static int create_inner(void)
 	return fd < 0 ? -errno : fd;
 }
 
-static int create_one(const struct pc_map_spec *s)
+static int create_one(const struct pc_map_spec *s, __u32 max_entries)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = s->flags);
 	int inner = -1, fd, err;
@@ -198,7 +207,7 @@ static int create_one(const struct pc_map_spec *s)
 	/* kernel map names: 15 chars, [A-Za-z0-9_.] */
 	snprintf(name, sizeof(name), "pc_%s", s->pin);
 	fd = bpf_map_create(s->type, name, s->key_size, s->value_size,
-			    s->max_entries, &opts);
+			    max_entries, &opts);
 	err = fd < 0 ? -errno : 0;
 	if (fd >= 0 && inner >= 0) {
 		__u32 key = 0;
@@ -219,7 +228,9 @@ int pc_maps_create(struct pc_instance *inst)
 	size_t i;
 
 	for (i = 0; i < pc_n_map_specs; i++) {
-		int fd = create_one(&pc_map_specs[i]);
+		const struct pc_map_spec *s = &pc_map_specs[i];
+		int fd = create_one(s, is_reply_flows(s) && inst->reply_flows_size ?
+				    inst->reply_flows_size : s->max_entries);
 
 		if (fd < 0)
 			return fd;
@@ -321,6 +332,8 @@ int pc_load_unattached(const struct pc_compiled *c, struct pc_instance **out)
 
 	if (!inst)
 		return -ENOMEM;
+	if (c)
+		inst->reply_flows_size = c->reply_table;
 	err = pc_maps_create(inst);
 	if (!err)
 		err = pc_skel_open(inst, &inst->skel);

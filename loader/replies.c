@@ -131,22 +131,36 @@ void pc_replies_unlink_pins(const char *dir)
 	unlink(path);
 }
 
+int pc_replies_table_size(struct pc_instance *inst, uint32_t *size)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(inst->reply_flows_fd, &info, &len))
+		return -errno;
+	*size = info.max_entries;	/* `replies table` at attach */
+	return 0;
+}
+
 int pc_replies_usage(struct pc_instance *inst, uint32_t *used, uint32_t *size)
 {
 	struct pc_reply_key k, next;
 	void *prev = NULL;
 	uint32_t n = 0;
+	int err = pc_replies_table_size(inst, size);
 
-	*size = PC_REPLY_FLOWS;
+	if (err)
+		return err;
 	while (!bpf_map_get_next_key(inst->reply_flows_fd, prev, &next)) {
 		k = next;
 		prev = &k;
-		if (++n > PC_REPLY_FLOWS)	/* an LRU in flux: stop */
+		if (++n > *size)	/* an LRU in flux: stop */
 			break;
 	}
-	if (errno != ENOENT && n <= PC_REPLY_FLOWS)
+	if (errno != ENOENT && n <= *size)
 		return -errno;
-	*used = n > PC_REPLY_FLOWS ? PC_REPLY_FLOWS : n;
+	*used = n > *size ? *size : n;
 	return 0;
 }
 
@@ -166,13 +180,14 @@ int pc_replies_match(struct pc_instance *inst, const struct pc_settings *s,
 	struct pc_reply_key k, next;
 	uint32_t seen, now = now_coarse(), timeout = s->reply_timeout_s[proto & 1];
 	void *prev = NULL;
-	unsigned n = 0;
+	uint32_t n = 0, size = PC_REPLY_FLOWS_MAX;
 
 	*fresh = 0;
+	pc_replies_table_size(inst, &size);
 	while (!bpf_map_get_next_key(inst->reply_flows_fd, prev, &next)) {
 		k = next;
 		prev = &k;
-		if (++n > PC_REPLY_FLOWS)
+		if (++n > size)
 			break;
 		if (k.proto != proto || k.family != (is_v6 ? 6 : 4) ||
 		    k.local_port != local_port ||

@@ -367,3 +367,46 @@ while True:
 	[ "$(other_count)" != gone ] || fail "$how: detach removed the other tool's filter"
 	ok "$how: detach left the other tool's filter and the clsact qdisc"
 done
+
+# ---- the table's size: `replies table N`, fixed at attach ----
+lab_up
+lab_bg nsenter --net="/var/run/netns/$LAB_C" "$LAB_PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 7002))
+while True:
+    data, peer = s.recvfrom(100)
+    s.sendto(b"echo " + data, peer)
+' "$LAB_C4"
+lab_wait_ready
+SMALL=$LAB_TMP/small.policy
+printf 'default deny\nicmp deny\nother deny\nreplies allow\nreplies table 2048\nreplies timeout udp 40\n' >"$SMALL"
+expect_eq "check --json: replies settings" "$(pc check "$SMALL" --json 2>/dev/null | jq -c .replies)" \
+	'{"policy":"allow","timeout_tcp":300,"timeout_udp":40,"table_size":2048}'
+pc check "$SMALL" 2>/dev/null | grep -q "replies allow, timeout tcp 300 s, udp 40 s, table 2048 flows" ||
+	fail "check text: no replies line: $(pc check "$SMALL" 2>/dev/null | head -4)"
+ok "check text shows the replies settings"
+pc attach "$LAB_SIF" --mode native --policy "$SMALL" >/dev/null || fail "attach with replies table 2048"
+expect_eq "status: table size after attach with 'replies table 2048'" \
+	"$(pc status "$LAB_SIF" --json | jq -r '.replies.table_size')" 2048
+expect_eq "udp flow from port 7111" "$(flow_udp 7111 "$LAB_C4" 7002 hi)" "echo hi"
+dry=$(pc apply "$LAB_SIF" "$ALLOW" --dry-run 2>&1) || fail "dry run: $dry"
+grep -q "replies table 2048 -> 16384 (at the next attach)" <<<"$dry" &&
+	grep -q "replies timeout udp 40 -> 30" <<<"$dry" ||
+	fail "dry run does not show the replies changes: $dry"
+expect_eq "dry run --json: replies settings" \
+	"$(pc apply "$LAB_SIF" "$ALLOW" --dry-run --json 2>/dev/null | jq -c '[.settings[] | select(.name | startswith("replies")) | .new]')" \
+	'["30","16384 (at the next attach)"]'
+out=$(pc apply "$LAB_SIF" "$ALLOW" 2>&1) || fail "apply with another table size failed: $out"
+grep -q "warning: replies table 16384: the live table of $LAB_SIF holds 2048 flows" <<<"$out" ||
+	fail "apply with another table size: no warning: $out"
+ok "apply with another table size warns and applies"
+expect_eq "status: udp timeout after that apply" "$(pc status "$LAB_SIF" --json | jq -r '.replies.timeout_udp')" 30
+expect_eq "status: table size kept by apply" "$(pc status "$LAB_SIF" --json | jq -r '.replies.table_size')" 2048
+out=$(pc apply "$LAB_SIF" "$SMALL" 2>&1) || fail "apply back"
+grep -q "replies table" <<<"$out" && fail "apply with the live table size warns: $out"
+ok "apply with the live table size: no warning"
+pc detach "$LAB_SIF" >/dev/null || fail "detach"
+pc attach "$LAB_SIF" --mode native --policy "$ALLOW" >/dev/null || fail "attach with the default table"
+expect_eq "status: default table size" "$(pc status "$LAB_SIF" --json | jq -r '.replies.table_size')" 16384
+pc detach "$LAB_SIF" >/dev/null || fail "detach"
