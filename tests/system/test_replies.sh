@@ -305,6 +305,43 @@ PY
 sleep 0.3
 expect_eq "tracked flows after 1000 spoofed replies" "$(pc status "$LAB_SIF" --json | jq -r '.replies.flows')" "$flows0"
 
+# egress tracks frames tagged in the data and IPv6 flows whose first
+# header is an extension header: the server sends them from a packet
+# socket (scapy; through TC egress like any frame), the client answers
+# untagged; the answers pass as replies. The IPv6 datagrams are real
+# requests to the client's echo server, which answers them itself.
+cmac=$(ip -n "$LAB_C" -j link show "$LAB_CIF" | jq -r '.[0].address')
+r0=$(replies_by udp)
+lab_s "$LAB_PY" - "$LAB_SIF" "$smac" "$cmac" "$LAB_S4" "$LAB_C4" "$LAB_S6" "$LAB_C6" <<'PY'
+import sys, logging
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import (Ether, Dot1Q, Dot1AD, IP, IPv6, IPv6ExtHdrDestOpt,
+                       IPv6ExtHdrHopByHop, IPv6ExtHdrFragment, UDP, sendp)
+iface, smac, cmac, s4, c4, s6, c6 = sys.argv[1:8]
+e = Ether(src=smac, dst=cmac)
+sendp([e / Dot1Q(vlan=100) / IP(src=s4, dst=c4) / UDP(sport=7120, dport=7002) / b"hi",
+       e / Dot1AD(vlan=5) / Dot1Q(vlan=100) / IP(src=s4, dst=c4) / UDP(sport=7123, dport=7002) / b"hi",
+       e / IPv6(src=s6, dst=c6) / IPv6ExtHdrDestOpt() / UDP(sport=7121, dport=7002) / b"hi",
+       e / IPv6(src=s6, dst=c6) / IPv6ExtHdrHopByHop() / IPv6ExtHdrFragment(id=7, offset=0, m=0) /
+       UDP(sport=7122, dport=7002) / b"hi"], iface=iface, verbose=False)
+PY
+sleep 0.3
+lab_c "$LAB_PY" - "$LAB_CIF" "$smac" "$LAB_S4" "$LAB_C4" <<'PY'
+import sys, logging
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import Ether, IP, UDP, sendp
+iface, smac, s4, c4 = sys.argv[1:5]
+sendp([Ether(dst=smac) / IP(src=c4, dst=s4) / UDP(sport=7002, dport=p) / b"echo hi"
+       for p in (7120, 7123)], iface=iface, verbose=False)
+PY
+sleep 0.3
+for p in 7120 7121 7122 7123; do
+	expect_eq "answer to udp port $p (tagged / IPv6 extension headers): not dropped" \
+		"$(pc_port_count udp $p dropped)" 0
+done
+expect_eq "answers to flows sent tagged or with IPv6 extension headers: passed as replies" \
+	$(($(replies_by udp) - r0)) 4
+
 # detach removes the egress program
 D=$(lab_pin_dir)
 eprog=$(bpftool link show pinned "$D/egress_link" -j | jq -r '.prog_id')
