@@ -390,8 +390,12 @@ static inline __u32 pc_port_index(__u32 gen, __u32 proto, __u32 port)
 #define PC_REPLY_TIMEOUT_UDP	30
 #define PC_REPLY_TIMEOUT_MAX	65535	/* a __u16 of settings */
 
-/* reply_flows: LRU_HASH, PC_REPLY_FLOWS entries, value __u32 (the time
- * egress last saw the flow). Zero-initialise: the padding is compared. */
+/* reply_flows: LRU_HASH, `replies table` entries (PC_REPLY_FLOWS by
+ * default), value __u32 (the time egress last saw the flow).
+ * Zero-initialise: the padding is compared. The programs reach it only
+ * through reply_tables, an ARRAY_OF_MAPS of 1 entry, so that an apply
+ * can swap in a table of another size with the live flows copied in
+ * (loader/replies.c); the pin reply_flows is the table in reply_tables. */
 struct pc_reply_key {
 	__u32 local_be[4];	/* IPv4: local_be[0], the rest 0 */
 	__u32 remote_be[4];
@@ -585,6 +589,7 @@ struct pc_droplog_state {
 #define PC_PIN_BUCKET_STATS	"bucket_stats"
 #define PC_PIN_SYNC		"sync"
 #define PC_PIN_REPLY_FLOWS	"reply_flows"
+#define PC_PIN_REPLY_TABLES	"reply_tables"
 #define PC_PIN_REPLY_PORTS	"reply_ports"
 #define PC_PIN_LIMITS		"limits"
 #define PC_PIN_GUARD		"guard"

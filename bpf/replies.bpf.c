@@ -48,16 +48,19 @@ static __always_inline void track(const struct pc_reply_key *k)
 {
 	__u32 now = reply_now(), sidx = k->proto * PC_NUM_PORTS + k->local_port;
 	__u32 *seen = bpf_map_lookup_elem(&reply_ports, &sidx);
+	void *t = reply_table();
 
 	if (seen && *seen != now)
 		*seen = now;
-	seen = bpf_map_lookup_elem(&reply_flows, k);
+	if (!t)
+		return;
+	seen = bpf_map_lookup_elem(t, k);
 	if (seen) {
 		if (*seen != now)
 			*seen = now;
 		return;
 	}
-	bpf_map_update_elem(&reply_flows, k, &now, BPF_ANY);
+	bpf_map_update_elem(t, k, &now, BPF_ANY);
 }
 
 #define ETH_P_8021Q_	0x8100

@@ -126,8 +126,8 @@ static void add_setting(json_t *arr, const char *name, const char *old,
 						     name, "old", old, "new", new));
 }
 
-/* The replies settings that would change; the table's size only at the
- * next attach (the live table keeps its size: replies_table_warning). */
+/* The replies settings that would change, the table's size too (an apply
+ * swaps in a table of the new size, the flows copied: publish). */
 static void replies_settings(struct pc_instance *inst, json_t *arr,
 			     const struct pc_settings *live,
 			     const struct pc_compiled *c)
@@ -147,7 +147,7 @@ static void replies_settings(struct pc_instance *inst, json_t *arr,
 	if (pc_replies_table_size(inst, &size) || size == c->reply_table)
 		return;
 	snprintf(a, sizeof(a), "%u", size);
-	snprintf(b, sizeof(b), "%u (at the next attach)", c->reply_table);
+	snprintf(b, sizeof(b), "%u", c->reply_table);
 	add_setting(arr, "replies table", a, b);
 }
 
@@ -297,8 +297,20 @@ static int publish(struct pc_instance *inst, struct pc_compiled *c,
 		   const char *file)
 {
 	uint64_t old_version = 0, new_version = 0;
-	int err;
+	uint32_t size = 0, kept = 0;
+	int err, resized = 0;
 
+	/* another `replies table`: a new table first, the live flows copied
+	 * in (loader/replies.c); on failure nothing has changed */
+	if (!pc_replies_table_size(inst, &size) && size != c->reply_table) {
+		err = pc_replies_resize(inst, c->reply_table, &kept);
+		if (err) {
+			cli_error("failed to resize the replies table of %s from %u to %u flows: %s: nothing changed",
+				  inst->ifname, size, c->reply_table, strerror(-err));
+			return PC_EXIT_FAIL;
+		}
+		resized = 1;
+	}
 	err = pc_publish_versions(inst, c, &old_version, &new_version);
 	if (err) {
 		if (err == -ENOSPC || err == -E2BIG || err == -ENOMEM)
@@ -319,6 +331,10 @@ static int publish(struct pc_instance *inst, struct pc_compiled *c,
 				      (json_int_t)new_version, "source",
 				      pc_json_str(c->settings.source));
 
+		if (resized)
+			json_object_set_new(o, "replies_table", json_pack(
+				"{s:I, s:I, s:I}", "old", (json_int_t)size,
+				"new", (json_int_t)c->reply_table, "kept", (json_int_t)kept));
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
 		json_decref(o);
@@ -330,30 +346,11 @@ static int publish(struct pc_instance *inst, struct pc_compiled *c,
 		printf("%s: policy version %llu -> %llu (%s)\n", inst->ifname,
 		       (unsigned long long)old_version,
 		       (unsigned long long)new_version, src);
+		if (resized)
+			printf("%s: replies table %u -> %u flows (%u tracked flows kept)\n",
+			       inst->ifname, size, c->reply_table, kept);
 	}
 	return PC_EXIT_OK;
-}
-
-/* The replies table keeps the size it was attached with: an apply that
- * asks for another says so, and applies everything else (docs/DESIGN.md
- * "Replies"). */
-static void replies_table_warning(struct pc_instance *inst,
-				  const struct pc_policy *p,
-				  const struct pc_compiled *c, const char *file)
-{
-	char name[PC_DIAG_FILE_MAX * 4];
-	uint32_t size;
-
-	if (pc_replies_table_size(inst, &size) || size == c->reply_table)
-		return;
-	pc_escape(file, strlen(file), PC_ESC_CONTROLS, name, sizeof(name));
-	if (p->reply_table_line)
-		fprintf(stderr, "%s:%d:%d: ", name, p->reply_table_line, p->reply_table_col);
-	else
-		fprintf(stderr, "%s: ", name);
-	fprintf(stderr, "warning: replies table %u: the live table of %s holds %u flows "
-		"and keeps that size (set at attach); detach and attach to resize it. "
-		"Everything else applies.\n", c->reply_table, inst->ifname, size);
 }
 
 /* Policy warnings (shadowed rules, sensitive ports open to any source)
@@ -402,7 +399,6 @@ int cmd_apply(int argc, char **argv)
 	if (!rc)
 		rc = cli_open_instance(argv[optind], &inst);
 	if (!rc) {
-		replies_table_warning(inst, &p, c, argv[optind + 1]);
 		rc = dry ? dry_run(inst, c, argv[optind + 1])
 			 : publish(inst, c, argv[optind + 1]);
 		pc_close(inst);

@@ -193,7 +193,7 @@ static char *file_name(const struct pc_policy *p, unsigned flags)
 /* The replies settings (policy_replies.c), as compiled: defaults filled. */
 static void describe_replies(FILE *out, const struct pc_compiled *c)
 {
-	fprintf(out, "  replies %s, timeout tcp %u s, udp %u s, table %u flows (set at attach)\n",
+	fprintf(out, "  replies %s, timeout tcp %u s, udp %u s, table %u flows\n",
 		pc_verdict_name(c->settings.replies_verdict),
 		c->settings.reply_timeout_s[PC_PROTO_TCP],
 		c->settings.reply_timeout_s[PC_PROTO_UDP], c->reply_table);

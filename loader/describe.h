@@ -23,7 +23,7 @@ int pc_describe(FILE *out, const struct pc_policy *p, const struct pc_compiled *
  *   default, icmp, other, fragments   "allow" | "deny"
  *   mode          "enforce" | "audit"
  *   replies       { policy: "allow" | "deny", timeout_tcp, timeout_udp
- *                   (idle seconds), table_size (flows; set at attach) }
+ *                   (idle seconds), table_size (flows) }
  *   sets[]        { name, line, prefixes (count), any (bool) }
  *   rules[]       { id (1-based), line, col, text, verdict,
  *                   protocols: ["tcp", "udp"],

@@ -56,6 +56,9 @@ const struct pc_map_spec pc_map_specs[] = {
 	     sizeof(struct pc_reply_key), 4, PC_REPLY_FLOWS, 0, reply_flows_fd),
 	SPEC(PC_PIN_REPLY_PORTS, BPF_MAP_TYPE_ARRAY, 4, 4,
 	     PC_PORT_STATS_ENTRIES, 0, reply_ports_fd),
+	/* holds reply_flows (made just before it), swapped by a resize */
+	SPEC(PC_PIN_REPLY_TABLES, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 1, 0,
+	     reply_tables_fd),
 	/* the drop log (bpf/droplog.h): events, each CPU's not-logged count
 	 * and budget of events, and whether a reader runs */
 	SPEC(PC_PIN_DROPLOG, BPF_MAP_TYPE_RINGBUF, 0, 0, PC_DROPLOG_RING_BYTES,
@@ -192,14 +195,17 @@ static int create_inner(void)
 	return fd < 0 ? -errno : fd;
 }
 
-static int create_one(const struct pc_map_spec *s, __u32 max_entries)
+/* in_fd: the inner map of an ARRAY_OF_MAPS (its template and entry 0),
+ * or -1 for a 1-entry ARRAY made here */
+static int create_one(const struct pc_map_spec *s, __u32 max_entries,
+		      int in_fd)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = s->flags);
 	int inner = -1, fd, err;
 	char name[16];
 
 	if (s->type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
-		inner = create_inner();
+		inner = in_fd >= 0 ? in_fd : create_inner();
 		if (inner < 0)
 			return inner;
 		opts.inner_map_fd = inner;
@@ -218,7 +224,7 @@ static int create_one(const struct pc_map_spec *s, __u32 max_entries)
 			fd = -1;
 		}
 	}
-	if (inner >= 0)
+	if (inner >= 0 && inner != in_fd)
 		close(inner);
 	return fd < 0 ? err : fd;
 }
@@ -230,7 +236,9 @@ int pc_maps_create(struct pc_instance *inst)
 	for (i = 0; i < pc_n_map_specs; i++) {
 		const struct pc_map_spec *s = &pc_map_specs[i];
 		int fd = create_one(s, is_reply_flows(s) && inst->reply_flows_size ?
-				    inst->reply_flows_size : s->max_entries);
+				    inst->reply_flows_size : s->max_entries,
+				    s->fd_off == offsetof(struct pc_instance, reply_tables_fd) ?
+				    inst->reply_flows_fd : -1);
 
 		if (fd < 0)
 			return fd;
@@ -253,8 +261,10 @@ int pc_skel_open(struct pc_instance *inst, void **skel_out)
 		const struct pc_map_spec *s = &pc_map_specs[i];
 		struct bpf_map *m;
 
-		if (s->type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
-			continue;	/* sync is ours alone */
+		if (s->fd_off == offsetof(struct pc_instance, sync_fd) ||
+		    is_reply_flows(s))
+			continue;	/* sync is ours alone; the programs
+					 * reach reply_flows in reply_tables */
 		m = bpf_object__find_map_by_name(skel->obj, s->obj_name);
 		/* the object and the ABI must agree, or the verifier would
 		 * judge the program against maps of another shape */

@@ -5,7 +5,8 @@
  *   replies allow|deny                 (absent: allow)
  *   replies timeout tcp|udp SECONDS    (1..65535; defaults 300 and 30)
  *   replies table FLOWS                (1024..1048576; default 16384: the
- *                                       size of the table, set at attach)
+ *                                       table's size; an apply with another
+ *                                       swaps in a new table, flows kept)
  *
  * Called by policy.c with the statement's words; returns 0, or -1 with
  * *col (1-based, the offending word) and msg set.

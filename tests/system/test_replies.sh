@@ -428,21 +428,45 @@ expect_eq "status: table size after attach with 'replies table 2048'" \
 	"$(pc status "$LAB_SIF" --json | jq -r '.replies.table_size')" 2048
 expect_eq "udp flow from port 7111" "$(flow_udp 7111 "$LAB_C4" 7002 hi)" "echo hi"
 dry=$(pc apply "$LAB_SIF" "$ALLOW" --dry-run 2>&1) || fail "dry run: $dry"
-grep -q "replies table 2048 -> 16384 (at the next attach)" <<<"$dry" &&
+grep -q "replies table 2048 -> 16384" <<<"$dry" &&
 	grep -q "replies timeout udp 40 -> 30" <<<"$dry" ||
 	fail "dry run does not show the replies changes: $dry"
 expect_eq "dry run --json: replies settings" \
 	"$(pc apply "$LAB_SIF" "$ALLOW" --dry-run --json 2>/dev/null | jq -c '[.settings[] | select(.name | startswith("replies")) | .new]')" \
-	'["30","16384 (at the next attach)"]'
-out=$(pc apply "$LAB_SIF" "$ALLOW" 2>&1) || fail "apply with another table size failed: $out"
-grep -q "warning: replies table 16384: the live table of $LAB_SIF holds 2048 flows" <<<"$out" ||
-	fail "apply with another table size: no warning: $out"
-ok "apply with another table size warns and applies"
-expect_eq "status: udp timeout after that apply" "$(pc status "$LAB_SIF" --json | jq -r '.replies.timeout_udp')" 30
-expect_eq "status: table size kept by apply" "$(pc status "$LAB_SIF" --json | jq -r '.replies.table_size')" 2048
-out=$(pc apply "$LAB_SIF" "$SMALL" 2>&1) || fail "apply back"
-grep -q "replies table" <<<"$out" && fail "apply with the live table size warns: $out"
-ok "apply with the live table size: no warning"
+	'["30","16384"]'
+expect_eq "status: dry run changed no table size" "$(pc status "$LAB_SIF" --json | jq -r '.replies.table_size')" 2048
+# reply_from PORT: the client answers from 7002 to the server's PORT
+reply_from() {
+	lab_c "$LAB_PY" - "$LAB_CIF" "$smac" "$LAB_S4" "$LAB_C4" "$1" <<'PY'
+import sys, logging
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import Ether, IP, UDP, sendp
+iface, smac, s4, c4, port = sys.argv[1:6]
+sendp(Ether(dst=smac) / IP(src=c4, dst=s4) / UDP(sport=7002, dport=int(port)) / b"late",
+      iface=iface, verbose=False)
+PY
+	sleep 0.3
+}
+smac=$(ip -n "$LAB_S" -j link show "$LAB_SIF" | jq -r '.[0].address')
+flows0=$(pc status "$LAB_SIF" --json | jq -r '.replies.flows')
+for step in "$ALLOW 16384" "$SMALL 2048"; do
+	read -r pol size <<<"$step"
+	out=$(pc apply "$LAB_SIF" "$pol" 2>&1) || fail "apply with another table size failed: $out"
+	grep -q "replies table [0-9]* -> $size flows ($flows0 tracked flows kept)" <<<"$out" ||
+		fail "apply to table $size: $out"
+	expect_eq "status: table size after apply with 'replies table $size'" \
+		"$(pc status "$LAB_SIF" --json | jq -r '.replies.table_size')" "$size"
+	expect_eq "status: flows kept by the resize to $size" \
+		"$(pc status "$LAB_SIF" --json | jq -r '.replies.flows')" "$flows0"
+	r0=$(replies_by udp)
+	reply_from 7111
+	expect_eq "answer to the flow of port 7111 after the resize to $size: a reply" \
+		$(($(replies_by udp) - r0)) 1
+done
+expect_eq "status: udp timeout after the applies" "$(pc status "$LAB_SIF" --json | jq -r '.replies.timeout_udp')" 40
+out=$(pc apply "$LAB_SIF" "$SMALL" 2>&1) || fail "apply again"
+grep -q "replies table" <<<"$out" && fail "apply with the live table size resizes: $out"
+ok "apply with the live table size: no resize"
 pc detach "$LAB_SIF" >/dev/null || fail "detach"
 pc attach "$LAB_SIF" --mode native --policy "$ALLOW" >/dev/null || fail "attach with the default table"
 expect_eq "status: default table size" "$(pc status "$LAB_SIF" --json | jq -r '.replies.table_size')" 16384
