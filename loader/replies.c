@@ -260,12 +260,12 @@ int pc_replies_resize(struct pc_instance *inst, uint32_t size, uint32_t *kept)
 	}
 	if (err)
 		goto out;	/* nothing changed */
+	if (inst->pin_dir[0] && rename(tmp, path))
+		err = -errno;	/* (the same directory: it does not fail) */
 	/* the update returned after every program run that could still see
 	 * the old table had ended (the kernel waits for map-in-map updates):
 	 * what egress wrote there meanwhile is copied too */
 	copy_flows(inst->reply_flows_fd, fd, 1, &late);
-	if (inst->pin_dir[0] && rename(tmp, path))
-		err = -errno;	/* (the same directory: it does not fail) */
 	close(inst->reply_flows_fd);
 	inst->reply_flows_fd = fd;
 	fd = -1;
