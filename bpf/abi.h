@@ -136,10 +136,12 @@ enum pc_bucket {
 	PC_BUCKET_OTHER = 2,
 	PC_BUCKET_FRAGMENT = 3,
 	PC_BUCKET_MALFORMED = 4,
-	PC_BUCKET_REPLIES = 5,	/* replies to the host's own flows (below) */
+	PC_BUCKET_REPLIES_TCP = 5,	/* replies to the host's own flows (below) */
 	PC_BUCKET_LIMITED = 6,	/* TCP/UDP over a limit (limits section) */
 	PC_BUCKET_BLOCKED = 7,	/* TCP/UDP from a blocked source */
-	PC_BUCKET_MAX = 8,
+	PC_BUCKET_REPLIES_UDP = 8,	/* replies, UDP */
+	PC_BUCKET_REPLIES_ICMP = 9,	/* ICMP/ICMPv6 errors quoting a flow */
+	PC_BUCKET_MAX = 10,
 };
 
 /* Range classes (derived in user space from port_stats). */
@@ -390,20 +392,27 @@ static inline __u32 pc_port_index(__u32 gen, __u32 proto, __u32 port)
  * Contract additions:
  *  9. A TCP/UDP packet whose verdict is PC_DENY, or an ICMP error (IPv4
  *     types 3, 11; ICMPv6 types 1, 2, 3) whose verdict is not PC_ALLOW in
- *     mode enforce, passes and is counted in bucket_stats[PC_BUCKET_REPLIES]
- *     as PC_OUT_PASS when settings[gen].replies_verdict == PC_ALLOW,
- *     reply_ports[proto * 65536 + local port] is within the protocol's
- *     timeout and so is the flow's reply_flows entry. (Mode audit
+ *     mode enforce, passes and is counted as PC_OUT_PASS in bucket_stats
+ *     [PC_BUCKET_REPLIES_TCP or _UDP by its protocol; an ICMP error in
+ *     PC_BUCKET_REPLIES_ICMP] when settings[gen].replies_verdict ==
+ *     PC_ALLOW, reply_ports[proto * 65536 + local port] is within the
+ *     protocol's timeout and so is the flow's reply_flows entry. (Mode audit
  *     counts a denial as audit, reply or not: what the host answers to a
  *     packet audit let in would otherwise look like a reply.)
  */
-#define PC_REPLY_FLOWS		16384	/* tracked flows (LRU) */
+#define PC_REPLY_FLOWS		16384	/* tracked flows (LRU), the default */
+#define PC_REPLY_FLOWS_MIN	1024	/* `replies table N`: N from MIN to MAX; */
+#define PC_REPLY_FLOWS_MAX	1048576	/* the size is fixed at attach */
 #define PC_REPLY_TIMEOUT_TCP	300	/* default idle seconds */
 #define PC_REPLY_TIMEOUT_UDP	30
 #define PC_REPLY_TIMEOUT_MAX	65535	/* a __u16 of settings */
 
-/* reply_flows: LRU_HASH, PC_REPLY_FLOWS entries, value __u32 (the time
- * egress last saw the flow). Zero-initialise: the padding is compared. */
+/* reply_flows: LRU_HASH, `replies table` entries (PC_REPLY_FLOWS by
+ * default), value __u32 (the time egress last saw the flow).
+ * Zero-initialise: the padding is compared. The programs reach it only
+ * through reply_tables, an ARRAY_OF_MAPS of 1 entry, so that an apply
+ * can swap in a table of another size with the live flows copied in
+ * (loader/replies.c); the pin reply_flows is the table in reply_tables. */
 struct pc_reply_key {
 	__u32 local_be[4];	/* IPv4: local_be[0], the rest 0 */
 	__u32 remote_be[4];
@@ -598,6 +607,7 @@ struct pc_droplog_state {
 #define PC_PIN_BUCKET_STATS	"bucket_stats"
 #define PC_PIN_SYNC		"sync"
 #define PC_PIN_REPLY_FLOWS	"reply_flows"
+#define PC_PIN_REPLY_TABLES	"reply_tables"
 #define PC_PIN_REPLY_PORTS	"reply_ports"
 #define PC_PIN_LIMITS		"limits"
 #define PC_PIN_GUARD		"guard"

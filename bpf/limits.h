@@ -363,7 +363,8 @@ static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
 	/* a reply to one of the host's own flows passes as on the unguarded
 	 * path (bpf/replies.h), and is no sign of a scan */
 	if (base == PC_DENY) {
-		__u32 r = PC_BUCKET_REPLIES;
+		__u32 r = sidx >= PC_NUM_PORTS ? PC_BUCKET_REPLIES_UDP
+					       : PC_BUCKET_REPLIES_TCP;
 		int reply = 0;
 
 		if (ip)

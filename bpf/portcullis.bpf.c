@@ -586,7 +586,7 @@ bucket:
 			verdict = s ? s->icmp_verdict : PC_DENY;
 			if (verdict != PC_ALLOW && s && s->mode == PC_MODE_ENFORCE &&
 			    reply_icmp_error(c.pos, c.end, l4proto, gen)) {
-				idx = PC_BUCKET_REPLIES;
+				idx = PC_BUCKET_REPLIES_ICMP;
 				verdict = PC_ALLOW;
 			}
 		} else if (cl == CL_FRAGMENT) {
@@ -607,7 +607,7 @@ bucket_count:
 
 reply:
 	/* a reply to one of the host's own flows (bpf/replies.h) */
-	idx = PC_BUCKET_REPLIES;
+	idx = idx >= PC_NUM_PORTS ? PC_BUCKET_REPLIES_UDP : PC_BUCKET_REPLIES_TCP;
 	outcome = PC_OUT_PASS;
 	goto bucket_count;
 

@@ -15,13 +15,33 @@
 
 #include "bpf/abi.h"
 
-/* Tracked flows, seen from the host: value = last time egress saw one. */
-struct {
+/* Tracked flows, seen from the host: value = last time egress saw one.
+ * Reached through reply_tables (one entry), so that an apply can swap in
+ * a table of another size (loader/replies.c); the size here is only the
+ * template's. */
+struct reply_flows {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PC_REPLY_FLOWS);
-	__type(key, struct pc_reply_key);
-	__type(value, __u32);
-} reply_flows SEC(".maps");
+	/* sizes, not types: the key's BTF, reached only through the
+	 * outer map's pointer, is a forward declaration */
+	__uint(key_size, sizeof(struct pc_reply_key));
+	__uint(value_size, sizeof(__u32));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct reply_flows);
+} reply_tables SEC(".maps");
+
+/* The live table of flows, or NULL (never, once attached). */
+static __always_inline void *reply_table(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&reply_tables, &zero);
+}
 
 /* Per (proto, local port): last time egress saw a flow from it. */
 struct {
@@ -66,8 +86,12 @@ static __always_inline int reply_gate(__u32 sidx, __u32 gen,
 static __always_inline int reply_lookup(const struct pc_reply_key *k,
 					const struct reply_clock *rc)
 {
-	__u32 *seen = bpf_map_lookup_elem(&reply_flows, k);
+	void *t = reply_table();
+	__u32 *seen;
 
+	if (!t)
+		return 0;
+	seen = bpf_map_lookup_elem(t, k);
 	return seen && rc->now - *seen <= rc->timeout;
 }
 

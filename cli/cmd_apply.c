@@ -126,6 +126,31 @@ static void add_setting(json_t *arr, const char *name, const char *old,
 						     name, "old", old, "new", new));
 }
 
+/* The replies settings that would change, the table's size too (an apply
+ * swaps in a table of the new size, the flows copied: publish). */
+static void replies_settings(struct pc_instance *inst, json_t *arr,
+			     const struct pc_settings *live,
+			     const struct pc_compiled *c)
+{
+	static const char *const name[PC_NUM_PROTOS] = {
+		"replies timeout tcp", "replies timeout udp" };
+	char a[32], b[48];
+	uint32_t size;
+
+	add_setting(arr, "replies", verdict_text(live->replies_verdict),
+		    verdict_text(c->settings.replies_verdict));
+	for (unsigned p = 0; p < PC_NUM_PROTOS; p++) {
+		snprintf(a, sizeof(a), "%u", live->reply_timeout_s[p]);
+		snprintf(b, sizeof(b), "%u", c->settings.reply_timeout_s[p]);
+		add_setting(arr, name[p], a, b);
+	}
+	if (pc_replies_table_size(inst, &size) || size == c->reply_table)
+		return;
+	snprintf(a, sizeof(a), "%u", size);
+	snprintf(b, sizeof(b), "%u", c->reply_table);
+	add_setting(arr, "replies table", a, b);
+}
+
 static int dry_run(struct pc_instance *inst, struct pc_compiled *c,
 		   const char *file)
 {
@@ -180,6 +205,7 @@ static int dry_run(struct pc_instance *inst, struct pc_compiled *c,
 	add_setting(settings, "mode",
 		    live->settings.mode == PC_MODE_AUDIT ? "audit" : "enforce",
 		    c->settings.mode == PC_MODE_AUDIT ? "audit" : "enforce");
+	replies_settings(inst, settings, &live->settings, c);
 
 	/* port 0 is never matched by a rule: compare 1..65535, in runs */
 	for (proto = 0; proto < PC_NUM_PROTOS; proto++) {
@@ -271,8 +297,20 @@ static int publish(struct pc_instance *inst, struct pc_compiled *c,
 		   const char *file)
 {
 	uint64_t old_version = 0, new_version = 0;
-	int err;
+	uint32_t size = 0, kept = 0;
+	int err, resized = 0;
 
+	/* another `replies table`: a new table first, the live flows copied
+	 * in (loader/replies.c); on failure nothing has changed */
+	if (!pc_replies_table_size(inst, &size) && size != c->reply_table) {
+		err = pc_replies_resize(inst, c->reply_table, &kept);
+		if (err) {
+			cli_error("failed to resize the replies table of %s from %u to %u flows: %s: nothing changed",
+				  inst->ifname, size, c->reply_table, strerror(-err));
+			return PC_EXIT_FAIL;
+		}
+		resized = 1;
+	}
 	err = pc_publish_versions(inst, c, &old_version, &new_version);
 	if (err) {
 		if (err == -ENOSPC || err == -E2BIG || err == -ENOMEM)
@@ -293,6 +331,10 @@ static int publish(struct pc_instance *inst, struct pc_compiled *c,
 				      (json_int_t)new_version, "source",
 				      pc_json_str(c->settings.source));
 
+		if (resized)
+			json_object_set_new(o, "replies_table", json_pack(
+				"{s:I, s:I, s:I}", "old", (json_int_t)size,
+				"new", (json_int_t)c->reply_table, "kept", (json_int_t)kept));
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
 		json_decref(o);
@@ -304,6 +346,9 @@ static int publish(struct pc_instance *inst, struct pc_compiled *c,
 		printf("%s: policy version %llu -> %llu (%s)\n", inst->ifname,
 		       (unsigned long long)old_version,
 		       (unsigned long long)new_version, src);
+		if (resized)
+			printf("%s: replies table %u -> %u flows (%u tracked flows kept)\n",
+			       inst->ifname, size, c->reply_table, kept);
 	}
 	return PC_EXIT_OK;
 }

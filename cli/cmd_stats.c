@@ -20,7 +20,9 @@
  *                           "dynamic": counter }, "udp": { ... } },
  *     "buckets": { "non_ip": counter, "icmp": counter, "other": counter,
  *                  "fragment": counter, "malformed": counter,
+ *                  "replies": counter (the total of "replies" below),
  *                  "limited": counter, "blocked": counter },
+ *     "replies": { "tcp": counter, "udp": counter, "icmp": counter },
  *     "ports": [ { "protocol": "tcp", "port": 22, "service": "ssh" | null,
  *                  "class": "well-known", + the counter's keys }, ... ] }
  * "ports" (sorted by total packets, only ports with traffic, after --top,
@@ -131,12 +133,26 @@ static json_t *json_header(const struct stats_opts *o, const struct view *v)
 					    json_counter(v, &v->snap->classes[p][c]));
 		json_object_set_new(cls, pc_proto_name(p), per);
 	}
-	for (unsigned b = 0; b < PC_BUCKET_MAX; b++)
-		if (pc_bucket_label(b))
-			json_object_set_new(bkt, pc_bucket_label(b),
-				    json_counter(v, &v->snap->buckets[b]));
+	for (unsigned b = 0; b < PC_BUCKET_MAX; b++) {
+		struct pc_counter shown;
+
+		if (!pc_bucket_label(b))
+			continue;
+		pc_bucket_shown(v->snap->buckets, b, &shown);
+		json_object_set_new(bkt, pc_bucket_label(b), json_counter(v, &shown));
+	}
 	json_object_set_new(root, "classes", cls);
 	json_object_set_new(root, "buckets", bkt);
+	{	/* the "replies" bucket by protocol */
+		json_t *rep = json_object();
+		const char *name;
+		unsigned rb;
+
+		for (unsigned i = 0; (name = pc_reply_bucket(i, &rb)); i++)
+			json_object_set_new(rep, name,
+					    json_counter(v, &v->snap->buckets[rb]));
+		json_object_set_new(root, "replies", rep);
+	}
 	return root;
 }
 
@@ -337,10 +353,20 @@ static void show_text(const struct stats_opts *o, const struct view *v,
 			}
 		}
 		for (unsigned b = 0; b < PC_BUCKET_MAX; b++) {
+			struct pc_counter shown;
+			const char *name;
+			unsigned rb;
+
 			if (!pc_bucket_label(b))
 				continue;
+			pc_bucket_shown(v->snap->buckets, b, &shown);
 			printf("%-5s %-12s", "-", pc_bucket_label(b));
-			print_counter(v, &v->snap->buckets[b], audit);
+			print_counter(v, &shown, audit);
+			for (unsigned i = 0; b == PC_BUCKET_REPLIES_TCP &&
+			     (name = pc_reply_bucket(i, &rb)); i++) {
+				printf("%-5s replies/%-4s", "-", name);
+				print_counter(v, &v->snap->buckets[rb], audit);
+			}
 		}
 		return;
 	}

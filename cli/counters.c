@@ -373,12 +373,39 @@ const char *pc_outcome_label(unsigned outcome)
 const char *pc_bucket_label(unsigned bucket)
 {
 	static const char *const names[PC_BUCKET_MAX] = {
-		"non_ip", "icmp", "other", "fragment", "malformed", "replies",
+		"non_ip", "icmp", "other", "fragment", "malformed",
+		[PC_BUCKET_REPLIES_TCP] = "replies",	/* the total: pc_bucket_shown */
 		[PC_BUCKET_LIMITED] = "limited", [PC_BUCKET_BLOCKED] = "blocked",
 	};
 
-	/* NULL for a number no bucket uses (yet): callers skip it */
+	/* NULL for a number no bucket uses (yet), or for the replies by
+	 * protocol (pc_reply_bucket): callers skip it */
 	return bucket < PC_BUCKET_MAX ? names[bucket] : NULL;
+}
+
+const char *pc_reply_bucket(unsigned i, unsigned *bucket)
+{
+	static const struct { const char *name; unsigned bucket; } r[] = {
+		{ "tcp", PC_BUCKET_REPLIES_TCP }, { "udp", PC_BUCKET_REPLIES_UDP },
+		{ "icmp", PC_BUCKET_REPLIES_ICMP },
+	};
+
+	if (i >= sizeof(r) / sizeof(r[0]))
+		return NULL;
+	*bucket = r[i].bucket;
+	return r[i].name;
+}
+
+void pc_bucket_shown(const struct pc_counter *buckets, unsigned b,
+		     struct pc_counter *out)
+{
+	unsigned i, rb;
+
+	*out = buckets[b];
+	if (b != PC_BUCKET_REPLIES_TCP)
+		return;
+	for (i = 1; pc_reply_bucket(i, &rb); i++)
+		pc_counter_add(out, &buckets[rb]);
 }
 
 const char *pc_mode_label(unsigned mode)

@@ -103,6 +103,14 @@ const char *pc_service_name(unsigned proto, unsigned port);
 /* Names used in output. */
 const char *pc_outcome_label(unsigned outcome);	/* pass, drop, audit */
 const char *pc_bucket_label(unsigned bucket);	/* non_ip, icmp, ...; NULL: unused */
+/* What a bucket shows: bucket b of buckets (PC_BUCKET_MAX), except that
+ * "replies" (PC_BUCKET_REPLIES_TCP's label) is the total of the replies
+ * buckets, whose other numbers have no label of their own. */
+void pc_bucket_shown(const struct pc_counter *buckets, unsigned b,
+		     struct pc_counter *out);
+/* The replies by protocol: i = 0, 1, 2 for tcp, udp, icmp; its name and
+ * bucket number, or NULL past the last. */
+const char *pc_reply_bucket(unsigned i, unsigned *bucket);
 const char *pc_mode_label(unsigned mode);	/* native, skb, hw */
 
 #endif

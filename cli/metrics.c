@@ -399,24 +399,55 @@ static void bucket_family(FILE *f, struct found *fd, enum what w)
 					  "portcullis_bucket_bytes_total";
 
 	family(f, name, "counter", w == PACKETS ?
-	       "Packets not classified by port (non_ip, icmp, other, fragment, malformed), or dropped over a rate limit (limited) or from a blocked source (blocked), by verdict." :
-	       "Bytes not classified by port (non_ip, icmp, other, fragment, malformed), or dropped over a rate limit (limited) or from a blocked source (blocked), by verdict.");
+	       "Packets not classified by port (non_ip, icmp, other, fragment, malformed), passed as replies to the host's own flows (replies: the total of portcullis_replies_packets_total), or dropped over a rate limit (limited) or from a blocked source (blocked), by verdict." :
+	       "Bytes not classified by port (non_ip, icmp, other, fragment, malformed), passed as replies to the host's own flows (replies: the total of portcullis_replies_bytes_total), or dropped over a rate limit (limited) or from a blocked source (blocked), by verdict.");
 	for (size_t i = 0; i < fd->n; i++) {
 		const struct inst_data *d = &fd->v[i];
 
 		if (!d->ok)
 			continue;
-		for (unsigned b = 0; b < PC_BUCKET_MAX; b++)
-			for (int o = 0; o < PC_OUT_MAX && pc_bucket_label(b); o++) {
-				const struct pc_counter *k = &d->buckets[b];
+		for (unsigned b = 0; b < PC_BUCKET_MAX; b++) {
+			struct pc_counter k;
 
+			if (!pc_bucket_label(b))
+				continue;
+			pc_bucket_shown(d->buckets, b, &k);
+			for (int o = 0; o < PC_OUT_MAX; o++) {
 				fprintf(f, "%s{", name);
 				put_label(f, "interface", d->ifname);
 				fprintf(f, ",bucket=\"%s\",verdict=\"%s\"} %llu\n",
 					pc_bucket_label(b), pc_outcome_label(o),
 					(unsigned long long)
-					(w == PACKETS ? k->packets[o] : k->bytes[o]));
+					(w == PACKETS ? k.packets[o] : k.bytes[o]));
 			}
+		}
+	}
+}
+
+/* The "replies" bucket by protocol: they only ever pass. */
+static void replies_family(FILE *f, struct found *fd, enum what w)
+{
+	const char *name = w == PACKETS ? "portcullis_replies_packets_total" :
+					  "portcullis_replies_bytes_total";
+	const char *proto;
+	unsigned rb;
+
+	family(f, name, "counter", w == PACKETS ?
+	       "Packets the policy denies that passed as replies to the host's own flows (tcp, udp; icmp: ICMP/ICMPv6 errors quoting such a flow)." :
+	       "Bytes of the packets the policy denies that passed as replies to the host's own flows (tcp, udp; icmp: ICMP/ICMPv6 errors quoting such a flow).");
+	for (size_t i = 0; i < fd->n; i++) {
+		const struct inst_data *d = &fd->v[i];
+
+		if (!d->ok)
+			continue;
+		for (unsigned r = 0; (proto = pc_reply_bucket(r, &rb)); r++) {
+			fprintf(f, "%s{", name);
+			put_label(f, "interface", d->ifname);
+			fprintf(f, ",protocol=\"%s\"} %llu\n", proto,
+				(unsigned long long)(w == PACKETS ?
+				d->buckets[rb].packets[PC_OUT_PASS] :
+				d->buckets[rb].bytes[PC_OUT_PASS]));
+		}
 	}
 }
 
@@ -566,6 +597,8 @@ int pc_metrics_scrape(const struct pc_metrics_opts *o, char **buf, size_t *len)
 	class_family(f, &fd, BYTES);
 	bucket_family(f, &fd, PACKETS);
 	bucket_family(f, &fd, BYTES);
+	replies_family(f, &fd, PACKETS);
+	replies_family(f, &fd, BYTES);
 	rule_family(f, &fd);
 
 	/* a state set: both series always there, so an apply that changes

@@ -82,6 +82,8 @@ struct pc_compiled {
 	struct pc_prefix *never;	/* never-block prefixes */
 	size_t n_never;
 	int never_any;
+	uint32_t reply_table;	/* the replies table's size (flows) to attach
+				 * with: `replies table`, or PC_REPLY_FLOWS */
 };
 
 /* Compile. Returns 0, or -ENOMEM, or -E2BIG (too many classes/prefixes,

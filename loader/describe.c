@@ -190,6 +190,24 @@ static char *file_name(const struct pc_policy *p, unsigned flags)
 	return buf;
 }
 
+/* The replies settings (policy_replies.c), as compiled: defaults filled. */
+static void describe_replies(FILE *out, const struct pc_compiled *c)
+{
+	fprintf(out, "  replies %s, timeout tcp %u s, udp %u s, table %u flows\n",
+		pc_verdict_name(c->settings.replies_verdict),
+		c->settings.reply_timeout_s[PC_PROTO_TCP],
+		c->settings.reply_timeout_s[PC_PROTO_UDP], c->reply_table);
+}
+
+static json_t *replies_json(const struct pc_compiled *c)
+{
+	return json_pack("{s:s, s:i, s:i, s:I}",
+			 "policy", pc_verdict_name(c->settings.replies_verdict),
+			 "timeout_tcp", (int)c->settings.reply_timeout_s[PC_PROTO_TCP],
+			 "timeout_udp", (int)c->settings.reply_timeout_s[PC_PROTO_UDP],
+			 "table_size", (json_int_t)c->reply_table);
+}
+
 int pc_describe(FILE *out, const struct pc_policy *p, const struct pc_compiled *c)
 {
 	struct summary s;
@@ -206,6 +224,7 @@ int pc_describe(FILE *out, const struct pc_policy *p, const struct pc_compiled *
 		pc_verdict_name(p->default_verdict), pc_verdict_name(p->icmp_verdict),
 		pc_verdict_name(p->other_verdict), pc_verdict_name(p->fragment_verdict),
 		p->mode == PC_MODE_AUDIT ? "audit" : "enforce");
+	describe_replies(out, c);
 	if (p->n_sets) {
 		fprintf(out, "\nsets\n");
 		for (size_t i = 0; i < p->n_sets; i++)
@@ -325,6 +344,7 @@ json_t *pc_describe_json(const struct pc_policy *p, const struct pc_compiled *c)
 	jset(o, "other", json_string(pc_verdict_name(p->other_verdict)), &bad);
 	jset(o, "fragments", json_string(pc_verdict_name(p->fragment_verdict)), &bad);
 	jset(o, "mode", json_string(p->mode == PC_MODE_AUDIT ? "audit" : "enforce"), &bad);
+	jset(o, "replies", replies_json(c), &bad);
 	for (size_t i = 0; i < p->n_sets; i++)
 		jpush(sets, json_pack("{s:s,s:i,s:I,s:b}", "name", p->sets[i].name,
 				      "line", p->sets[i].line,

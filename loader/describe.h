@@ -22,6 +22,8 @@ int pc_describe(FILE *out, const struct pc_policy *p, const struct pc_compiled *
  *   hash          FNV-1a 64 of the file, 16 lowercase hex digits
  *   default, icmp, other, fragments   "allow" | "deny"
  *   mode          "enforce" | "audit"
+ *   replies       { policy: "allow" | "deny", timeout_tcp, timeout_udp
+ *                   (idle seconds), table_size (flows) }
  *   sets[]        { name, line, prefixes (count), any (bool) }
  *   rules[]       { id (1-based), line, col, text, verdict,
  *                   protocols: ["tcp", "udp"],

@@ -44,6 +44,8 @@ struct pc_instance {
 	int prefix_large_fd;	/* the large tier's tables (bpf/abi.h) */
 	int port_stats_fd, bucket_stats_fd, sync_fd;
 	int reply_flows_fd, reply_ports_fd;	/* bpf/replies.h */
+	int reply_tables_fd;	/* ARRAY_OF_MAPS holding reply_flows */
+	uint32_t reply_flows_size;	/* reply_flows to create: 0 = PC_REPLY_FLOWS */
 	int egress_link_fd;	/* the tcx egress link, or -1 (loader/replies.c) */
 	/* limits.c: rate limits and blocks (bpf/abi.h, limits section) */
 	int limits_fd, guard_fd, limit_src_fd, blocked_fd, scan_fd, never_fd, sketch_fd;
@@ -189,6 +191,12 @@ int pc_attach_info(struct pc_instance *inst, struct pc_attach_info *out);
 /* Bytes of kernel memory held by the instance's maps (all CPUs). */
 /* Flows in the replies table and its size (loader/replies.c). */
 int pc_replies_usage(struct pc_instance *inst, uint32_t *used, uint32_t *size);
+/* The replies table's size alone (its max_entries). */
+int pc_replies_table_size(struct pc_instance *inst, uint32_t *size);
+/* Swap in a replies table of size flows, the live flows copied in (the
+ * most recent ones when it is smaller), under the instance lock; re-pins
+ * reply_flows. 0 when it already has that size. *kept: flows copied. */
+int pc_replies_resize(struct pc_instance *inst, uint32_t size, uint32_t *kept);
 /* Tracked flows of the host with the peer remote (network order, 4 or 16
  * bytes) to its local_port that have not expired: *fresh. A packet from
  * remote to local_port that the policy denies passes as a reply to one. */

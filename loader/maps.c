@@ -61,6 +61,9 @@ const struct pc_map_spec pc_map_specs[] = {
 	     sizeof(struct pc_reply_key), 4, PC_REPLY_FLOWS, 0, reply_flows_fd),
 	SPEC(PC_PIN_REPLY_PORTS, BPF_MAP_TYPE_ARRAY, 4, 4,
 	     PC_PORT_STATS_ENTRIES, 0, reply_ports_fd),
+	/* holds reply_flows (made just before it), swapped by a resize */
+	SPEC(PC_PIN_REPLY_TABLES, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 1, 0,
+	     reply_tables_fd),
 	/* the drop log (bpf/droplog.h): events, each CPU's not-logged count
 	 * and budget of events, and whether a reader runs */
 	SPEC(PC_PIN_DROPLOG, BPF_MAP_TYPE_RINGBUF, 0, 0, PC_DROPLOG_RING_BYTES,
@@ -165,6 +168,12 @@ struct pc_instance *pc_instance_new(void)
 	return inst;
 }
 
+/* reply_flows: its size is the policy's `replies table` at attach */
+static int is_reply_flows(const struct pc_map_spec *s)
+{
+	return s->fd_off == offsetof(struct pc_instance, reply_flows_fd);
+}
+
 int pc_map_check(int fd, const struct pc_map_spec *s)
 {
 	struct bpf_map_info info;
@@ -173,6 +182,9 @@ int pc_map_check(int fd, const struct pc_map_spec *s)
 	memset(&info, 0, sizeof(info));
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return -errno;
+	if (is_reply_flows(s) && info.max_entries >= PC_REPLY_FLOWS_MIN &&
+	    info.max_entries <= PC_REPLY_FLOWS_MAX)
+		info.max_entries = s->max_entries;
 	if (info.type != s->type || info.key_size != s->key_size ||
 	    info.value_size != s->value_size ||
 	    info.max_entries != s->max_entries ||
@@ -202,16 +214,22 @@ static int is_sync(const struct pc_map_spec *s)
 	return s->fd_off == offsetof(struct pc_instance, sync_fd);
 }
 
-static int create_one(const struct pc_map_spec *s)
+/* in_fd: the inner map of an ARRAY_OF_MAPS (its template and entry 0),
+ * or -1 for a 1-entry ARRAY made here */
+static int create_one(const struct pc_map_spec *s, __u32 max_entries,
+		      int in_fd)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = s->flags);
 	int inner = -1, fd, err;
 	char name[16];
 
 	if (s->type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
-		/* the template of prefix_large's tables is one, made for
-		 * this moment (16 MiB, freed with inner below) */
-		inner = is_sync(s) ? create_inner() : pc_large_table_create();
+		/* sync: a 1-entry array of ours; reply_tables: the flow
+		 * table (in_fd); prefix_large: a template of its tables,
+		 * made for this moment (16 MiB, freed with inner below) and
+		 * not inserted */
+		inner = in_fd >= 0 ? in_fd :
+			is_sync(s) ? create_inner() : pc_large_table_create();
 		if (inner < 0)
 			return inner;
 		opts.inner_map_fd = inner;
@@ -219,9 +237,9 @@ static int create_one(const struct pc_map_spec *s)
 	/* kernel map names: 15 chars, [A-Za-z0-9_.] */
 	snprintf(name, sizeof(name), "pc_%s", s->pin);
 	fd = bpf_map_create(s->type, name, s->key_size, s->value_size,
-			    s->max_entries, &opts);
+			    max_entries, &opts);
 	err = fd < 0 ? -errno : 0;
-	if (fd >= 0 && inner >= 0 && is_sync(s)) {
+	if (fd >= 0 && inner >= 0 && (is_sync(s) || inner == in_fd)) {
 		__u32 key = 0;
 
 		if (bpf_map_update_elem(fd, &key, &inner, BPF_ANY)) {
@@ -230,7 +248,7 @@ static int create_one(const struct pc_map_spec *s)
 			fd = -1;
 		}
 	}
-	if (inner >= 0)
+	if (inner >= 0 && inner != in_fd)
 		close(inner);
 	return fd < 0 ? err : fd;
 }
@@ -240,7 +258,11 @@ int pc_maps_create(struct pc_instance *inst)
 	size_t i;
 
 	for (i = 0; i < pc_n_map_specs; i++) {
-		int fd = create_one(&pc_map_specs[i]);
+		const struct pc_map_spec *s = &pc_map_specs[i];
+		int fd = create_one(s, is_reply_flows(s) && inst->reply_flows_size ?
+				    inst->reply_flows_size : s->max_entries,
+				    s->fd_off == offsetof(struct pc_instance, reply_tables_fd) ?
+				    inst->reply_flows_fd : -1);
 
 		if (fd < 0)
 			return fd;
@@ -263,8 +285,9 @@ int pc_skel_open(struct pc_instance *inst, void **skel_out)
 		const struct pc_map_spec *s = &pc_map_specs[i];
 		struct bpf_map *m;
 
-		if (is_sync(s))
-			continue;	/* sync is ours alone */
+		if (is_sync(s) || is_reply_flows(s))
+			continue;	/* sync is ours alone; the programs
+					 * reach reply_flows in reply_tables */
 		m = bpf_object__find_map_by_name(skel->obj, s->obj_name);
 		/* the object and the ABI must agree, or the verifier would
 		 * judge the program against maps of another shape */
@@ -342,6 +365,8 @@ int pc_load_unattached(const struct pc_compiled *c, struct pc_instance **out)
 
 	if (!inst)
 		return -ENOMEM;
+	if (c)
+		inst->reply_flows_size = c->reply_table;
 	err = pc_maps_create(inst);
 	if (!err)
 		err = pc_skel_open(inst, &inst->skel);

@@ -86,6 +86,8 @@ struct pc_policy {
 	uint8_t replies_verdict;
 	uint32_t reply_timeout_s[2];
 	int replies_line, reply_timeout_line[2];
+	uint32_t reply_table;	/* `replies table N`: flows, 0 = the default */
+	int reply_table_line, reply_table_col;
 	struct pc_guard_policy guard;	/* limits, scan blocking */
 };
 
@@ -96,7 +98,8 @@ struct pc_word {
 	int len, col;
 };
 
-/* "replies allow|deny", "replies timeout tcp|udp SECONDS" (w[0] is
+/* "replies allow|deny", "replies timeout tcp|udp SECONDS", "replies
+ * table FLOWS" (w[0] is
  * "replies"; n words, at most 5 looked at). 0, or -1 with *col (end_col
  * for something missing) and msg saying what is wrong. */
 int pc_stmt_replies(struct pc_policy *p, int line, const struct pc_word *w,

@@ -4,6 +4,9 @@
  *
  *   replies allow|deny                 (absent: allow)
  *   replies timeout tcp|udp SECONDS    (1..65535; defaults 300 and 30)
+ *   replies table FLOWS                (1024..1048576; default 16384: the
+ *                                       table's size; an apply with another
+ *                                       swaps in a new table, flows kept)
  *
  * Called by policy.c with the statement's words; returns 0, or -1 with
  * *col (1-based, the offending word) and msg set.
@@ -76,17 +79,46 @@ static int timeout_stmt(struct pc_policy *p, int line, const struct pc_word *w,
 	return 0;
 }
 
+static int table_stmt(struct pc_policy *p, int line, const struct pc_word *w,
+		      size_t n, int end_col, int *col, char *msg, size_t len)
+{
+	unsigned long v;
+	char num[16], *end;
+
+	if (p->reply_table_line)
+		return twice(col, w[0].col, msg, len, "replies table",
+			     p->reply_table_line);
+	if (n < 3)
+		return err_at(col, end_col, msg, len,
+			      "missing size: write e.g. 'replies table 65536' (flows)", NULL);
+	snprintf(num, sizeof(num), "%.*s", w[2].len > 15 ? 15 : w[2].len, w[2].s);
+	v = strtoul(num, &end, 10);
+	if (w[2].len > 15 || *end || num[0] < '0' || num[0] > '9' ||
+	    v < PC_REPLY_FLOWS_MIN || v > PC_REPLY_FLOWS_MAX)
+		return err_at(col, w[2].col, msg, len,
+			      "bad table size '%.*s': flows from 1024 to 1048576", &w[2]);
+	if (n > 3)
+		return err_at(col, w[3].col, msg, len,
+			      "unexpected '%.*s' after the table size", &w[3]);
+	p->reply_table = (uint32_t)v;
+	p->reply_table_line = line;
+	p->reply_table_col = w[0].col;
+	return 0;
+}
+
 int pc_stmt_replies(struct pc_policy *p, int line, const struct pc_word *w,
 		    size_t n, int end_col, int *col, char *msg, size_t len)
 {
 	if (n < 2)
 		return err_at(col, end_col, msg, len,
-			      "missing verdict: write 'replies allow', 'replies deny' or 'replies timeout tcp|udp SECONDS'", NULL);
+			      "missing verdict: write 'replies allow', 'replies deny', 'replies timeout tcp|udp SECONDS' or 'replies table FLOWS'", NULL);
 	if (word_is(&w[1], "timeout"))
 		return timeout_stmt(p, line, w, n, end_col, col, msg, len);
+	if (word_is(&w[1], "table"))
+		return table_stmt(p, line, w, n, end_col, col, msg, len);
 	if (!word_is(&w[1], "allow") && !word_is(&w[1], "deny"))
 		return err_at(col, w[1].col, msg, len,
-			      "unknown word '%.*s' after replies: expected allow, deny or timeout", &w[1]);
+			      "unknown word '%.*s' after replies: expected allow, deny, timeout or table", &w[1]);
 	if (p->replies_line)
 		return twice(col, w[0].col, msg, len, "replies", p->replies_line);
 	if (n > 2)

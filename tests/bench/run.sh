@@ -8,6 +8,8 @@
 #                with generator and receiver on one CPU, once (--split)
 #                with the receiver on a CPU of its own
 #   ctl.sh       apply / stats --json / exporter scrape latency (real CLI)
+#   replies.sh   the denied path with and without tracked flows, and
+#                the egress program (bpftool prog run)
 #   bench_mem    map memory per interface as a function of CPU count
 # The whole report is also written to build/bench/results.md (copy the
 # figures into docs/BENCHMARKS.md; --quick writes results-quick.md). Needs root and a BPF kernel.
@@ -33,7 +35,7 @@ out=build/bench/results${quick:+-quick}.md
 } >"$out"
 rc=0
 for step in "$B/bench_prog $quick" "$B/bench_drop $quick" "$B/bench_drop --split $quick" \
-	"tests/bench/ctl.sh $quick" "$B/bench_mem"; do
+	"tests/bench/ctl.sh $quick" "tests/bench/replies.sh $quick" "$B/bench_mem"; do
 	echo "bench: running $step" >&2
 	# shellcheck disable=SC2086
 	$step >>"$out" || { echo "bench: $step failed" >&2; rc=1; }

@@ -635,6 +635,7 @@ static void pin_instance(struct pc_instance *inst, const char *dir)
 		{ inst->sync_fd, PC_PIN_SYNC },
 		{ inst->reply_flows_fd, PC_PIN_REPLY_FLOWS },
 		{ inst->reply_ports_fd, PC_PIN_REPLY_PORTS },
+		{ inst->reply_tables_fd, PC_PIN_REPLY_TABLES },
 		{ inst->limits_fd, PC_PIN_LIMITS },
 		{ inst->guard_fd, PC_PIN_GUARD },
 		{ inst->limit_src_fd, PC_PIN_LIMIT_SRC },

@@ -12,7 +12,7 @@
 # entry; detach removes the egress program.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
-lab_need jq
+lab_need jq curl
 
 lab_up
 ALLOW=$LAB_TMP/allow.policy
@@ -65,6 +65,9 @@ except socket.timeout:
 PY
 }
 replies_passed() { pc_bucket_count replies passed; }
+# replies_by PROTO -> packets passed as replies of PROTO (tcp, udp, icmp):
+# stats --json "replies", and the exporter's portcullis_replies_packets_total
+replies_by() { pc_stats_json | jq -r --arg p "$1" '.replies[$p].passed.packets'; }
 
 # without portcullis: both work, so a failure later is the XDP program's
 expect_eq "download v4 before attach" "$(download "$LAB_C4")" $SIZE
@@ -78,6 +81,25 @@ done
 n=$(replies_passed)
 [ "$n" -gt 700 ] || fail "replies bucket: $n packets passed, want > 700 (2 MiB of TCP)"
 ok "replies bucket counted $n packets"
+nt=$(replies_by tcp); nu=$(replies_by udp); ni=$(replies_by icmp)
+[ "$nt" -gt 700 ] || fail "replies by protocol: tcp $nt, want > 700"
+expect_eq "replies by protocol: udp (two answers)" "$nu" 2
+expect_eq "replies by protocol: icmp" "$ni" 0
+expect_eq "replies total = tcp + udp + icmp" "$n" $((nt + nu + ni))
+EXP=127.0.0.1:$((20000 + RANDOM % 20000))
+lab_bg nsenter --net="/var/run/netns/$LAB_S" "$PC_BIN" exporter --listen "$EXP" \
+	2>"$LAB_TMP/exporter.log"
+m=
+for i in $(seq 50); do
+	m=$(lab_s curl -sf "http://$EXP/metrics") && break
+	sleep 0.1
+done
+[ -n "$m" ] || fail "no metrics from the exporter: $(tail -3 "$LAB_TMP/exporter.log")"
+expect_eq "exporter: replies of udp" \
+	"$(awk -v i="$LAB_SIF" '$1 == "portcullis_replies_packets_total{interface=\"" i "\",protocol=\"udp\"}" { print $2 }' <<<"$m")" 2
+pc stats "$LAB_SIF" --classes | grep -Eq '^- +replies/udp +2 ' ||
+	fail "stats --classes: no replies/udp row of 2 packets: $(pc stats "$LAB_SIF" --classes)"
+ok "stats table shows replies by protocol"
 flows=$(pc status "$LAB_SIF" --json | jq -r '.replies.flows')
 [ "$flows" -ge 4 ] || fail "status: $flows flows tracked, want >= 4"
 ok "status shows $flows tracked flows of $(pc status "$LAB_SIF" --json | jq -r '.replies.table_size')"
@@ -171,10 +193,11 @@ sendp(Ether(dst=dmac) / p, iface=iface, verbose=False)
 PY
 }
 for fam in 4 6; do
-	r0=$(replies_passed); d0=$(pc_bucket_count icmp dropped)
+	r0=$(replies_passed); d0=$(pc_bucket_count icmp dropped); i0=$(replies_by icmp)
 	icmp_error $fam 7002
 	sleep 0.2
 	expect_eq "IPv$fam ICMP error quoting the flow: passed as a reply" $(($(replies_passed) - r0)) 1
+	expect_eq "IPv$fam ICMP error quoting the flow: counted as an icmp reply" $(($(replies_by icmp) - i0)) 1
 	expect_eq "IPv$fam ICMP error quoting the flow: not dropped" $(($(pc_bucket_count icmp dropped) - d0)) 0
 	icmp_error $fam 7009
 	sleep 0.2
@@ -282,6 +305,43 @@ PY
 sleep 0.3
 expect_eq "tracked flows after 1000 spoofed replies" "$(pc status "$LAB_SIF" --json | jq -r '.replies.flows')" "$flows0"
 
+# egress tracks frames tagged in the data and IPv6 flows whose first
+# header is an extension header: the server sends them from a packet
+# socket (scapy; through TC egress like any frame), the client answers
+# untagged; the answers pass as replies. The IPv6 datagrams are real
+# requests to the client's echo server, which answers them itself.
+cmac=$(ip -n "$LAB_C" -j link show "$LAB_CIF" | jq -r '.[0].address')
+r0=$(replies_by udp)
+lab_s "$LAB_PY" - "$LAB_SIF" "$smac" "$cmac" "$LAB_S4" "$LAB_C4" "$LAB_S6" "$LAB_C6" <<'PY'
+import sys, logging
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import (Ether, Dot1Q, Dot1AD, IP, IPv6, IPv6ExtHdrDestOpt,
+                       IPv6ExtHdrHopByHop, IPv6ExtHdrFragment, UDP, sendp)
+iface, smac, cmac, s4, c4, s6, c6 = sys.argv[1:8]
+e = Ether(src=smac, dst=cmac)
+sendp([e / Dot1Q(vlan=100) / IP(src=s4, dst=c4) / UDP(sport=7120, dport=7002) / b"hi",
+       e / Dot1AD(vlan=5) / Dot1Q(vlan=100) / IP(src=s4, dst=c4) / UDP(sport=7123, dport=7002) / b"hi",
+       e / IPv6(src=s6, dst=c6) / IPv6ExtHdrDestOpt() / UDP(sport=7121, dport=7002) / b"hi",
+       e / IPv6(src=s6, dst=c6) / IPv6ExtHdrHopByHop() / IPv6ExtHdrFragment(id=7, offset=0, m=0) /
+       UDP(sport=7122, dport=7002) / b"hi"], iface=iface, verbose=False)
+PY
+sleep 0.3
+lab_c "$LAB_PY" - "$LAB_CIF" "$smac" "$LAB_S4" "$LAB_C4" <<'PY'
+import sys, logging
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import Ether, IP, UDP, sendp
+iface, smac, s4, c4 = sys.argv[1:5]
+sendp([Ether(dst=smac) / IP(src=c4, dst=s4) / UDP(sport=7002, dport=p) / b"echo hi"
+       for p in (7120, 7123)], iface=iface, verbose=False)
+PY
+sleep 0.3
+for p in 7120 7121 7122 7123; do
+	expect_eq "answer to udp port $p (tagged / IPv6 extension headers): not dropped" \
+		"$(pc_port_count udp $p dropped)" 0
+done
+expect_eq "answers to flows sent tagged or with IPv6 extension headers: passed as replies" \
+	$(($(replies_by udp) - r0)) 4
+
 # detach removes the egress program
 D=$(lab_pin_dir)
 eprog=$(bpftool link show pinned "$D/egress_link" -j | jq -r '.prog_id')
@@ -344,3 +404,70 @@ while True:
 	[ "$(other_count)" != gone ] || fail "$how: detach removed the other tool's filter"
 	ok "$how: detach left the other tool's filter and the clsact qdisc"
 done
+
+# ---- the table's size: `replies table N`, fixed at attach ----
+lab_up
+lab_bg nsenter --net="/var/run/netns/$LAB_C" "$LAB_PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 7002))
+while True:
+    data, peer = s.recvfrom(100)
+    s.sendto(b"echo " + data, peer)
+' "$LAB_C4"
+lab_wait_ready
+SMALL=$LAB_TMP/small.policy
+printf 'default deny\nicmp deny\nother deny\nreplies allow\nreplies table 2048\nreplies timeout udp 40\n' >"$SMALL"
+expect_eq "check --json: replies settings" "$(pc check "$SMALL" --json 2>/dev/null | jq -c .replies)" \
+	'{"policy":"allow","timeout_tcp":300,"timeout_udp":40,"table_size":2048}'
+pc check "$SMALL" 2>/dev/null | grep -q "replies allow, timeout tcp 300 s, udp 40 s, table 2048 flows" ||
+	fail "check text: no replies line: $(pc check "$SMALL" 2>/dev/null | head -4)"
+ok "check text shows the replies settings"
+pc attach "$LAB_SIF" --mode native --policy "$SMALL" >/dev/null || fail "attach with replies table 2048"
+expect_eq "status: table size after attach with 'replies table 2048'" \
+	"$(pc status "$LAB_SIF" --json | jq -r '.replies.table_size')" 2048
+expect_eq "udp flow from port 7111" "$(flow_udp 7111 "$LAB_C4" 7002 hi)" "echo hi"
+dry=$(pc apply "$LAB_SIF" "$ALLOW" --dry-run 2>&1) || fail "dry run: $dry"
+grep -q "replies table 2048 -> 16384" <<<"$dry" &&
+	grep -q "replies timeout udp 40 -> 30" <<<"$dry" ||
+	fail "dry run does not show the replies changes: $dry"
+expect_eq "dry run --json: replies settings" \
+	"$(pc apply "$LAB_SIF" "$ALLOW" --dry-run --json 2>/dev/null | jq -c '[.settings[] | select(.name | startswith("replies")) | .new]')" \
+	'["30","16384"]'
+expect_eq "status: dry run changed no table size" "$(pc status "$LAB_SIF" --json | jq -r '.replies.table_size')" 2048
+# reply_from PORT: the client answers from 7002 to the server's PORT
+reply_from() {
+	lab_c "$LAB_PY" - "$LAB_CIF" "$smac" "$LAB_S4" "$LAB_C4" "$1" <<'PY'
+import sys, logging
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import Ether, IP, UDP, sendp
+iface, smac, s4, c4, port = sys.argv[1:6]
+sendp(Ether(dst=smac) / IP(src=c4, dst=s4) / UDP(sport=7002, dport=int(port)) / b"late",
+      iface=iface, verbose=False)
+PY
+	sleep 0.3
+}
+smac=$(ip -n "$LAB_S" -j link show "$LAB_SIF" | jq -r '.[0].address')
+flows0=$(pc status "$LAB_SIF" --json | jq -r '.replies.flows')
+for step in "$ALLOW 16384" "$SMALL 2048"; do
+	read -r pol size <<<"$step"
+	out=$(pc apply "$LAB_SIF" "$pol" 2>&1) || fail "apply with another table size failed: $out"
+	grep -q "replies table [0-9]* -> $size flows ($flows0 tracked flows kept)" <<<"$out" ||
+		fail "apply to table $size: $out"
+	expect_eq "status: table size after apply with 'replies table $size'" \
+		"$(pc status "$LAB_SIF" --json | jq -r '.replies.table_size')" "$size"
+	expect_eq "status: flows kept by the resize to $size" \
+		"$(pc status "$LAB_SIF" --json | jq -r '.replies.flows')" "$flows0"
+	r0=$(replies_by udp)
+	reply_from 7111
+	expect_eq "answer to the flow of port 7111 after the resize to $size: a reply" \
+		$(($(replies_by udp) - r0)) 1
+done
+expect_eq "status: udp timeout after the applies" "$(pc status "$LAB_SIF" --json | jq -r '.replies.timeout_udp')" 40
+out=$(pc apply "$LAB_SIF" "$SMALL" 2>&1) || fail "apply again"
+grep -q "replies table" <<<"$out" && fail "apply with the live table size resizes: $out"
+ok "apply with the live table size: no resize"
+pc detach "$LAB_SIF" >/dev/null || fail "detach"
+pc attach "$LAB_SIF" --mode native --policy "$ALLOW" >/dev/null || fail "attach with the default table"
+expect_eq "status: default table size" "$(pc status "$LAB_SIF" --json | jq -r '.replies.table_size')" 16384
+pc detach "$LAB_SIF" >/dev/null || fail "detach"
