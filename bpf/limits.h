@@ -302,9 +302,7 @@ static __always_inline int source_blocked(const struct pc_addr *a, __u64 now)
 static __always_inline int guard_drop(struct xdp_md *ctx, __u32 bucket,
 				      __u64 bytes)
 {
-	struct pc_counter *cnt = bpf_map_lookup_elem(&bucket_stats, &bucket);
-
-	count(cnt, PC_OUT_DROP, bytes);
+	count(bucket_counter(my_row(), bucket), PC_OUT_DROP, bytes);
 	droplog_drop(ctx, bucket, bytes);	/* a bucket's number is its reason */
 	return XDP_DROP;
 }
@@ -312,10 +310,9 @@ static __always_inline int guard_drop(struct xdp_md *ctx, __u32 bucket,
 /* A TCP/UDP frame whose verdict byte has PC_VERDICT_GUARD: the headers are
  * parsed again here (a few ns) rather than kept live through the common
  * path. gen is read again: a flip in between only means the limit of the
- * new policy applies. cnt: its port_stats entry, sidx its index. */
+ * new policy applies. sidx: its port's index, slot its counter slot. */
 static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
-				       __u32 sidx, struct pc_counter *cnt,
-				       __u64 bytes)
+				       __u32 sidx, __u32 slot, __u64 bytes)
 {
 	struct cursor c = { .pos = (void *)(long)ctx->data,
 			    .end = (void *)(long)ctx->data_end };
@@ -353,17 +350,16 @@ static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
 		    !limit_pass(e->limit - 1, &a, c.pos, c.end, cl == CL_TCP) &&
 		    !never_block(&a))
 			return guard_drop(ctx, PC_BUCKET_LIMITED, bytes);
-		count(cnt, PC_OUT_PASS, bytes);
+		count_port(my_row(), sidx, slot, PC_OUT_PASS, bytes);
 		return XDP_PASS;
 	}
 	if (base == PC_DENY_AUDIT) {
-		count(cnt, PC_OUT_AUDIT, bytes);
+		count_port(my_row(), sidx, slot, PC_OUT_AUDIT, bytes);
 		return XDP_PASS;
 	}
 	/* a reply to one of the host's own flows passes as on the unguarded
 	 * path (bpf/replies.h), and is no sign of a scan */
 	if (base == PC_DENY) {
-		__u32 r = PC_BUCKET_REPLIES;
 		int reply = 0;
 
 		if (ip)
@@ -371,15 +367,15 @@ static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
 		else if (ip6)
 			reply = reply_v6(ip6, c.pos, c.end, sidx, gen);
 		if (reply) {
-			cnt = bpf_map_lookup_elem(&bucket_stats, &r);
-			count(cnt, PC_OUT_PASS, bytes);
+			count(bucket_counter(my_row(), PC_BUCKET_REPLIES),
+			      PC_OUT_PASS, bytes);
 			return XDP_PASS;
 		}
 	}
 	scan_watch(gen, &a, dport, now);
 drop:
 	/* denied, or a verdict byte that is none of ours: fail closed */
-	count(cnt, PC_OUT_DROP, bytes);
+	count_port(my_row(), sidx, slot, PC_OUT_DROP, bytes);
 	droplog_drop(ctx, PC_DROP_RULE, bytes);
 	return XDP_DROP;
 }

@@ -5,15 +5,15 @@
  * IPv4 / IPv6 (extension headers walked, bounded), TCP / UDP / ICMP; decide
  * from the live generation of the policy maps with one port-table look-up and
  * at most one source-prefix trie walk; count every frame exactly once, per CPU, in
- * port_stats (TCP/UDP) or bucket_stats (everything else).
+ * the CPU's row of counter_rows (per port, slot or bucket).
  *
  * Returns only XDP_PASS or XDP_DROP. Never reads past data_end.
  *
  * Hot-path notes (this program is benchmarked against xdp-filter):
- *  - control is a global (one direct load); settings, ports, port_stats
- *    and bucket_stats are (per-CPU) arrays, whose look-ups the verifier
- *    inlines into a few instructions; an allowed TCP/UDP frame costs the
- *    load, two look-ups and two adds;
+ *  - control is a global (one direct load); settings, ports and
+ *    counter_rows are arrays, whose look-ups the verifier inlines into a
+ *    few instructions (bpf_get_smp_processor_id too); an allowed TCP/UDP
+ *    frame costs the load, two look-ups and four adds;
  *  - settings is read only for non-port verdicts: a port entry's verdict
  *    byte already says whether mode audit passes its deny;
  *  - the IPv4 and IPv6 paths each decide on their own, so the verifier
@@ -78,21 +78,25 @@ struct {
 	__type(value, struct pc_node_table);
 } prefix_nodes SEC(".maps");
 
-/* Per (proto, dport) counters: no atomics, one slot per outcome. */
+/* Counters: one row per possible CPU (bpf/abi.h, struct pc_counter_row),
+ * max_entries set to the possible CPUs when the loader creates the map.
+ * A frame looks its CPU's row up once; the adds are offsets in it. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PC_PORT_STATS_ENTRIES);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct pc_counter);
-} port_stats SEC(".maps");
+	__type(value, struct pc_counter_row);
+} counter_rows SEC(".maps");
 
-/* Counters for everything not classified by port. */
+/* The 2^32s a row's port half wrapped (atomic, rare). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PC_BUCKET_MAX);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct pc_counter);
-} bucket_stats SEC(".maps");
+	__type(value, struct pc_counter_carry);
+} counter_carry SEC(".maps");
 
 /* What a parser found. CL_CONTINUE: this header is fine, go on. */
 enum cls {
@@ -404,27 +408,40 @@ static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
 }
 
 /* Verdict of a TCP/UDP packet: one port look-up, at most one trie walk.
- * saddr: the source address in the packet, already bounds-checked. */
+ * saddr: the source address in the packet, already bounds-checked.
+ * *slot: the entry's counter slot. After a walk the entry is looked up
+ * again for it (a few instructions) rather than carried through the walk:
+ * one value holding slot and verdict made the verifier track the walk's
+ * constant verdicts precisely, and its paths no longer pruned. */
 static __always_inline __u8 port_verdict(__u32 gen, __u32 sidx,
-					 const void *saddr, int is_v6)
+					 const void *saddr, int is_v6,
+					 __u32 *slot)
 {
 	const struct pc_port_entry *e = port_entry(gen, sidx);
 	__u32 root;
-	__u8 miss;
+	__u8 miss, v;
 
+	*slot = 0;
 	if (!e)
 		return PC_DENY;
-	if (!e->class_id)
+	if (!e->class_id) {
+		*slot = e->slot;
 		return e->verdict;
+	}
 	/* what the walk needs of the entry, read now: the entry pointer and
 	 * gen are then dead, and the walk's values fit in registers */
 	root = pc_root_for_gen(e->root[is_v6], gen);
 	miss = e->verdict;
 	if (is_v6)	/* two 8-byte loads (x86 and arm64 take unaligned packet loads) */
-		return source_verdict(bpf_be64_to_cpu(((const __u64 *)saddr)[0]),
-				      bpf_be64_to_cpu(((const __u64 *)saddr)[1]), 1, root, miss);
-	/* iphdr is 4-byte aligned in the packet: one load */
-	return source_verdict((__u64)bpf_ntohl(*(const __u32 *)saddr) << 32, 0, 0, root, miss);
+		v = source_verdict(bpf_be64_to_cpu(((const __u64 *)saddr)[0]),
+				   bpf_be64_to_cpu(((const __u64 *)saddr)[1]), 1, root, miss);
+	else	/* iphdr is 4-byte aligned in the packet: one load */
+		v = source_verdict((__u64)bpf_ntohl(*(const __u32 *)saddr) << 32, 0, 0,
+				   root, miss);
+	e = port_entry(gen, sidx);
+	if (e)
+		*slot = e->slot;
+	return v;
 }
 
 #include "bpf/droplog.h"
@@ -436,6 +453,48 @@ static __always_inline void count(struct pc_counter *cnt, __u32 outcome,
 		cnt->packets[outcome] += 1;
 		cnt->bytes[outcome] += bytes;
 	}
+}
+
+/* This CPU's counter row (NULL only past max_entries: it cannot be). */
+static __always_inline struct pc_counter_row *my_row(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&counter_rows, &cpu);
+}
+
+/* Bucket b of this CPU's row. */
+static __always_inline struct pc_counter *bucket_counter(struct pc_counter_row *row,
+							 __u32 b)
+{
+	return row && b < PC_BUCKET_MAX ? &row->bucket[b] : (void *)0;
+}
+
+/* A row's port half wrapped: one more 2^32 in the shared carry. */
+static __attribute__((noinline)) void carry_port(__u32 i)
+{
+	__u32 zero = 0;
+	struct pc_counter_carry *c = bpf_map_lookup_elem(&counter_carry, &zero);
+
+	if (c)
+		__sync_fetch_and_add(&c->port[0][0] + (i & (2 * PC_PORT_STATS_ENTRIES - 1)), 1);
+}
+
+/* A TCP/UDP frame: its port's passed (audited included) or dropped half,
+ * and its slot's packets and bytes of the outcome (constant per call). */
+static __always_inline void count_port(struct pc_counter_row *row, __u32 sidx,
+				       __u32 slot, __u32 outcome, __u64 bytes)
+{
+	__u32 half = outcome == PC_OUT_DROP;
+	__u32 *p;
+
+	if (!row)
+		return;
+	sidx &= PC_PORT_STATS_ENTRIES - 1;
+	p = &row->port[sidx][half];
+	if (!++*p)
+		carry_port(sidx * 2 + half);
+	count(&row->slot[slot & (PC_COUNTER_SLOTS - 1)], outcome, bytes);
 }
 
 #include "bpf/limits.h"
@@ -452,11 +511,11 @@ int portcullis_xdp(struct xdp_md *ctx)
 	struct cursor c = { .pos = data, .end = data_end };
 	__u64 bytes = bpf_xdp_get_buff_len(ctx);	/* every buffer */
 	const struct pc_settings *s;
-	struct pc_counter *cnt;
+	struct pc_counter_row *row;
 	struct ipv6hdr *ip6;
 	struct iphdr *ip;
 	__be16 eth_proto;
-	__u32 gen, idx, outcome, dport = 0, room = 0;
+	__u32 gen, idx, outcome, dport = 0, room = 0, slot;
 	__u8 l4proto = 0, verdict;
 	int cl;
 
@@ -474,7 +533,7 @@ int portcullis_xdp(struct xdp_md *ctx)
 		idx = (cl == CL_TCP ? PC_PROTO_TCP : PC_PROTO_UDP) *
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
-		verdict = port_verdict(gen, idx, &ip->saddr, 0);
+		verdict = port_verdict(gen, idx, &ip->saddr, 0, &slot);
 		if (verdict == PC_DENY && reply_v4(ip, c.pos, c.end, idx, gen))
 			goto reply;
 		goto port;
@@ -489,7 +548,7 @@ int portcullis_xdp(struct xdp_md *ctx)
 		idx = (cl == CL_TCP ? PC_PROTO_TCP : PC_PROTO_UDP) *
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
-		verdict = port_verdict(gen, idx, &ip6->saddr, 1);
+		verdict = port_verdict(gen, idx, &ip6->saddr, 1, &slot);
 		if (verdict == PC_DENY && reply_v6(ip6, c.pos, c.end, idx, gen))
 			goto reply;
 		goto port;
@@ -534,7 +593,7 @@ bucket:
 		break;
 	}
 bucket_count:
-	cnt = bpf_map_lookup_elem(&bucket_stats, &idx);
+	row = my_row();
 	goto out;
 
 reply:
@@ -544,30 +603,28 @@ reply:
 	goto bucket_count;
 
 port:
-	/* The look-up comes before the verdict branch on purpose: clang must
-	 * not share one call site between port_stats and bucket_stats (tail
-	 * merging), or the verifier cannot inline either look-up and every
-	 * packet pays a real helper call. Each outcome takes a path of its
-	 * own with a constant counter slot: fewer instructions than one
-	 * exit with a variable slot, on the path every TCP/UDP frame takes. */
-	cnt = bpf_map_lookup_elem(&port_stats, &idx);
+	/* The row look-up comes before the verdict branch on purpose. Each
+	 * outcome takes a path of its own with constant counter offsets:
+	 * fewer instructions than one exit with a variable outcome, on the
+	 * path every TCP/UDP frame takes. */
+	row = my_row();
 	if (verdict == PC_ALLOW) {
-		count(cnt, PC_OUT_PASS, bytes);
+		count_port(row, idx, slot, PC_OUT_PASS, bytes);
 		return XDP_PASS;
 	}
 	if (verdict == PC_DENY_AUDIT) {
-		count(cnt, PC_OUT_AUDIT, bytes);
+		count_port(row, idx, slot, PC_OUT_AUDIT, bytes);
 		return XDP_PASS;
 	}
 	if (verdict == PC_DENY) {
-		count(cnt, PC_OUT_DROP, bytes);
+		count_port(row, idx, slot, PC_OUT_DROP, bytes);
 		droplog_drop(ctx, PC_DROP_RULE, bytes);
 		return XDP_DROP;
 	}
-	return guard_frame(ctx, verdict, idx, cnt, bytes);	/* limits.h */
+	return guard_frame(ctx, verdict, idx, slot, bytes);	/* limits.h */
 
 out:
-	count(cnt, outcome, bytes);
+	count(bucket_counter(row, idx), outcome, bytes);
 	if (outcome != PC_OUT_DROP)
 		return XDP_PASS;
 	droplog_drop(ctx, idx, bytes);	/* a bucket's number is its reason */

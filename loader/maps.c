@@ -47,10 +47,14 @@ const struct pc_map_spec pc_map_specs[] = {
 	 * generation's nodes as memory */
 	SPEC(PC_PIN_PREFIX_NODES, BPF_MAP_TYPE_ARRAY, 4,
 	     sizeof(struct pc_node_table), 1, BPF_F_MMAPABLE, prefix_nodes_fd),
-	SPEC(PC_PIN_PORT_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
-	     sizeof(struct pc_counter), PC_PORT_STATS_ENTRIES, 0, port_stats_fd),
-	SPEC(PC_PIN_BUCKET_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
-	     sizeof(struct pc_counter), PC_BUCKET_MAX, 0, bucket_stats_fd),
+	/* counters: a row per possible CPU (max_entries 0 here: that
+	 * count, pc_spec_max_entries), read by mmap (counters.c) */
+	SPEC(PC_PIN_COUNTER_ROWS, BPF_MAP_TYPE_ARRAY, 4,
+	     sizeof(struct pc_counter_row), 0, BPF_F_MMAPABLE, counter_rows_fd),
+	SPEC(PC_PIN_COUNTER_CARRY, BPF_MAP_TYPE_ARRAY, 4,
+	     sizeof(struct pc_counter_carry), 1, BPF_F_MMAPABLE, counter_carry_fd),
+	SPEC(PC_PIN_COUNTER_SLOTS, BPF_MAP_TYPE_ARRAY, 4,
+	     sizeof(struct pc_counter_slots), 1, 0, counter_slots_fd),
 	/* replies to the host's own flows, written by egress */
 	SPEC(PC_PIN_REPLY_FLOWS, BPF_MAP_TYPE_LRU_HASH,
 	     sizeof(struct pc_reply_key), 4, PC_REPLY_FLOWS, 0, reply_flows_fd),
@@ -160,6 +164,16 @@ struct pc_instance *pc_instance_new(void)
 	return inst;
 }
 
+uint32_t pc_spec_max_entries(const struct pc_map_spec *s)
+{
+	int n;
+
+	if (s->max_entries)
+		return s->max_entries;
+	n = libbpf_num_possible_cpus();	/* cached by libbpf */
+	return n > 0 ? (uint32_t)n : 1;
+}
+
 int pc_map_check(int fd, const struct pc_map_spec *s)
 {
 	struct bpf_map_info info;
@@ -170,7 +184,7 @@ int pc_map_check(int fd, const struct pc_map_spec *s)
 		return -errno;
 	if (info.type != s->type || info.key_size != s->key_size ||
 	    info.value_size != s->value_size ||
-	    info.max_entries != s->max_entries ||
+	    info.max_entries != pc_spec_max_entries(s) ||
 	    info.map_flags != s->flags)	/* e.g. prefix_nodes must be mmapable */
 		return -EINVAL;
 	return 0;
@@ -198,7 +212,7 @@ static int create_one(const struct pc_map_spec *s)
 	/* kernel map names: 15 chars, [A-Za-z0-9_.] */
 	snprintf(name, sizeof(name), "pc_%s", s->pin);
 	fd = bpf_map_create(s->type, name, s->key_size, s->value_size,
-			    s->max_entries, &opts);
+			    pc_spec_max_entries(s), &opts);
 	err = fd < 0 ? -errno : 0;
 	if (fd >= 0 && inner >= 0) {
 		__u32 key = 0;
@@ -242,15 +256,16 @@ int pc_skel_open(struct pc_instance *inst, void **skel_out)
 		const struct pc_map_spec *s = &pc_map_specs[i];
 		struct bpf_map *m;
 
-		if (s->type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
-			continue;	/* sync is ours alone */
+		if (s->type == BPF_MAP_TYPE_ARRAY_OF_MAPS ||
+		    s->fd_off == offsetof(struct pc_instance, counter_slots_fd))
+			continue;	/* sync and counter_slots are ours alone */
 		m = bpf_object__find_map_by_name(skel->obj, s->obj_name);
 		/* the object and the ABI must agree, or the verifier would
 		 * judge the program against maps of another shape */
 		if (!m || bpf_map__type(m) != s->type ||
 		    bpf_map__key_size(m) != s->key_size ||
 		    bpf_map__value_size(m) != s->value_size ||
-		    bpf_map__max_entries(m) != s->max_entries) {
+		    bpf_map__max_entries(m) != (s->max_entries ? s->max_entries : 1)) {
 			err = -EINVAL;
 			goto fail;
 		}

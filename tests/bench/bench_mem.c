@@ -22,6 +22,7 @@
  * Usage: bench_mem   (from the top of the repository: reads examples/)
  */
 #include "tests/bench/benchlib.h"
+#include "loader/instance_priv.h"
 
 #define MIB 1048576.0
 #define WEB_POLICY "examples/web.policy"
@@ -43,7 +44,7 @@ static unsigned long long memlock(int fd)
 	return v;
 }
 
-#define N_MAPS 7
+#define N_MAPS 32	/* room for every map of pc_map_specs */
 
 struct layout {
 	const char *policy;	/* its name in the tables */
@@ -53,10 +54,15 @@ struct layout {
 	uint32_t nodes;		/* prefix_nodes entries the policy uses */
 };
 
-static const char *const map_name[N_MAPS] = {
-	"control", "settings", "ports", "prefix_nodes", "port_stats",
-	"bucket_stats", "sync",
-};
+/* Every map of an instance (loader/maps.c): the XDP program's, the TC
+ * egress program's (replies), limits', the drop log's, sync. */
+#define n_maps ((int)pc_n_map_specs)
+
+static int grows_with_cpus(const struct pc_map_spec *s)
+{
+	return s->type == BPF_MAP_TYPE_PERCPU_ARRAY || s->type == BPF_MAP_TYPE_PERCPU_HASH ||
+	       s->type == BPF_MAP_TYPE_LRU_PERCPU_HASH || !s->max_entries;
+}
 
 static char *read_file(const char *path)
 {
@@ -82,11 +88,6 @@ static void measure(const char *name, const char *text, int ncpu,
 {
 	struct pc_compiled *c = bench_compile(text);
 	struct pc_instance *inst = bench_portcullis(text);
-	const int fds[N_MAPS] = {
-		inst->control_fd, inst->settings_fd, inst->ports_fd,
-		inst->prefix_nodes_fd, inst->port_stats_fd,
-		inst->bucket_stats_fd, inst->sync_fd,
-	};
 	unsigned long long total = 0;
 	uint64_t per_cpu;
 	int i, err;
@@ -95,8 +96,10 @@ static void measure(const char *name, const char *text, int ncpu,
 	l->policy = name;
 	l->nodes = c->n_nodes;
 	pc_compiled_free(c);
-	for (i = 0; i < N_MAPS; i++) {
-		l->bytes[i] = memlock(fds[i]);
+	if (n_maps > N_MAPS)
+		bench_die("more maps than N_MAPS");
+	for (i = 0; i < n_maps; i++) {
+		l->bytes[i] = memlock(*pc_spec_fd(inst, &pc_map_specs[i]));
 		total += l->bytes[i];
 	}
 	err = pc_map_memory_per_cpu(inst, &per_cpu);
@@ -148,11 +151,11 @@ int main(void)
 	for (k = 0; k <= n; k++)
 		printf("---|");
 	printf("\n");
-	for (i = 0; i < N_MAPS; i++) {
-		printf("| %s |", map_name[i]);
+	for (i = 0; i < n_maps; i++) {
+		printf("| %s |", pc_map_specs[i].pin);
 		for (k = 0; k < n; k++)
 			printf(" %llu |", l[k].bytes[i]);
-		printf(" %s |\n", i == 4 || i == 5 ? "yes" : "no");
+		printf(" %s |\n", grows_with_cpus(&pc_map_specs[i]) ? "yes" : "no");
 	}
 	printf("| CPU-independent part F |");
 	for (k = 0; k < n; k++)
@@ -178,8 +181,9 @@ int main(void)
 	printf("\nprefix_nodes is allocated whole (both generations, %u entries of %zu bytes); the policies use %u, %u, %u and %u entries of one generation's %u\n",
 	       PC_PREFIX_NODE_ENTRIES, sizeof(struct pc_node), l[0].nodes,
 	       l[1].nodes, l[2].nodes, l[3].nodes, PC_PREFIX_NODES);
-	printf("\nmemory per interface = F + P x possible CPUs (README); P here is port_stats %u + bucket_stats %u entries x %zu bytes\n\n",
-	       PC_PORT_STATS_ENTRIES, PC_BUCKET_MAX, sizeof(struct pc_counter));
+	printf("\nmemory per interface = F + P x possible CPUs (README); P here is one counter row of %zu bytes (%u ports x 8 + %u slots and %u buckets x %zu) plus the per-CPU maps of limits and the drop log\n\n",
+	       sizeof(struct pc_counter_row), PC_PORT_STATS_ENTRIES, PC_COUNTER_SLOTS,
+	       PC_BUCKET_MAX, sizeof(struct pc_counter));
 	target("memory at 64 possible CPUs, web.policy", mib_at(&l[1], 64), 100, "");
 	target("memory independent of CPUs, 1,000 prefixes", l[2].fixed / MIB, 16, "");
 	target("memory at 256 possible CPUs, lean setting", mib_at(&l[1], 256), 64,
