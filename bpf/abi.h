@@ -181,7 +181,9 @@ struct pc_settings {
 	__u8 replies_verdict;	/* enum pc_verdict: PC_ALLOW lets replies to
 				 * the host's own flows pass (section
 				 * "replies" below) */
-	__u8 pad[2];
+	__u8 counters;		/* enum pc_counters: the layout the policy
+				 * asks for (the instance's is set at attach) */
+	__u8 pad;
 	__u64 version;		/* 1 for the first policy, +1 per successful apply */
 	__u64 applied_unix_ns;	/* CLOCK_REALTIME when published */
 	__u64 policy_hash;	/* FNV-1a 64 of the policy file's bytes */
@@ -357,7 +359,7 @@ struct pc_counter {
 /* counter_rows: ARRAY, BPF_F_MMAPABLE, one entry (a row) per possible CPU
  * (max_entries = possible CPUs, set at creation); a CPU writes its own row
  * only (key bpf_get_smp_processor_id()), with plain adds. One look-up per
- * frame; the port half, the slot and the bucket are offsets in it.
+ * frame; the slot, the bucket and the port half are offsets in it.
  *  - port[proto * 65536 + port]: packets passed (audited included) and
  *    dropped, as 32 bits that wrap into counter_carry;
  *  - slot[s]: packets and bytes per outcome. Slots 0..PC_CLASS_SLOTS-1
@@ -366,10 +368,20 @@ struct pc_counter {
  *    decides within one range class (counter_slots says which);
  *  - bucket[b]: every frame not counted by port. */
 struct pc_counter_row {
-	__u32 port[PC_PORT_STATS_ENTRIES][2];
 	struct pc_counter slot[PC_COUNTER_SLOTS];
 	struct pc_counter bucket[PC_BUCKET_MAX];
+	__u32 port[PC_PORT_STATS_ENTRIES][2];	/* last: the lean row ends before */
 };
+
+/* The lean layout (policy statement `counters classes`, chosen at attach):
+ * rows end before port[] (PC_COUNTER_ROW_LEAN bytes), and the program,
+ * told by its read-only pc_counters_lean, never counts per port. */
+enum pc_counters {
+	PC_COUNTERS_PORTS = 0,		/* default: port halves, slots, buckets */
+	PC_COUNTERS_CLASSES = 1,	/* slots and buckets only */
+};
+#define PC_COUNTER_ROW_LEAN \
+	((PC_COUNTER_SLOTS + PC_BUCKET_MAX) * sizeof(struct pc_counter))
 
 /* counter_carry: ARRAY, BPF_F_MMAPABLE, one entry: the 2^32s the port
  * halves of every row wrapped, so a port's count is the sum over rows plus

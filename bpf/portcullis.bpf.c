@@ -89,6 +89,10 @@ struct {
 	__type(value, struct pc_counter_row);
 } counter_rows SEC(".maps");
 
+/* The lean counter layout (bpf/abi.h): set by the loader before load; the
+ * verifier sees a constant and drops the per-port adds. */
+const volatile __u32 pc_counters_lean = 0;
+
 /* The 2^32s a row's port half wrapped (atomic, rare). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -486,14 +490,18 @@ static __always_inline void count_port(struct pc_counter_row *row, __u32 sidx,
 				       __u32 slot, __u32 outcome, __u64 bytes)
 {
 	__u32 half = outcome == PC_OUT_DROP;
-	__u32 *p;
+	__u32 *p, v;
 
 	if (!row)
 		return;
-	sidx &= PC_PORT_STATS_ENTRIES - 1;
-	p = &row->port[sidx][half];
-	if (!++*p)
-		carry_port(sidx * 2 + half);
+	if (!pc_counters_lean) {
+		sidx &= PC_PORT_STATS_ENTRIES - 1;
+		p = &row->port[sidx][half];
+		v = *p + 1;
+		*p = v;
+		if (__builtin_expect(!v, 0))
+			carry_port(sidx * 2 + half);
+	}
 	count(&row->slot[slot & (PC_COUNTER_SLOTS - 1)], outcome, bytes);
 }
 

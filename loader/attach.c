@@ -252,6 +252,7 @@ int pc_attach(const char *ifname, enum pc_attach_mode mode,
 		goto fail_free;
 
 	/* the lock is held through lock_fd: publish must not take it again */
+	inst->counters_lean = c && c->settings.counters == PC_COUNTERS_CLASSES;
 	err = pc_maps_create(inst);
 	if (!err)
 		err = pc_publish(inst, c);

@@ -25,7 +25,11 @@
 #include <sys/mman.h>
 #include "instance_priv.h"
 
-#define ROW_SIZE (((sizeof(struct pc_counter_row) + 7) / 8) * 8)
+/* A row's bytes: the lean rows end before the port halves. */
+static size_t row_size(const struct pc_instance *inst)
+{
+	return inst->counters_lean ? PC_COUNTER_ROW_LEAN : sizeof(struct pc_counter_row);
+}
 
 static void add_counter(struct pc_counter *dst, const struct pc_counter *src)
 {
@@ -46,7 +50,7 @@ static size_t page_round(size_t n)
 
 static size_t rows_len(const struct pc_instance *inst)
 {
-	return page_round((size_t)inst->ncpus * ROW_SIZE);
+	return page_round((size_t)inst->ncpus * row_size(inst));
 }
 
 #define CARRY_LEN page_round(sizeof(struct pc_counter_carry))
@@ -86,7 +90,7 @@ static int rows_map(struct pc_instance *inst)
 
 static const struct pc_counter_row *row_of(const struct pc_instance *inst, int cpu)
 {
-	return (const void *)((const char *)inst->rows + (size_t)cpu * ROW_SIZE);
+	return (const void *)((const char *)inst->rows + (size_t)cpu * row_size(inst));
 }
 
 int pc_read_slot_stats(struct pc_instance *inst, struct pc_counter *out,
@@ -158,7 +162,7 @@ static int read_ports(struct pc_instance *inst, struct pc_counter *slots,
 	t = calloc((size_t)PC_PORT_STATS_ENTRIES * 2, sizeof(uint64_t));
 	if (!t)
 		return -ENOMEM;
-	for (int c = 0; c < inst->ncpus; c++) {
+	for (int c = 0; c < inst->ncpus && !inst->counters_lean; c++) {
 		const __u32 *p = &row_of(inst, c)->port[0][0];
 
 		for (size_t i = 0; i < (size_t)PC_PORT_STATS_ENTRIES * 2; i++)
@@ -189,6 +193,11 @@ static void port_counter(const struct pc_instance *inst, const struct pc_counter
 	uint64_t passed = inst->port_last[2 * i], dropped = inst->port_last[2 * i + 1];
 
 	memset(out, 0, sizeof(*out));
+	if (inst->counters_lean) {	/* no port halves: the slot alone */
+		if (own[i])
+			*out = slots[own[i]];
+		return;
+	}
 	if (own[i]) {
 		*out = slots[own[i]];
 		if (out->packets[PC_OUT_AUDIT] > passed)
@@ -197,6 +206,17 @@ static void port_counter(const struct pc_instance *inst, const struct pc_counter
 	}
 	out->packets[PC_OUT_PASS] = passed;
 	out->packets[PC_OUT_DROP] = dropped;
+}
+
+static int has_traffic(const struct pc_instance *inst, const struct pc_counter *slots,
+		       const uint16_t *own, size_t i)
+{
+	const struct pc_counter *s = &slots[own[i]];
+
+	if (inst->port_last[2 * i] || inst->port_last[2 * i + 1])
+		return 1;
+	return own[i] && (s->packets[PC_OUT_PASS] || s->packets[PC_OUT_DROP] ||
+			  s->packets[PC_OUT_AUDIT]);
 }
 
 int pc_read_port_stats(struct pc_instance *inst, struct pc_counter *out)
@@ -222,15 +242,14 @@ int pc_read_port_stats_sparse(struct pc_instance *inst,
 	int err = slots && own ? read_ports(inst, slots, own) : -ENOMEM;
 
 	for (size_t i = 0; !err && i < PC_PORT_STATS_ENTRIES; i++)
-		busy += inst->port_last[2 * i] || inst->port_last[2 * i + 1] ||
-			(own[i] && slots[own[i]].packets[PC_OUT_AUDIT]);
+		busy += has_traffic(inst, slots, own, i);
 	if (!err) {
 		recs = calloc(busy ? busy : 1, sizeof(*recs));
 		if (!recs)
 			err = -ENOMEM;
 	}
 	for (size_t i = 0; !err && i < PC_PORT_STATS_ENTRIES && k < busy; i++) {
-		if (!inst->port_last[2 * i] && !inst->port_last[2 * i + 1])
+		if (!has_traffic(inst, slots, own, i))
 			continue;
 		recs[k].index = (__u32)i;
 		port_counter(inst, slots, own, i, &recs[k].c);

@@ -50,6 +50,8 @@ struct pc_instance {
 	int droplog_budget_fd, droplog_on_fd;
 	int lock_fd;		/* flock on pin_dir while publishing, or -1 */
 	int ncpus;		/* possible CPUs, for per-CPU values */
+	int counters_lean;	/* counter_rows without port halves (set at
+				 * attach: PC_COUNTERS_CLASSES) */
 	void *skel;		/* struct portcullis_bpf *, owned, or NULL */
 	void *rows;		/* counter_rows and counter_carry mmapped */
 	void *carry;		/* (read-only) at the first read, or NULL */

@@ -174,6 +174,22 @@ uint32_t pc_spec_max_entries(const struct pc_map_spec *s)
 	return n > 0 ? (uint32_t)n : 1;
 }
 
+static int is_rows(const struct pc_map_spec *s)
+{
+	return s->fd_off == offsetof(struct pc_instance, counter_rows_fd);
+}
+
+/* Whether counter_rows fd holds lean rows (bpf/abi.h). */
+static int rows_lean(int fd)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	return !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	       info.value_size == PC_COUNTER_ROW_LEAN;
+}
+
 int pc_map_check(int fd, const struct pc_map_spec *s)
 {
 	struct bpf_map_info info;
@@ -182,6 +198,8 @@ int pc_map_check(int fd, const struct pc_map_spec *s)
 	memset(&info, 0, sizeof(info));
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return -errno;
+	if (is_rows(s) && info.value_size == PC_COUNTER_ROW_LEAN)
+		info.value_size = s->value_size;	/* the lean rows */
 	if (info.type != s->type || info.key_size != s->key_size ||
 	    info.value_size != s->value_size ||
 	    info.max_entries != pc_spec_max_entries(s) ||
@@ -197,7 +215,7 @@ static int create_inner(void)
 	return fd < 0 ? -errno : fd;
 }
 
-static int create_one(const struct pc_map_spec *s)
+static int create_one(const struct pc_map_spec *s, int lean)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = s->flags);
 	int inner = -1, fd, err;
@@ -211,7 +229,8 @@ static int create_one(const struct pc_map_spec *s)
 	}
 	/* kernel map names: 15 chars, [A-Za-z0-9_.] */
 	snprintf(name, sizeof(name), "pc_%s", s->pin);
-	fd = bpf_map_create(s->type, name, s->key_size, s->value_size,
+	fd = bpf_map_create(s->type, name, s->key_size,
+			    lean && is_rows(s) ? PC_COUNTER_ROW_LEAN : s->value_size,
 			    pc_spec_max_entries(s), &opts);
 	err = fd < 0 ? -errno : 0;
 	if (fd >= 0 && inner >= 0) {
@@ -233,7 +252,7 @@ int pc_maps_create(struct pc_instance *inst)
 	size_t i;
 
 	for (i = 0; i < pc_n_map_specs; i++) {
-		int fd = create_one(&pc_map_specs[i]);
+		int fd = create_one(&pc_map_specs[i], inst->counters_lean);
 
 		if (fd < 0)
 			return fd;
@@ -273,6 +292,8 @@ int pc_skel_open(struct pc_instance *inst, void **skel_out)
 		if (err)
 			goto fail;
 	}
+	/* the rows' layout, a constant to the verifier (bpf/abi.h) */
+	skel->rodata->pc_counters_lean = inst->counters_lean ? 1 : 0;
 	*skel_out = skel;
 	return 0;
 fail:
@@ -336,6 +357,7 @@ int pc_load_unattached(const struct pc_compiled *c, struct pc_instance **out)
 
 	if (!inst)
 		return -ENOMEM;
+	inst->counters_lean = c && c->settings.counters == PC_COUNTERS_CLASSES;
 	err = pc_maps_create(inst);
 	if (!err)
 		err = pc_skel_open(inst, &inst->skel);
@@ -415,6 +437,8 @@ int pc_open_dir(const char *pin_dir, const char *ifname,
 		}
 		*pc_spec_fd(inst, s) = fd;
 		err = pc_map_check(fd, s);
+		if (!err && is_rows(s))
+			inst->counters_lean = rows_lean(fd);
 	}
 	if (!err) {
 		inst->prog_fd = pc_get_pin(pin_dir, PC_PIN_PROG);

@@ -87,6 +87,9 @@ struct pc_policy {
 	uint32_t reply_timeout_s[2];
 	int replies_line, reply_timeout_line[2];
 	struct pc_guard_policy guard;	/* limits, scan blocking */
+	/* counters ports|classes: enum pc_counters, where set (0: absent) */
+	uint8_t counters;
+	int counters_line;
 };
 
 /* One word of a statement, as policy.c hands it to the parsers of

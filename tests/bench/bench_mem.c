@@ -16,8 +16,8 @@
  * Prints the tables and three TARGET lines:
  *   - at 64 possible CPUs, examples/web.policy: <= 100 MiB
  *   - the CPU-independent part, 1,000 prefixes: <= 16 MiB
- *   - at 256 possible CPUs with the lean setting: <= 64 MiB (portcullis
- *     has no lean setting yet: judged with the default layout)
+ *   - at 256 possible CPUs with the lean setting (`counters classes`,
+ *     web.policy): <= 64 MiB
  *
  * Usage: bench_mem   (from the top of the repository: reads examples/)
  */
@@ -125,9 +125,9 @@ static void target(const char *name, double got, double limit,
 int main(void)
 {
 	static const int cpus[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256 };
-	struct layout l[4];
-	int i, k, n = 4, ncpu = libbpf_num_possible_cpus();
-	char *text;
+	struct layout l[5];
+	int i, k, n = 5, ncpu = libbpf_num_possible_cpus();
+	char *text, *lean;
 
 	if (geteuid() != 0)
 		bench_die("needs root (CAP_BPF, CAP_NET_ADMIN)");
@@ -135,6 +135,13 @@ int main(void)
 	measure("base (3 rules)", BENCH_BASE_POLICY, ncpu, &l[0]);
 	text = read_file(WEB_POLICY);
 	measure("web.policy", text, ncpu, &l[1]);
+	/* the lean setting: the same policy with `counters classes` */
+	lean = malloc(strlen(text) + 32);
+	if (!lean)
+		bench_die("out of memory");
+	sprintf(lean, "%s\ncounters classes\n", text);
+	measure("web.policy, counters classes", lean, ncpu, &l[4]);
+	free(lean);
 	free(text);
 	text = bench_policy_prefixes(1000);
 	measure("1,000 prefixes", text, ncpu, &l[2]);
@@ -178,7 +185,7 @@ int main(void)
 			printf(" %.1f |", mib_at(&l[k], cpus[i]));
 		printf("\n");
 	}
-	printf("\nprefix_nodes is allocated whole (both generations, %u entries of %zu bytes); the policies use %u, %u, %u and %u entries of one generation's %u\n",
+	printf("\nprefix_nodes is allocated whole (both generations, %u entries of %zu bytes); the first four policies use %u, %u, %u and %u entries of one generation's %u\n",
 	       PC_PREFIX_NODE_ENTRIES, sizeof(struct pc_node), l[0].nodes,
 	       l[1].nodes, l[2].nodes, l[3].nodes, PC_PREFIX_NODES);
 	printf("\nmemory per interface = F + P x possible CPUs (README); P here is one counter row of %zu bytes (%u ports x 8 + %u slots and %u buckets x %zu) plus the per-CPU maps of limits and the drop log\n\n",
@@ -186,7 +193,7 @@ int main(void)
 	       PC_BUCKET_MAX, sizeof(struct pc_counter));
 	target("memory at 64 possible CPUs, web.policy", mib_at(&l[1], 64), 100, "");
 	target("memory independent of CPUs, 1,000 prefixes", l[2].fixed / MIB, 16, "");
-	target("memory at 256 possible CPUs, lean setting", mib_at(&l[1], 256), 64,
-	       "; no lean setting yet: the default layout");
+	target("memory at 256 possible CPUs, lean setting", mib_at(&l[4], 256), 64,
+	       "; web.policy with `counters classes`");
 	return 0;
 }

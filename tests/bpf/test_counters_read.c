@@ -315,6 +315,87 @@ static void test_program_wrap(void **state)
 	check_reads(f, "program wrap");
 }
 
+/* One allowed TCP/UDP frame through inst's program. */
+static void run_port(struct pc_instance *inst, int udp, unsigned port, size_t *len)
+{
+	struct pkt_ip4 ip = { .proto = udp ? 17 : 6 };
+	struct pkt p;
+	uint32_t action = 0;
+
+	pkt_addr4("192.0.2.1", ip.src);
+	pkt_addr4("192.0.2.2", ip.dst);
+	pkt_init(&p, 0x0800);
+	pkt_ipv4(&p, &ip);
+	if (udp)
+		pkt_udp(&p, 40000, (uint16_t)port);
+	else
+		pkt_tcp(&p, 40000, (uint16_t)port, 5, 0x02);
+	pkt_finish(&p);
+	assert_int_equal(tk_run(inst->prog_fd, p.b, p.len, &action), 0);
+	assert_int_equal(action, XDP_PASS);
+	*len = p.len;
+}
+
+/* The lean layout (`counters classes`): rows of slots and buckets only;
+ * a port a rule names alone has exact counts (its slot), the others count
+ * in their class only, and a CPU costs the slots, not 1 MiB of ports. */
+static void test_lean(void **state)
+{
+	struct pc_counter slots[PC_COUNTER_SLOTS];
+	struct pc_counter_slots keys;
+	struct pc_port_count *recs = NULL;
+	struct pc_instance *inst = NULL;
+	struct pc_compiled *c = NULL;
+	struct bpf_map_info info;
+	struct pc_policy pol;
+	__u32 ilen = sizeof(info);
+	size_t len = 0, ulen = 0, n = 0;
+	uint64_t per_cpu = 0;
+	int s22 = -1;
+
+	(void)state;
+	assert_int_equal(tk_policy("allow tcp 22\nallow udp 5000-5009\ncounters classes\n",
+				   &pol, &c), 0);
+	assert_int_equal(pc_load_unattached(c, &inst), 0);
+	assert_int_equal(inst->counters_lean, 1);
+	memset(&info, 0, sizeof(info));
+	assert_int_equal(bpf_obj_get_info_by_fd(inst->counter_rows_fd, &info, &ilen), 0);
+	assert_int_equal(info.value_size, PC_COUNTER_ROW_LEAN);
+	assert_int_equal(pc_map_memory_per_cpu(inst, &per_cpu), 0);
+	assert_true(per_cpu < 128 * 1024);	/* a row of slots, plus sketch */
+	for (int i = 0; i < 3; i++)
+		run_port(inst, 0, 22, &len);
+	for (int i = 0; i < 2; i++)
+		run_port(inst, 0, 23, &ulen);
+	run_port(inst, 1, 5001, &ulen);
+	run_port(inst, 1, 60000, &ulen);
+
+		assert_int_equal(pc_read_port_stats_sparse(inst, &recs, &n), 0);
+	assert_int_equal(n, 1);		/* only tcp/22 has a slot of its own */
+	assert_int_equal(recs[0].index, 22);
+	assert_int_equal(recs[0].c.packets[PC_OUT_PASS], 3);
+	assert_int_equal(recs[0].c.bytes[PC_OUT_PASS], 3 * len);
+	free(recs);
+	assert_int_equal(pc_read_slot_stats(inst, slots, &keys), 0);
+	for (unsigned s = PC_CLASS_SLOTS; s < PC_COUNTER_SLOTS; s++)
+		if (keys.slot[s].lo == 23 && keys.slot[s].hi == 23)
+			s22 = (int)s;
+	assert_true(s22 >= PC_CLASS_SLOTS);
+	assert_int_equal(slots[PC_PROTO_TCP * 3 + PC_CLASS_WELL_KNOWN].packets[PC_OUT_PASS], 2);
+	assert_int_equal(slots[PC_PROTO_UDP * 3 + PC_CLASS_DYNAMIC].packets[PC_OUT_PASS], 1);
+	/* udp 5000-5009: one rule's run, one slot within the class */
+	for (unsigned s = PC_CLASS_SLOTS; s < PC_COUNTER_SLOTS; s++)
+		if (keys.slot[s].lo == 65536 + 5000 + 1) {
+			assert_int_equal(keys.slot[s].hi, 65536 + 5009 + 1);
+			assert_int_equal(slots[s].packets[PC_OUT_PASS], 1);
+			assert_int_equal(pc_slot_class(&keys, s),
+					 PC_PROTO_UDP * 3 + PC_CLASS_REGISTERED);
+		}
+	pc_close(inst);
+	pc_compiled_free(c);
+	pc_policy_free(&pol);
+}
+
 static void test_all_zero(void **state)
 {
 	struct fixture *f = *state;
@@ -331,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_wrap_window),
 		cmocka_unit_test(test_program_wrap),
 		cmocka_unit_test(test_all_zero),
+		cmocka_unit_test(test_lean),
 	};
 
 	if (geteuid() != 0) {

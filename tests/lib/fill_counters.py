@@ -46,6 +46,7 @@ rows_fd = obj_get(os.path.join(pin_dir, "counter_rows"))
 slots_fd = obj_get(os.path.join(pin_dir, "counter_slots"))
 _, _, _, row_size, ncpu = map_info(rows_fd)
 row_size = (row_size + 7) // 8 * 8
+assert row_size >= 48 * SLOTS + 8 * N, "a lean row: no port halves to fill"
 key = ctypes.create_string_buffer(struct.pack("I", 0), 4)
 keys = ctypes.create_string_buffer(8 * SLOTS)
 bpf(BPF_MAP_LOOKUP_ELEM, struct.pack("IIQQ", slots_fd, 0, ctypes.addressof(key),
@@ -71,9 +72,9 @@ for c in range(ncpu):
             slot_pk[s][o] += pk[o]
             slot_by[s][o] += by[o]
         vals.extend(pk + by)
-    base = c * row_size
-    m[base:base + 8 * N] = halves.tobytes()
-    m[base + 8 * N:base + 8 * N + 48 * SLOTS] = vals.tobytes()
+    base = c * row_size	# slots first, the port halves last
+    m[base:base + 48 * SLOTS] = vals.tobytes()
+    m[base + row_size - 8 * N:base + row_size] = halves.tobytes()
 m.close()
 
 
