@@ -65,8 +65,8 @@
  *  8. Counting (per-CPU, every packet exactly once), in the row of
  *     counter_rows of the CPU (struct pc_counter_row): a TCP/UDP packet
  *     adds 1 to port[proto * 65536 + dport][dropped ? 1 : 0] (an audited
- *     packet passed: half 0) and its outcome and bytes to
- *     slot[entry.slot]; every other packet to bucket[bucket]. Slot =
+ *     packet passed: half 0) and its bytes (and, audited, 1 packet) to
+ *     slot[entry.slot_off / 48]; every other packet in bucket_stats[bucket]. Slot =
  *     outcome; bytes = the whole frame. A port half that wraps to 0 adds
  *     1 to counter_carry's port[index][half] (atomic).
  *  The program returns only XDP_PASS or XDP_DROP, never XDP_ABORTED.
@@ -200,7 +200,8 @@ struct pc_port_entry {
 	__u32 rule_id;		/* rule deciding e.verdict: 1-based, 0 = default */
 	__u8 verdict;		/* enum pc_verdict when no LPM entry matches */
 	__u8 limit;		/* limits: 1 + slot in limits, 0 none */
-	__u16 slot;		/* counter slot (pc_counter_row.slot) */
+	__u16 slot_off;		/* counter slot x sizeof(struct pc_counter):
+				 * its offset in pc_counter_row.slot */
 	__u32 root[2];		/* class_id's root slots, IPv4 and IPv6 */
 };
 
@@ -344,6 +345,9 @@ static inline __u32 pc_node_index(__u32 gen, __u32 node)
 
 /* A root slot (naming a node number) as the walk of generation gen
  * starts from: node n becomes entry n * 2 + gen; 0 and leaves stay. */
+/* The counter slot a port entry names (bpf/abi.h rule 8). */
+#define pc_entry_slot(e)	((e)->slot_off / sizeof(struct pc_counter))
+
 static inline __u32 pc_root_for_gen(__u32 root, __u32 gen)
 {
 	if (!root || (root & PC_SLOT_LEAF))
@@ -359,17 +363,18 @@ struct pc_counter {
 /* counter_rows: ARRAY, BPF_F_MMAPABLE, one entry (a row) per possible CPU
  * (max_entries = possible CPUs, set at creation); a CPU writes its own row
  * only (key bpf_get_smp_processor_id()), with plain adds. One look-up per
- * frame; the slot, the bucket and the port half are offsets in it.
+ * TCP/UDP frame; the slot and the port half are offsets in it.
  *  - port[proto * 65536 + port]: packets passed (audited included) and
  *    dropped, as 32 bits that wrap into counter_carry;
- *  - slot[s]: packets and bytes per outcome. Slots 0..PC_CLASS_SLOTS-1
+ *  - slot[s]: bytes per outcome and audited packets (the lean layout:
+ *    packets of every outcome too). Slots 0..PC_CLASS_SLOTS-1
  *    are (proto, range class), proto * 3 + class, for the ports no rule
  *    decides; the others each stand for a run of adjacent ports one rule
- *    decides within one range class (counter_slots says which);
- *  - bucket[b]: every frame not counted by port. */
+ *    decides within one range class (counter_slots says which).
+ * bucket_stats: PERCPU_ARRAY, PC_BUCKET_MAX: every frame not counted by
+ * port. */
 struct pc_counter_row {
 	struct pc_counter slot[PC_COUNTER_SLOTS];
-	struct pc_counter bucket[PC_BUCKET_MAX];
 	__u32 port[PC_PORT_STATS_ENTRIES][2];	/* last: the lean row ends before */
 };
 
@@ -380,8 +385,7 @@ enum pc_counters {
 	PC_COUNTERS_PORTS = 0,		/* default: port halves, slots, buckets */
 	PC_COUNTERS_CLASSES = 1,	/* slots and buckets only */
 };
-#define PC_COUNTER_ROW_LEAN \
-	((PC_COUNTER_SLOTS + PC_BUCKET_MAX) * sizeof(struct pc_counter))
+#define PC_COUNTER_ROW_LEAN	(PC_COUNTER_SLOTS * sizeof(struct pc_counter))
 
 /* counter_carry: ARRAY, BPF_F_MMAPABLE, one entry: the 2^32s the port
  * halves of every row wrapped, so a port's count is the sum over rows plus
@@ -636,6 +640,7 @@ struct pc_droplog_state {
 #define PC_PIN_COUNTER_ROWS	"counter_rows"
 #define PC_PIN_COUNTER_CARRY	"counter_carry"
 #define PC_PIN_COUNTER_SLOTS	"counter_slots"
+#define PC_PIN_BUCKET_STATS	"bucket_stats"
 #define PC_PIN_SYNC		"sync"
 #define PC_PIN_REPLY_FLOWS	"reply_flows"
 #define PC_PIN_REPLY_PORTS	"reply_ports"
@@ -664,6 +669,7 @@ _Static_assert(sizeof(struct pc_node_bucket) == 64, "pc_node_bucket layout");
 _Static_assert(sizeof(struct pc_node_guard) == 64, "pc_node_guard layout");
 _Static_assert(sizeof(struct pc_counter) == 48, "pc_counter layout");
 _Static_assert(PC_RANGE_CLASSES == PC_CLASS_MAX, "range classes");
+_Static_assert(PC_COUNTER_SLOTS * sizeof(struct pc_counter) <= 65536, "slot_off fits");
 _Static_assert((PC_COUNTER_SLOTS & (PC_COUNTER_SLOTS - 1)) == 0, "slots: a power of 2");
 _Static_assert(sizeof(struct pc_port_count) == 56, "pc_port_count layout");
 _Static_assert(sizeof(struct pc_reply_key) == 40, "pc_reply_key layout");

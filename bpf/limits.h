@@ -302,7 +302,9 @@ static __always_inline int source_blocked(const struct pc_addr *a, __u64 now)
 static __always_inline int guard_drop(struct xdp_md *ctx, __u32 bucket,
 				      __u64 bytes)
 {
-	count(bucket_counter(my_row(), bucket), PC_OUT_DROP, bytes);
+	struct pc_counter *cnt = bpf_map_lookup_elem(&bucket_stats, &bucket);
+
+	count(cnt, PC_OUT_DROP, bytes);
 	droplog_drop(ctx, bucket, bytes);	/* a bucket's number is its reason */
 	return XDP_DROP;
 }
@@ -360,6 +362,7 @@ static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
 	/* a reply to one of the host's own flows passes as on the unguarded
 	 * path (bpf/replies.h), and is no sign of a scan */
 	if (base == PC_DENY) {
+		__u32 r = PC_BUCKET_REPLIES;
 		int reply = 0;
 
 		if (ip)
@@ -367,8 +370,9 @@ static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
 		else if (ip6)
 			reply = reply_v6(ip6, c.pos, c.end, sidx, gen);
 		if (reply) {
-			count(bucket_counter(my_row(), PC_BUCKET_REPLIES),
-			      PC_OUT_PASS, bytes);
+			struct pc_counter *cnt = bpf_map_lookup_elem(&bucket_stats, &r);
+
+			count(cnt, PC_OUT_PASS, bytes);
 			return XDP_PASS;
 		}
 	}

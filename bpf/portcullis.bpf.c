@@ -5,15 +5,16 @@
  * IPv4 / IPv6 (extension headers walked, bounded), TCP / UDP / ICMP; decide
  * from the live generation of the policy maps with one port-table look-up and
  * at most one source-prefix trie walk; count every frame exactly once, per CPU, in
- * the CPU's row of counter_rows (per port, slot or bucket).
+ * the CPU's row of counter_rows (TCP/UDP) or bucket_stats (the rest).
  *
  * Returns only XDP_PASS or XDP_DROP. Never reads past data_end.
  *
  * Hot-path notes (this program is benchmarked against xdp-filter):
- *  - control is a global (one direct load); settings, ports and
- *    counter_rows are arrays, whose look-ups the verifier inlines into a
- *    few instructions (bpf_get_smp_processor_id too); an allowed TCP/UDP
- *    frame costs the load, two look-ups and four adds;
+ *  - control is a global (one direct load); settings, ports,
+ *    counter_rows and bucket_stats are (per-CPU) arrays, whose look-ups
+ *    the verifier inlines into a few instructions (and
+ *    bpf_get_smp_processor_id); an allowed TCP/UDP frame costs the load,
+ *    two look-ups and two adds;
  *  - settings is read only for non-port verdicts: a port entry's verdict
  *    byte already says whether mode audit passes its deny;
  *  - the IPv4 and IPv6 paths each decide on their own, so the verifier
@@ -88,6 +89,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pc_counter_row);
 } counter_rows SEC(".maps");
+
+/* Counters for everything not classified by port. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PC_BUCKET_MAX);
+	__type(key, __u32);
+	__type(value, struct pc_counter);
+} bucket_stats SEC(".maps");
 
 /* The lean counter layout (bpf/abi.h): set by the loader before load; the
  * verifier sees a constant and drops the per-port adds. */
@@ -413,10 +422,9 @@ static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
 
 /* Verdict of a TCP/UDP packet: one port look-up, at most one trie walk.
  * saddr: the source address in the packet, already bounds-checked.
- * *slot: the entry's counter slot. After a walk the entry is looked up
- * again for it (a few instructions) rather than carried through the walk:
- * one value holding slot and verdict made the verifier track the walk's
- * constant verdicts precisely, and its paths no longer pruned. */
+ * *slot: the entry's counter slot (its offset), kept apart from the verdict: one value
+ * holding slot and verdict made the verifier track the walk's constant
+ * verdicts precisely, and its paths no longer pruned. */
 static __always_inline __u8 port_verdict(__u32 gen, __u32 sidx,
 					 const void *saddr, int is_v6,
 					 __u32 *slot)
@@ -428,10 +436,9 @@ static __always_inline __u8 port_verdict(__u32 gen, __u32 sidx,
 	*slot = 0;
 	if (!e)
 		return PC_DENY;
-	if (!e->class_id) {
-		*slot = e->slot;
+	*slot = e->slot_off;
+	if (!e->class_id)
 		return e->verdict;
-	}
 	/* what the walk needs of the entry, read now: the entry pointer and
 	 * gen are then dead, and the walk's values fit in registers */
 	root = pc_root_for_gen(e->root[is_v6], gen);
@@ -442,9 +449,6 @@ static __always_inline __u8 port_verdict(__u32 gen, __u32 sidx,
 	else	/* iphdr is 4-byte aligned in the packet: one load */
 		v = source_verdict((__u64)bpf_ntohl(*(const __u32 *)saddr) << 32, 0, 0,
 				   root, miss);
-	e = port_entry(gen, sidx);
-	if (e)
-		*slot = e->slot;
 	return v;
 }
 
@@ -467,12 +471,6 @@ static __always_inline struct pc_counter_row *my_row(void)
 	return bpf_map_lookup_elem(&counter_rows, &cpu);
 }
 
-/* Bucket b of this CPU's row. */
-static __always_inline struct pc_counter *bucket_counter(struct pc_counter_row *row,
-							 __u32 b)
-{
-	return row && b < PC_BUCKET_MAX ? &row->bucket[b] : (void *)0;
-}
 
 /* A row's port half wrapped: one more 2^32 in the shared carry. */
 static __attribute__((noinline)) void carry_port(__u32 i)
@@ -484,25 +482,38 @@ static __attribute__((noinline)) void carry_port(__u32 i)
 		__sync_fetch_and_add(&c->port[0][0] + (i & (2 * PC_PORT_STATS_ENTRIES - 1)), 1);
 }
 
-/* A TCP/UDP frame: its port's passed (audited included) or dropped half,
- * and its slot's packets and bytes of the outcome (constant per call). */
+/* A TCP/UDP frame (outcome: a constant per call). Default layout: its
+ * port's passed (audited included) or dropped half, and its slot's bytes
+ * of the outcome (and packets only when audited): two adds, as one
+ * per-port counter of packets and bytes took. Lean: the slot's packets
+ * and bytes. */
 static __always_inline void count_port(struct pc_counter_row *row, __u32 sidx,
-				       __u32 slot, __u32 outcome, __u64 bytes)
+				       __u32 slot_off, __u32 outcome, __u64 bytes)
 {
 	__u32 half = outcome == PC_OUT_DROP;
+	struct pc_counter *s;
 	__u32 *p, v;
 
 	if (!row)
 		return;
-	if (!pc_counters_lean) {
-		sidx &= PC_PORT_STATS_ENTRIES - 1;
-		p = &row->port[sidx][half];
-		v = *p + 1;
-		*p = v;
-		if (__builtin_expect(!v, 0))
-			carry_port(sidx * 2 + half);
+	if (__builtin_expect(pc_counters_lean, 0)) {
+		/* a lean row ends after the slots: an offset in range */
+		if (slot_off > (PC_COUNTER_SLOTS - 1) * sizeof(struct pc_counter))
+			slot_off = 0;
+		count((void *)row + (slot_off & 0xffff), outcome, bytes);
+		return;
 	}
-	count(&row->slot[slot & (PC_COUNTER_SLOTS - 1)], outcome, bytes);
+	/* slot_off is at most 65535: inside the row, no mask needed */
+	s = (void *)row + (slot_off & 0xffff);
+	sidx &= PC_PORT_STATS_ENTRIES - 1;
+	p = &row->port[sidx][half];
+	v = *p;
+	*p = v + 1;
+	if (__builtin_expect(v == 0xffffffff, 0))
+		carry_port(sidx * 2 + half);
+	if (outcome == PC_OUT_AUDIT)
+		s->packets[PC_OUT_AUDIT] += 1;
+	s->bytes[outcome] += bytes;
 }
 
 #include "bpf/limits.h"
@@ -520,6 +531,7 @@ int portcullis_xdp(struct xdp_md *ctx)
 	__u64 bytes = bpf_xdp_get_buff_len(ctx);	/* every buffer */
 	const struct pc_settings *s;
 	struct pc_counter_row *row;
+	struct pc_counter *cnt;
 	struct ipv6hdr *ip6;
 	struct iphdr *ip;
 	__be16 eth_proto;
@@ -601,7 +613,7 @@ bucket:
 		break;
 	}
 bucket_count:
-	row = my_row();
+	cnt = bpf_map_lookup_elem(&bucket_stats, &idx);
 	goto out;
 
 reply:
@@ -611,7 +623,9 @@ reply:
 	goto bucket_count;
 
 port:
-	/* The row look-up comes before the verdict branch on purpose. Each
+	/* The row look-up comes before the verdict branch on purpose: clang
+	 * must not share one call site between counter_rows and bucket_stats
+	 * (tail merging), or the verifier cannot inline either look-up. Each
 	 * outcome takes a path of its own with constant counter offsets:
 	 * fewer instructions than one exit with a variable outcome, on the
 	 * path every TCP/UDP frame takes. */
@@ -632,7 +646,7 @@ port:
 	return guard_frame(ctx, verdict, idx, slot, bytes);	/* limits.h */
 
 out:
-	count(bucket_counter(row, idx), outcome, bytes);
+	count(cnt, outcome, bytes);
 	if (outcome != PC_OUT_DROP)
 		return XDP_PASS;
 	droplog_drop(ctx, idx, bytes);	/* a bucket's number is its reason */

@@ -128,15 +128,20 @@ int pc_slot_class(const struct pc_counter_slots *keys, unsigned slot)
 
 int pc_read_bucket_stats(struct pc_instance *inst, struct pc_counter *out)
 {
-	int err = rows_map(inst);
+	struct pc_counter *vals = calloc(inst->ncpus, sizeof(*vals));
+	int err = vals ? 0 : -ENOMEM;
 
-	if (err)
-		return err;
-	memset(out, 0, PC_BUCKET_MAX * sizeof(*out));
-	for (int c = 0; c < inst->ncpus; c++)
-		for (unsigned b = 0; b < PC_BUCKET_MAX; b++)
-			add_counter(&out[b], &row_of(inst, c)->bucket[b]);
-	return 0;
+	for (__u32 k = 0; !err && k < PC_BUCKET_MAX; k++) {
+		if (bpf_map_lookup_elem(inst->bucket_stats_fd, &k, vals)) {
+			err = -errno;
+			break;
+		}
+		memset(&out[k], 0, sizeof(out[k]));
+		for (int c = 0; c < inst->ncpus; c++)
+			add_counter(&out[k], &vals[c]);
+	}
+	free(vals);
+	return err;
 }
 
 /* Every port half's total into inst->port_last (never lower than the
@@ -307,7 +312,7 @@ int pc_map_memory(struct pc_instance *inst, uint64_t *bytes)
 
 int pc_counter_memory(struct pc_instance *inst, uint64_t *bytes)
 {
-	uint64_t a, b, c;
+	uint64_t a, b, c, d;
 	int err = fd_memlock(inst->counter_rows_fd, &a);
 
 	if (!err)
@@ -315,7 +320,9 @@ int pc_counter_memory(struct pc_instance *inst, uint64_t *bytes)
 	if (!err)
 		err = fd_memlock(inst->counter_slots_fd, &c);
 	if (!err)
-		*bytes = a + b + c;
+		err = fd_memlock(inst->bucket_stats_fd, &d);
+	if (!err)
+		*bytes = a + b + c + d;
 	return err;
 }
 

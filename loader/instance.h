@@ -42,6 +42,7 @@ struct pc_instance {
 				 * which is on the interface (prog_fd) */
 	int control_fd, settings_fd, ports_fd, prefix_nodes_fd;
 	int counter_rows_fd, counter_carry_fd, counter_slots_fd, sync_fd;
+	int bucket_stats_fd;
 	int reply_flows_fd, reply_ports_fd;	/* bpf/replies.h */
 	int egress_link_fd;	/* the tcx egress link, or -1 (loader/replies.c) */
 	/* limits.c: rate limits and blocks (bpf/abi.h, limits section) */

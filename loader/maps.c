@@ -55,6 +55,8 @@ const struct pc_map_spec pc_map_specs[] = {
 	     sizeof(struct pc_counter_carry), 1, BPF_F_MMAPABLE, counter_carry_fd),
 	SPEC(PC_PIN_COUNTER_SLOTS, BPF_MAP_TYPE_ARRAY, 4,
 	     sizeof(struct pc_counter_slots), 1, 0, counter_slots_fd),
+	SPEC(PC_PIN_BUCKET_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+	     sizeof(struct pc_counter), PC_BUCKET_MAX, 0, bucket_stats_fd),
 	/* replies to the host's own flows, written by egress */
 	SPEC(PC_PIN_REPLY_FLOWS, BPF_MAP_TYPE_LRU_HASH,
 	     sizeof(struct pc_reply_key), 4, PC_REPLY_FLOWS, 0, reply_flows_fd),

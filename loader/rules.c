@@ -37,7 +37,7 @@ static int add_run_slots(struct pc_instance *inst, struct pc_rule_counts *rc,
 		if (!lo || lo == keys->slot[s].hi || lo > PC_NUM_PROTOS * PC_NUM_PORTS)
 			continue;	/* free, or one port's (in its counts) */
 		e = &ports[lo - 1];
-		if (e->slot != s)
+		if (pc_entry_slot(e) != s)
 			continue;	/* a run of an earlier policy */
 		if (e->class_id)
 			to = &rc->by_source;

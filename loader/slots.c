@@ -75,7 +75,7 @@ int pc_slots_publish(struct pc_instance *inst, struct pc_port_entry *half)
 			s = run_slot(k, by_lo, i, j - 1, &next, &changed);
 		}
 		for (; i < j; i++)
-			half[i].slot = s ? s : cls;
+			half[i].slot_off = (__u16)((s ? s : cls) * sizeof(struct pc_counter));
 	}
 	/* before the ports that use them: a reader always knows a slot */
 	if (changed && bpf_map_update_elem(inst->counter_slots_fd, &zero, k, BPF_ANY))

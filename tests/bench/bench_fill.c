@@ -11,8 +11,8 @@
 #include <sys/mman.h>
 #include "tests/bench/benchlib.h"
 
-/* Every row (one per CPU) through the map's mmap: every port half, every
- * slot and every bucket. */
+/* Every row (one per CPU) through the map's mmap: every port half and
+ * every slot. */
 static void fill(struct pc_instance *inst)
 {
 	size_t len = (size_t)inst->ncpus * sizeof(struct pc_counter_row);
@@ -33,13 +33,26 @@ static void fill(struct pc_instance *inst)
 				r->slot[s].packets[o] = 1 + (s * 7 + c + o) % 1000;
 				r->slot[s].bytes[o] = 64 * (1 + (s + c * 3 + o) % 1000);
 			}
-		for (int b = 0; b < PC_BUCKET_MAX; b++)
-			for (int o = 0; o < PC_OUT_MAX; o++) {
-				r->bucket[b].packets[o] = 1 + (b * 7 + c + o) % 1000;
-				r->bucket[b].bytes[o] = 64 * (1 + (b + c * 3 + o) % 1000);
-			}
 	}
 	munmap(rows, len);
+}
+
+static void fill_buckets(int fd, int ncpus)
+{
+	struct pc_counter *vals = calloc((size_t)ncpus, sizeof(*vals));
+
+	if (!vals)
+		bench_die("out of memory");
+	for (__u32 b = 0; b < PC_BUCKET_MAX; b++) {
+		for (int c = 0; c < ncpus; c++)
+			for (int o = 0; o < PC_OUT_MAX; o++) {
+				vals[c].packets[o] = 1 + (b * 7 + c + o) % 1000;
+				vals[c].bytes[o] = 64 * (1 + (b + c * 3 + o) % 1000);
+			}
+		if (bpf_map_update_elem(fd, &b, vals, BPF_ANY))
+			bench_die("fill buckets: %s", strerror(errno));
+	}
+	free(vals);
 }
 
 int main(int argc, char **argv)
@@ -56,6 +69,7 @@ int main(int argc, char **argv)
 	if (err)
 		bench_die("open %s: %s", argv[1], strerror(-err));
 	fill(inst);
+	fill_buckets(inst->bucket_stats_fd, inst->ncpus);
 	pc_close(inst);
 	return 0;
 }

@@ -953,7 +953,7 @@ static void sweep_corrupt_maps(struct env *e)
 
 	memset(&bad, 0, sizeof(bad));
 	bad.verdict = 0x7f;
-	bad.slot = pe9999.slot;	/* counted where the checker expects it */
+	bad.slot_off = pe9999.slot_off;	/* counted where the checker expects it */
 	must_write(e, e->inst->ports_fd, i9999, &bad);
 	corrupt_one(e, "port entry verdict 0x7f, no source class: dropped", &tcp9999,
 		    DROP, TCP(9999), S_DROP);

@@ -260,8 +260,8 @@ static void test_publish_versions_and_halves(void **state)
 		/* publish adds each entry's counter slot (loader/slots.c) */
 		for (int p = 0; p < PC_NUM_PROTOS; p++)
 			for (int q = 0; q < PC_NUM_PORTS; q++) {
-				assert_true(live->ports[p][q].slot < PC_COUNTER_SLOTS);
-				live->ports[p][q].slot = 0;
+				assert_true(pc_entry_slot(&live->ports[p][q]) < PC_COUNTER_SLOTS);
+				live->ports[p][q].slot_off = 0;
 			}
 		assert_memory_equal(live->ports, c2->ports, sizeof(c2->ports));
 		assert_int_equal(live->n_prefixes, 1);
@@ -515,8 +515,8 @@ static void test_publish_latency(void **state)
 
 		assert_int_equal(pc_lookup(inst, PC_PROTO_TCP, 443, AF_INET, a, &pe, &v, &hit), 0);
 		assert_int_equal(pc_read_slot_stats(inst, slots, NULL), 0);
-		assert_int_equal(slots[pe.slot].bytes[PC_OUT_PASS], 64);
-		assert_int_equal(slots[pe.slot].bytes[PC_OUT_DROP], 64);
+		assert_int_equal(slots[pc_entry_slot(&pe)].bytes[PC_OUT_PASS], 64);
+		assert_int_equal(slots[pc_entry_slot(&pe)].bytes[PC_OUT_DROP], 64);
 	}
 
 	printf("publish 65,536-port policy: %.1f ms (best of 3); 100,000 "
@@ -544,6 +544,7 @@ static void pin_instance(struct pc_instance *inst, const char *dir)
 		{ inst->counter_rows_fd, PC_PIN_COUNTER_ROWS },
 		{ inst->counter_carry_fd, PC_PIN_COUNTER_CARRY },
 		{ inst->counter_slots_fd, PC_PIN_COUNTER_SLOTS },
+		{ inst->bucket_stats_fd, PC_PIN_BUCKET_STATS },
 		{ inst->sync_fd, PC_PIN_SYNC },
 		{ inst->reply_flows_fd, PC_PIN_REPLY_FLOWS },
 		{ inst->reply_ports_fd, PC_PIN_REPLY_PORTS },

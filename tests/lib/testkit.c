@@ -98,7 +98,7 @@ static int read_slot_of(struct pc_instance *inst, uint16_t *slot_of)
 	int err = e ? pc_read_live_ports(inst, e) : -ENOMEM;
 
 	for (uint32_t i = 0; !err && i < PC_PORT_STATS_ENTRIES; i++)
-		slot_of[i] = e[i].slot;
+		slot_of[i] = (uint16_t)pc_entry_slot(&e[i]);
 	free(e);
 	return err;
 }
@@ -136,13 +136,19 @@ void tk_counters_add(struct tk_counters *c, const struct ref_result *r)
 	if (r->in_ports) {
 		c->ports[r->index].packets[r->outcome == PC_OUT_DROP ? PC_OUT_DROP
 								     : PC_OUT_PASS]++;
+		/* a slot: bytes, and audited packets (bpf/abi.h rule 8) */
 		e = &c->slots[c->slot_of[r->index] % PC_COUNTER_SLOTS];
-	} else {
-		e = &c->buckets[r->index];
+		e->bytes[r->outcome] += r->bytes;
+		if (r->outcome == PC_OUT_AUDIT)
+			e->packets[PC_OUT_AUDIT]++;
+		return;
 	}
+	e = &c->buckets[r->index];
 	e->packets[r->outcome]++;
 	e->bytes[r->outcome] += r->bytes;
 }
+
+static int read_slot(struct pc_instance *inst, unsigned s, struct pc_counter *out);
 
 int tk_read_entry(struct pc_instance *inst, int in_ports, uint32_t index,
 		  struct pc_counter *out)
@@ -153,12 +159,12 @@ int tk_read_entry(struct pc_instance *inst, int in_ports, uint32_t index,
 
 	memset(out, 0, sizeof(*out));
 	if (!in_ports) {
-		err = pc_read_bucket_stats(inst, b);	/* maps the rows too */
+		err = pc_read_bucket_stats(inst, b);
 		if (!err && index < PC_BUCKET_MAX)
 			*out = b[index];
 		return err;
 	}
-	err = pc_read_bucket_stats(inst, b);
+	err = read_slot(inst, 0, &b[0]);	/* maps the rows */
 	if (err)
 		return err;
 	cy = inst->carry;
