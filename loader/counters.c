@@ -294,6 +294,42 @@ static int fd_memlock(int fd, uint64_t *bytes)
 	return err;
 }
 
+/* The maps the XDP program holds that are none of the instance's (libbpf's
+ * .rodata of pc_counters_lean): their memlock, added to *sum. */
+static void prog_own_maps(struct pc_instance *inst, uint64_t *sum)
+{
+	__u32 ids[64], spec_ids[64], n, len;
+	struct bpf_prog_info info;
+	size_t i, k;
+
+	if (inst->prog_fd < 0 || pc_n_map_specs > 64)
+		return;
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = 64;
+	info.map_ids = (__u64)(unsigned long)ids;
+	len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(inst->prog_fd, &info, &len))
+		return;
+	n = info.nr_map_ids < 64 ? info.nr_map_ids : 64;
+	for (k = 0; k < pc_n_map_specs; k++)
+		spec_ids[k] = pc_obj_id(*pc_spec_fd(inst, &pc_map_specs[k]));
+	for (i = 0; i < n; i++) {
+		uint64_t b = 0;
+		int fd;
+
+		for (k = 0; k < pc_n_map_specs && spec_ids[k] != ids[i]; k++)
+			;
+		if (k < pc_n_map_specs)
+			continue;
+		fd = bpf_map_get_fd_by_id(ids[i]);
+		if (fd < 0)
+			continue;
+		if (!fd_memlock(fd, &b))
+			*sum += b;
+		close(fd);
+	}
+}
+
 int pc_map_memory(struct pc_instance *inst, uint64_t *bytes)
 {
 	uint64_t sum = 0, b;
@@ -306,6 +342,7 @@ int pc_map_memory(struct pc_instance *inst, uint64_t *bytes)
 			return err;
 		sum += b;
 	}
+	prog_own_maps(inst, &sum);
 	*bytes = sum;
 	return 0;
 }

@@ -188,9 +188,9 @@ int main(void)
 	printf("\nprefix_nodes is allocated whole (both generations, %u entries of %zu bytes); the first four policies use %u, %u, %u and %u entries of one generation's %u\n",
 	       PC_PREFIX_NODE_ENTRIES, sizeof(struct pc_node), l[0].nodes,
 	       l[1].nodes, l[2].nodes, l[3].nodes, PC_PREFIX_NODES);
-	printf("\nmemory per interface = F + P x possible CPUs (README); P here is one counter row of %zu bytes (%u ports x 8 + %u slots and %u buckets x %zu) plus the per-CPU maps of limits and the drop log\n\n",
+	printf("\nmemory per interface = F + P x possible CPUs (README); P here is one counter row of %zu bytes (%u ports x 8 + %u slots x %zu; `counters classes`: the slots only) plus the per-CPU maps of the buckets, limits and the drop log\n\n",
 	       sizeof(struct pc_counter_row), PC_PORT_STATS_ENTRIES, PC_COUNTER_SLOTS,
-	       PC_BUCKET_MAX, sizeof(struct pc_counter));
+	       sizeof(struct pc_counter));
 	target("memory at 64 possible CPUs, web.policy", mib_at(&l[1], 64), 100, "");
 	target("memory independent of CPUs, 1,000 prefixes", l[2].fixed / MIB, 16, "");
 	target("memory at 256 possible CPUs, lean setting", mib_at(&l[4], 256), 64,
