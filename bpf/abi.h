@@ -63,10 +63,13 @@
  *     entries as PC_DENY_AUDIT (step 6); for ICMP, OTHER and FRAGMENT the
  *     program reads settings[gen].mode == PC_MODE_AUDIT. MALFORMED is
  *     always dropped and counted as PC_OUT_DROP.
- *  8. Counting (per-CPU, every packet exactly once): TCP/UDP packets in
- *     port_stats[proto * 65536 + dport]; every other packet in
- *     bucket_stats[bucket]. Slot = outcome; bytes = data_end - data.
- *     Range classes are derived in user space by summing port_stats.
+ *  8. Counting (per-CPU, every packet exactly once), in the row of
+ *     counter_rows of the CPU (struct pc_counter_row): a TCP/UDP packet
+ *     adds 1 to port[proto * 65536 + dport][dropped ? 1 : 0] (an audited
+ *     packet passed: half 0) and its bytes (and, audited, 1 packet) to
+ *     slot[entry.slot_off / 48]; every other packet in bucket_stats[bucket]. Slot =
+ *     outcome; bytes = the whole frame. A port half that wraps to 0 adds
+ *     1 to counter_carry's port[index][half] (atomic).
  *  The program returns only XDP_PASS or XDP_DROP, never XDP_ABORTED.
  */
 #ifndef PORTCULLIS_ABI_H
@@ -82,6 +85,9 @@
 #define PC_NUM_GENS		2	/* two halves of every policy map */
 #define PC_PORTS_ENTRIES	(PC_NUM_GENS * PC_NUM_PROTOS * PC_NUM_PORTS)
 #define PC_PORT_STATS_ENTRIES	(PC_NUM_PROTOS * PC_NUM_PORTS)
+#define PC_COUNTER_SLOTS	1024	/* slots of a counter row (power of 2) */
+#define PC_RANGE_CLASSES	3	/* well-known, registered, dynamic */
+#define PC_CLASS_SLOTS		(PC_NUM_PROTOS * PC_RANGE_CLASSES)
 #define PC_NODE_SLOTS		16	/* slots in one prefix_nodes entry */
 #define PC_TRIE_MIN_BITS	4	/* ... of any node not at the last bits */
 #define PC_TRIE_MAX_BITS	16	/* ... of the widest node */
@@ -152,6 +158,13 @@ enum pc_range_class {
 	PC_CLASS_MAX = 3,
 };
 
+/* The range class of a port (the counter slots are kept per class). */
+static inline __u32 pc_port_range_class(__u32 port)
+{
+	return port <= 1023 ? PC_CLASS_WELL_KNOWN :
+	       port <= 49151 ? PC_CLASS_REGISTERED : PC_CLASS_DYNAMIC;
+}
+
 /* ---- maps ---- */
 
 /* control: ARRAY, 1 entry. Which half of the policy maps is live. */
@@ -173,7 +186,9 @@ struct pc_settings {
 	__u8 replies_verdict;	/* enum pc_verdict: PC_ALLOW lets replies to
 				 * the host's own flows pass (section
 				 * "replies" below) */
-	__u8 pad[2];
+	__u8 counters;		/* enum pc_counters: the layout the policy
+				 * asks for (the instance's is set at attach) */
+	__u8 pad;
 	__u64 version;		/* 1 for the first policy, +1 per successful apply */
 	__u64 applied_unix_ns;	/* CLOCK_REALTIME when published */
 	__u64 policy_hash;	/* FNV-1a 64 of the policy file's bytes */
@@ -190,7 +205,8 @@ struct pc_port_entry {
 	__u32 rule_id;		/* rule deciding e.verdict: 1-based, 0 = default */
 	__u8 verdict;		/* enum pc_verdict when no LPM entry matches */
 	__u8 limit;		/* limits: 1 + slot in limits, 0 none */
-	__u8 pad[2];
+	__u16 slot_off;		/* counter slot x sizeof(struct pc_counter):
+				 * its offset in pc_counter_row.slot */
 	__u32 root[2];		/* class_id's root slots, IPv4 and IPv6 */
 };
 
@@ -346,6 +362,9 @@ static inline __u32 pc_leaf_rule(__u32 slot)
 	return slot & PC_MAX_PREFIX_RULE;
 }
 
+/* The counter slot a port entry names (bpf/abi.h rule 8). */
+#define pc_entry_slot(e)	((e)->slot_off / sizeof(struct pc_counter))
+
 /* The table entry a root slot starts from (PC_ROOT_LARGE cleared); 0
  * and leaves stay. */
 static inline __u32 pc_root_entry(__u32 root)
@@ -355,16 +374,58 @@ static inline __u32 pc_root_entry(__u32 root)
 	return root & ~PC_ROOT_LARGE;
 }
 
-/* port_stats: PERCPU_ARRAY, PC_PORT_STATS_ENTRIES, index proto*65536+port.
- * bucket_stats: PERCPU_ARRAY, PC_BUCKET_MAX entries. */
 struct pc_counter {
 	__u64 packets[PC_OUT_MAX];	/* indexed by enum pc_outcome */
 	__u64 bytes[PC_OUT_MAX];
 };
 
-/* One port_stats entry summed over CPUs, as bpf/counters_iter.bpf.c writes
- * it (one record per non-zero entry, in index order) and as
- * pc_read_port_stats_sparse() returns it. index = proto * 65536 + port. */
+/* counter_rows: ARRAY, BPF_F_MMAPABLE, one entry (a row) per possible CPU
+ * (max_entries = possible CPUs, set at creation); a CPU writes its own row
+ * only (key bpf_get_smp_processor_id()), with plain adds. One look-up per
+ * TCP/UDP frame; the slot and the port half are offsets in it.
+ *  - port[proto * 65536 + port]: packets passed (audited included) and
+ *    dropped, as 32 bits that wrap into counter_carry;
+ *  - slot[s]: bytes per outcome and audited packets (the lean layout:
+ *    packets of every outcome too). Slots 0..PC_CLASS_SLOTS-1
+ *    are (proto, range class), proto * 3 + class, for the ports no rule
+ *    decides; the others each stand for a run of adjacent ports one rule
+ *    decides within one range class (counter_slots says which).
+ * bucket_stats: PERCPU_ARRAY, PC_BUCKET_MAX: every frame not counted by
+ * port. */
+struct pc_counter_row {
+	struct pc_counter slot[PC_COUNTER_SLOTS];
+	__u32 port[PC_PORT_STATS_ENTRIES][2];	/* last: the lean row ends before */
+};
+
+/* The lean layout (policy statement `counters classes`, chosen at attach):
+ * rows end before port[] (PC_COUNTER_ROW_LEAN bytes), and the program,
+ * told by its read-only pc_counters_lean, never counts per port. */
+enum pc_counters {
+	PC_COUNTERS_PORTS = 0,		/* default: port halves, slots, buckets */
+	PC_COUNTERS_CLASSES = 1,	/* slots and buckets only */
+};
+#define PC_COUNTER_ROW_LEAN	(PC_COUNTER_SLOTS * sizeof(struct pc_counter))
+
+/* counter_carry: ARRAY, BPF_F_MMAPABLE, one entry: the 2^32s the port
+ * halves of every row wrapped, so a port's count is the sum over rows plus
+ * carry << 32. Written with an atomic add after the row's half wrapped. */
+struct pc_counter_carry {
+	__u32 port[PC_PORT_STATS_ENTRIES][2];
+};
+
+/* counter_slots: ARRAY, one entry, user space only: which ports a slot
+ * past the class slots stands for (lo, hi: index + 1, 0 = free). Kept
+ * across applies so that a run keeps its slot (and its bytes). */
+struct pc_slot_key {
+	__u32 lo, hi;
+};
+struct pc_counter_slots {
+	struct pc_slot_key slot[PC_COUNTER_SLOTS];
+};
+
+/* One port's counts summed over CPUs (one record per port with traffic,
+ * in index order), as pc_read_port_stats_sparse() returns it. index =
+ * proto * 65536 + port. */
 struct pc_port_count {
 	__u32 index;
 	__u32 pad;
@@ -603,7 +664,9 @@ struct pc_droplog_state {
 #define PC_PIN_PORTS		"ports"
 #define PC_PIN_PREFIX_NODES	"prefix_nodes"
 #define PC_PIN_PREFIX_LARGE	"prefix_large"
-#define PC_PIN_PORT_STATS	"port_stats"
+#define PC_PIN_COUNTER_ROWS	"counter_rows"
+#define PC_PIN_COUNTER_CARRY	"counter_carry"
+#define PC_PIN_COUNTER_SLOTS	"counter_slots"
 #define PC_PIN_BUCKET_STATS	"bucket_stats"
 #define PC_PIN_SYNC		"sync"
 #define PC_PIN_REPLY_FLOWS	"reply_flows"
@@ -634,6 +697,9 @@ _Static_assert(PC_PREFIX_SMALL_NODES * 64 % 4096 == 0, "small tables are whole p
 _Static_assert(sizeof(struct pc_node_bucket) == 64, "pc_node_bucket layout");
 _Static_assert(sizeof(struct pc_node_guard) == 64, "pc_node_guard layout");
 _Static_assert(sizeof(struct pc_counter) == 48, "pc_counter layout");
+_Static_assert(PC_RANGE_CLASSES == PC_CLASS_MAX, "range classes");
+_Static_assert(PC_COUNTER_SLOTS * sizeof(struct pc_counter) <= 65536, "slot_off fits");
+_Static_assert((PC_COUNTER_SLOTS & (PC_COUNTER_SLOTS - 1)) == 0, "slots: a power of 2");
 _Static_assert(sizeof(struct pc_port_count) == 56, "pc_port_count layout");
 _Static_assert(sizeof(struct pc_reply_key) == 40, "pc_reply_key layout");
 _Static_assert(sizeof(struct pc_limit) == 48, "pc_limit layout");

@@ -312,10 +312,9 @@ static __always_inline int guard_drop(struct xdp_md *ctx, __u32 bucket,
 /* A TCP/UDP frame whose verdict byte has PC_VERDICT_GUARD: the headers are
  * parsed again here (a few ns) rather than kept live through the common
  * path. gen is read again: a flip in between only means the limit of the
- * new policy applies. cnt: its port_stats entry, sidx its index. */
+ * new policy applies. sidx: its port's index, slot its counter slot. */
 static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
-				       __u32 sidx, struct pc_counter *cnt,
-				       __u64 bytes)
+				       __u32 sidx, __u32 slot, __u64 bytes)
 {
 	struct cursor c = { .pos = (void *)(long)ctx->data,
 			    .end = (void *)(long)ctx->data_end };
@@ -353,11 +352,11 @@ static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
 		    !limit_pass(e->limit - 1, &a, c.pos, c.end, cl == CL_TCP) &&
 		    !never_block(&a))
 			return guard_drop(ctx, PC_BUCKET_LIMITED, bytes);
-		count(cnt, PC_OUT_PASS, bytes);
+		count_port(my_row(), sidx, slot, PC_OUT_PASS, bytes);
 		return XDP_PASS;
 	}
 	if (base == PC_DENY_AUDIT) {
-		count(cnt, PC_OUT_AUDIT, bytes);
+		count_port(my_row(), sidx, slot, PC_OUT_AUDIT, bytes);
 		return XDP_PASS;
 	}
 	/* a reply to one of the host's own flows passes as on the unguarded
@@ -372,7 +371,8 @@ static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
 		else if (ip6)
 			reply = reply_v6(ip6, c.pos, c.end, sidx, gen);
 		if (reply) {
-			cnt = bpf_map_lookup_elem(&bucket_stats, &r);
+			struct pc_counter *cnt = bpf_map_lookup_elem(&bucket_stats, &r);
+
 			count(cnt, PC_OUT_PASS, bytes);
 			return XDP_PASS;
 		}
@@ -380,7 +380,7 @@ static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
 	scan_watch(gen, &a, dport, now);
 drop:
 	/* denied, or a verdict byte that is none of ours: fail closed */
-	count(cnt, PC_OUT_DROP, bytes);
+	count_port(my_row(), sidx, slot, PC_OUT_DROP, bytes);
 	droplog_drop(ctx, PC_DROP_RULE, bytes);
 	return XDP_DROP;
 }

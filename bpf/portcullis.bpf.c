@@ -5,15 +5,16 @@
  * IPv4 / IPv6 (extension headers walked, bounded), TCP / UDP / ICMP; decide
  * from the live generation of the policy maps with one port-table look-up and
  * at most one source-prefix trie walk; count every frame exactly once, per CPU, in
- * port_stats (TCP/UDP) or bucket_stats (everything else).
+ * the CPU's row of counter_rows (TCP/UDP) or bucket_stats (the rest).
  *
  * Returns only XDP_PASS or XDP_DROP. Never reads past data_end.
  *
  * Hot-path notes (this program is benchmarked against xdp-filter):
- *  - control is a global (one direct load); settings, ports, port_stats
- *    and bucket_stats are (per-CPU) arrays, whose look-ups the verifier
- *    inlines into a few instructions; an allowed TCP/UDP frame costs the
- *    load, two look-ups and two adds;
+ *  - control is a global (one direct load); settings, ports,
+ *    counter_rows and bucket_stats are (per-CPU) arrays, whose look-ups
+ *    the verifier inlines into a few instructions (and
+ *    bpf_get_smp_processor_id); an allowed TCP/UDP frame costs the load,
+ *    two look-ups and two adds;
  *  - settings is read only for non-port verdicts: a port entry's verdict
  *    byte already says whether mode audit passes its deny;
  *  - the IPv4 and IPv6 paths each decide on their own, so the verifier
@@ -98,13 +99,16 @@ struct {
 	__array(values, struct pc_large_table);
 } prefix_large SEC(".maps");
 
-/* Per (proto, dport) counters: no atomics, one slot per outcome. */
+/* Counters: one row per possible CPU (bpf/abi.h, struct pc_counter_row),
+ * max_entries set to the possible CPUs when the loader creates the map.
+ * A frame looks its CPU's row up once; the adds are offsets in it. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PC_PORT_STATS_ENTRIES);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct pc_counter);
-} port_stats SEC(".maps");
+	__type(value, struct pc_counter_row);
+} counter_rows SEC(".maps");
 
 /* Counters for everything not classified by port. */
 struct {
@@ -113,6 +117,19 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pc_counter);
 } bucket_stats SEC(".maps");
+
+/* The lean counter layout (bpf/abi.h): set by the loader before load; the
+ * verifier sees a constant and drops the per-port adds. */
+const volatile __u32 pc_counters_lean = 0;
+
+/* The 2^32s a row's port half wrapped (atomic, rare). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pc_counter_carry);
+} counter_carry SEC(".maps");
 
 /* What a parser found. CL_CONTINUE: this header is fine, go on. */
 enum cls {
@@ -469,16 +486,22 @@ static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
 }
 
 /* Verdict of a TCP/UDP packet: one port look-up, at most one trie walk.
- * saddr: the source address in the packet, already bounds-checked. */
+ * saddr: the source address in the packet, already bounds-checked.
+ * *slot: the entry's counter slot (its offset), kept apart from the verdict: one value
+ * holding slot and verdict made the verifier track the walk's constant
+ * verdicts precisely, and its paths no longer pruned. */
 static __always_inline __u8 port_verdict(__u32 gen, __u32 sidx,
-					 const void *saddr, int is_v6)
+					 const void *saddr, int is_v6,
+					 __u32 *slot)
 {
 	const struct pc_port_entry *e = port_entry(gen, sidx);
 	__u32 root;
 	__u8 miss;
 
+	*slot = 0;
 	if (!e)
 		return PC_DENY;
+	*slot = e->slot_off;
 	if (!e->class_id)
 		return e->verdict;
 	/* what the walk needs of the entry, read now: the entry pointer is
@@ -506,6 +529,59 @@ static __always_inline void count(struct pc_counter *cnt, __u32 outcome,
 	}
 }
 
+/* This CPU's counter row (NULL only past max_entries: it cannot be). */
+static __always_inline struct pc_counter_row *my_row(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&counter_rows, &cpu);
+}
+
+
+/* A row's port half wrapped: one more 2^32 in the shared carry. */
+static __attribute__((noinline)) void carry_port(__u32 i)
+{
+	__u32 zero = 0;
+	struct pc_counter_carry *c = bpf_map_lookup_elem(&counter_carry, &zero);
+
+	if (c)
+		__sync_fetch_and_add(&c->port[0][0] + (i & (2 * PC_PORT_STATS_ENTRIES - 1)), 1);
+}
+
+/* A TCP/UDP frame (outcome: a constant per call). Default layout: its
+ * port's passed (audited included) or dropped half, and its slot's bytes
+ * of the outcome (and packets only when audited): two adds, as one
+ * per-port counter of packets and bytes took. Lean: the slot's packets
+ * and bytes. */
+static __always_inline void count_port(struct pc_counter_row *row, __u32 sidx,
+				       __u32 slot_off, __u32 outcome, __u64 bytes)
+{
+	__u32 half = outcome == PC_OUT_DROP;
+	struct pc_counter *s;
+	__u32 *p, v;
+
+	if (!row)
+		return;
+	if (__builtin_expect(pc_counters_lean, 0)) {
+		/* a lean row ends after the slots: an offset in range */
+		if (slot_off > (PC_COUNTER_SLOTS - 1) * sizeof(struct pc_counter))
+			slot_off = 0;
+		count((void *)row + (slot_off & 0xffff), outcome, bytes);
+		return;
+	}
+	/* slot_off is at most 65535: inside the row, no mask needed */
+	s = (void *)row + (slot_off & 0xffff);
+	sidx &= PC_PORT_STATS_ENTRIES - 1;
+	p = &row->port[sidx][half];
+	v = *p;
+	*p = v + 1;
+	if (__builtin_expect(v == 0xffffffff, 0))
+		carry_port(sidx * 2 + half);
+	if (outcome == PC_OUT_AUDIT)
+		s->packets[PC_OUT_AUDIT] += 1;
+	s->bytes[outcome] += bytes;
+}
+
 #include "bpf/limits.h"
 
 /* xdp.frags: the program accepts multi-buffer frames, so native XDP
@@ -520,11 +596,12 @@ int portcullis_xdp(struct xdp_md *ctx)
 	struct cursor c = { .pos = data, .end = data_end };
 	__u64 bytes = bpf_xdp_get_buff_len(ctx);	/* every buffer */
 	const struct pc_settings *s;
+	struct pc_counter_row *row;
 	struct pc_counter *cnt;
 	struct ipv6hdr *ip6;
 	struct iphdr *ip;
 	__be16 eth_proto;
-	__u32 gen, idx, outcome, dport = 0, room = 0;
+	__u32 gen, idx, outcome, dport = 0, room = 0, slot;
 	__u8 l4proto = 0, verdict;
 	int cl;
 
@@ -542,7 +619,7 @@ int portcullis_xdp(struct xdp_md *ctx)
 		idx = (cl == CL_TCP ? PC_PROTO_TCP : PC_PROTO_UDP) *
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
-		verdict = port_verdict(gen, idx, &ip->saddr, 0);
+		verdict = port_verdict(gen, idx, &ip->saddr, 0, &slot);
 		if (verdict == PC_DENY && reply_v4(ip, c.pos, c.end, idx, gen))
 			goto reply;
 		goto port;
@@ -557,7 +634,7 @@ int portcullis_xdp(struct xdp_md *ctx)
 		idx = (cl == CL_TCP ? PC_PROTO_TCP : PC_PROTO_UDP) *
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
-		verdict = port_verdict(gen, idx, &ip6->saddr, 1);
+		verdict = port_verdict(gen, idx, &ip6->saddr, 1, &slot);
 		if (verdict == PC_DENY && reply_v6(ip6, c.pos, c.end, idx, gen))
 			goto reply;
 		goto port;
@@ -612,27 +689,27 @@ reply:
 	goto bucket_count;
 
 port:
-	/* The look-up comes before the verdict branch on purpose: clang must
-	 * not share one call site between port_stats and bucket_stats (tail
-	 * merging), or the verifier cannot inline either look-up and every
-	 * packet pays a real helper call. Each outcome takes a path of its
-	 * own with a constant counter slot: fewer instructions than one
-	 * exit with a variable slot, on the path every TCP/UDP frame takes. */
-	cnt = bpf_map_lookup_elem(&port_stats, &idx);
+	/* The row look-up comes before the verdict branch on purpose: clang
+	 * must not share one call site between counter_rows and bucket_stats
+	 * (tail merging), or the verifier cannot inline either look-up. Each
+	 * outcome takes a path of its own with constant counter offsets:
+	 * fewer instructions than one exit with a variable outcome, on the
+	 * path every TCP/UDP frame takes. */
+	row = my_row();
 	if (verdict == PC_ALLOW) {
-		count(cnt, PC_OUT_PASS, bytes);
+		count_port(row, idx, slot, PC_OUT_PASS, bytes);
 		return XDP_PASS;
 	}
 	if (verdict == PC_DENY_AUDIT) {
-		count(cnt, PC_OUT_AUDIT, bytes);
+		count_port(row, idx, slot, PC_OUT_AUDIT, bytes);
 		return XDP_PASS;
 	}
 	if (verdict == PC_DENY) {
-		count(cnt, PC_OUT_DROP, bytes);
+		count_port(row, idx, slot, PC_OUT_DROP, bytes);
 		droplog_drop(ctx, PC_DROP_RULE, bytes);
 		return XDP_DROP;
 	}
-	return guard_frame(ctx, verdict, idx, cnt, bytes);	/* limits.h */
+	return guard_frame(ctx, verdict, idx, slot, bytes);	/* limits.h */
 
 out:
 	count(cnt, outcome, bytes);

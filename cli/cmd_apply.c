@@ -362,6 +362,33 @@ static void emit_warning(void *ctx, int line, int col, const char *text)
 	fprintf(stderr, "%s\n", text);
 }
 
+/* The counter layout is the instance's, chosen at attach (it decides the
+ * maps' sizes): a policy that names the other one is refused, FILE:LINE:COL,
+ * and nothing changes. A policy without `counters` keeps the instance's. */
+static int check_counters(const struct pc_instance *inst, const struct pc_policy *p,
+			  struct pc_compiled *c, const char *file)
+{
+	unsigned have = inst->counters_lean ? PC_COUNTERS_CLASSES : PC_COUNTERS_PORTS;
+
+	char text[1024];
+
+	if (p->counters_line && p->counters != have) {
+		snprintf(text, sizeof(text),
+			 "%s:%d:1: error: 'counters %s': %s was attached with 'counters %s'; "
+			 "the layout is chosen at attach: detach and attach again to change it",
+			 file, p->counters_line,
+			 p->counters == PC_COUNTERS_CLASSES ? "classes" : "ports", inst->ifname,
+			 have == PC_COUNTERS_CLASSES ? "classes" : "ports");
+		if (cli.json)
+			cli_error("%s", text);
+		else
+			fprintf(stderr, "%s\n", text);
+		return PC_EXIT_USAGE;
+	}
+	c->settings.counters = (uint8_t)have;
+	return 0;
+}
+
 int cmd_apply(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -399,8 +426,10 @@ int cmd_apply(int argc, char **argv)
 	if (!rc)
 		rc = cli_open_instance(argv[optind], &inst);
 	if (!rc) {
-		rc = dry ? dry_run(inst, c, argv[optind + 1])
-			 : publish(inst, c, argv[optind + 1]);
+		rc = check_counters(inst, &p, c, argv[optind + 1]);
+		if (!rc)
+			rc = dry ? dry_run(inst, c, argv[optind + 1])
+				 : publish(inst, c, argv[optind + 1]);
 		pc_close(inst);
 	}
 	pc_compiled_free(c);

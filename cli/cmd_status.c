@@ -29,7 +29,7 @@
  *   mode                  "enforce" | "audit"
  *   rules, classes, prefixes   numbers (rules in the file, source classes,
  *                         LPM entries of the live version)
- *   counter_memory_bytes  number, port_stats + bucket_stats, all CPUs
+ *   counter_memory_bytes  number, counter_rows + _carry + _slots, all CPUs
  *   map_memory_bytes      number, every map of the instance
  *   map_memory_per_cpu_bytes  number, the part of map_memory_bytes each
  *                         possible CPU adds (per-CPU values)

@@ -13,29 +13,58 @@
 #include "counters.h"
 #include "../loader/policy.h"
 
-/* The non-zero port counters (summed in the kernel, so only those are
- * walked, not all 131072), the buckets, and the range classes, which the
- * program does not count (abi.h rule 8): one pass over the port counters
- * derives them. Entries with an index out of range are dropped. */
+/* The ports with traffic, the buckets, and the range classes (bpf/abi.h
+ * rule 8): a class's bytes and audited packets are the sum of the counter
+ * slots that stand for its ports (every TCP/UDP frame is in exactly one);
+ * its passed and dropped packets the sum of its ports' (in the lean
+ * layout, which has none, its slots'). Entries with an index out of range
+ * are dropped. */
 static int read_sparse(struct pc_instance *inst, struct pc_snapshot *snap)
 {
+	static struct pc_counter slots[PC_COUNTER_SLOTS];
+	static struct pc_counter_slots keys;
 	size_t i, n = 0;
 	int err;
 
 	err = pc_read_port_stats_sparse(inst, &snap->busy, &snap->n_busy);
 	if (!err)
 		err = pc_read_bucket_stats(inst, snap->buckets);
+	if (!err)
+		err = pc_read_slot_stats(inst, slots, &keys);
 	if (err)
 		return err;
 	clock_gettime(CLOCK_MONOTONIC, &snap->taken);
 	memset(snap->classes, 0, sizeof(snap->classes));
+	for (unsigned s = 0; s < PC_COUNTER_SLOTS; s++) {
+		int pc = pc_slot_class(&keys, s);
+		struct pc_counter *k;
+
+		if (pc < 0)
+			continue;
+		k = &snap->classes[pc / PC_RANGE_CLASSES][pc % PC_RANGE_CLASSES];
+		if (inst->counters_lean) {
+			pc_counter_add(k, &slots[s]);
+			continue;
+		}
+		for (int o = 0; o < PC_OUT_MAX; o++)
+			k->bytes[o] += slots[s].bytes[o];
+		k->packets[PC_OUT_AUDIT] += slots[s].packets[PC_OUT_AUDIT];
+		/* the ports' passed packets hold the audited ones */
+		k->packets[PC_OUT_PASS] -= slots[s].packets[PC_OUT_AUDIT];
+	}
 	for (i = 0; i < snap->n_busy; i++) {
 		const struct pc_port_count *r = &snap->busy[i];
+		struct pc_counter *k;
 
 		if (r->index >= PC_PORT_STATS_ENTRIES)
 			continue;
-		pc_counter_add(&snap->classes[r->index / PC_NUM_PORTS]
-			       [pc_range_class_of(r->index % PC_NUM_PORTS)], &r->c);
+		k = &snap->classes[r->index / PC_NUM_PORTS]
+				  [pc_range_class_of(r->index % PC_NUM_PORTS)];
+		if (!inst->counters_lean) {
+			k->packets[PC_OUT_PASS] += r->c.packets[PC_OUT_PASS] +
+						   r->c.packets[PC_OUT_AUDIT];
+			k->packets[PC_OUT_DROP] += r->c.packets[PC_OUT_DROP];
+		}
 		snap->busy[n++] = *r;
 	}
 	snap->n_busy = n;

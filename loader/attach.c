@@ -254,6 +254,7 @@ int pc_attach(const char *ifname, enum pc_attach_mode mode,
 	/* the lock is held through lock_fd: publish must not take it again */
 	if (c)	/* `replies table`; NULL: an empty policy, the default */
 		inst->reply_flows_size = c->reply_table;
+	inst->counters_lean = c && c->settings.counters == PC_COUNTERS_CLASSES;
 	err = pc_maps_create(inst);
 	if (!err)
 		err = pc_publish(inst, c);

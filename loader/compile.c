@@ -681,6 +681,7 @@ int pc_compile(const struct pc_policy *p, struct pc_compiled **out,
 	c->settings.other_verdict = p->other_verdict;
 	c->settings.fragment_verdict = p->fragment_verdict;
 	c->settings.mode = p->mode;
+	c->settings.counters = p->counters;
 	c->settings.replies_verdict = p->replies_verdict;
 	c->reply_table = p->reply_table ? p->reply_table : PC_REPLY_FLOWS;
 	c->settings.reply_timeout_s[PC_PROTO_TCP] = p->reply_timeout_s[PC_PROTO_TCP] ?

@@ -1,28 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * counters.c - read the per-CPU counters summed over every possible CPU,
- * and the kernel memory the instance's maps hold. Returns 0 or -errno.
+ * counters.c - read the counters summed over every possible CPU, and the
+ * kernel memory the instance's maps hold. Returns 0 or -errno.
  *
- * port_stats has 131,072 per-CPU entries. Two ways to read it, tried in
- * this order (figures: 2 possible CPUs, every entry non-zero):
+ * counter_rows holds one struct pc_counter_row per possible CPU and is
+ * BPF_F_MMAPABLE: it is mapped read-only once per open instance and summed
+ * as memory (about 0.3 ms a read at 2 CPUs for every port; a row is 1 MiB,
+ * so about 0.15 ms more per CPU). counter_carry, mapped the same way, adds
+ * the 2^32s the 32-bit port halves wrapped.
  *
- *  - sum (Linux 5.19+): bpf/counters_sum.bpf.c, a syscall program run once
- *    with BPF_PROG_TEST_RUN, walks the map with bpf_loop, sums each entry's
- *    per-CPU values and appends the non-zero ones to an mmapable array we
- *    read in place. ~4 ms per read, ~1.5 ms to load (no kernel BTF).
- *  - batch (fallback): bpf_map_lookup_batch in chunks, every CPU's value of
- *    every entry copied out and summed here. ~44 ms per read.
- *
- * The sum program only reads the counters, never writes them. It is bound
- * to the instance's map at load, so it is loaded once per open instance
- * (kept until pc_close); its output array is created once per process. If it fails to load it is not tried again in
- * the same process. (A BPF map-element iterator was measured too: ~30 ms a
- * read on this kind of machine, barely better than batch, so it is not used.)
- * PORTCULLIS_COUNTER_READ=batch|sum in the environment picks one
- * method for pc_read_port_stats (benchmarks compare them).
+ * A wrap is counted in two steps: the row's half becomes 0, then the
+ * carry grows by 1. A read in between would see a total 2^32 too low, so
+ * the totals read last are kept per instance (port_last) and a port half
+ * is never reported lower than before: the next read after the carry
+ * catches up is exact again.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +23,13 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sys/mman.h>
-#include "counters_sum.skel.h"
 #include "instance_priv.h"
 
-#define CHUNK 8192u
+/* A row's bytes: the lean rows end before the port halves. */
+static size_t row_size(const struct pc_instance *inst)
+{
+	return inst->counters_lean ? PC_COUNTER_ROW_LEAN : sizeof(struct pc_counter_row);
+}
 
 static void add_counter(struct pc_counter *dst, const struct pc_counter *src)
 {
@@ -45,327 +41,234 @@ static void add_counter(struct pc_counter *dst, const struct pc_counter *src)
 	}
 }
 
-/* Per-element fallback, also used for the small bucket map. */
-static int read_each(struct pc_instance *inst, int fd, __u32 n,
-		     struct pc_counter *out)
+static size_t page_round(size_t n)
 {
-	struct pc_counter *vals;
-	__u32 k;
-	int c, err = 0;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
 
-	vals = calloc(inst->ncpus, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	for (k = 0; k < n; k++) {
-		if (bpf_map_lookup_elem(fd, &k, vals)) {
+	return (n + pg - 1) / pg * pg;
+}
+
+static size_t rows_len(const struct pc_instance *inst)
+{
+	return page_round((size_t)inst->ncpus * row_size(inst));
+}
+
+#define CARRY_LEN page_round(sizeof(struct pc_counter_carry))
+
+void pc_counters_release(struct pc_instance *inst)
+{
+	if (inst->rows)
+		munmap(inst->rows, rows_len(inst));
+	if (inst->carry)
+		munmap(inst->carry, CARRY_LEN);
+	free(inst->port_last);
+	inst->rows = inst->carry = NULL;
+	inst->port_last = NULL;
+}
+
+static int rows_map(struct pc_instance *inst)
+{
+	void *m;
+
+	if (inst->rows)
+		return 0;
+	m = mmap(NULL, rows_len(inst), PROT_READ, MAP_SHARED, inst->counter_rows_fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	inst->rows = m;
+	m = mmap(NULL, CARRY_LEN, PROT_READ, MAP_SHARED, inst->counter_carry_fd, 0);
+	if (m == MAP_FAILED) {
+		int err = -errno;
+
+		munmap(inst->rows, rows_len(inst));
+		inst->rows = NULL;
+		return err;
+	}
+	inst->carry = m;
+	return 0;
+}
+
+static const struct pc_counter_row *row_of(const struct pc_instance *inst, int cpu)
+{
+	return (const void *)((const char *)inst->rows + (size_t)cpu * row_size(inst));
+}
+
+int pc_read_slot_stats(struct pc_instance *inst, struct pc_counter *out,
+		       struct pc_counter_slots *keys)
+{
+	__u32 zero = 0;
+	int err = rows_map(inst);
+
+	if (err)
+		return err;
+	if (keys && bpf_map_lookup_elem(inst->counter_slots_fd, &zero, keys))
+		return -errno;
+	memset(out, 0, PC_COUNTER_SLOTS * sizeof(*out));
+	for (int c = 0; c < inst->ncpus; c++) {
+		const struct pc_counter_row *r = row_of(inst, c);
+
+		for (unsigned s = 0; s < PC_COUNTER_SLOTS; s++)
+			add_counter(&out[s], &r->slot[s]);
+	}
+	return 0;
+}
+
+int pc_slot_class(const struct pc_counter_slots *keys, unsigned slot)
+{
+	__u32 lo;
+
+	if (slot < PC_CLASS_SLOTS)
+		return (int)slot;
+	if (slot >= PC_COUNTER_SLOTS || !(lo = keys->slot[slot].lo))
+		return -1;
+	lo--;
+	return (int)((lo / PC_NUM_PORTS) * PC_RANGE_CLASSES +
+		     pc_port_range_class(lo % PC_NUM_PORTS));
+}
+
+int pc_read_bucket_stats(struct pc_instance *inst, struct pc_counter *out)
+{
+	struct pc_counter *vals = calloc(inst->ncpus, sizeof(*vals));
+	int err = vals ? 0 : -ENOMEM;
+
+	for (__u32 k = 0; !err && k < PC_BUCKET_MAX; k++) {
+		if (bpf_map_lookup_elem(inst->bucket_stats_fd, &k, vals)) {
 			err = -errno;
 			break;
 		}
 		memset(&out[k], 0, sizeof(out[k]));
-		for (c = 0; c < inst->ncpus; c++)
+		for (int c = 0; c < inst->ncpus; c++)
 			add_counter(&out[k], &vals[c]);
 	}
 	free(vals);
 	return err;
 }
 
-static int read_batched(struct pc_instance *inst, int fd, __u32 n,
-			struct pc_counter *out)
+/* Every port half's total into inst->port_last (never lower than the
+ * last read), the slots summed into slots, and which port has a slot of
+ * its own into own[] (slot number, 0 none). */
+static int read_ports(struct pc_instance *inst, struct pc_counter *slots,
+		      uint16_t *own)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct pc_counter *vals;
-	__u32 *keys, in = 0, next = 0, got, i;
-	int c, err = 0, first = 1;
-
-	keys = malloc(CHUNK * sizeof(*keys));
-	vals = malloc((size_t)CHUNK * inst->ncpus * sizeof(*vals));
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
-	}
-	memset(out, 0, (size_t)n * sizeof(*out));
-	for (;;) {
-		got = CHUNK;
-		if (bpf_map_lookup_batch(fd, first ? NULL : &in, &next, keys,
-					 vals, &got, &opts)) {
-			err = -errno;
-			/* ENOENT: the last chunk, possibly with entries */
-			if (err != -ENOENT)
-				goto out;
-		}
-		for (i = 0; i < got; i++) {
-			if (keys[i] >= n)
-				continue;
-			for (c = 0; c < inst->ncpus; c++)
-				add_counter(&out[keys[i]],
-					    &vals[(size_t)i * inst->ncpus + c]);
-		}
-		if (err == -ENOENT) {
-			err = 0;
-			break;
-		}
-		in = next;
-		first = 0;
-	}
-out:
-	free(keys);
-	free(vals);
-	return err;
-}
-
-/* ---- sum program ---- */
-
-#define SUM_MAX_CPUS 4096	/* the program's own bound (counters_sum.bpf.c) */
-
-static pthread_mutex_t sum_lock = PTHREAD_MUTEX_INITIALIZER;
-static int sums_fd = -1;	/* output array, kept for the process */
-static struct pc_port_count *sums;	/* its mmap */
-static int sum_err;		/* a load failed: -errno, not retried */
-
-static int sums_create(void)
-{
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
-	size_t len = (size_t)PC_PORT_STATS_ENTRIES * sizeof(*sums);
-	void *m;
-	int fd;
-
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pc_sums", sizeof(__u32),
-			    sizeof(*sums), PC_PORT_STATS_ENTRIES, &opts);
-	if (fd < 0)
-		return -errno;
-	m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	sums_fd = fd;
-	sums = m;
-	return 0;
-}
-
-/* The sum program bound to inst's port_stats: loaded at the first read
- * and kept in inst->sum_skel until pc_close (pc_counters_release), so a
- * long-running reader (the exporter) verifies it once per instance, not at
- * every read. Called with sum_lock held. */
-static int sum_prog(struct pc_instance *inst, struct counters_sum_bpf **out)
-{
-	struct counters_sum_bpf *skel;
+	struct pc_counter_slots keys;
+	const struct pc_counter_carry *cy;
+	uint64_t *t;
 	int err;
 
-	if (inst->sum_skel) {
-		*out = inst->sum_skel;
-		return 0;
+	if (!inst->port_last) {
+		inst->port_last = calloc((size_t)PC_PORT_STATS_ENTRIES * 2, sizeof(uint64_t));
+		if (!inst->port_last)
+			return -ENOMEM;
 	}
-	pc_log_init();
-	skel = counters_sum_bpf__open();
-	if (!skel)
-		return errno ? -errno : -ENOMEM;
-	skel->rodata->ncpus = (__u32)inst->ncpus;
-	err = bpf_map__reuse_fd(skel->maps.port_stats, inst->port_stats_fd);
-	if (!err)
-		err = bpf_map__reuse_fd(skel->maps.sums, sums_fd);
-	if (!err) {
-		err = counters_sum_bpf__load(skel);
-		/* the kernel lacks what the program needs: stop trying */
-		if (err)
-			sum_err = err = err < 0 ? err : -err;
-	}
-	if (err) {
-		counters_sum_bpf__destroy(skel);
+	/* the slots first: a port's slot never counts more than its half */
+	err = pc_read_slot_stats(inst, slots, &keys);
+	if (err)
 		return err;
+	t = calloc((size_t)PC_PORT_STATS_ENTRIES * 2, sizeof(uint64_t));
+	if (!t)
+		return -ENOMEM;
+	for (int c = 0; c < inst->ncpus && !inst->counters_lean; c++) {
+		const __u32 *p = &row_of(inst, c)->port[0][0];
+
+		for (size_t i = 0; i < (size_t)PC_PORT_STATS_ENTRIES * 2; i++)
+			t[i] += p[i];
 	}
-	inst->sum_skel = skel;
-	*out = skel;
+	cy = inst->carry;
+	for (size_t i = 0; i < (size_t)PC_PORT_STATS_ENTRIES * 2; i++) {
+		uint64_t v = t[i] + ((uint64_t)(&cy->port[0][0])[i] << 32);
+
+		if (v > inst->port_last[i])
+			inst->port_last[i] = v;
+	}
+	free(t);
+	memset(own, 0, PC_PORT_STATS_ENTRIES * sizeof(*own));
+	for (unsigned s = PC_CLASS_SLOTS; s < PC_COUNTER_SLOTS; s++) {
+		__u32 lo = keys.slot[s].lo;
+
+		if (lo && lo == keys.slot[s].hi && lo <= PC_PORT_STATS_ENTRIES)
+			own[lo - 1] = (uint16_t)s;
+	}
 	return 0;
 }
 
-void pc_counters_release(struct pc_instance *inst)
+/* Port i as the readers see it (instance.h). */
+static void port_counter(const struct pc_instance *inst, const struct pc_counter *slots,
+			 const uint16_t *own, size_t i, struct pc_counter *out)
 {
-	if (!inst->sum_skel)
+	uint64_t passed = inst->port_last[2 * i], dropped = inst->port_last[2 * i + 1];
+
+	memset(out, 0, sizeof(*out));
+	if (inst->counters_lean) {	/* no port halves: the slot alone */
+		if (own[i])
+			*out = slots[own[i]];
 		return;
-	counters_sum_bpf__destroy(inst->sum_skel);
-	inst->sum_skel = NULL;
-}
-
-/* Run the sum program over inst's port_stats. On success sum_lock is held
- * and (*recs)[0..*n) are the records in the process's output array, valid
- * until sum_done(). */
-static int sum_run(struct pc_instance *inst, const struct pc_port_count **recs,
-		   size_t *n)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, run);
-	struct counters_sum_bpf *skel = NULL;
-	int err;
-
-	if (inst->ncpus > SUM_MAX_CPUS)
-		return -E2BIG;
-	pthread_mutex_lock(&sum_lock);
-	err = sum_err;
-	if (!err && sums_fd < 0)
-		err = sums_create();
-	if (!err)
-		err = sum_prog(inst, &skel);
-	if (!err && bpf_prog_test_run_opts(
-			bpf_program__fd(skel->progs.sum_port_stats), &run))
-		err = -errno;
-	if (!err && (run.retval != 0 || skel->bss->n_out > PC_PORT_STATS_ENTRIES))
-		err = -EPROTO;
-	if (err) {
-		pthread_mutex_unlock(&sum_lock);
-		return err;
 	}
-	*recs = sums;
-	*n = skel->bss->n_out;
-	return 0;
-}
-
-static void sum_done(void)
-{
-	pthread_mutex_unlock(&sum_lock);
-}
-
-/* ---- the library calls ---- */
-
-static enum pc_read_method env_method(void)
-{
-	const char *e = getenv("PORTCULLIS_COUNTER_READ");
-
-	if (!e)
-		return PC_READ_AUTO;
-	if (!strcmp(e, "batch"))
-		return PC_READ_BATCH;
-	if (!strcmp(e, "sum"))
-		return PC_READ_SUM;
-	return PC_READ_AUTO;
-}
-
-static void scatter(const struct pc_port_count *recs, size_t n,
-		    struct pc_counter *out)
-{
-	size_t i;
-
-	memset(out, 0, PC_PORT_STATS_ENTRIES * sizeof(*out));
-	for (i = 0; i < n; i++)
-		if (recs[i].index < PC_PORT_STATS_ENTRIES)
-			out[recs[i].index] = recs[i].c;
-}
-
-static int read_dense_batch(struct pc_instance *inst, struct pc_counter *out)
-{
-	int err = read_batched(inst, inst->port_stats_fd, PC_PORT_STATS_ENTRIES,
-			       out);
-
-	if (err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUP)
-		err = read_each(inst, inst->port_stats_fd,
-				PC_PORT_STATS_ENTRIES, out);
-	return err;
-}
-
-int pc_read_port_stats_method(struct pc_instance *inst,
-			      enum pc_read_method method,
-			      struct pc_counter *out)
-{
-	const struct pc_port_count *srecs;
-	size_t n;
-	int err;
-
-	if (method == PC_READ_AUTO)
-		method = env_method();
-	if (method == PC_READ_AUTO || method == PC_READ_SUM) {
-		err = sum_run(inst, &srecs, &n);
-		if (!err) {
-			scatter(srecs, n, out);
-			sum_done();
-			return 0;
-		}
-		if (method == PC_READ_SUM)
-			return err;
+	if (own[i]) {
+		*out = slots[own[i]];
+		if (out->packets[PC_OUT_AUDIT] > passed)
+			out->packets[PC_OUT_AUDIT] = passed;
+		passed -= out->packets[PC_OUT_AUDIT];
 	}
-	return read_dense_batch(inst, out);
+	out->packets[PC_OUT_PASS] = passed;
+	out->packets[PC_OUT_DROP] = dropped;
+}
+
+static int has_traffic(const struct pc_instance *inst, const struct pc_counter *slots,
+		       const uint16_t *own, size_t i)
+{
+	const struct pc_counter *s = &slots[own[i]];
+
+	if (inst->port_last[2 * i] || inst->port_last[2 * i + 1])
+		return 1;
+	return own[i] && (s->packets[PC_OUT_PASS] || s->packets[PC_OUT_DROP] ||
+			  s->packets[PC_OUT_AUDIT]);
 }
 
 int pc_read_port_stats(struct pc_instance *inst, struct pc_counter *out)
 {
-	return pc_read_port_stats_method(inst, PC_READ_AUTO, out);
-}
+	struct pc_counter *slots = malloc(PC_COUNTER_SLOTS * sizeof(*slots));
+	uint16_t *own = malloc(PC_PORT_STATS_ENTRIES * sizeof(*own));
+	int err = slots && own ? read_ports(inst, slots, own) : -ENOMEM;
 
-static int nonzero(const struct pc_counter *c)
-{
-	__u64 any = 0;
-	int o;
-
-	for (o = 0; o < PC_OUT_MAX; o++)
-		any |= c->packets[o] | c->bytes[o];
-	return any != 0;
-}
-
-int pc_read_port_stats_sparse_method(struct pc_instance *inst,
-				     enum pc_read_method method,
-				     struct pc_port_count **out, size_t *n)
-{
-	const struct pc_port_count *srecs;
-	struct pc_counter *dense;
-	struct pc_port_count *recs;
-	size_t k, i;
-	int err;
-
-	if (method == PC_READ_AUTO)
-		method = env_method();
-	if (method == PC_READ_AUTO || method == PC_READ_SUM) {
-		err = sum_run(inst, &srecs, &k);
-		if (!err) {
-			recs = malloc((k ? k : 1) * sizeof(*recs));
-			if (recs)
-				memcpy(recs, srecs, k * sizeof(*recs));
-			sum_done();
-			if (!recs)
-				return -ENOMEM;
-			*out = recs;
-			*n = k;
-			return 0;
-		}
-		if (method == PC_READ_SUM)
-			return err;
-	}
-	dense = malloc(PC_PORT_STATS_ENTRIES * sizeof(*dense));
-	if (!dense)
-		return -ENOMEM;
-	err = read_dense_batch(inst, dense);
-	if (err)
-		goto out;
-	for (i = 0, k = 0; i < PC_PORT_STATS_ENTRIES; i++)
-		k += nonzero(&dense[i]);
-	recs = malloc((k ? k : 1) * sizeof(*recs));
-	if (!recs) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0, k = 0; i < PC_PORT_STATS_ENTRIES; i++) {
-		if (!nonzero(&dense[i]))
-			continue;
-		recs[k].index = (__u32)i;
-		recs[k].pad = 0;
-		recs[k].c = dense[i];
-		k++;
-	}
-	*out = recs;
-	*n = k;
-out:
-	free(dense);
+	for (size_t i = 0; !err && i < PC_PORT_STATS_ENTRIES; i++)
+		port_counter(inst, slots, own, i, &out[i]);
+	free(slots);
+	free(own);
 	return err;
 }
 
 int pc_read_port_stats_sparse(struct pc_instance *inst,
 			      struct pc_port_count **out, size_t *n)
 {
-	return pc_read_port_stats_sparse_method(inst, PC_READ_AUTO, out, n);
-}
+	struct pc_counter *slots = malloc(PC_COUNTER_SLOTS * sizeof(*slots));
+	uint16_t *own = malloc(PC_PORT_STATS_ENTRIES * sizeof(*own));
+	struct pc_port_count *recs = NULL;
+	size_t busy = 0, k = 0;
+	int err = slots && own ? read_ports(inst, slots, own) : -ENOMEM;
 
-int pc_read_bucket_stats(struct pc_instance *inst, struct pc_counter *out)
-{
-	return read_each(inst, inst->bucket_stats_fd, PC_BUCKET_MAX, out);
+	for (size_t i = 0; !err && i < PC_PORT_STATS_ENTRIES; i++)
+		busy += has_traffic(inst, slots, own, i);
+	if (!err) {
+		recs = calloc(busy ? busy : 1, sizeof(*recs));
+		if (!recs)
+			err = -ENOMEM;
+	}
+	for (size_t i = 0; !err && i < PC_PORT_STATS_ENTRIES && k < busy; i++) {
+		if (!has_traffic(inst, slots, own, i))
+			continue;
+		recs[k].index = (__u32)i;
+		port_counter(inst, slots, own, i, &recs[k].c);
+		k++;
+	}
+	free(slots);
+	free(own);
+	if (err) {
+		free(recs);
+		return err;
+	}
+	*out = recs;
+	*n = k;
+	return 0;
 }
 
 /* memlock as the kernel accounts it, from /proc/self/fdinfo. */
@@ -391,6 +294,42 @@ static int fd_memlock(int fd, uint64_t *bytes)
 	return err;
 }
 
+/* The maps the XDP program holds that are none of the instance's (libbpf's
+ * .rodata of pc_counters_lean): their memlock, added to *sum. */
+static void prog_own_maps(struct pc_instance *inst, uint64_t *sum)
+{
+	__u32 ids[64], spec_ids[64], n, len;
+	struct bpf_prog_info info;
+	size_t i, k;
+
+	if (inst->prog_fd < 0 || pc_n_map_specs > 64)
+		return;
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = 64;
+	info.map_ids = (__u64)(unsigned long)ids;
+	len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(inst->prog_fd, &info, &len))
+		return;
+	n = info.nr_map_ids < 64 ? info.nr_map_ids : 64;
+	for (k = 0; k < pc_n_map_specs; k++)
+		spec_ids[k] = pc_obj_id(*pc_spec_fd(inst, &pc_map_specs[k]));
+	for (i = 0; i < n; i++) {
+		uint64_t b = 0;
+		int fd;
+
+		for (k = 0; k < pc_n_map_specs && spec_ids[k] != ids[i]; k++)
+			;
+		if (k < pc_n_map_specs)
+			continue;
+		fd = bpf_map_get_fd_by_id(ids[i]);
+		if (fd < 0)
+			continue;
+		if (!fd_memlock(fd, &b))
+			*sum += b;
+		close(fd);
+	}
+}
+
 int pc_map_memory(struct pc_instance *inst, uint64_t *bytes)
 {
 	uint64_t sum = 0, b;
@@ -403,25 +342,31 @@ int pc_map_memory(struct pc_instance *inst, uint64_t *bytes)
 			return err;
 		sum += b;
 	}
+	prog_own_maps(inst, &sum);
 	*bytes = sum;
 	return 0;
 }
 
 int pc_counter_memory(struct pc_instance *inst, uint64_t *bytes)
 {
-	uint64_t a, b;
-	int err = fd_memlock(inst->port_stats_fd, &a);
+	uint64_t a, b, c, d;
+	int err = fd_memlock(inst->counter_rows_fd, &a);
 
 	if (!err)
-		err = fd_memlock(inst->bucket_stats_fd, &b);
+		err = fd_memlock(inst->counter_carry_fd, &b);
 	if (!err)
-		*bytes = a + b;
+		err = fd_memlock(inst->counter_slots_fd, &c);
+	if (!err)
+		err = fd_memlock(inst->bucket_stats_fd, &d);
+	if (!err)
+		*bytes = a + b + c + d;
 	return err;
 }
 
 /* A per-CPU map keeps one copy of every value for each possible CPU, each
- * rounded up to 8 bytes: what one more possible CPU costs. */
-static int map_bytes_per_cpu(int fd, uint64_t *bytes)
+ * rounded up to 8 bytes: what one more possible CPU costs; counter_rows
+ * one row (rows_fd). */
+static int map_bytes_per_cpu(int fd, int rows_fd, uint64_t *bytes)
 {
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
@@ -436,7 +381,7 @@ static int map_bytes_per_cpu(int fd, uint64_t *bytes)
 		*bytes = (uint64_t)info.max_entries * ((info.value_size + 7) & ~7u);
 		break;
 	default:
-		*bytes = 0;
+		*bytes = fd == rows_fd ? (info.value_size + 7) & ~7u : 0;
 	}
 	return 0;
 }
@@ -448,7 +393,8 @@ int pc_map_memory_per_cpu(struct pc_instance *inst, uint64_t *bytes)
 	int err;
 
 	for (i = 0; i < pc_n_map_specs; i++) {
-		err = map_bytes_per_cpu(*pc_spec_fd(inst, &pc_map_specs[i]), &b);
+		err = map_bytes_per_cpu(*pc_spec_fd(inst, &pc_map_specs[i]),
+					inst->counter_rows_fd, &b);
 		if (err)
 			return err;
 		sum += b;

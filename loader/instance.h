@@ -42,7 +42,8 @@ struct pc_instance {
 				 * which is on the interface (prog_fd) */
 	int control_fd, settings_fd, ports_fd, prefix_nodes_fd;
 	int prefix_large_fd;	/* the large tier's tables (bpf/abi.h) */
-	int port_stats_fd, bucket_stats_fd, sync_fd;
+	int counter_rows_fd, counter_carry_fd, counter_slots_fd, sync_fd;
+	int bucket_stats_fd;
 	int reply_flows_fd, reply_ports_fd;	/* bpf/replies.h */
 	int reply_tables_fd;	/* ARRAY_OF_MAPS holding reply_flows */
 	uint32_t reply_flows_size;	/* reply_flows to create: 0 = PC_REPLY_FLOWS */
@@ -53,9 +54,13 @@ struct pc_instance {
 	int droplog_budget_fd, droplog_on_fd;
 	int lock_fd;		/* flock on pin_dir while publishing, or -1 */
 	int ncpus;		/* possible CPUs, for per-CPU values */
+	int counters_lean;	/* counter_rows without port halves (set at
+				 * attach: PC_COUNTERS_CLASSES) */
 	void *skel;		/* struct portcullis_bpf *, owned, or NULL */
-	void *sum_skel;		/* counters_sum program bound to port_stats,
-				 * loaded at the first read, or NULL */
+	void *rows;		/* counter_rows and counter_carry mmapped */
+	void *carry;		/* (read-only) at the first read, or NULL */
+	uint64_t *port_last;	/* per port half, the last total read
+				 * (counters.c: never lower), or NULL */
 };
 
 /* The pin directory of ifname's instance in the caller's network
@@ -146,37 +151,29 @@ int pc_read_live(struct pc_instance *inst, struct pc_compiled **out);
  * them, laid out as pc_compiled's ports[proto][port]. */
 int pc_read_live_ports(struct pc_instance *inst, struct pc_port_entry *out);
 
-/* Counters summed over CPUs. port_stats: PC_PORT_STATS_ENTRIES entries
- * (caller allocates), buckets: PC_BUCKET_MAX entries. */
+/* Counters summed over CPUs (loader/counters.c reads the rows by mmap).
+ * Per port: PC_PORT_STATS_ENTRIES entries (caller allocates), index
+ * proto * 65536 + port: packets passed and dropped exact for every port;
+ * audited packets and bytes only for a port that has a counter slot of
+ * its own (a rule names it alone), else audited packets count as passed
+ * and bytes are in the port's class slot. Buckets: PC_BUCKET_MAX. */
 int pc_read_port_stats(struct pc_instance *inst, struct pc_counter *out);
 int pc_read_bucket_stats(struct pc_instance *inst, struct pc_counter *out);
 
-/* (Added for fast counter reads.) How port_stats is read:
- *  PC_READ_SUM   one run of a syscall program (bpf/counters_sum.bpf.c)
- *                sums every entry's per-CPU values in the kernel and hands
- *                back the non-zero entries (Linux 5.19+; fastest);
- *  PC_READ_BATCH batched look-ups copy every CPU's value of every entry;
- *  PC_READ_AUTO  what pc_read_port_stats does: the first of SUM,
- *                BATCH that works, or the one PORTCULLIS_COUNTER_READ=
- *                sum|batch names in the environment.
- * SUM fails (no fallback) when its program cannot be loaded. */
-enum pc_read_method {
-	PC_READ_AUTO = 0,
-	PC_READ_SUM = 1,
-	PC_READ_BATCH = 2,
-};
-int pc_read_port_stats_method(struct pc_instance *inst,
-			      enum pc_read_method method,
-			      struct pc_counter *out);
-
-/* The non-zero port_stats entries only (any packet or byte slot set),
- * summed over CPUs, in index order: *out is malloc'd (free() it), *n
- * entries. pc_read_port_stats_sparse uses PC_READ_AUTO. */
+/* The ports with traffic only, in index order: *out is malloc'd (free()
+ * it), *n entries; each as pc_read_port_stats gives it. */
 int pc_read_port_stats_sparse(struct pc_instance *inst,
 			      struct pc_port_count **out, size_t *n);
-int pc_read_port_stats_sparse_method(struct pc_instance *inst,
-				     enum pc_read_method method,
-				     struct pc_port_count **out, size_t *n);
+
+/* Every counter slot summed over CPUs (PC_COUNTER_SLOTS each, caller
+ * allocates) and which ports each stands for (keys may be NULL): slots
+ * below PC_CLASS_SLOTS are (proto * 3 + range class). */
+int pc_read_slot_stats(struct pc_instance *inst, struct pc_counter *out,
+		       struct pc_counter_slots *keys);
+
+/* The (proto, range class) a slot counts for: proto * 3 + class, or -1
+ * for a free slot. */
+int pc_slot_class(const struct pc_counter_slots *keys, unsigned slot);
 
 /* How the program is attached right now. */
 struct pc_attach_info {
@@ -204,7 +201,7 @@ int pc_replies_match(struct pc_instance *inst, const struct pc_settings *s,
 		     unsigned proto, int is_v6, const uint8_t *remote,
 		     unsigned local_port, uint32_t *fresh);
 int pc_map_memory(struct pc_instance *inst, uint64_t *bytes);
-/* The same for the counter maps alone (port_stats, bucket_stats).
+/* The same for the counter maps alone (counter_rows, _carry, _slots).
  * (Added by the loader, for status.) */
 int pc_counter_memory(struct pc_instance *inst, uint64_t *bytes);
 /* The part of pc_map_memory that each possible CPU adds (the per-CPU

@@ -34,6 +34,9 @@ static inline int *pc_spec_fd(struct pc_instance *inst,
 /* A zeroed instance with every fd -1. */
 struct pc_instance *pc_instance_new(void);
 
+/* A spec's max_entries; 0 in the spec: the possible CPUs (a row each). */
+uint32_t pc_spec_max_entries(const struct pc_map_spec *s);
+
 /* Check an open map fd against spec: -EINVAL on any mismatch. */
 int pc_map_check(int fd, const struct pc_map_spec *s);
 

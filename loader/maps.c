@@ -52,8 +52,14 @@ const struct pc_map_spec pc_map_specs[] = {
 	 * only while that generation needs it */
 	SPEC(PC_PIN_PREFIX_LARGE, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, PC_NUM_GENS,
 	     0, prefix_large_fd),
-	SPEC(PC_PIN_PORT_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
-	     sizeof(struct pc_counter), PC_PORT_STATS_ENTRIES, 0, port_stats_fd),
+	/* counters: a row per possible CPU (max_entries 0 here: that
+	 * count, pc_spec_max_entries), read by mmap (counters.c) */
+	SPEC(PC_PIN_COUNTER_ROWS, BPF_MAP_TYPE_ARRAY, 4,
+	     sizeof(struct pc_counter_row), 0, BPF_F_MMAPABLE, counter_rows_fd),
+	SPEC(PC_PIN_COUNTER_CARRY, BPF_MAP_TYPE_ARRAY, 4,
+	     sizeof(struct pc_counter_carry), 1, BPF_F_MMAPABLE, counter_carry_fd),
+	SPEC(PC_PIN_COUNTER_SLOTS, BPF_MAP_TYPE_ARRAY, 4,
+	     sizeof(struct pc_counter_slots), 1, 0, counter_slots_fd),
 	SPEC(PC_PIN_BUCKET_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 	     sizeof(struct pc_counter), PC_BUCKET_MAX, 0, bucket_stats_fd),
 	/* replies to the host's own flows, written by egress */
@@ -174,6 +180,32 @@ static int is_reply_flows(const struct pc_map_spec *s)
 	return s->fd_off == offsetof(struct pc_instance, reply_flows_fd);
 }
 
+uint32_t pc_spec_max_entries(const struct pc_map_spec *s)
+{
+	int n;
+
+	if (s->max_entries)
+		return s->max_entries;
+	n = libbpf_num_possible_cpus();	/* cached by libbpf */
+	return n > 0 ? (uint32_t)n : 1;
+}
+
+static int is_rows(const struct pc_map_spec *s)
+{
+	return s->fd_off == offsetof(struct pc_instance, counter_rows_fd);
+}
+
+/* Whether counter_rows fd holds lean rows (bpf/abi.h). */
+static int rows_lean(int fd)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	return !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	       info.value_size == PC_COUNTER_ROW_LEAN;
+}
+
 int pc_map_check(int fd, const struct pc_map_spec *s)
 {
 	struct bpf_map_info info;
@@ -185,9 +217,11 @@ int pc_map_check(int fd, const struct pc_map_spec *s)
 	if (is_reply_flows(s) && info.max_entries >= PC_REPLY_FLOWS_MIN &&
 	    info.max_entries <= PC_REPLY_FLOWS_MAX)
 		info.max_entries = s->max_entries;
+	if (is_rows(s) && info.value_size == PC_COUNTER_ROW_LEAN)
+		info.value_size = s->value_size;	/* the lean rows */
 	if (info.type != s->type || info.key_size != s->key_size ||
 	    info.value_size != s->value_size ||
-	    info.max_entries != s->max_entries ||
+	    info.max_entries != pc_spec_max_entries(s) ||
 	    info.map_flags != s->flags)	/* e.g. prefix_nodes must be mmapable */
 		return -EINVAL;
 	return 0;
@@ -217,7 +251,7 @@ static int is_sync(const struct pc_map_spec *s)
 /* in_fd: the inner map of an ARRAY_OF_MAPS (its template and entry 0),
  * or -1 for a 1-entry ARRAY made here */
 static int create_one(const struct pc_map_spec *s, __u32 max_entries,
-		      int in_fd)
+		      int in_fd, int lean)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = s->flags);
 	int inner = -1, fd, err;
@@ -236,7 +270,8 @@ static int create_one(const struct pc_map_spec *s, __u32 max_entries,
 	}
 	/* kernel map names: 15 chars, [A-Za-z0-9_.] */
 	snprintf(name, sizeof(name), "pc_%s", s->pin);
-	fd = bpf_map_create(s->type, name, s->key_size, s->value_size,
+	fd = bpf_map_create(s->type, name, s->key_size,
+			    lean && is_rows(s) ? PC_COUNTER_ROW_LEAN : s->value_size,
 			    max_entries, &opts);
 	err = fd < 0 ? -errno : 0;
 	if (fd >= 0 && inner >= 0 && (is_sync(s) || inner == in_fd)) {
@@ -260,9 +295,9 @@ int pc_maps_create(struct pc_instance *inst)
 	for (i = 0; i < pc_n_map_specs; i++) {
 		const struct pc_map_spec *s = &pc_map_specs[i];
 		int fd = create_one(s, is_reply_flows(s) && inst->reply_flows_size ?
-				    inst->reply_flows_size : s->max_entries,
+				    inst->reply_flows_size : pc_spec_max_entries(s),
 				    s->fd_off == offsetof(struct pc_instance, reply_tables_fd) ?
-				    inst->reply_flows_fd : -1);
+				    inst->reply_flows_fd : -1, inst->counters_lean);
 
 		if (fd < 0)
 			return fd;
@@ -285,16 +320,18 @@ int pc_skel_open(struct pc_instance *inst, void **skel_out)
 		const struct pc_map_spec *s = &pc_map_specs[i];
 		struct bpf_map *m;
 
-		if (is_sync(s) || is_reply_flows(s))
-			continue;	/* sync is ours alone; the programs
-					 * reach reply_flows in reply_tables */
+		if (is_sync(s) || is_reply_flows(s) ||
+		    s->fd_off == offsetof(struct pc_instance, counter_slots_fd))
+			continue;	/* sync and counter_slots are ours alone;
+					 * the programs reach reply_flows in
+					 * reply_tables */
 		m = bpf_object__find_map_by_name(skel->obj, s->obj_name);
 		/* the object and the ABI must agree, or the verifier would
 		 * judge the program against maps of another shape */
 		if (!m || bpf_map__type(m) != s->type ||
 		    bpf_map__key_size(m) != s->key_size ||
 		    bpf_map__value_size(m) != s->value_size ||
-		    bpf_map__max_entries(m) != s->max_entries) {
+		    bpf_map__max_entries(m) != (s->max_entries ? s->max_entries : 1)) {
 			err = -EINVAL;
 			goto fail;
 		}
@@ -302,6 +339,8 @@ int pc_skel_open(struct pc_instance *inst, void **skel_out)
 		if (err)
 			goto fail;
 	}
+	/* the rows' layout, a constant to the verifier (bpf/abi.h) */
+	skel->rodata->pc_counters_lean = inst->counters_lean ? 1 : 0;
 	*skel_out = skel;
 	return 0;
 fail:
@@ -367,6 +406,7 @@ int pc_load_unattached(const struct pc_compiled *c, struct pc_instance **out)
 		return -ENOMEM;
 	if (c)
 		inst->reply_flows_size = c->reply_table;
+	inst->counters_lean = c && c->settings.counters == PC_COUNTERS_CLASSES;
 	err = pc_maps_create(inst);
 	if (!err)
 		err = pc_skel_open(inst, &inst->skel);
@@ -446,6 +486,8 @@ int pc_open_dir(const char *pin_dir, const char *ifname,
 		}
 		*pc_spec_fd(inst, s) = fd;
 		err = pc_map_check(fd, s);
+		if (!err && is_rows(s))
+			inst->counters_lean = rows_lean(fd);
 	}
 	if (!err) {
 		inst->prog_fd = pc_get_pin(pin_dir, PC_PIN_PROG);

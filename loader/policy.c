@@ -636,6 +636,29 @@ static int stmt_scalar(struct ps *ps, int which, const char *kw, uint8_t *dst)
 	return expect_end(ps, 2, kw);
 }
 
+/* counters ports|classes: the counter layout (bpf/abi.h), chosen at attach */
+static int stmt_counters(struct ps *ps)
+{
+	const struct tok *t0 = &ps->toks[0];
+	char buf[64];
+
+	if (ps->p->counters_line)
+		return perr(ps, t0->col, "'counters' is set twice (first on line %d): keep one",
+			    ps->p->counters_line);
+	if (ps->n_toks < 2)
+		return perr(ps, ps->end_col,
+			    "missing layout: write 'counters ports' or 'counters classes'");
+	if (tok_is(&ps->toks[1], "ports"))
+		ps->p->counters = PC_COUNTERS_PORTS;
+	else if (tok_is(&ps->toks[1], "classes"))
+		ps->p->counters = PC_COUNTERS_CLASSES;
+	else
+		return perr(ps, ps->toks[1].col, "unknown layout '%s': expected ports or classes",
+			    tstr(&ps->toks[1], buf, sizeof(buf)));
+	ps->p->counters_line = ps->line;
+	return expect_end(ps, 2, "counters");
+}
+
 static const char *const reserved[] = {
 	"allow", "deny", "from", "any", "set", "default", "icmp", "other",
 	"fragments", "mode", "tcp", "udp", "well-known", "registered", "dynamic",
@@ -859,6 +882,8 @@ static int statement(struct ps *ps)
 		return stmt_scalar(ps, 4, "mode", &p->mode);
 	if (tok_is(t0, "replies"))
 		return stmt_replies(ps);
+	if (tok_is(t0, "counters"))
+		return stmt_counters(ps);
 	return perr(ps, t0->col,
 		    "unknown keyword '%s': a statement starts with allow, deny, set, default, icmp, other, fragments, mode or replies",
 		    tstr(t0, buf, sizeof(buf)));

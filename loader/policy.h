@@ -89,6 +89,9 @@ struct pc_policy {
 	uint32_t reply_table;	/* `replies table N`: flows, 0 = the default */
 	int reply_table_line, reply_table_col;
 	struct pc_guard_policy guard;	/* limits, scan blocking */
+	/* counters ports|classes: enum pc_counters, where set (0: absent) */
+	uint8_t counters;
+	int counters_line;
 };
 
 /* One word of a statement, as policy.c hands it to the parsers of

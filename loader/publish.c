@@ -26,6 +26,7 @@
 #include <bpf/bpf.h>
 #include "instance_priv.h"
 #include "limits.h"
+#include "slots.h"
 
 #define PORT_HALF (PC_NUM_PROTOS * PC_NUM_PORTS)
 
@@ -313,14 +314,20 @@ out:
 static int publish_tries_and_ports(struct pc_instance *inst, __u32 gen,
 				   const struct pc_compiled *c)
 {
-	static const struct pc_port_entry allow_all[PORT_HALF];
 	const uint32_t *roots;
 	struct pc_port_entry *half = NULL;
 	int err = 0, large = 0;
 
-	if (!c) {
+	if (!c) {	/* allow all: zero entries, each in its class slot */
 		err = large_drop(inst, gen);
-		return err ? err : write_ports(inst, gen, allow_all);
+		if (err)
+			return err;
+		half = calloc(PORT_HALF, sizeof(*half));
+		err = half ? pc_slots_publish(inst, half) : -ENOMEM;
+		if (!err)
+			err = write_ports(inst, gen, half);
+		free(half);
+		return err;
 	}
 	roots = c->roots;
 	if (!err && c->n_classes && !roots)
@@ -346,6 +353,8 @@ static int publish_tries_and_ports(struct pc_instance *inst, __u32 gen,
 		}
 		err = pc_limits_publish(inst, gen, c, half);	/* limits.c */
 	}
+	if (!err)
+		err = pc_slots_publish(inst, half);	/* slots.c */
 	if (!err)
 		err = write_ports(inst, gen, half);
 	free(half);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rules.c - per-rule counters derived from port_stats and the live port
+ * rules.c - per-rule counters derived from the port counts, the counter
+ * slots of runs of ports (loader/slots.c) and the live port
  * table (rules.h says why that needs nothing from the program), and the
  * live policy's rule texts. Returns 0 or -errno.
  */
@@ -15,6 +16,45 @@ static void add_counter(struct pc_counter *to, const struct pc_counter *c)
 		to->packets[o] += c->packets[o];
 		to->bytes[o] += c->bytes[o];
 	}
+}
+
+/* The bytes of the ports in a counter slot shared by a run of ports (one
+ * rule's), and its audited packets, which the ports' counts hold as
+ * passed: to the rule the run's live entries name. */
+static int add_run_slots(struct pc_instance *inst, struct pc_rule_counts *rc,
+			 const struct pc_port_entry *ports)
+{
+	struct pc_counter *slots = malloc(PC_COUNTER_SLOTS * sizeof(*slots));
+	struct pc_counter_slots *keys = malloc(sizeof(*keys));
+	int err = slots && keys ? pc_read_slot_stats(inst, slots, keys) : -ENOMEM;
+
+	for (unsigned s = PC_CLASS_SLOTS; !err && s < PC_COUNTER_SLOTS; s++) {
+		__u32 lo = keys->slot[s].lo;
+		const struct pc_port_entry *e;
+		struct pc_counter *to;
+		__u64 a = slots[s].packets[PC_OUT_AUDIT];
+
+		if (!lo || lo == keys->slot[s].hi || lo > PC_NUM_PROTOS * PC_NUM_PORTS)
+			continue;	/* free, or one port's (in its counts) */
+		e = &ports[lo - 1];
+		if (pc_entry_slot(e) != s)
+			continue;	/* a run of an earlier policy */
+		if (e->class_id)
+			to = &rc->by_source;
+		else if (e->rule_id && e->rule_id <= rc->n_rules)
+			to = &rc->rule[e->rule_id];
+		else
+			continue;
+		for (int o = 0; o < PC_OUT_MAX; o++)
+			to->bytes[o] += slots[s].bytes[o];
+		if (a > to->packets[PC_OUT_PASS])
+			a = to->packets[PC_OUT_PASS];
+		to->packets[PC_OUT_PASS] -= a;
+		to->packets[PC_OUT_AUDIT] += a;
+	}
+	free(slots);
+	free(keys);
+	return err;
 }
 
 static int read_locked(struct pc_instance *inst, struct pc_rule_counts *rc,
@@ -53,7 +93,7 @@ static int read_locked(struct pc_instance *inst, struct pc_rule_counts *rc,
 			add_counter(&rc->rule[e->rule_id], &pc[i].c);
 	}
 	free(pc);
-	return 0;
+	return add_run_slots(inst, rc, ports);
 }
 
 int pc_read_rule_counts(struct pc_instance *inst, struct pc_rule_counts *out)

@@ -8,29 +8,51 @@
  * Usage: bench_fill IFACE   (in the instance's network namespace)
  * Exit status 0 on success, 1 with a message otherwise.
  */
+#include <sys/mman.h>
 #include "tests/bench/benchlib.h"
 
-static void fill(int fd, __u32 entries, int ncpus)
+/* Every row (one per CPU) through the map's mmap: every port half and
+ * every slot. */
+static void fill(struct pc_instance *inst)
 {
-	struct pc_counter *vals = calloc((size_t)entries * ncpus, sizeof(*vals));
-	__u32 *keys = calloc(entries, sizeof(*keys));
-	__u32 i, count = entries;
-	int c, o;
+	size_t len = (size_t)inst->ncpus * sizeof(struct pc_counter_row);
+	struct pc_counter_row *rows;
 
-	if (!vals || !keys)
-		bench_die("out of memory");
-	for (i = 0; i < entries; i++) {
-		keys[i] = i;
-		for (c = 0; c < ncpus; c++)
-			for (o = 0; o < PC_OUT_MAX; o++) {
-				vals[(size_t)i * ncpus + c].packets[o] = 1 + (i * 7 + c + o) % 1000;
-				vals[(size_t)i * ncpus + c].bytes[o] = 64 * (1 + (i + c * 3 + o) % 1000);
+	rows = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, inst->counter_rows_fd, 0);
+	if (rows == MAP_FAILED)
+		bench_die("map counter rows: %s", strerror(errno));
+	for (int c = 0; c < inst->ncpus; c++) {
+		struct pc_counter_row *r = &rows[c];
+
+		for (__u32 i = 0; i < PC_PORT_STATS_ENTRIES; i++) {
+			r->port[i][0] = 1 + (i * 7 + (__u32)c) % 1000;
+			r->port[i][1] = 1 + (i * 5 + (__u32)c) % 1000;
+		}
+		for (int s = 0; s < PC_COUNTER_SLOTS; s++)
+			for (int o = 0; o < PC_OUT_MAX; o++) {
+				r->slot[s].packets[o] = 1 + (s * 7 + c + o) % 1000;
+				r->slot[s].bytes[o] = 64 * (1 + (s + c * 3 + o) % 1000);
 			}
 	}
-	if (bpf_map_update_batch(fd, keys, vals, &count, NULL))
-		bench_die("fill counters: %s", strerror(errno));
+	munmap(rows, len);
+}
+
+static void fill_buckets(int fd, int ncpus)
+{
+	struct pc_counter *vals = calloc((size_t)ncpus, sizeof(*vals));
+
+	if (!vals)
+		bench_die("out of memory");
+	for (__u32 b = 0; b < PC_BUCKET_MAX; b++) {
+		for (int c = 0; c < ncpus; c++)
+			for (int o = 0; o < PC_OUT_MAX; o++) {
+				vals[c].packets[o] = 1 + (b * 7 + c + o) % 1000;
+				vals[c].bytes[o] = 64 * (1 + (b + c * 3 + o) % 1000);
+			}
+		if (bpf_map_update_elem(fd, &b, vals, BPF_ANY))
+			bench_die("fill buckets: %s", strerror(errno));
+	}
 	free(vals);
-	free(keys);
 }
 
 int main(int argc, char **argv)
@@ -46,8 +68,8 @@ int main(int argc, char **argv)
 	err = pc_open(argv[1], &inst);
 	if (err)
 		bench_die("open %s: %s", argv[1], strerror(-err));
-	fill(inst->port_stats_fd, PC_PORT_STATS_ENTRIES, inst->ncpus);
-	fill(inst->bucket_stats_fd, PC_BUCKET_MAX, inst->ncpus);
+	fill(inst);
+	fill_buckets(inst->bucket_stats_fd, inst->ncpus);
 	pc_close(inst);
 	return 0;
 }

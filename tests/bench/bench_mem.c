@@ -16,12 +16,13 @@
  * Prints the tables and three TARGET lines:
  *   - at 64 possible CPUs, examples/web.policy: <= 100 MiB
  *   - the CPU-independent part, 1,000 prefixes: <= 16 MiB
- *   - at 256 possible CPUs with the lean setting: <= 64 MiB (portcullis
- *     has no lean setting yet: judged with the default layout)
+ *   - at 256 possible CPUs with the lean setting (`counters classes`,
+ *     web.policy): <= 64 MiB
  *
  * Usage: bench_mem   (from the top of the repository: reads examples/)
  */
 #include "tests/bench/benchlib.h"
+#include "loader/instance_priv.h"
 
 #define MIB 1048576.0
 #define WEB_POLICY "examples/web.policy"
@@ -43,7 +44,7 @@ static unsigned long long memlock(int fd)
 	return v;
 }
 
-#define N_MAPS 7
+#define N_MAPS 32	/* room for every map of pc_map_specs */
 
 struct layout {
 	const char *policy;	/* its name in the tables */
@@ -53,10 +54,15 @@ struct layout {
 	uint32_t nodes;		/* prefix_nodes entries the policy uses */
 };
 
-static const char *const map_name[N_MAPS] = {
-	"control", "settings", "ports", "prefix_nodes", "port_stats",
-	"bucket_stats", "sync",
-};
+/* Every map of an instance (loader/maps.c): the XDP program's, the TC
+ * egress program's (replies), limits', the drop log's, sync. */
+#define n_maps ((int)pc_n_map_specs)
+
+static int grows_with_cpus(const struct pc_map_spec *s)
+{
+	return s->type == BPF_MAP_TYPE_PERCPU_ARRAY || s->type == BPF_MAP_TYPE_PERCPU_HASH ||
+	       s->type == BPF_MAP_TYPE_LRU_PERCPU_HASH || !s->max_entries;
+}
 
 static char *read_file(const char *path)
 {
@@ -82,11 +88,6 @@ static void measure(const char *name, const char *text, int ncpu,
 {
 	struct pc_compiled *c = bench_compile(text);
 	struct pc_instance *inst = bench_portcullis(text);
-	const int fds[N_MAPS] = {
-		inst->control_fd, inst->settings_fd, inst->ports_fd,
-		inst->prefix_nodes_fd, inst->port_stats_fd,
-		inst->bucket_stats_fd, inst->sync_fd,
-	};
 	unsigned long long total = 0;
 	uint64_t per_cpu;
 	int i, err;
@@ -95,8 +96,10 @@ static void measure(const char *name, const char *text, int ncpu,
 	l->policy = name;
 	l->nodes = c->n_nodes;
 	pc_compiled_free(c);
-	for (i = 0; i < N_MAPS; i++) {
-		l->bytes[i] = memlock(fds[i]);
+	if (n_maps > N_MAPS)
+		bench_die("more maps than N_MAPS");
+	for (i = 0; i < n_maps; i++) {
+		l->bytes[i] = memlock(*pc_spec_fd(inst, &pc_map_specs[i]));
 		total += l->bytes[i];
 	}
 	err = pc_map_memory_per_cpu(inst, &per_cpu);
@@ -122,9 +125,9 @@ static void target(const char *name, double got, double limit,
 int main(void)
 {
 	static const int cpus[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256 };
-	struct layout l[4];
-	int i, k, n = 4, ncpu = libbpf_num_possible_cpus();
-	char *text;
+	struct layout l[5];
+	int i, k, n = 5, ncpu = libbpf_num_possible_cpus();
+	char *text, *lean;
 
 	if (geteuid() != 0)
 		bench_die("needs root (CAP_BPF, CAP_NET_ADMIN)");
@@ -132,6 +135,13 @@ int main(void)
 	measure("base (3 rules)", BENCH_BASE_POLICY, ncpu, &l[0]);
 	text = read_file(WEB_POLICY);
 	measure("web.policy", text, ncpu, &l[1]);
+	/* the lean setting: the same policy with `counters classes` */
+	lean = malloc(strlen(text) + 32);
+	if (!lean)
+		bench_die("out of memory");
+	sprintf(lean, "%s\ncounters classes\n", text);
+	measure("web.policy, counters classes", lean, ncpu, &l[4]);
+	free(lean);
 	free(text);
 	text = bench_policy_prefixes(1000);
 	measure("1,000 prefixes", text, ncpu, &l[2]);
@@ -148,11 +158,11 @@ int main(void)
 	for (k = 0; k <= n; k++)
 		printf("---|");
 	printf("\n");
-	for (i = 0; i < N_MAPS; i++) {
-		printf("| %s |", map_name[i]);
+	for (i = 0; i < n_maps; i++) {
+		printf("| %s |", pc_map_specs[i].pin);
 		for (k = 0; k < n; k++)
 			printf(" %llu |", l[k].bytes[i]);
-		printf(" %s |\n", i == 4 || i == 5 ? "yes" : "no");
+		printf(" %s |\n", grows_with_cpus(&pc_map_specs[i]) ? "yes" : "no");
 	}
 	printf("| CPU-independent part F |");
 	for (k = 0; k < n; k++)
@@ -175,14 +185,15 @@ int main(void)
 			printf(" %.1f |", mib_at(&l[k], cpus[i]));
 		printf("\n");
 	}
-	printf("\nprefix_nodes is allocated whole (both generations, %u entries of %zu bytes); the policies use %u, %u, %u and %u entries of one generation's %u\n",
+	printf("\nprefix_nodes is allocated whole (both generations, %u entries of %zu bytes); the first four policies use %u, %u, %u and %u entries of one generation's %u\n",
 	       PC_PREFIX_NODE_ENTRIES, sizeof(struct pc_node), l[0].nodes,
 	       l[1].nodes, l[2].nodes, l[3].nodes, PC_PREFIX_NODES);
-	printf("\nmemory per interface = F + P x possible CPUs (README); P here is port_stats %u + bucket_stats %u entries x %zu bytes\n\n",
-	       PC_PORT_STATS_ENTRIES, PC_BUCKET_MAX, sizeof(struct pc_counter));
+	printf("\nmemory per interface = F + P x possible CPUs (README); P here is one counter row of %zu bytes (%u ports x 8 + %u slots x %zu; `counters classes`: the slots only) plus the per-CPU maps of the buckets, limits and the drop log\n\n",
+	       sizeof(struct pc_counter_row), PC_PORT_STATS_ENTRIES, PC_COUNTER_SLOTS,
+	       sizeof(struct pc_counter));
 	target("memory at 64 possible CPUs, web.policy", mib_at(&l[1], 64), 100, "");
 	target("memory independent of CPUs, 1,000 prefixes", l[2].fixed / MIB, 16, "");
-	target("memory at 256 possible CPUs, lean setting", mib_at(&l[1], 256), 64,
-	       "; no lean setting yet: the default layout");
+	target("memory at 256 possible CPUs, lean setting", mib_at(&l[4], 256), 64,
+	       "; web.policy with `counters classes`");
 	return 0;
 }

@@ -570,6 +570,8 @@ static int new_policy(struct run *r)
 			err = load_probe(r);
 	} else {
 		err = pc_publish(r->inst, comp);
+		if (!err)	/* the ports' counter slots may have moved */
+			err = tk_checker_sync_slots(&r->k);
 	}
 	if (err) {
 		fprintf(stderr, "fuzz_diff: loading / publishing policy: %s\n", strerror(-err));

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_counters_read.c - the two ways loader/counters.c reads port_stats
- * (the syscall sum program and the batch look-up, plus auto),
- * dense and sparse, against the real kernel: per-CPU values written with
- * bpf_map_update_elem on a sample of entries (first and last index, both
- * protocols' edges, entries set on one CPU only, an entry with a byte
- * count and no packets, values near 2^62), then every entry set on every
- * CPU, then every entry zero. Each method must give the exact sums. The
- * time of each method is printed, not asserted (the machine is shared).
+ * test_counters_read.c - how loader/counters.c reads the counter rows
+ * (bpf/abi.h rule 8), dense and sparse, against the real kernel: rows
+ * written through the map's mmap on a sample of ports (both protocols'
+ * edges, ports set on one CPU only, halves near 2^32 with carries), ports
+ * with a counter slot of their own (bytes and audit per port) and ports
+ * in a run slot or class slot (packets only); then every port on every
+ * CPU; a wrap seen before its carry (never reported lower); a real wrap
+ * made by the program (BPF_PROG_TEST_RUN on a half preloaded to
+ * 2^32 - 1, the carry must take it); then every port zero. The time of a
+ * read is printed, not asserted (the machine is shared).
  * Needs root and BPF: fails (never skips) without them.
  */
 #include <stdarg.h>
@@ -20,18 +22,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include "loader/instance.h"
-
-static const struct {
-	enum pc_read_method m;
-	const char *name;
-} methods[] = {
-	{ PC_READ_SUM, "sum" },
-	{ PC_READ_BATCH, "batch" },
-	{ PC_READ_AUTO, "auto" },
-};
-#define N_METHODS (sizeof(methods) / sizeof(methods[0]))
+#include "tests/lib/packet.h"
+#include "tests/lib/testkit.h"
 
 static double now_ms(void)
 {
@@ -44,22 +39,42 @@ static double now_ms(void)
 struct fixture {
 	struct pc_instance *inst;
 	int ncpus;
-	struct pc_counter *want;	/* PC_PORT_STATS_ENTRIES, summed */
+	struct pc_counter_row *rows;	/* mmapped read-write */
+	struct pc_counter_carry *carry;
+	size_t rows_len, carry_len;
+	struct pc_counter_slots keys;
+	struct pc_counter *want;	/* PC_PORT_STATS_ENTRIES */
 	struct pc_counter *got;
-	struct pc_counter *vals;	/* ncpus values of one entry */
 };
+
+static size_t page_round(size_t n)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (n + pg - 1) / pg * pg;
+}
 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
+	__u32 zero = 0;
 
 	if (!f || pc_load_unattached(NULL, &f->inst))
 		return -1;
 	f->ncpus = f->inst->ncpus;
+	f->rows_len = page_round((size_t)f->ncpus * sizeof(struct pc_counter_row));
+	f->carry_len = page_round(sizeof(struct pc_counter_carry));
+	f->rows = mmap(NULL, f->rows_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       f->inst->counter_rows_fd, 0);
+	f->carry = mmap(NULL, f->carry_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			f->inst->counter_carry_fd, 0);
+	if (f->rows == MAP_FAILED || f->carry == MAP_FAILED)
+		return -1;
+	if (bpf_map_lookup_elem(f->inst->counter_slots_fd, &zero, &f->keys))
+		return -1;
 	f->want = calloc(PC_PORT_STATS_ENTRIES, sizeof(*f->want));
 	f->got = calloc(PC_PORT_STATS_ENTRIES, sizeof(*f->got));
-	f->vals = calloc(f->ncpus, sizeof(*f->vals));
-	if (!f->want || !f->got || !f->vals)
+	if (!f->want || !f->got)
 		return -1;
 	*state = f;
 	return 0;
@@ -69,33 +84,50 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	munmap(f->rows, f->rows_len);
+	munmap(f->carry, f->carry_len);
 	pc_close(f->inst);
 	free(f->want);
 	free(f->got);
-	free(f->vals);
 	free(f);
 	return 0;
 }
 
 static int nonzero(const struct pc_counter *c)
 {
-	for (int o = 0; o < PC_OUT_MAX; o++)
-		if (c->packets[o] || c->bytes[o])
-			return 1;
-	return 0;
+	return c->packets[PC_OUT_PASS] || c->packets[PC_OUT_DROP];
 }
 
-/* Write f->vals (ncpus values) to entry k and add them to f->want. */
-static void put(struct fixture *f, __u32 k)
+static void clear_all(struct fixture *f)
 {
-	assert_int_equal(bpf_map_update_elem(f->inst->port_stats_fd, &k,
-					     f->vals, BPF_ANY), 0);
-	memset(&f->want[k], 0, sizeof(f->want[k]));
-	for (int c = 0; c < f->ncpus; c++)
-		for (int o = 0; o < PC_OUT_MAX; o++) {
-			f->want[k].packets[o] += f->vals[c].packets[o];
-			f->want[k].bytes[o] += f->vals[c].bytes[o];
-		}
+	__u32 zero = 0;
+
+	memset(f->rows, 0, (size_t)f->ncpus * sizeof(struct pc_counter_row));
+	memset(f->carry, 0, sizeof(*f->carry));
+	memset(&f->keys, 0, sizeof(f->keys));
+	assert_int_equal(bpf_map_update_elem(f->inst->counter_slots_fd, &zero,
+					     &f->keys, BPF_ANY), 0);
+	memset(f->want, 0, PC_PORT_STATS_ENTRIES * sizeof(*f->want));
+	/* a reader never reports less than before: this one starts over */
+	free(f->inst->port_last);
+	f->inst->port_last = NULL;
+}
+
+/* Port k's halves on cpu: pass and drop, plus carries; want follows. */
+static void put(struct fixture *f, int cpu, __u32 k, __u32 pass, __u32 drop)
+{
+	f->want[k].packets[PC_OUT_PASS] += pass - (__u64)f->rows[cpu].port[k][0];
+	f->want[k].packets[PC_OUT_DROP] += drop - (__u64)f->rows[cpu].port[k][1];
+	f->rows[cpu].port[k][0] = pass;
+	f->rows[cpu].port[k][1] = drop;
+}
+
+static void put_carry(struct fixture *f, __u32 k, __u32 pass, __u32 drop)
+{
+	f->want[k].packets[PC_OUT_PASS] += ((__u64)pass - f->carry->port[k][0]) << 32;
+	f->want[k].packets[PC_OUT_DROP] += ((__u64)drop - f->carry->port[k][1]) << 32;
+	f->carry->port[k][0] = pass;
+	f->carry->port[k][1] = drop;
 }
 
 static void assert_counter_equal(const struct pc_counter *a,
@@ -115,46 +147,38 @@ static void assert_counter_equal(const struct pc_counter *a,
 	}
 }
 
-/* Every method, dense and sparse, must give exactly f->want. */
-static void check_all_methods(struct fixture *f, const char *what)
+/* Dense and sparse must give exactly f->want. */
+static void check_reads(struct fixture *f, const char *what)
 {
-	size_t want_n = 0;
+	struct pc_port_count *recs = NULL;
+	size_t want_n = 0, n = 0;
+	double t0, t1, t2;
+	char how[64];
 
 	for (size_t k = 0; k < PC_PORT_STATS_ENTRIES; k++)
 		want_n += nonzero(&f->want[k]);
-	for (size_t m = 0; m < N_METHODS; m++) {
-		struct pc_port_count *recs = NULL;
-		double t0, t1, t2;
-		size_t n = 0;
-		char how[64];
-
-		/* garbage first: the read must overwrite every entry */
-		memset(f->got, 0xa5, PC_PORT_STATS_ENTRIES * sizeof(*f->got));
-		t0 = now_ms();
-		assert_int_equal(pc_read_port_stats_method(f->inst, methods[m].m,
-							   f->got), 0);
-		t1 = now_ms();
-		snprintf(how, sizeof(how), "%s dense", methods[m].name);
-		for (size_t k = 0; k < PC_PORT_STATS_ENTRIES; k++)
-			assert_counter_equal(&f->got[k], &f->want[k], k, how);
-
-		t2 = now_ms();
-		assert_int_equal(pc_read_port_stats_sparse_method(f->inst,
-					methods[m].m, &recs, &n), 0);
-		print_message("# %-12s %-5s: dense %6.2f ms, sparse %6.2f ms (%zu non-zero entries, %d CPUs)\n",
-			      what, methods[m].name, t1 - t0, now_ms() - t2, n,
-			      f->ncpus);
-		snprintf(how, sizeof(how), "%s sparse", methods[m].name);
-		assert_int_equal(n, want_n);
-		for (size_t i = 0; i < n; i++) {
-			assert_true(recs[i].index < PC_PORT_STATS_ENTRIES);
-			if (i)	/* index order, each entry once */
-				assert_true(recs[i].index > recs[i - 1].index);
-			assert_counter_equal(&recs[i].c, &f->want[recs[i].index],
-					     recs[i].index, how);
-		}
-		free(recs);
+	/* garbage first: the read must overwrite every entry */
+	memset(f->got, 0xa5, PC_PORT_STATS_ENTRIES * sizeof(*f->got));
+	t0 = now_ms();
+	assert_int_equal(pc_read_port_stats(f->inst, f->got), 0);
+	t1 = now_ms();
+	snprintf(how, sizeof(how), "%s dense", what);
+	for (size_t k = 0; k < PC_PORT_STATS_ENTRIES; k++)
+		assert_counter_equal(&f->got[k], &f->want[k], k, how);
+	t2 = now_ms();
+	assert_int_equal(pc_read_port_stats_sparse(f->inst, &recs, &n), 0);
+	print_message("# %-12s: dense %6.2f ms, sparse %6.2f ms (%zu ports with traffic, %d CPUs)\n",
+		      what, t1 - t0, now_ms() - t2, n, f->ncpus);
+	snprintf(how, sizeof(how), "%s sparse", what);
+	assert_int_equal(n, want_n);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(recs[i].index < PC_PORT_STATS_ENTRIES);
+		if (i)	/* index order, each entry once */
+			assert_true(recs[i].index > recs[i - 1].index);
+		assert_counter_equal(&recs[i].c, &f->want[recs[i].index],
+				     recs[i].index, how);
 	}
+	free(recs);
 }
 
 static void test_sample(void **state)
@@ -163,91 +187,221 @@ static void test_sample(void **state)
 	const __u32 edges[] = { 0, 1, 22, 1023, 1024, 49151, 49152, 65535,
 				65536, 65537, 65536 + 53, 131070, 131071 };
 	unsigned seed = 12345;
+	__u32 zero = 0;
 
-	/* every CPU, distinct values per CPU and slot */
-	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+	clear_all(f);
+	/* every CPU, distinct values per CPU and half */
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
 		for (int c = 0; c < f->ncpus; c++)
-			for (int o = 0; o < PC_OUT_MAX; o++) {
-				f->vals[c].packets[o] = 1 + edges[i] + 10 * c + o;
-				f->vals[c].bytes[o] = 64 * f->vals[c].packets[o] + c;
-			}
-		put(f, edges[i]);
-	}
+			put(f, c, edges[i], 1 + edges[i] + 10 * c, 2 + edges[i] + 10 * c);
 	/* one CPU only: the first, the last, and each one in turn */
 	for (int only = -1; only < f->ncpus; only++) {
 		int cpu = only < 0 ? f->ncpus - 1 : only;
-		__u32 k = 300 + (__u32)(only + 1) * 1000;
 
-		memset(f->vals, 0, f->ncpus * sizeof(*f->vals));
-		f->vals[cpu].packets[PC_OUT_DROP] = 7 + cpu;
-		f->vals[cpu].bytes[PC_OUT_DROP] = 700 + cpu;
-		put(f, k);
+		put(f, cpu, 300 + (__u32)(only + 1) * 1000, 0, 7 + cpu);
 	}
-	/* a byte count without packets is still a non-zero entry */
-	memset(f->vals, 0, f->ncpus * sizeof(*f->vals));
-	f->vals[0].bytes[PC_OUT_AUDIT] = 1;
-	put(f, 65536 + 9999);
-	/* large values: no truncation to 32 bits anywhere */
+	/* halves near 2^32 with carries: 64-bit totals, no truncation */
 	for (int c = 0; c < f->ncpus; c++)
-		for (int o = 0; o < PC_OUT_MAX; o++) {
-			f->vals[c].packets[o] = (1ull << 62) / (__u64)f->ncpus + (__u64)o;
-			f->vals[c].bytes[o] = (1ull << 40) + (__u64)c;
-		}
-	put(f, 65536 + 443);
+		put(f, c, 65536 + 443, 0xffffffffu - (__u32)c, 0xfffffff0u);
+	put_carry(f, 65536 + 443, 3, 0xffffffffu);
+	put_carry(f, 80, 1, 0);
 	/* a pseudo-random sample of both halves */
 	for (int i = 0; i < 500; i++) {
 		__u32 k = (__u32)rand_r(&seed) % PC_PORT_STATS_ENTRIES;
 
 		for (int c = 0; c < f->ncpus; c++)
-			for (int o = 0; o < PC_OUT_MAX; o++) {
-				f->vals[c].packets[o] = (__u64)rand_r(&seed) % 5;
-				f->vals[c].bytes[o] = f->vals[c].packets[o] * 1500;
-			}
-		put(f, k);
+			put(f, c, k, (__u32)rand_r(&seed) % 5, (__u32)rand_r(&seed) % 5);
 	}
-	check_all_methods(f, "sample");
+	/* tcp/8080 has a slot of its own (7): its bytes and audited packets
+	 * are per port; udp 5000-5009 share slot 8 (no bytes per port); the
+	 * class slots have no port's bytes either */
+	f->keys.slot[7].lo = f->keys.slot[7].hi = 8080 + 1;
+	f->keys.slot[8].lo = 65536 + 5000 + 1;
+	f->keys.slot[8].hi = 65536 + 5009 + 1;
+	assert_int_equal(bpf_map_update_elem(f->inst->counter_slots_fd, &zero,
+					     &f->keys, BPF_ANY), 0);
+	for (int c = 0; c < f->ncpus; c++) {
+		struct pc_counter *s = &f->rows[c].slot[7];
+
+		put(f, c, 8080, 50 + (__u32)c, 9);
+		s->packets[PC_OUT_PASS] = 40;	/* + 10 audited = 50 + c? no: */
+		s->packets[PC_OUT_AUDIT] = 10;	/* the rest before the slot */
+		s->packets[PC_OUT_DROP] = 9;
+		s->bytes[PC_OUT_PASS] = 4000 + (__u64)c;
+		s->bytes[PC_OUT_AUDIT] = 1000;
+		s->bytes[PC_OUT_DROP] = 900;
+		f->rows[c].slot[8].bytes[PC_OUT_PASS] = 12345;
+		f->rows[c].slot[1].bytes[PC_OUT_PASS] = 777;
+		put(f, c, 65536 + 5001, 3, 0);
+	}
+	f->want[8080].packets[PC_OUT_AUDIT] = 10 * (__u64)f->ncpus;
+	f->want[8080].packets[PC_OUT_PASS] -= 10 * (__u64)f->ncpus;
+	f->want[8080].bytes[PC_OUT_PASS] = 4000 * (__u64)f->ncpus +
+					   (__u64)f->ncpus * (f->ncpus - 1) / 2;
+	f->want[8080].bytes[PC_OUT_AUDIT] = 1000 * (__u64)f->ncpus;
+	f->want[8080].bytes[PC_OUT_DROP] = 900 * (__u64)f->ncpus;
+	check_reads(f, "sample");
+
+	/* the slots summed, and the class each stands for */
+	{
+		struct pc_counter slots[PC_COUNTER_SLOTS];
+		struct pc_counter_slots k;
+
+		assert_int_equal(pc_read_slot_stats(f->inst, slots, &k), 0);
+		assert_int_equal(slots[8].bytes[PC_OUT_PASS], 12345 * (__u64)f->ncpus);
+		assert_int_equal(slots[1].bytes[PC_OUT_PASS], 777 * (__u64)f->ncpus);
+		assert_int_equal(pc_slot_class(&k, 7), PC_PROTO_TCP * 3 + PC_CLASS_REGISTERED);
+		assert_int_equal(pc_slot_class(&k, 8), PC_PROTO_UDP * 3 + PC_CLASS_REGISTERED);
+		assert_int_equal(pc_slot_class(&k, 4), 4);
+		assert_int_equal(pc_slot_class(&k, 9), -1);
+	}
 }
 
-/* Every entry non-zero on every CPU, written with one batch update. */
+/* Every port non-zero on every CPU. */
 static void test_every_entry(void **state)
 {
 	struct fixture *f = *state;
-	size_t n = PC_PORT_STATS_ENTRIES;
-	struct pc_counter *vals = calloc(n * f->ncpus, sizeof(*vals));
-	__u32 *keys = calloc(n, sizeof(*keys)), count = (__u32)n;
 
-	assert_non_null(vals);
-	assert_non_null(keys);
-	for (size_t k = 0; k < n; k++) {
-		keys[k] = (__u32)k;
-		memset(&f->want[k], 0, sizeof(f->want[k]));
+	clear_all(f);
+	for (size_t k = 0; k < PC_PORT_STATS_ENTRIES; k++)
 		for (int c = 0; c < f->ncpus; c++)
-			for (int o = 0; o < PC_OUT_MAX; o++) {
-				struct pc_counter *v = &vals[k * f->ncpus + c];
+			put(f, c, (__u32)k, 1 + (k * 7 + (size_t)c * 3) % 1000,
+			    (k * 5 + (size_t)c) % 3);
+	check_reads(f, "every entry");
+}
 
-				v->packets[o] = 1 + (k * 7 + (size_t)c * 3 + (size_t)o) % 1000;
-				v->bytes[o] = 60 * v->packets[o] + (__u64)c;
-				f->want[k].packets[o] += v->packets[o];
-				f->want[k].bytes[o] += v->bytes[o];
-			}
-	}
-	assert_int_equal(bpf_map_update_batch(f->inst->port_stats_fd, keys, vals,
-					      &count, NULL), 0);
-	assert_int_equal(count, n);
-	free(vals);
-	free(keys);
-	check_all_methods(f, "every entry");
+/* A half that wrapped before its carry grew: the read keeps the last
+ * total (never lower), and is exact again once the carry is there. */
+static void test_wrap_window(void **state)
+{
+	struct fixture *f = *state;
+	__u64 before;
+
+	clear_all(f);
+	put(f, 0, 443, 0xffffffffu, 0);
+	check_reads(f, "before wrap");
+	before = f->want[443].packets[PC_OUT_PASS];
+	f->rows[0].port[443][0] = 0;	/* wrapped; carry not yet added */
+	assert_int_equal(pc_read_port_stats(f->inst, f->got), 0);
+	assert_int_equal(f->got[443].packets[PC_OUT_PASS], before);
+	f->carry->port[443][0] = 1;
+	f->want[443].packets[PC_OUT_PASS] = before + 1;
+	check_reads(f, "after carry");
+}
+
+/* The program wraps a half itself: every row's tcp/80 passed half at
+ * 2^32 - 1, one allowed frame to tcp/80, and the carry holds the 2^32. */
+static void test_program_wrap(void **state)
+{
+	struct fixture *f = *state;
+	struct pkt_ip4 ip = { .proto = 6 };
+	struct pkt p;
+	uint32_t action = 0;
+
+	clear_all(f);
+	for (int c = 0; c < f->ncpus; c++)
+		put(f, c, 80, 0xffffffffu, 0);
+	pkt_addr4("192.0.2.1", ip.src);
+	pkt_addr4("192.0.2.2", ip.dst);
+	pkt_init(&p, 0x0800);
+	pkt_ipv4(&p, &ip);
+	pkt_tcp(&p, 40000, 80, 5, 0x02);
+	pkt_finish(&p);
+	assert_int_equal(tk_run(f->inst->prog_fd, p.b, p.len, &action), 0);
+	assert_int_equal(action, XDP_PASS);
+	f->want[80].packets[PC_OUT_PASS] += 1;
+	assert_int_equal(f->carry->port[80][0], 1);
+	assert_int_equal(f->carry->port[80][1], 0);
+	check_reads(f, "program wrap");
+}
+
+/* One allowed TCP/UDP frame through inst's program. */
+static void run_port(struct pc_instance *inst, int udp, unsigned port, size_t *len)
+{
+	struct pkt_ip4 ip = { .proto = udp ? 17 : 6 };
+	struct pkt p;
+	uint32_t action = 0;
+
+	pkt_addr4("192.0.2.1", ip.src);
+	pkt_addr4("192.0.2.2", ip.dst);
+	pkt_init(&p, 0x0800);
+	pkt_ipv4(&p, &ip);
+	if (udp)
+		pkt_udp(&p, 40000, (uint16_t)port);
+	else
+		pkt_tcp(&p, 40000, (uint16_t)port, 5, 0x02);
+	pkt_finish(&p);
+	assert_int_equal(tk_run(inst->prog_fd, p.b, p.len, &action), 0);
+	assert_int_equal(action, XDP_PASS);
+	*len = p.len;
+}
+
+/* The lean layout (`counters classes`): rows of slots and buckets only;
+ * a port a rule names alone has exact counts (its slot), the others count
+ * in their class only, and a CPU costs the slots, not 1 MiB of ports. */
+static void test_lean(void **state)
+{
+	struct pc_counter slots[PC_COUNTER_SLOTS];
+	struct pc_counter_slots keys;
+	struct pc_port_count *recs = NULL;
+	struct pc_instance *inst = NULL;
+	struct pc_compiled *c = NULL;
+	struct bpf_map_info info;
+	struct pc_policy pol;
+	__u32 ilen = sizeof(info);
+	size_t len = 0, ulen = 0, n = 0;
+	uint64_t per_cpu = 0;
+	int s22 = -1;
+
+	(void)state;
+	assert_int_equal(tk_policy("allow tcp 22\nallow udp 5000-5009\ncounters classes\n",
+				   &pol, &c), 0);
+	assert_int_equal(pc_load_unattached(c, &inst), 0);
+	assert_int_equal(inst->counters_lean, 1);
+	memset(&info, 0, sizeof(info));
+	assert_int_equal(bpf_obj_get_info_by_fd(inst->counter_rows_fd, &info, &ilen), 0);
+	assert_int_equal(info.value_size, PC_COUNTER_ROW_LEAN);
+	assert_int_equal(pc_map_memory_per_cpu(inst, &per_cpu), 0);
+	assert_true(per_cpu < 128 * 1024);	/* a row of slots, plus sketch */
+	for (int i = 0; i < 3; i++)
+		run_port(inst, 0, 22, &len);
+	for (int i = 0; i < 2; i++)
+		run_port(inst, 0, 23, &ulen);
+	run_port(inst, 1, 5001, &ulen);
+	run_port(inst, 1, 60000, &ulen);
+
+		assert_int_equal(pc_read_port_stats_sparse(inst, &recs, &n), 0);
+	assert_int_equal(n, 1);		/* only tcp/22 has a slot of its own */
+	assert_int_equal(recs[0].index, 22);
+	assert_int_equal(recs[0].c.packets[PC_OUT_PASS], 3);
+	assert_int_equal(recs[0].c.bytes[PC_OUT_PASS], 3 * len);
+	free(recs);
+	assert_int_equal(pc_read_slot_stats(inst, slots, &keys), 0);
+	for (unsigned s = PC_CLASS_SLOTS; s < PC_COUNTER_SLOTS; s++)
+		if (keys.slot[s].lo == 23 && keys.slot[s].hi == 23)
+			s22 = (int)s;
+	assert_true(s22 >= PC_CLASS_SLOTS);
+	assert_int_equal(slots[PC_PROTO_TCP * 3 + PC_CLASS_WELL_KNOWN].packets[PC_OUT_PASS], 2);
+	assert_int_equal(slots[PC_PROTO_UDP * 3 + PC_CLASS_DYNAMIC].packets[PC_OUT_PASS], 1);
+	/* udp 5000-5009: one rule's run, one slot within the class */
+	for (unsigned s = PC_CLASS_SLOTS; s < PC_COUNTER_SLOTS; s++)
+		if (keys.slot[s].lo == 65536 + 5000 + 1) {
+			assert_int_equal(keys.slot[s].hi, 65536 + 5009 + 1);
+			assert_int_equal(slots[s].packets[PC_OUT_PASS], 1);
+			assert_int_equal(pc_slot_class(&keys, s),
+					 PC_PROTO_UDP * 3 + PC_CLASS_REGISTERED);
+		}
+	pc_close(inst);
+	pc_compiled_free(c);
+	pc_policy_free(&pol);
 }
 
 static void test_all_zero(void **state)
 {
 	struct fixture *f = *state;
 
-	memset(f->vals, 0, f->ncpus * sizeof(*f->vals));
-	for (__u32 k = 0; k < PC_PORT_STATS_ENTRIES; k++)
-		if (nonzero(&f->want[k]))
-			put(f, k);
-	check_all_methods(f, "all zero");
+	clear_all(f);
+	check_reads(f, "all zero");
 }
 
 int main(void)
@@ -255,7 +409,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sample),
 		cmocka_unit_test(test_every_entry),
+		cmocka_unit_test(test_wrap_window),
+		cmocka_unit_test(test_program_wrap),
 		cmocka_unit_test(test_all_zero),
+		cmocka_unit_test(test_lean),
 	};
 
 	if (geteuid() != 0) {

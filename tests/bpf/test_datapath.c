@@ -399,6 +399,8 @@ static int use_policy(struct env *e, int p)
 	if (e->live == p)
 		return 0;
 	err = pc_publish(e->inst, e->comp[p]);
+	if (!err && e->k.inst)	/* the ports' counter slots may have moved */
+		err = tk_checker_sync_slots(&e->k);
 	if (err) {
 		fprintf(stderr, "pc_publish(%s): %s\n", policy_name[p], strerror(-err));
 		return err;
@@ -959,6 +961,7 @@ static void sweep_corrupt_maps(struct env *e)
 
 	memset(&bad, 0, sizeof(bad));
 	bad.verdict = 0x7f;
+	bad.slot_off = pe9999.slot_off;	/* counted where the checker expects it */
 	must_write(e, e->inst->ports_fd, i9999, &bad);
 	corrupt_one(e, "port entry verdict 0x7f, no source class: dropped", &tcp9999,
 		    DROP, TCP(9999), S_DROP);

@@ -284,8 +284,8 @@ static void test_load_empty(void **state)
 	assert_int_equal(hit, 0);
 	assert_int_equal(run_tcp(inst, "10.1.2.3", 22), XDP_PASS);
 	assert_int_equal(pc_map_memory(inst, &mem), 0);
-	/* port_stats alone: 131072 entries x 48 bytes x CPUs */
-	assert_true(mem >= (uint64_t)PC_PORT_STATS_ENTRIES * 48 * inst->ncpus);
+	/* counter_rows alone: a 1 MiB row of port halves per CPU */
+	assert_true(mem >= (uint64_t)PC_PORT_STATS_ENTRIES * 8 * inst->ncpus);
 	pc_close(inst);
 }
 
@@ -362,6 +362,12 @@ static void test_publish_versions_and_halves(void **state)
 		struct pc_compiled *live;
 
 		assert_int_equal(pc_read_live(inst, &live), 0);
+		/* publish adds each entry's counter slot (loader/slots.c) */
+		for (int p = 0; p < PC_NUM_PROTOS; p++)
+			for (int q = 0; q < PC_NUM_PORTS; q++) {
+				assert_true(pc_entry_slot(&live->ports[p][q]) < PC_COUNTER_SLOTS);
+				live->ports[p][q].slot_off = 0;
+			}
 		assert_memory_equal(live->ports, c2->ports, sizeof(c2->ports));
 		assert_int_equal(live->n_prefixes, 1);
 		assert_memory_equal(&live->prefixes[0].key, &c2->prefixes[0].key,
@@ -604,8 +610,19 @@ static void test_publish_latency(void **state)
 	/* the two test runs above were counted, exactly once each */
 	assert_int_equal(cnt[PC_PROTO_TCP * PC_NUM_PORTS + 443].packets[PC_OUT_PASS], 1);
 	assert_int_equal(cnt[PC_PROTO_TCP * PC_NUM_PORTS + 443].packets[PC_OUT_DROP], 1);
-	assert_int_equal(cnt[PC_PROTO_TCP * PC_NUM_PORTS + 443].bytes[PC_OUT_PASS], 64);
 	free(cnt);
+	{	/* the bytes: in the port's counter slot */
+		struct pc_counter slots[PC_COUNTER_SLOTS];
+		struct pc_port_entry pe;
+		struct pc_lpm_value v;
+		uint8_t a[16] = { 10, 2 };
+		int hit;
+
+		assert_int_equal(pc_lookup(inst, PC_PROTO_TCP, 443, AF_INET, a, &pe, &v, &hit), 0);
+		assert_int_equal(pc_read_slot_stats(inst, slots, NULL), 0);
+		assert_int_equal(slots[pc_entry_slot(&pe)].bytes[PC_OUT_PASS], 64);
+		assert_int_equal(slots[pc_entry_slot(&pe)].bytes[PC_OUT_DROP], 64);
+	}
 
 	printf("publish 65,536-port policy: %.1f ms (best of 3); 100,000 "
 	       "prefixes replacing 100,000 (tries built, then published): %.1f ms; read all port counters: "
@@ -630,7 +647,9 @@ static void pin_instance(struct pc_instance *inst, const char *dir)
 		{ inst->ports_fd, PC_PIN_PORTS },
 		{ inst->prefix_nodes_fd, PC_PIN_PREFIX_NODES },
 		{ inst->prefix_large_fd, PC_PIN_PREFIX_LARGE },
-		{ inst->port_stats_fd, PC_PIN_PORT_STATS },
+		{ inst->counter_rows_fd, PC_PIN_COUNTER_ROWS },
+		{ inst->counter_carry_fd, PC_PIN_COUNTER_CARRY },
+		{ inst->counter_slots_fd, PC_PIN_COUNTER_SLOTS },
 		{ inst->bucket_stats_fd, PC_PIN_BUCKET_STATS },
 		{ inst->sync_fd, PC_PIN_SYNC },
 		{ inst->reply_flows_fd, PC_PIN_REPLY_FLOWS },

@@ -78,58 +78,116 @@ int tk_run(int prog_fd, const uint8_t *frame, size_t len, uint32_t *action)
 int tk_counters_init(struct tk_counters *c)
 {
 	memset(c->buckets, 0, sizeof(c->buckets));
+	memset(c->slots, 0, sizeof(c->slots));
 	c->ports = calloc(PC_PORT_STATS_ENTRIES, sizeof(*c->ports));
-	return c->ports ? 0 : -ENOMEM;
+	c->slot_of = calloc(PC_PORT_STATS_ENTRIES, sizeof(*c->slot_of));
+	return c->ports && c->slot_of ? 0 : -ENOMEM;
 }
 
 void tk_counters_free(struct tk_counters *c)
 {
 	free(c->ports);
+	free(c->slot_of);
 	c->ports = NULL;
+	c->slot_of = NULL;
+}
+
+static int read_slot_of(struct pc_instance *inst, uint16_t *slot_of)
+{
+	struct pc_port_entry *e = malloc(PC_PORT_STATS_ENTRIES * sizeof(*e));
+	int err = e ? pc_read_live_ports(inst, e) : -ENOMEM;
+
+	for (uint32_t i = 0; !err && i < PC_PORT_STATS_ENTRIES; i++)
+		slot_of[i] = (uint16_t)pc_entry_slot(&e[i]);
+	free(e);
+	return err;
 }
 
 int tk_counters_read(struct pc_instance *inst, struct tk_counters *c)
 {
 	int err = pc_read_port_stats(inst, c->ports);
 
+	/* back to the program's halves: audited packets passed */
+	for (uint32_t i = 0; !err && i < PC_PORT_STATS_ENTRIES; i++) {
+		struct pc_counter *e = &c->ports[i];
+
+		e->packets[PC_OUT_PASS] += e->packets[PC_OUT_AUDIT];
+		e->packets[PC_OUT_AUDIT] = 0;
+		memset(e->bytes, 0, sizeof(e->bytes));
+	}
+	if (!err)
+		err = pc_read_slot_stats(inst, c->slots, NULL);
+	if (!err)
+		err = read_slot_of(inst, c->slot_of);
 	if (err)
 		return err;
 	return pc_read_bucket_stats(inst, c->buckets);
 }
 
+int tk_checker_sync_slots(struct tk_checker *k)
+{
+	return read_slot_of(k->inst, k->shadow.slot_of);
+}
+
 void tk_counters_add(struct tk_counters *c, const struct ref_result *r)
 {
-	struct pc_counter *e = r->in_ports ? &c->ports[r->index] : &c->buckets[r->index];
+	struct pc_counter *e;
 
+	if (r->in_ports) {
+		c->ports[r->index].packets[r->outcome == PC_OUT_DROP ? PC_OUT_DROP
+								     : PC_OUT_PASS]++;
+		/* a slot: bytes, and audited packets (bpf/abi.h rule 8) */
+		e = &c->slots[c->slot_of[r->index] % PC_COUNTER_SLOTS];
+		e->bytes[r->outcome] += r->bytes;
+		if (r->outcome == PC_OUT_AUDIT)
+			e->packets[PC_OUT_AUDIT]++;
+		return;
+	}
+	e = &c->buckets[r->index];
 	e->packets[r->outcome]++;
 	e->bytes[r->outcome] += r->bytes;
 }
 
+static int read_slot(struct pc_instance *inst, unsigned s, struct pc_counter *out);
+
 int tk_read_entry(struct pc_instance *inst, int in_ports, uint32_t index,
 		  struct pc_counter *out)
 {
-	int ncpus = libbpf_num_possible_cpus();
-	int fd = in_ports ? inst->port_stats_fd : inst->bucket_stats_fd;
-	struct pc_counter *per;
-	int err = 0;
+	struct pc_counter b[PC_BUCKET_MAX];
+	const struct pc_counter_carry *cy;
+	int err;
 
-	if (ncpus <= 0)
-		return ncpus ? ncpus : -EINVAL;
-	per = calloc((size_t)ncpus, sizeof(*per));
-	if (!per)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(fd, &index, per)) {
-		err = -errno;
-		goto out;
-	}
 	memset(out, 0, sizeof(*out));
-	for (int cpu = 0; cpu < ncpus; cpu++)
-		for (int s = 0; s < PC_OUT_MAX; s++) {
-			out->packets[s] += per[cpu].packets[s];
-			out->bytes[s] += per[cpu].bytes[s];
-		}
-out:
-	free(per);
+	if (!in_ports) {
+		err = pc_read_bucket_stats(inst, b);
+		if (!err && index < PC_BUCKET_MAX)
+			*out = b[index];
+		return err;
+	}
+	err = read_slot(inst, 0, &b[0]);	/* maps the rows */
+	if (err)
+		return err;
+	cy = inst->carry;
+	for (int cpu = 0; cpu < inst->ncpus; cpu++) {
+		const struct pc_counter_row *r = (const void *)((const char *)inst->rows +
+			(size_t)cpu * sizeof(struct pc_counter_row));
+
+		out->packets[PC_OUT_PASS] += r->port[index][0];
+		out->packets[PC_OUT_DROP] += r->port[index][1];
+	}
+	out->packets[PC_OUT_PASS] += (uint64_t)cy->port[index][0] << 32;
+	out->packets[PC_OUT_DROP] += (uint64_t)cy->port[index][1] << 32;
+	return 0;
+}
+
+/* Slot s summed over CPUs. */
+static int read_slot(struct pc_instance *inst, unsigned s, struct pc_counter *out)
+{
+	static struct pc_counter all[PC_COUNTER_SLOTS];
+	int err = pc_read_slot_stats(inst, all, NULL);
+
+	if (!err)
+		*out = all[s % PC_COUNTER_SLOTS];
 	return err;
 }
 
@@ -160,8 +218,10 @@ static const char *const bucket_name[PC_BUCKET_MAX] = {
 
 static void entry_name(int in_ports, uint32_t index, char *buf, size_t len)
 {
-	if (in_ports)
-		snprintf(buf, len, "port_stats[%s/%u]", index >= PC_NUM_PORTS ? "udp" : "tcp",
+	if (in_ports == 2)
+		snprintf(buf, len, "slot[%u]", index);
+	else if (in_ports)
+		snprintf(buf, len, "port[%s/%u]", index >= PC_NUM_PORTS ? "udp" : "tcp",
 			 index % PC_NUM_PORTS);
 	else
 		snprintf(buf, len, "bucket_stats[%s]",
@@ -199,6 +259,8 @@ int tk_check_all(struct tk_checker *k, const char *what)
 	}
 	for (uint32_t i = 0; i < PC_BUCKET_MAX; i++)
 		bad += diff_entry(what, 0, i, &k->shadow.buckets[i], &k->got.buckets[i]);
+	for (uint32_t i = 0; i < PC_COUNTER_SLOTS; i++)
+		bad += diff_entry(what, 2, i, &k->shadow.slots[i], &k->got.slots[i]);
 	for (uint32_t i = 0; i < PC_PORT_STATS_ENTRIES && bad < 8; i++)
 		bad += diff_entry(what, 1, i, &k->shadow.ports[i], &k->got.ports[i]);
 	if (bad) {
@@ -206,6 +268,7 @@ int tk_check_all(struct tk_checker *k, const char *what)
 		memcpy(k->shadow.ports, k->got.ports,
 		       PC_PORT_STATS_ENTRIES * sizeof(*k->got.ports));
 		memcpy(k->shadow.buckets, k->got.buckets, sizeof(k->got.buckets));
+		memcpy(k->shadow.slots, k->got.slots, sizeof(k->got.slots));
 		k->failures++;
 		return -1;
 	}
@@ -250,6 +313,15 @@ int tk_check(struct tk_checker *k, const char *what, const uint8_t *frame,
 		} else if (diff_entry(what, want->in_ports, want->index, exp, &got)) {
 			*exp = got;
 			bad = 1;
+		}
+		if (want->in_ports) {	/* and the port's slot */
+			unsigned sl = k->shadow.slot_of[want->index] % PC_COUNTER_SLOTS;
+
+			if (!read_slot(k->inst, sl, &got) &&
+			    diff_entry(what, 2, sl, &k->shadow.slots[sl], &got)) {
+				k->shadow.slots[sl] = got;
+				bad = 1;
+			}
 		}
 		/* buckets are few: always check every one */
 		for (uint32_t i = 0; i < PC_BUCKET_MAX; i++) {

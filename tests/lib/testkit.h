@@ -33,9 +33,16 @@ int tk_policy(const char *text, struct pc_policy *pol, struct pc_compiled **c);
  * must pass frames unchanged. Frames up to PKT_MAX bytes. */
 int tk_run(int prog_fd, const uint8_t *frame, size_t len, uint32_t *action);
 
+/* The counters as the program keeps them (bpf/abi.h rule 8): per port
+ * packets[PC_OUT_PASS] passed (audited included) and packets[PC_OUT_DROP]
+ * dropped, nothing else; per counter slot and per bucket everything.
+ * slot_of: each port's slot in the live port table (tk_counters_read,
+ * tk_checker_sync_slots). */
 struct tk_counters {
 	struct pc_counter *ports;	/* PC_PORT_STATS_ENTRIES */
+	struct pc_counter slots[PC_COUNTER_SLOTS];
 	struct pc_counter buckets[PC_BUCKET_MAX];
+	uint16_t *slot_of;		/* PC_PORT_STATS_ENTRIES */
 };
 
 int tk_counters_init(struct tk_counters *c);	/* zeroed */
@@ -54,6 +61,8 @@ struct tk_checker {
 
 /* Reads the instance's current counters as the starting shadow. */
 int tk_checker_init(struct tk_checker *k, struct pc_instance *inst);
+/* After a publish: the shadow learns the ports' new counter slots. */
+int tk_checker_sync_slots(struct tk_checker *k);
 void tk_checker_free(struct tk_checker *k);
 
 /* Run frame through the program; want is the expected result (usually the
@@ -68,7 +77,8 @@ int tk_check(struct tk_checker *k, const char *what, const uint8_t *frame,
 /* Compare the whole port table with the shadow now; 0 or -1. */
 int tk_check_all(struct tk_checker *k, const char *what);
 
-/* One counter entry summed over CPUs, straight from the map fd. */
+/* One counter entry summed over CPUs, as tk_counters holds it (a port's
+ * two halves, a bucket), straight from the rows. */
 int tk_read_entry(struct pc_instance *inst, int in_ports, uint32_t index,
 		  struct pc_counter *out);
 

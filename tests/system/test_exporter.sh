@@ -210,9 +210,9 @@ expect_eq "exit status after SIGTERM" $rc 0
 # decreases, and between the two scrapes the port series of a protocol
 # and verdict grow by exactly what its counters grew (what Prometheus'
 # rate() adds up); the classes are exact
-fill1=$(lab_s "$LAB_PY" tests/lib/fill_port_stats.py "$(lab_pin_dir)/port_stats" 1) || fail "cannot fill port_stats"
+fill1=$(lab_s "$LAB_PY" tests/lib/fill_counters.py "$(lab_pin_dir)" 1) || fail "cannot fill the counters"
 MA=$(scrape)
-fill2=$(lab_s "$LAB_PY" tests/lib/fill_port_stats.py "$(lab_pin_dir)/port_stats" 2) || fail "cannot fill port_stats"
+fill2=$(lab_s "$LAB_PY" tests/lib/fill_counters.py "$(lab_pin_dir)" 2) || fail "cannot fill the counters"
 M=$(scrape)
 promcheck
 expect_eq "port series stay bounded" "$(grep -c "^portcullis_packets_total{$I," <<<"$M")" 24

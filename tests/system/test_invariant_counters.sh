@@ -17,7 +17,7 @@ pc attach "$LAB_SIF" --policy "$A" >/dev/null || fail "attach"
 lab_wait_ready
 PIN=$(lab_pin_dir)
 map_id() { bpftool map show pinned "$PIN/$1" -j | jq .id; }
-ids=$(map_id port_stats)/$(map_id bucket_stats)
+ids=$(map_id counter_rows)/$(map_id counter_carry)/$(map_id counter_slots)
 
 port_bytes() { pc_stats_json | jq --arg p "$1" --argjson n "$2" --arg w "$3" \
 	'[.ports[] | select(.protocol == $p and .port == $n) | .[$w].bytes] | add // 0'; }
@@ -59,7 +59,7 @@ expect_eq "udp 5004 dropped after 10 more applies" "$(pc_port_count udp 5004 dro
 expect_eq "udp 5004 passed after 10 more applies" "$(pc_port_count udp 5004 passed)" 7
 expect_eq "udp 5003 passed after 10 more applies" "$(pc_port_count udp 5003 passed)" $K2
 expect_eq "udp 5003 dropped after 10 more applies" "$(pc_port_count udp 5003 dropped)" 5
-expect_eq "counter maps are the same objects" "$(map_id port_stats)/$(map_id bucket_stats)" "$ids"
+expect_eq "counter maps are the same objects" "$(map_id counter_rows)/$(map_id counter_carry)/$(map_id counter_slots)" "$ids"
 expect_eq "version" "$(pc_version)" 12
 # the range-class view sums the same surviving counters
 expect_eq "udp registered dropped" "$(pc_stats_json | jq '.classes.udp.registered.dropped.packets')" $((K1 + 5))

@@ -64,7 +64,7 @@ id=$(xdp_prog_id)
 lab_s bpftool net show dev "$LAB_SIF" | grep -q "driver id $id" ||
 	fail "bpftool net does not show program $id: $(lab_s bpftool net show dev "$LAB_SIF")"
 ok "program $id stays attached after the CLI exited (ip link, bpftool net)"
-for m in prog control settings ports prefix_nodes prefix_large port_stats bucket_stats sync; do
+for m in prog control settings ports prefix_nodes prefix_large counter_rows counter_carry counter_slots bucket_stats sync; do
 	[ -e "$PIN/$m" ] || fail "missing pin $PIN/$m"
 	expect_eq "mode of pin $m" "$(stat -c %a "$PIN/$m")" 600
 done

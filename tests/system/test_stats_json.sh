@@ -167,7 +167,7 @@ jq -e --arg f "$C" '.error | startswith($f + ":2:")' >/dev/null <<<"$E" || fail 
 ok "check error is JSON with FILE:LINE:COL"
 
 # every port counter set on every CPU: stats counts them all
-fill=$(lab_s "$LAB_PY" tests/lib/fill_port_stats.py "$(lab_pin_dir)/port_stats") || fail "cannot fill port_stats"
+fill=$(lab_s "$LAB_PY" tests/lib/fill_counters.py "$(lab_pin_dir)") || fail "cannot fill the counters"
 t0=$(date +%s%N)
 J=$(pc stats "$LAB_SIF" --json) || fail "stats --json over every counter"
 t1=$(date +%s%N)
