@@ -422,11 +422,34 @@ static __always_inline const struct pc_node *node_at(struct node_table t, __u32 
 #define pc_walk_decide(s, miss)	slot_verdict(s, miss)
 #include "bpf/trie_walk.h"
 
-/* The walk over a large-tier table, IPv4 and IPv6: global functions,
- * which the verifier checks once each, on their own. Inlined, a second
- * tier doubled the walk's share of the program's verification, which was
- * already near the limit of 1,000,000 instructions processed (920,527).
- * A large policy pays a call; the small tier's walk stays inline. */
+/* The walks, per tier and family: global functions, which the verifier
+ * checks once each, on their own. Inlined, each walk was verified again
+ * for every state the parser reaches it in: with the two tiers, the
+ * counter rows and the replies' checks the program went past the
+ * verifier's limit of 1,000,000 instructions processed. A call costs
+ * about nothing next to the walk (tests/bench/ab.sh, docs/BENCHMARKS.md). */
+__noinline int walk_small_v4(const struct pc_node_table_small *st, __u32 s, __u64 hi,
+			     __u32 miss)
+{
+	struct node_table t = { .n = PC_PREFIX_SMALL_NODES };
+
+	if (!st)
+		return PC_DENY;
+	t.node = st->node;
+	return pc_walk_from(t, s, hi, 0, 0, (__u8)miss);
+}
+
+__noinline int walk_small_v6(const struct pc_node_table_small *st, __u32 s, __u64 hi,
+			     __u64 lo, __u32 miss)
+{
+	struct node_table t = { .n = PC_PREFIX_SMALL_NODES };
+
+	if (!st)
+		return PC_DENY;
+	t.node = st->node;
+	return pc_walk_from(t, s, hi, lo, 1, (__u8)miss);
+}
+
 __noinline int walk_large_v4(const struct pc_node_table *lt, __u32 s, __u64 hi, __u32 miss)
 {
 	struct node_table t = { .n = PC_PREFIX_NODES };
@@ -459,8 +482,8 @@ __noinline int walk_large_v6(const struct pc_node_table *lt, __u32 s, __u64 hi, 
 static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
 					   __u32 s, __u32 gen, __u8 miss)
 {
+	const struct pc_node_table_small *st;
 	const struct pc_node_table *lt;
-	struct node_table t;
 	void *large;
 	__u32 zero = 0;
 
@@ -478,11 +501,10 @@ static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
 		s &= ~PC_ROOT_LARGE;
 		return is_v6 ? walk_large_v6(lt, s, hi, lo, miss) : walk_large_v4(lt, s, hi, miss);
 	}
-	t.node = bpf_map_lookup_elem(&prefix_nodes, &gen);
-	t.n = PC_PREFIX_SMALL_NODES;
-	if (!t.node)
+	st = bpf_map_lookup_elem(&prefix_nodes, &gen);
+	if (!st)
 		return PC_DENY;
-	return pc_walk_from(t, s, hi, lo, is_v6, miss);
+	return is_v6 ? walk_small_v6(st, s, hi, lo, miss) : walk_small_v4(st, s, hi, miss);
 }
 
 /* Verdict of a TCP/UDP packet: one port look-up, at most one trie walk.
