@@ -1,13 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * rules.c - per-rule counters derived from port_stats and the live port
- * table (rules.h says why that needs nothing from the program), and the
- * live policy's rule texts. Returns 0 or -errno.
+ * table (rules.h says why that needs nothing from the program), made to
+ * follow each rule's text across apply by a table of offsets written under
+ * the apply lock; and the live policy's rule texts. Returns 0 or -errno.
+ *
+ * The table (pin PC_PIN_RULE_BASE, user space only): an mmapable ARRAY of
+ * struct rule_base, made anew at each apply and pinned in place of the
+ * old one, sized to what it holds. Entry 0 is a header whose key is the policy
+ * version the table is for; then one entry per slot (rule id, 0 the
+ * default, SLOT_SOURCE the ports decided by source) that owns a port or
+ * carries history: the key of its normalized text and an offset, so that
+ *     counters of slot = offset + sum of port_stats of the ports it owns
+ * (all modulo 2^64). At an apply the old counters of every slot are
+ * computed with the old table and ports, then each new slot gets the old
+ * counters of the slot with the same key (0 for a new text) minus the sum
+ * of its new ports: its counters go on from where the same text left
+ * them. A table of another version (an apply by an older build) is
+ * ignored: offsets 0, counters following ports as before.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <bpf/bpf.h>
+#include "instance_priv.h"
 #include "rules.h"
+
+#define SLOT_SOURCE	0xfffffffeu	/* the ports decided by source */
+#define SLOT_HEADER	0xffffffffu	/* entry 0: key = policy version */
+#define KEY_DEFAULT	0		/* text keys of rules are >= 2 */
+#define KEY_SOURCE	1
+
+struct rule_base {
+	__u32 slot;
+	__u32 pad;
+	__u64 key;			/* text key, or the header's version */
+	struct pc_counter offset;
+};
+_Static_assert(sizeof(struct rule_base) == 64, "rule_base layout");
+
+#define N_PORT_ENTRIES (PC_NUM_PROTOS * PC_NUM_PORTS)
 
 static void add_counter(struct pc_counter *to, const struct pc_counter *c)
 {
@@ -17,42 +53,257 @@ static void add_counter(struct pc_counter *to, const struct pc_counter *c)
 	}
 }
 
+static void sub_counter(struct pc_counter *to, const struct pc_counter *c)
+{
+	for (int o = 0; o < PC_OUT_MAX; o++) {
+		to->packets[o] -= c->packets[o];
+		to->bytes[o] -= c->bytes[o];
+	}
+}
+
+static int counter_zero(const struct pc_counter *c)
+{
+	uint64_t any = 0;
+
+	for (int o = 0; o < PC_OUT_MAX; o++)
+		any |= c->packets[o] | c->bytes[o];
+	return !any;
+}
+
+/* FNV-1a 64 of text with runs of blanks as one space, none at the ends:
+ * re-indenting a rule keeps its counters. */
+static uint64_t text_key(const char *text)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	int space = 0, any = 0;
+
+	for (const unsigned char *s = (const unsigned char *)(text ? text : ""); *s; s++) {
+		if (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') {
+			space = any;
+			continue;
+		}
+		if (space)
+			h = (h ^ ' ') * 0x100000001b3ull;
+		h = (h ^ *s) * 0x100000001b3ull;
+		space = 0;
+		any = 1;
+	}
+	return h < 2 ? h + 2 : h;
+}
+
+struct key_ix {
+	uint64_t key;
+	size_t ix;
+};
+
+static int key_ix_cmp(const void *a, const void *b)
+{
+	const struct key_ix *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->ix < y->ix ? -1 : x->ix > y->ix;
+}
+
+/* keys[0..n_rules]: [0] the default's, [i] rule i's. The same text twice
+ * gets a key per occurrence, in file order. */
+static uint64_t *rule_keys(const struct pc_policy *p)
+{
+	uint64_t *keys = calloc(p->n_rules + 1, sizeof(*keys));
+	struct key_ix *t = malloc((p->n_rules + 1) * sizeof(*t));
+
+	if (!keys || !t) {
+		free(keys);
+		free(t);
+		return NULL;
+	}
+	keys[0] = KEY_DEFAULT;
+	for (size_t i = 0; i < p->n_rules; i++)
+		t[i] = (struct key_ix){ text_key(p->rules[i].text), i + 1 };
+	qsort(t, p->n_rules, sizeof(*t), key_ix_cmp);
+	for (size_t i = 0, occ = 0; i < p->n_rules; i++) {
+		uint64_t k = t[i].key;
+
+		occ = i && t[i - 1].key == t[i].key ? occ + 1 : 0;
+		if (occ)
+			k = ((k ^ occ) * 0x100000001b3ull) | 2;
+		keys[t[i].ix] = k;
+	}
+	free(t);
+	return keys;
+}
+
+/* The counters per slot of ports (laid out as pc_compiled's ports) from
+ * the sparse port_stats pc[0..n): rule[0..n_slots) and *source; owned
+ * (may be NULL) marks the slots that decide at least one port. */
+static void slot_sums(const struct pc_port_entry *ports, const struct pc_port_count *pc,
+		      size_t n, struct pc_counter *rule, size_t n_slots,
+		      struct pc_counter *source, uint8_t *owned)
+{
+	for (size_t i = 0; owned && i < N_PORT_ENTRIES; i++)
+		if (!ports[i].class_id && ports[i].rule_id < n_slots)
+			owned[ports[i].rule_id] = 1;
+	for (size_t i = 0; i < n; i++) {
+		const struct pc_port_entry *e;
+
+		if (pc[i].index >= N_PORT_ENTRIES)
+			continue;
+		e = &ports[pc[i].index];
+		if (e->class_id)
+			add_counter(source, &pc[i].c);
+		else if (e->rule_id < n_slots)
+			add_counter(&rule[e->rule_id], &pc[i].c);
+	}
+}
+
+/* ---- the table ---- */
+
+static size_t table_bytes(size_t n)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return (n * sizeof(struct rule_base) + page - 1) / page * page;
+}
+
+/* The table pinned in inst's directory: *n entries (0: none, or not of a
+ * shape we wrote), *version its header's. */
+static int base_read(struct pc_instance *inst, struct rule_base **out, size_t *n,
+		     uint64_t *version)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	struct rule_base *m, *t;
+	int fd, err = 0;
+
+	*out = NULL;
+	*n = 0;
+	*version = 0;
+	if (!inst->pin_dir[0])
+		return 0;
+	fd = pc_get_pin(inst->pin_dir, PC_PIN_RULE_BASE);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		err = -errno;
+		goto out;
+	}
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != 4 ||
+	    info.value_size != sizeof(*m) || !(info.map_flags & BPF_F_MMAPABLE) ||
+	    info.max_entries < 1)
+		goto out;	/* not ours: as no table */
+	m = mmap(NULL, table_bytes(info.max_entries), PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		goto out;
+	}
+	t = malloc(info.max_entries * sizeof(*t));
+	if (t) {
+		memcpy(t, m, info.max_entries * sizeof(*t));
+		if (t[0].slot == SLOT_HEADER) {
+			*out = t;
+			*n = info.max_entries;
+			*version = t[0].key;
+		} else {
+			free(t);
+		}
+	} else {
+		err = -ENOMEM;
+	}
+	munmap(m, table_bytes(info.max_entries));
+out:
+	close(fd);
+	return err;
+}
+
+/* Pin t[0..n) as the table, in place of the old one. */
+static int base_write(struct pc_instance *inst, const struct rule_base *t, size_t n)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	char path[600];
+	void *m;
+	int fd, err = 0;
+
+	if (!inst->pin_dir[0])
+		return 0;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pc_rule_base", 4, sizeof(*t),
+			    (__u32)n, &opts);
+	if (fd < 0)
+		return -errno;
+	m = mmap(NULL, table_bytes(n), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		goto out;
+	}
+	memcpy(m, t, n * sizeof(*t));
+	munmap(m, table_bytes(n));
+	/* bpffs has no rename: readers wait for our lock, so they never see
+	 * the moment with no table */
+	err = pc_path(path, sizeof(path), inst->pin_dir, PC_PIN_RULE_BASE);
+	if (err)
+		goto out;
+	if (unlink(path) && errno != ENOENT) {
+		err = -errno;
+		goto out;
+	}
+	if (bpf_obj_pin(fd, path))
+		err = -errno;
+out:
+	close(fd);
+	return err;
+}
+
+/* Offsets of a table of the live version into rc. */
+static void add_offsets(struct pc_rule_counts *rc, const struct rule_base *t, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		if (t[i].slot == SLOT_SOURCE)
+			add_counter(&rc->by_source, &t[i].offset);
+		else if (t[i].slot <= rc->n_rules)
+			add_counter(&rc->rule[t[i].slot], &t[i].offset);
+	}
+}
+
+/* ---- reading ---- */
+
 static int read_locked(struct pc_instance *inst, struct pc_rule_counts *rc,
 		       struct pc_port_entry *ports)
 {
 	struct pc_port_count *pc = NULL;
+	struct rule_base *t = NULL;
 	struct pc_settings s;
-	size_t n = 0;
+	uint64_t tv;
+	size_t n = 0, nt;
 	int err;
 
 	err = pc_read_settings(inst, &s);
 	if (!err)
 		err = pc_read_live_ports(inst, ports);
 	if (!err)
+		err = base_read(inst, &t, &nt, &tv);
+	if (!err)
 		err = pc_read_port_stats_sparse(inst, &pc, &n);
-	if (err)
+	if (err) {
+		free(t);
 		return err;
+	}
 	rc->version = s.version;
 	rc->n_rules = s.rule_count;
 	rc->rule = calloc((size_t)s.rule_count + 1, sizeof(*rc->rule));
 	if (!rc->rule) {
 		free(pc);
+		free(t);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < PC_NUM_PROTOS * PC_NUM_PORTS; i++)
+	for (size_t i = 0; i < N_PORT_ENTRIES; i++)
 		rc->n_source_ports += ports[i].class_id != 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct pc_port_entry *e;
-
-		if (pc[i].index >= PC_NUM_PROTOS * PC_NUM_PORTS)
-			continue;
-		e = &ports[pc[i].index];
-		if (e->class_id)
-			add_counter(&rc->by_source, &pc[i].c);
-		else if (e->rule_id <= rc->n_rules)
-			add_counter(&rc->rule[e->rule_id], &pc[i].c);
-	}
+	slot_sums(ports, pc, n, rc->rule, (size_t)rc->n_rules + 1, &rc->by_source, NULL);
+	if (t && tv == s.version)
+		add_offsets(rc, t, nt);
 	free(pc);
+	free(t);
 	return 0;
 }
 
@@ -62,7 +313,7 @@ int pc_read_rule_counts(struct pc_instance *inst, struct pc_rule_counts *out)
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	ports = malloc(sizeof(*ports) * PC_NUM_PROTOS * PC_NUM_PORTS);
+	ports = malloc(sizeof(*ports) * N_PORT_ENTRIES);
 	if (!ports)
 		return -ENOMEM;
 	/* settings, port table and counters of one version: a publish waits */
@@ -81,6 +332,253 @@ void pc_rule_counts_free(struct pc_rule_counts *rc)
 {
 	free(rc->rule);
 	rc->rule = NULL;
+}
+
+/* ---- writing, under the apply lock ---- */
+
+/* What an apply carries: the counters each old text had, sorted by key. */
+struct carried {
+	struct key_ix *k;	/* ix: index into c */
+	struct pc_counter *c;
+	size_t n;
+};
+
+static const struct pc_counter *carried_find(const struct carried *cr, uint64_t key)
+{
+	size_t lo = 0, hi = cr->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (cr->k[mid].key == key)
+			return &cr->c[cr->k[mid].ix];
+		if (cr->k[mid].key < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The new table for a policy of n_rules rules with keys, ports and the
+ * port_stats pc[0..npc): each slot carries cr's counters of its key (cr
+ * NULL: offsets 0, counters follow ports). Header version left 0. */
+static int build(const uint64_t *keys, size_t n_rules, const struct pc_port_entry *ports,
+		 const struct pc_port_count *pc, size_t npc, const struct carried *cr,
+		 struct rule_base **out, size_t *n_out)
+{
+	struct pc_counter *sum = calloc(n_rules + 1, sizeof(*sum)), source = { 0 };
+	uint8_t *owned = calloc(n_rules + 1, 1);
+	struct rule_base *t = NULL;
+	size_t n = 1;
+	int err = -ENOMEM;
+
+	if (!sum || !owned)
+		goto out;
+	slot_sums(ports, pc, npc, sum, n_rules + 1, &source, owned);
+	t = calloc(n_rules + 3, sizeof(*t));
+	if (!t)
+		goto out;
+	t[0].slot = SLOT_HEADER;
+	for (size_t i = 0; i <= n_rules + 1; i++) {
+		uint64_t key = i <= n_rules ? keys[i] : KEY_SOURCE;
+		const struct pc_counter *had = cr ? carried_find(cr, key) : NULL;
+		struct rule_base *e = &t[n];
+
+		if (!(i == 0 || i > n_rules || owned[i] || (had && !counter_zero(had))))
+			continue;
+		e->slot = i <= n_rules ? (__u32)i : SLOT_SOURCE;
+		e->key = key;
+		if (cr) {
+			if (had)
+				e->offset = *had;
+			sub_counter(&e->offset, i <= n_rules ? &sum[i] : &source);
+		}
+		n++;
+	}
+	*out = t;
+	*n_out = n;
+	t = NULL;
+	err = 0;
+out:
+	free(sum);
+	free(owned);
+	free(t);
+	return err;
+}
+
+/* The counters of every slot of the live table t (of the live version) or,
+ * without one, of the live policy's file (offsets 0): *cr. -ENOENT when
+ * the live texts are not known. */
+static int carry(struct pc_instance *inst, const struct pc_settings *s,
+		 const struct rule_base *t, size_t nt, const struct pc_port_entry *ports,
+		 const struct pc_port_count *pc, size_t npc, struct carried *cr)
+{
+	struct pc_policy oldp;
+	uint64_t *keys = NULL;
+	struct rule_base *own = NULL;
+	size_t nr = s->rule_count, j = 0;
+	int err;
+
+	(void)inst;
+	if (!t) {
+		/* no table of the live version: its file, if unchanged */
+		if (pc_live_policy(s, &oldp))
+			return -ENOENT;
+		keys = rule_keys(&oldp);
+		nr = oldp.n_rules;
+		pc_policy_free(&oldp);
+		if (!keys)
+			return -ENOMEM;
+		err = build(keys, nr, ports, pc, npc, NULL, &own, &nt);
+		free(keys);
+		if (err)
+			return err;
+		t = own;
+	}
+	/* counters of each slot: its offset plus its ports' */
+	{
+		struct pc_counter *sum = calloc(nr + 1, sizeof(*sum)), source = { 0 };
+
+		cr->k = malloc(nt * sizeof(*cr->k));
+		cr->c = calloc(nt, sizeof(*cr->c));
+		if (!sum || !cr->k || !cr->c) {
+			free(sum);
+			free(own);
+			return -ENOMEM;
+		}
+		slot_sums(ports, pc, npc, sum, nr + 1, &source, NULL);
+		for (size_t i = 1; i < nt; i++) {
+			if (t[i].slot != SLOT_SOURCE && t[i].slot > nr)
+				continue;
+			cr->c[j] = t[i].offset;
+			add_counter(&cr->c[j], t[i].slot == SLOT_SOURCE ? &source : &sum[t[i].slot]);
+			cr->k[j] = (struct key_ix){ t[i].key, j };
+			j++;
+		}
+		cr->n = j;
+		qsort(cr->k, cr->n, sizeof(*cr->k), key_ix_cmp);
+		free(sum);
+	}
+	free(own);
+	return 0;
+}
+
+static int rules_publish_locked(struct pc_instance *inst, const struct pc_compiled *c,
+				const struct pc_policy *p, uint64_t *old_version,
+				uint64_t *new_version)
+{
+	struct pc_port_entry *ports = malloc(sizeof(*ports) * N_PORT_ENTRIES);
+	struct carried cr = { 0 };
+	struct pc_port_count *pc = NULL;
+	struct rule_base *t = NULL, *nt = NULL;
+	struct pc_settings s;
+	uint64_t *keys = NULL, tv, v = 0;
+	size_t n = 0, ntab = 0, nnew = 0;
+	int err, have = 0, lock_fd = inst->lock_fd;
+
+	err = ports ? pc_read_settings(inst, &s) : -ENOMEM;
+	if (!err)
+		err = pc_read_live_ports(inst, ports);
+	if (!err)
+		err = base_read(inst, &t, &ntab, &tv);
+	if (!err)
+		err = pc_read_port_stats_sparse(inst, &pc, &n);
+	if (!err) {
+		s.source[PC_SOURCE_LEN - 1] = '\0';
+		have = !carry(inst, &s, t && tv == s.version ? t : NULL, ntab, ports, pc, n, &cr);
+		keys = rule_keys(p);
+		if (!keys)
+			err = -ENOMEM;
+	}
+	/* the counters as read here are the old policy's: a frame counted
+	 * between this read and the flip goes to its port's new rule */
+	if (!err)
+		err = build(keys, p->n_rules, &c->ports[0][0], pc, n, have ? &cr : NULL,
+			    &nt, &nnew);
+	if (err)
+		goto out;
+	/* we hold the lock: the publish must not take it, nor drop it */
+	inst->lock_fd = -1;
+	err = pc_publish_versions(inst, c, old_version, &v);
+	inst->lock_fd = lock_fd;
+	if (err)
+		goto out;
+	if (new_version)
+		*new_version = v;
+	nt[0].key = v;
+	/* the policy is live: a table not written leaves counters that
+	 * follow ports (a table of another version is ignored) */
+	base_write(inst, nt, nnew);
+out:
+	free(ports);
+	free(pc);
+	free(t);
+	free(nt);
+	free(keys);
+	free(cr.k);
+	free(cr.c);
+	return err;
+}
+
+int pc_rules_publish(struct pc_instance *inst, const struct pc_compiled *c,
+		     const struct pc_policy *p, uint64_t *old_version,
+		     uint64_t *new_version)
+{
+	int err;
+
+	if (!inst || !c || !p)
+		return -EINVAL;
+	if (inst->lock_fd >= 0 && flock(inst->lock_fd, LOCK_EX))
+		return -errno;
+	err = rules_publish_locked(inst, c, p, old_version, new_version);
+	if (inst->lock_fd >= 0)
+		flock(inst->lock_fd, LOCK_UN);
+	return err;
+}
+
+int pc_rules_record(struct pc_instance *inst, const struct pc_policy *p)
+{
+	struct pc_port_entry *ports = malloc(sizeof(*ports) * N_PORT_ENTRIES);
+	struct pc_port_count *pc = NULL;
+	struct rule_base *t = NULL, *nt = NULL;
+	struct pc_settings s;
+	uint64_t *keys = NULL, tv = 0;
+	size_t n = 0, ntab = 0, nnew = 0;
+	int err;
+
+	if (!ports)
+		return -ENOMEM;
+	if (inst->lock_fd >= 0 && flock(inst->lock_fd, LOCK_EX)) {
+		free(ports);
+		return -errno;
+	}
+	err = pc_read_settings(inst, &s);
+	if (!err)
+		err = base_read(inst, &t, &ntab, &tv);
+	/* only for the live policy, and only once */
+	if (err || s.policy_hash != p->hash || (t && tv == s.version))
+		goto out;
+	err = pc_read_live_ports(inst, ports);
+	if (!err)
+		err = pc_read_port_stats_sparse(inst, &pc, &n);
+	if (!err)
+		err = (keys = rule_keys(p)) ? 0 : -ENOMEM;
+	if (!err)
+		err = build(keys, p->n_rules, ports, pc, n, NULL, &nt, &nnew);
+	if (!err) {
+		nt[0].key = s.version;
+		err = base_write(inst, nt, nnew);
+	}
+out:
+	if (inst->lock_fd >= 0)
+		flock(inst->lock_fd, LOCK_UN);
+	free(ports);
+	free(pc);
+	free(t);
+	free(nt);
+	free(keys);
+	return err;
 }
 
 int pc_live_policy(const struct pc_settings *s, struct pc_policy *out)

@@ -134,3 +134,51 @@ for e in found:
 print(f"# {len(found)} queries, {n} selectors, each matched by the scrape")
 EOF
 ok "dashboard: every query names series the exporter produced"
+
+# ---- counters follow rule texts, not ports ----
+# 5004 moves from 'allow udp 5003-5004' (text kept) to a new rule above it:
+# the new rule starts at 0 (5004's 4 earlier packets stay with the old
+# rule), then every rule is reordered, the new one dropped and 5004 given
+# back: the old rule goes on from its own count, not the new one's.
+cat >"$P" <<'EOF2'
+# test_rules.sh policy, 5004 moved to a rule of its own
+default deny
+allow udp 5004
+deny udp 6000
+allow udp 5001
+deny udp 5002
+allow udp 5003-5004
+allow udp 5005 from 192.0.2.0/25
+EOF2
+pc apply "$LAB_SIF" "$P" >/dev/null || fail "apply (5004 moved)"
+pc stats "$LAB_SIF" --rules --json >"$J" || fail "stats --rules --json after the move"
+expect_eq "the new rule of 5004, before traffic" "$(rule 'allow udp 5004' '"\(.rule) \(.passed.packets)"')" "1 0"
+expect_eq "5003-5004 keeps its count" "$(rule 'allow udp 5003-5004' '"\(.rule) \(.passed.packets) \(.passed.bytes)"')" "5 7 518"
+lab_udp_send "$LAB_S4" 5004 2 "$LAB_C4B"
+lab_udp_send "$LAB_S4" 5003 1 "$LAB_C4B"
+pc stats "$LAB_SIF" --rules --json >"$J" || fail "stats --rules --json after the move"
+expect_eq "allow udp 5004" "$(rule 'allow udp 5004' '"\(.passed.packets) \(.passed.bytes)"')" "2 148"
+expect_eq "allow udp 5003-5004" "$(rule 'allow udp 5003-5004' '"\(.passed.packets) \(.passed.bytes)"')" "8 592"
+expect_eq "allow udp 5001 still" "$(rule 'allow udp 5001' '.passed.packets')" 9
+ok "a port that moves to a new rule leaves its history with the rule it left"
+
+cat >"$P" <<'EOF2'
+# test_rules.sh policy, reordered, 5004 given back, blanks changed
+default deny
+allow udp 5005 from 192.0.2.0/25
+allow udp 5003-5004
+deny udp 5002
+allow   udp 5001
+deny udp 6000
+EOF2
+pc apply "$LAB_SIF" "$P" >/dev/null || fail "apply (reordered)"
+lab_udp_send "$LAB_S4" 5004 1 "$LAB_C4B"
+lab_udp_send "$LAB_S4" 5002 1 "$LAB_C4B"
+pc stats "$LAB_SIF" --rules --json >"$J" || fail "stats --rules --json after the reorder"
+expect_eq "allow udp 5003-5004 after the reorder" "$(rule 'allow udp 5003-5004' '"\(.rule) \(.passed.packets) \(.passed.bytes)"')" "2 9 666"
+expect_eq "deny udp 5002 after the reorder" "$(rule 'deny udp 5002' '"\(.rule) \(.dropped.packets) \(.dropped.bytes)"')" "3 6 444"
+expect_eq "allow udp 5001, re-spaced" "$(rule 'allow   udp 5001' '"\(.rule) \(.passed.packets)"')" "4 9"
+expect_eq "deny udp 6000" "$(rule 'deny udp 6000' '"\(.rule) \(.dropped.packets)"')" "5 0"
+expect_eq "default after the reorder" "$(jq -r '.default.dropped.packets' "$J")" 2
+expect_eq "by source after the reorder" "$(jq -r '.by_source.passed.packets' "$J")" 6
+ok "counters follow rule texts across applies that reorder rules and move ports"
