@@ -141,23 +141,31 @@ skip:
 }
 
 /* The drop paths call this, inlined: with no reader a drop costs one
- * load and a test; with the budget spent, a look-up and a counter more.
- * No clock is read before an event is really written. */
+ * load and a test; with the budget spent, a look-up, the coarse clock and
+ * a counter more. A reader that stopped refilling (killed: it could not
+ * say it ended) has spent its budget and let until_ns pass: the first
+ * drop that sees it says no reader runs, and drops cost one load again.
+ * The compare and exchange loses to a reader that just wrote a new
+ * deadline. */
 static __always_inline void droplog_drop(struct xdp_md *ctx, __u32 reason,
 					 __u64 len)
 {
 	__u32 zero = 0;
-	__u64 *budget;
+	__u64 *budget, until;
 
-	if (!*(volatile __u32 *)&droplog_on.readers)
+	until = *(volatile __u64 *)&droplog_on.until_ns;
+	if (!until)
 		return;
 	budget = bpf_map_lookup_elem(&droplog_budget, &zero);
 	if (!budget)
 		return;
-	if (*budget)
+	if (*budget) {
 		pc_droplog(ctx, reason, len);
-	else
+	} else if (bpf_ktime_get_coarse_ns() > until) {
+		__sync_val_compare_and_swap(&droplog_on.until_ns, until, 0);
+	} else {
 		droplog_not_logged();
+	}
 }
 
 #endif /* PORTCULLIS_DROPLOG_H */
