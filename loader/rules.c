@@ -268,14 +268,18 @@ static void add_offsets(struct pc_rule_counts *rc, const struct rule_base *t, si
 
 /* ---- reading ---- */
 
+/* With pc NULL, port_stats read here; else pc[0..n) as the caller read
+ * them under the same hold of the read lock. */
 static int read_locked(struct pc_instance *inst, struct pc_rule_counts *rc,
-		       struct pc_port_entry *ports)
+		       struct pc_port_entry *ports, const struct pc_port_count *given,
+		       size_t n)
 {
-	struct pc_port_count *pc = NULL;
+	struct pc_port_count *read = NULL;
+	const struct pc_port_count *pc = given;
 	struct rule_base *t = NULL;
 	struct pc_settings s;
 	uint64_t tv;
-	size_t n = 0, nt;
+	size_t nt;
 	int err;
 
 	err = pc_read_settings(inst, &s);
@@ -283,8 +287,10 @@ static int read_locked(struct pc_instance *inst, struct pc_rule_counts *rc,
 		err = pc_read_live_ports(inst, ports);
 	if (!err)
 		err = base_read(inst, &t, &nt, &tv);
-	if (!err)
-		err = pc_read_port_stats_sparse(inst, &pc, &n);
+	if (!err && !given) {
+		err = pc_read_port_stats_sparse(inst, &read, &n);
+		pc = read;
+	}
 	if (err) {
 		free(t);
 		return err;
@@ -293,7 +299,7 @@ static int read_locked(struct pc_instance *inst, struct pc_rule_counts *rc,
 	rc->n_rules = s.rule_count;
 	rc->rule = calloc((size_t)s.rule_count + 1, sizeof(*rc->rule));
 	if (!rc->rule) {
-		free(pc);
+		free(read);
 		free(t);
 		return -ENOMEM;
 	}
@@ -302,30 +308,44 @@ static int read_locked(struct pc_instance *inst, struct pc_rule_counts *rc,
 	slot_sums(ports, pc, n, rc->rule, (size_t)rc->n_rules + 1, &rc->by_source, NULL);
 	if (t && tv == s.version)
 		add_offsets(rc, t, nt);
-	free(pc);
+	free(read);
 	free(t);
 	return 0;
 }
 
-int pc_read_rule_counts(struct pc_instance *inst, struct pc_rule_counts *out)
+static int rule_counts(struct pc_instance *inst, const struct pc_port_count *pc,
+		       size_t n, int lock, struct pc_rule_counts *out)
 {
 	struct pc_port_entry *ports;
-	int err;
+	int err = 0;
 
 	memset(out, 0, sizeof(*out));
 	ports = malloc(sizeof(*ports) * N_PORT_ENTRIES);
 	if (!ports)
 		return -ENOMEM;
 	/* settings, port table and counters of one version: a publish waits */
-	err = pc_read_lock(inst);
+	if (lock)
+		err = pc_read_lock(inst);
 	if (!err) {
-		err = read_locked(inst, out, ports);
-		pc_read_unlock(inst);
+		err = read_locked(inst, out, ports, pc, n);
+		if (lock)
+			pc_read_unlock(inst);
 	}
 	free(ports);
 	if (err)
 		pc_rule_counts_free(out);
 	return err;
+}
+
+int pc_read_rule_counts(struct pc_instance *inst, struct pc_rule_counts *out)
+{
+	return rule_counts(inst, NULL, 0, 1, out);
+}
+
+int pc_rule_counts_of(struct pc_instance *inst, const struct pc_port_count *pc,
+		      size_t n, struct pc_rule_counts *out)
+{
+	return rule_counts(inst, pc, n, 0, out);
 }
 
 void pc_rule_counts_free(struct pc_rule_counts *rc)

@@ -34,6 +34,11 @@ struct pc_rule_counts {
  * lock: one version). Free with pc_rule_counts_free. */
 int pc_read_rule_counts(struct pc_instance *inst, struct pc_rule_counts *out);
 void pc_rule_counts_free(struct pc_rule_counts *rc);
+/* The same from port_stats the caller read (pc_read_port_stats_sparse),
+ * holding pc_read_lock from before that read to after this call: one
+ * read of the counters for the ports and the rules (the exporter). */
+int pc_rule_counts_of(struct pc_instance *inst, const struct pc_port_count *pc,
+		      size_t n, struct pc_rule_counts *out);
 
 /* The live policy's rules from its file, when the file still has the hash
  * recorded at apply time (else -ESTALE, or the read's error): for rule

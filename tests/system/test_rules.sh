@@ -4,12 +4,13 @@
 # ports, passed or dropped, with its line and text, and the default what
 # no rule matched; after an apply that inserts a rule above them (every
 # rule renumbered, texts unchanged) each rule keeps its counters; the
-# exporter's portcullis_rule_packets_total says the same; the Grafana
+# exporter's portcullis_rule_packets_total says the same, from one read of
+# the counters a scrape (strace counts the reads); the Grafana
 # dashboard in dist/ is valid JSON whose every selector names a series,
 # with labels, that a real scrape has.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
-lab_need jq curl
+lab_need jq curl strace
 DASH=$(cd "$(dirname "$0")/../.." && pwd)/dist/grafana-portcullis.json
 
 lab_up
@@ -75,6 +76,7 @@ ok "counters follow their rules across an apply that renumbers them"
 EXP=127.0.0.1:9477
 lab_bg nsenter --net="/var/run/netns/$LAB_S" "$PC_BIN" exporter --listen "$EXP" \
 	2>"$LAB_TMP/exporter.log"
+EXP_PID=$LAB_LAST_PID
 M=$LAB_TMP/metrics.txt
 for _ in $(seq 50); do
 	lab_s curl -sf "http://$EXP/metrics" >"$M" 2>/dev/null && break
@@ -87,6 +89,19 @@ expect_eq "exporter rule 3 drop" "$(sample 3 drop)" 5
 expect_eq "exporter default drop" "$(sample default drop)" 2
 expect_eq "exporter source pass" "$(sample source pass)" 6
 ok "portcullis_rule_packets_total"
+
+# ---- one read of the counters a scrape, for the port and rule series ----
+ST=$LAB_TMP/exporter.strace
+strace -f -qq -e trace=bpf -o "$ST" -p "$EXP_PID" 2>"$LAB_TMP/strace.err" &
+ST_PID=$!
+for _ in $(seq 50); do grep -q . "$ST" 2>/dev/null || [ -s "$LAB_TMP/strace.err" ] && break; sleep 0.1; done
+sleep 0.5	# every thread attached
+: >"$ST"
+for _ in 1 2 3; do lab_s curl -sf "http://$EXP/metrics" >/dev/null || fail "scrape under strace"; done
+kill -INT "$ST_PID"; wait "$ST_PID" 2>/dev/null
+# the counters are summed by one run of the sum program (loader/counters.c)
+expect_eq "counter reads in 3 scrapes" "$(grep -c 'BPF_PROG_TEST_RUN' "$ST")" 3
+ok "the exporter reads the counters once a scrape"
 
 # ---- the dashboard: valid JSON, every selector matches the scrape ----
 jq -e . "$DASH" >/dev/null || fail "$DASH is not valid JSON"
