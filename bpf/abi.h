@@ -515,9 +515,10 @@ struct pc_sketch {
  * droplog_on: the program's global in PC_DROPLOG_SECTION (an mmapable
  * ARRAY of one struct pc_droplog_on): until_ns 0, no reader, and a drop
  * costs one direct load and a test: it is neither logged nor counted.
- * A reader keeps until_ns PC_DROPLOG_READER_TTL_MS ahead of the clock; a
- * drop that finds the budget spent and until_ns past (a reader killed
- * without saying so) sets it back to 0: no reader.
+ * A reader keeps until_ns PC_DROPLOG_READER_TTL_MS ahead of the clock;
+ * with the budget spent, every 1,024th drop of a CPU reads the clock and,
+ * until_ns past (a reader killed without saying so), sets it back to 0:
+ * no reader.
  * droplog_budget: PERCPU_ARRAY, 1 entry, a __u64 per CPU: the events the
  * CPU may still log. Only the reader writes it whole; the program takes
  * one event with a compare and exchange. 0 (spent): the drop only adds 1
@@ -525,7 +526,7 @@ struct pc_sketch {
  * The reader (portcullis log) sets every CPU's budget to
  * PC_DROPLOG_BUDGET and until_ns each PC_DROPLOG_REFILL_MS, and until_ns
  * to 0 when it ends: at most PC_DROPLOG_RATE events per second per CPU;
- * a clock read for an event written, or a drop with the budget spent.
+ * a clock read for an event written, or one in 1,024 drops not logged.
  * droplog_state: PERCPU_ARRAY, 1 entry, written by the program only, so a
  * refill never loses a count. */
 #define PC_DROPLOG_REFILL_MS	100
