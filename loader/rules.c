@@ -601,6 +601,29 @@ out:
 	return err;
 }
 
+uint64_t pc_rules_memory(struct pc_instance *inst)
+{
+	unsigned long long v = 0;
+	char path[64], line[256];
+	FILE *f;
+	int fd;
+
+	if (!inst->pin_dir[0])
+		return 0;
+	fd = pc_get_pin(inst->pin_dir, PC_PIN_RULE_BASE);
+	if (fd < 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	close(fd);
+	return v;
+}
+
 int pc_live_policy(const struct pc_settings *s, struct pc_policy *out)
 {
 	struct pc_diag diag;

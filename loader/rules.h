@@ -53,6 +53,9 @@ int pc_rules_publish(struct pc_instance *inst, const struct pc_compiled *c,
 		     const struct pc_policy *p, uint64_t *old_version,
 		     uint64_t *new_version);
 
+/* Bytes of kernel memory the offsets map holds (memlock; 0: none). */
+uint64_t pc_rules_memory(struct pc_instance *inst);
+
 /* Record p's rule texts for the live version when p is the live policy
  * (its hash) and nothing was recorded for it: after attach. */
 int pc_rules_record(struct pc_instance *inst, const struct pc_policy *p);
