@@ -45,6 +45,28 @@ _Static_assert(sizeof(struct rule_base) == 64, "rule_base layout");
 
 #define N_PORT_ENTRIES (PC_NUM_PROTOS * PC_NUM_PORTS)
 
+/* The arrays of an apply (per rule, per port: megabytes for 65,536 rules)
+ * are mapped with their pages populated at once, zeroed: faulted in one
+ * at a time they cost more than the work done on them (on this VM an
+ * apply of 65,536 port rules spent a quarter of its time in page faults). */
+static void *big_alloc(size_t size)
+{
+	size_t len = size + 64;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	*(size_t *)p = len;
+	return p + 64;
+}
+
+static void big_free(void *p)
+{
+	if (p)
+		munmap((char *)p - 64, *(size_t *)((char *)p - 64));
+}
+
 static void add_counter(struct pc_counter *to, const struct pc_counter *c)
 {
 	for (int o = 0; o < PC_OUT_MAX; o++) {
@@ -91,58 +113,26 @@ static uint64_t text_key(const char *text)
 	return h < 2 ? h + 2 : h;
 }
 
-struct key_ix {
-	uint64_t key;
-	size_t ix;
-};
-
-static int key_ix_cmp(const void *a, const void *b)
-{
-	const struct key_ix *x = a, *y = b;
-
-	if (x->key != y->key)
-		return x->key < y->key ? -1 : 1;
-	return x->ix < y->ix ? -1 : x->ix > y->ix;
-}
-
 /* keys[0..n_rules]: [0] the default's, [i] rule i's. The same text twice
- * gets a key per occurrence, in file order. */
+ * has the same key: the first in file order gets its counters (build). */
 static uint64_t *rule_keys(const struct pc_policy *p)
 {
-	uint64_t *keys = calloc(p->n_rules + 1, sizeof(*keys));
-	struct key_ix *t = malloc((p->n_rules + 1) * sizeof(*t));
+	uint64_t *keys = big_alloc((p->n_rules + 1) * sizeof(*keys));
 
-	if (!keys || !t) {
-		free(keys);
-		free(t);
+	if (!keys)
 		return NULL;
-	}
 	keys[0] = KEY_DEFAULT;
 	for (size_t i = 0; i < p->n_rules; i++)
-		t[i] = (struct key_ix){ text_key(p->rules[i].text), i + 1 };
-	qsort(t, p->n_rules, sizeof(*t), key_ix_cmp);
-	for (size_t i = 0, occ = 0; i < p->n_rules; i++) {
-		uint64_t k = t[i].key;
-
-		occ = i && t[i - 1].key == t[i].key ? occ + 1 : 0;
-		if (occ)
-			k = ((k ^ occ) * 0x100000001b3ull) | 2;
-		keys[t[i].ix] = k;
-	}
-	free(t);
+		keys[i + 1] = text_key(p->rules[i].text);
 	return keys;
 }
 
-/* The counters per slot of ports (laid out as pc_compiled's ports) from
- * the sparse port_stats pc[0..n): rule[0..n_slots) and *source; owned
- * (may be NULL) marks the slots that decide at least one port. */
+/* Counters of port_stats pc[0..n) into rule[0..n_slots) and *source, by
+ * ports (laid out as pc_compiled's ports). */
 static void slot_sums(const struct pc_port_entry *ports, const struct pc_port_count *pc,
 		      size_t n, struct pc_counter *rule, size_t n_slots,
-		      struct pc_counter *source, uint8_t *owned)
+		      struct pc_counter *source)
 {
-	for (size_t i = 0; owned && i < N_PORT_ENTRIES; i++)
-		if (!ports[i].class_id && ports[i].rule_id < n_slots)
-			owned[ports[i].rule_id] = 1;
 	for (size_t i = 0; i < n; i++) {
 		const struct pc_port_entry *e;
 
@@ -194,28 +184,30 @@ static int base_read(struct pc_instance *inst, struct rule_base **out, size_t *n
 	    info.value_size != sizeof(*m) || !(info.map_flags & BPF_F_MMAPABLE) ||
 	    info.max_entries < 1)
 		goto out;	/* not ours: as no table */
-	m = mmap(NULL, table_bytes(info.max_entries), PROT_READ, MAP_SHARED, fd, 0);
+	m = mmap(NULL, table_bytes(info.max_entries), PROT_READ, MAP_SHARED | MAP_POPULATE,
+		 fd, 0);
 	if (m == MAP_FAILED) {
 		err = -errno;
 		goto out;
 	}
-	t = malloc(info.max_entries * sizeof(*t));
-	if (t) {
-		memcpy(t, m, info.max_entries * sizeof(*t));
-		if (t[0].slot == SLOT_HEADER) {
-			*out = t;
-			*n = info.max_entries;
-			*version = t[0].key;
-		} else {
-			free(t);
-		}
+	/* read in place (the writer made it whole before pinning it) */
+	t = m;
+	if (t[0].slot == SLOT_HEADER) {
+		*out = t;
+		*n = info.max_entries;
+		*version = t[0].key;
 	} else {
-		err = -ENOMEM;
+		munmap(m, table_bytes(info.max_entries));
 	}
-	munmap(m, table_bytes(info.max_entries));
 out:
 	close(fd);
 	return err;
+}
+
+static void base_unmap(struct rule_base *t, size_t n)
+{
+	if (t)
+		munmap(t, table_bytes(n));
 }
 
 /* Pin t[0..n) as the table, in place of the old one. */
@@ -232,7 +224,8 @@ static int base_write(struct pc_instance *inst, const struct rule_base *t, size_
 			    (__u32)n, &opts);
 	if (fd < 0)
 		return -errno;
-	m = mmap(NULL, table_bytes(n), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	m = mmap(NULL, table_bytes(n), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		 fd, 0);
 	if (m == MAP_FAILED) {
 		err = -errno;
 		goto out;
@@ -279,7 +272,7 @@ static int read_locked(struct pc_instance *inst, struct pc_rule_counts *rc,
 	struct rule_base *t = NULL;
 	struct pc_settings s;
 	uint64_t tv;
-	size_t nt;
+	size_t nt = 0;
 	int err;
 
 	err = pc_read_settings(inst, &s);
@@ -292,7 +285,7 @@ static int read_locked(struct pc_instance *inst, struct pc_rule_counts *rc,
 		pc = read;
 	}
 	if (err) {
-		free(t);
+		base_unmap(t, nt);
 		return err;
 	}
 	rc->version = s.version;
@@ -300,16 +293,16 @@ static int read_locked(struct pc_instance *inst, struct pc_rule_counts *rc,
 	rc->rule = calloc((size_t)s.rule_count + 1, sizeof(*rc->rule));
 	if (!rc->rule) {
 		free(read);
-		free(t);
+		base_unmap(t, nt);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < N_PORT_ENTRIES; i++)
 		rc->n_source_ports += ports[i].class_id != 0;
-	slot_sums(ports, pc, n, rc->rule, (size_t)rc->n_rules + 1, &rc->by_source, NULL);
+	slot_sums(ports, pc, n, rc->rule, (size_t)rc->n_rules + 1, &rc->by_source);
 	if (t && tv == s.version)
 		add_offsets(rc, t, nt);
 	free(read);
-	free(t);
+	base_unmap(t, nt);
 	return 0;
 }
 
@@ -320,7 +313,7 @@ static int rule_counts(struct pc_instance *inst, const struct pc_port_count *pc,
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
-	ports = malloc(sizeof(*ports) * N_PORT_ENTRIES);
+	ports = big_alloc(sizeof(*ports) * N_PORT_ENTRIES);
 	if (!ports)
 		return -ENOMEM;
 	/* settings, port table and counters of one version: a publish waits */
@@ -331,7 +324,7 @@ static int rule_counts(struct pc_instance *inst, const struct pc_port_count *pc,
 		if (lock)
 			pc_read_unlock(inst);
 	}
-	free(ports);
+	big_free(ports);
 	if (err)
 		pc_rule_counts_free(out);
 	return err;
@@ -356,91 +349,148 @@ void pc_rule_counts_free(struct pc_rule_counts *rc)
 
 /* ---- writing, under the apply lock ---- */
 
-/* What an apply carries: the counters each old text had, sorted by key. */
+/* What an apply carries: the counters each live text had, by key, in an
+ * open-addressing table (no sort: an apply of 65,536 rules does this in
+ * one pass). */
 struct carried {
-	struct key_ix *k;	/* ix: index into c */
+	uint64_t *key;
 	struct pc_counter *c;
-	size_t n;
+	uint8_t *taken;		/* given to a new rule already */
+	uint32_t *slot;		/* hash slots: 1 + entry, 0 empty */
+	size_t n, cap, mask;
 };
 
-static const struct pc_counter *carried_find(const struct carried *cr, uint64_t key)
+static void carried_free(struct carried *cr)
 {
-	size_t lo = 0, hi = cr->n;
+	big_free(cr->key);
+	big_free(cr->c);
+	big_free(cr->taken);
+	big_free(cr->slot);
+	memset(cr, 0, sizeof(*cr));
+}
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
+static int carried_init(struct carried *cr, size_t cap)
+{
+	size_t size = 16;
 
-		if (cr->k[mid].key == key)
-			return &cr->c[cr->k[mid].ix];
-		if (cr->k[mid].key < key)
-			lo = mid + 1;
-		else
-			hi = mid;
+	while (size < 2 * cap)
+		size *= 2;
+	cr->key = big_alloc(cap * sizeof(*cr->key));
+	cr->c = big_alloc(cap * sizeof(*cr->c));
+	cr->taken = big_alloc(cap);
+	cr->slot = big_alloc(size * sizeof(*cr->slot));
+	cr->cap = cap;
+	cr->mask = size - 1;
+	if (!cr->key || !cr->c || !cr->taken || !cr->slot) {
+		carried_free(cr);
+		return -ENOMEM;
 	}
-	return NULL;
+	return 0;
+}
+
+static size_t carried_pos(const struct carried *cr, uint64_t key)
+{
+	size_t h = (size_t)(key ^ key >> 29) * 0x9e3779b97f4a7c15ull & cr->mask;
+
+	while (cr->slot[h] && cr->key[cr->slot[h] - 1] != key)
+		h = (h + 1) & cr->mask;
+	return h;
+}
+
+/* The entry of key, made (counters 0) if new: its index, or -1 when full. */
+static long carried_get(struct carried *cr, uint64_t key)
+{
+	size_t h = carried_pos(cr, key);
+
+	if (cr->slot[h])
+		return cr->slot[h] - 1;
+	if (cr->n == cr->cap)
+		return -1;
+	cr->key[cr->n] = key;
+	cr->slot[h] = (uint32_t)++cr->n;
+	return (long)cr->n - 1;
+}
+
+static const struct pc_counter *carried_take(struct carried *cr, uint64_t key)
+{
+	size_t h = carried_pos(cr, key);
+	uint32_t e = cr->slot[h];
+
+	if (!e || cr->taken[e - 1])
+		return NULL;
+	cr->taken[e - 1] = 1;
+	return &cr->c[e - 1];
 }
 
 /* The new table for a policy of n_rules rules with keys, ports and the
  * port_stats pc[0..npc): each slot carries cr's counters of its key (cr
- * NULL: offsets 0, counters follow ports). Header version left 0. */
+ * NULL: offsets 0, counters follow ports). Entries for the default, by
+ * source, and every rule that decides a port or carries history. Header
+ * version left 0. */
 static int build(const uint64_t *keys, size_t n_rules, const struct pc_port_entry *ports,
-		 const struct pc_port_count *pc, size_t npc, const struct carried *cr,
+		 const struct pc_port_count *pc, size_t npc, struct carried *cr,
 		 struct rule_base **out, size_t *n_out)
 {
-	struct pc_counter *sum = calloc(n_rules + 1, sizeof(*sum)), source = { 0 };
-	uint8_t *owned = calloc(n_rules + 1, 1);
+	/* ix[slot]: its entry in t, 0 none; [n_rules + 1] by source */
+	uint32_t *ix = big_alloc((n_rules + 2) * sizeof(*ix));
 	struct rule_base *t = NULL;
 	size_t n = 1;
-	int err = -ENOMEM;
 
-	if (!sum || !owned)
-		goto out;
-	slot_sums(ports, pc, npc, sum, n_rules + 1, &source, owned);
-	t = calloc(n_rules + 3, sizeof(*t));
-	if (!t)
-		goto out;
+	if (!ix)
+		return -ENOMEM;
+	for (size_t i = 0; i < N_PORT_ENTRIES; i++)
+		if (!ports[i].class_id && ports[i].rule_id <= n_rules)
+			ix[ports[i].rule_id] = 1;	/* owns a port */
+	t = big_alloc((n_rules + 3) * sizeof(*t));
+	if (!t) {
+		big_free(ix);
+		return -ENOMEM;
+	}
 	t[0].slot = SLOT_HEADER;
 	for (size_t i = 0; i <= n_rules + 1; i++) {
 		uint64_t key = i <= n_rules ? keys[i] : KEY_SOURCE;
-		const struct pc_counter *had = cr ? carried_find(cr, key) : NULL;
-		struct rule_base *e = &t[n];
+		const struct pc_counter *had = cr ? carried_take(cr, key) : NULL;
 
-		if (!(i == 0 || i > n_rules || owned[i] || (had && !counter_zero(had))))
+		if (!(i == 0 || i > n_rules || ix[i] || (had && !counter_zero(had))))
 			continue;
-		e->slot = i <= n_rules ? (__u32)i : SLOT_SOURCE;
-		e->key = key;
-		if (cr) {
-			if (had)
-				e->offset = *had;
-			sub_counter(&e->offset, i <= n_rules ? &sum[i] : &source);
-		}
-		n++;
+		t[n].slot = i <= n_rules ? (__u32)i : SLOT_SOURCE;
+		t[n].key = key;
+		if (had)
+			t[n].offset = *had;
+		ix[i] = (uint32_t)n++;
 	}
+	/* minus what the ports each slot decides now counted so far */
+	for (size_t i = 0; cr && i < npc; i++) {
+		const struct pc_port_entry *e;
+
+		if (pc[i].index >= N_PORT_ENTRIES)
+			continue;
+		e = &ports[pc[i].index];
+		if (e->class_id)
+			sub_counter(&t[ix[n_rules + 1]].offset, &pc[i].c);
+		else if (e->rule_id <= n_rules)
+			sub_counter(&t[ix[e->rule_id]].offset, &pc[i].c);
+	}
+	big_free(ix);
 	*out = t;
 	*n_out = n;
-	t = NULL;
-	err = 0;
-out:
-	free(sum);
-	free(owned);
-	free(t);
-	return err;
+	return 0;
 }
 
-/* The counters of every slot of the live table t (of the live version) or,
- * without one, of the live policy's file (offsets 0): *cr. -ENOENT when
- * the live texts are not known. */
-static int carry(struct pc_instance *inst, const struct pc_settings *s,
-		 const struct rule_base *t, size_t nt, const struct pc_port_entry *ports,
-		 const struct pc_port_count *pc, size_t npc, struct carried *cr)
+/* The counters of every live text into *cr: each entry of the live table
+ * t (of the live version) plus its ports' counters or, without one, the
+ * ports' counters by the live policy's file. -ENOENT when the live texts
+ * are not known. */
+static int carry(const struct pc_settings *s, const struct rule_base *t, size_t nt,
+		 const struct pc_port_entry *ports, const struct pc_port_count *pc,
+		 size_t npc, struct carried *cr)
 {
 	struct pc_policy oldp;
 	uint64_t *keys = NULL;
-	struct rule_base *own = NULL;
-	size_t nr = s->rule_count, j = 0;
+	uint32_t *ix = NULL;	/* table case: ix[slot] = 1 + carried entry */
+	size_t nr = s->rule_count;
 	int err;
 
-	(void)inst;
 	if (!t) {
 		/* no table of the live version: its file, if unchanged */
 		if (pc_live_policy(s, &oldp))
@@ -450,45 +500,57 @@ static int carry(struct pc_instance *inst, const struct pc_settings *s,
 		pc_policy_free(&oldp);
 		if (!keys)
 			return -ENOMEM;
-		err = build(keys, nr, ports, pc, npc, NULL, &own, &nt);
-		free(keys);
-		if (err)
-			return err;
-		t = own;
-	}
-	/* counters of each slot: its offset plus its ports' */
-	{
-		struct pc_counter *sum = calloc(nr + 1, sizeof(*sum)), source = { 0 };
-
-		cr->k = malloc(nt * sizeof(*cr->k));
-		cr->c = calloc(nt, sizeof(*cr->c));
-		if (!sum || !cr->k || !cr->c) {
-			free(sum);
-			free(own);
+		nt = npc + 2;
+	} else {
+		ix = big_alloc((nr + 2) * sizeof(*ix));
+		if (!ix)
 			return -ENOMEM;
-		}
-		slot_sums(ports, pc, npc, sum, nr + 1, &source, NULL);
-		for (size_t i = 1; i < nt; i++) {
-			if (t[i].slot != SLOT_SOURCE && t[i].slot > nr)
-				continue;
-			cr->c[j] = t[i].offset;
-			add_counter(&cr->c[j], t[i].slot == SLOT_SOURCE ? &source : &sum[t[i].slot]);
-			cr->k[j] = (struct key_ix){ t[i].key, j };
-			j++;
-		}
-		cr->n = j;
-		qsort(cr->k, cr->n, sizeof(*cr->k), key_ix_cmp);
-		free(sum);
 	}
-	free(own);
-	return 0;
+	err = carried_init(cr, nt);
+	for (size_t i = 1; !err && t && i < nt; i++) {
+		size_t slot = t[i].slot == SLOT_SOURCE ? nr + 1 : t[i].slot;
+		long e;
+
+		if (slot > nr + 1)
+			continue;
+		e = carried_get(cr, t[i].key);
+		if (e < 0) {
+			err = -E2BIG;
+			break;
+		}
+		add_counter(&cr->c[e], &t[i].offset);
+		ix[slot] = (uint32_t)e + 1;
+	}
+	for (size_t i = 0; !err && i < npc; i++) {
+		const struct pc_port_entry *pe;
+		size_t slot;
+		long e;
+
+		if (pc[i].index >= N_PORT_ENTRIES)
+			continue;
+		pe = &ports[pc[i].index];
+		slot = pe->class_id ? nr + 1 : pe->rule_id;
+		if (slot > nr + 1)
+			continue;
+		if (t)	/* every slot that decides a port has an entry */
+			e = ix[slot] ? (long)ix[slot] - 1 : -1;
+		else
+			e = carried_get(cr, slot == nr + 1 ? KEY_SOURCE : keys[slot]);
+		if (e >= 0)
+			add_counter(&cr->c[e], &pc[i].c);
+	}
+	big_free(ix);
+	big_free(keys);
+	if (err)
+		carried_free(cr);
+	return err;
 }
 
 static int rules_publish_locked(struct pc_instance *inst, const struct pc_compiled *c,
 				const struct pc_policy *p, uint64_t *old_version,
 				uint64_t *new_version)
 {
-	struct pc_port_entry *ports = malloc(sizeof(*ports) * N_PORT_ENTRIES);
+	struct pc_port_entry *ports = big_alloc(sizeof(*ports) * N_PORT_ENTRIES);
 	struct carried cr = { 0 };
 	struct pc_port_count *pc = NULL;
 	struct rule_base *t = NULL, *nt = NULL;
@@ -506,7 +568,7 @@ static int rules_publish_locked(struct pc_instance *inst, const struct pc_compil
 		err = pc_read_port_stats_sparse(inst, &pc, &n);
 	if (!err) {
 		s.source[PC_SOURCE_LEN - 1] = '\0';
-		have = !carry(inst, &s, t && tv == s.version ? t : NULL, ntab, ports, pc, n, &cr);
+		have = !carry(&s, t && tv == s.version ? t : NULL, ntab, ports, pc, n, &cr);
 		keys = rule_keys(p);
 		if (!keys)
 			err = -ENOMEM;
@@ -531,13 +593,12 @@ static int rules_publish_locked(struct pc_instance *inst, const struct pc_compil
 	 * follow ports (a table of another version is ignored) */
 	base_write(inst, nt, nnew);
 out:
-	free(ports);
+	big_free(ports);
 	free(pc);
-	free(t);
-	free(nt);
-	free(keys);
-	free(cr.k);
-	free(cr.c);
+	base_unmap(t, ntab);
+	big_free(nt);
+	big_free(keys);
+	carried_free(&cr);
 	return err;
 }
 
@@ -559,7 +620,7 @@ int pc_rules_publish(struct pc_instance *inst, const struct pc_compiled *c,
 
 int pc_rules_record(struct pc_instance *inst, const struct pc_policy *p)
 {
-	struct pc_port_entry *ports = malloc(sizeof(*ports) * N_PORT_ENTRIES);
+	struct pc_port_entry *ports = big_alloc(sizeof(*ports) * N_PORT_ENTRIES);
 	struct pc_port_count *pc = NULL;
 	struct rule_base *t = NULL, *nt = NULL;
 	struct pc_settings s;
@@ -570,7 +631,7 @@ int pc_rules_record(struct pc_instance *inst, const struct pc_policy *p)
 	if (!ports)
 		return -ENOMEM;
 	if (inst->lock_fd >= 0 && flock(inst->lock_fd, LOCK_EX)) {
-		free(ports);
+		big_free(ports);
 		return -errno;
 	}
 	err = pc_read_settings(inst, &s);
@@ -593,11 +654,11 @@ int pc_rules_record(struct pc_instance *inst, const struct pc_policy *p)
 out:
 	if (inst->lock_fd >= 0)
 		flock(inst->lock_fd, LOCK_UN);
-	free(ports);
+	big_free(ports);
 	free(pc);
-	free(t);
-	free(nt);
-	free(keys);
+	base_unmap(t, ntab);
+	big_free(nt);
+	big_free(keys);
 	return err;
 }
 
