@@ -6,11 +6,12 @@
  * the apply lock; and the live policy's rule texts. Returns 0 or -errno.
  *
  * The table (pin PC_PIN_RULE_BASE, user space only): an mmapable ARRAY of
- * struct rule_base, made anew at each apply and pinned in place of the
- * old one, sized to what it holds. Entry 0 is a header whose key is the policy
- * version the table is for; then one entry per slot (rule id, 0 the
+ * 16-byte struct rule_key, made anew at each apply and pinned in place of
+ * the old one, sized to what it holds. Entry 0 is a header (the policy
+ * version the table is for); then one entry per slot (rule id, 0 the
  * default, SLOT_SOURCE the ports decided by source) that owns a port or
- * carries history: the key of its normalized text and an offset, so that
+ * carries history: the key of its normalized text and its offset (the
+ * offsets that are not 0 follow the entries), so that
  *     counters of slot = offset + sum of port_stats of the ports it owns
  * (all modulo 2^64). At an apply the old counters of every slot are
  * computed with the old table and ports, then each new slot gets the old
@@ -35,13 +36,16 @@
 #define KEY_DEFAULT	0		/* text keys of rules are >= 2 */
 #define KEY_SOURCE	1
 
-struct rule_base {
+/* An entry of the table; the offsets (struct pc_counter, 48 bytes) follow
+ * the slots' entries, three entries each. */
+struct rule_key {
 	__u32 slot;
-	__u32 pad;
-	__u64 key;			/* text key, or the header's version */
-	struct pc_counter offset;
+	__u32 off;	/* 1 + the index of its offset, 0: offset 0;
+			 * the header: the number of slots' entries */
+	__u64 key;	/* text key; the header: the policy version */
 };
-_Static_assert(sizeof(struct rule_base) == 64, "rule_base layout");
+_Static_assert(sizeof(struct rule_key) == 16, "rule_key layout");
+_Static_assert(sizeof(struct pc_counter) == 3 * sizeof(struct rule_key), "offset layout");
 
 #define N_PORT_ENTRIES (PC_NUM_PROTOS * PC_NUM_PORTS)
 
@@ -148,25 +152,39 @@ static void slot_sums(const struct pc_port_entry *ports, const struct pc_port_co
 
 /* ---- the table ---- */
 
-static size_t table_bytes(size_t n)
-{
-	long page = sysconf(_SC_PAGESIZE);
+/* A table as read (in place, in its mapping) or as built to be written. */
+struct table {
+	struct rule_key *k;	/* [0] the header, [1..n_keys] the slots */
+	size_t n_keys;
+	struct pc_counter *off;	/* the offsets that are not 0 */
+	size_t n_off;
+	size_t map_len;		/* read: the mapping's length, else 0 */
+};
 
-	return (n * sizeof(struct rule_base) + page - 1) / page * page;
+static size_t page_round(size_t bytes)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (bytes + page - 1) / page * page;
 }
 
-/* The table pinned in inst's directory: *n entries (0: none, or not of a
- * shape we wrote), *version its header's. */
-static int base_read(struct pc_instance *inst, struct rule_base **out, size_t *n,
-		     uint64_t *version)
+/* The offset of slot entry e, NULL for 0. */
+static const struct pc_counter *table_offset(const struct table *t, const struct rule_key *e)
+{
+	return e->off && e->off <= t->n_off ? &t->off[e->off - 1] : NULL;
+}
+
+/* The table pinned in inst's directory, read in place (t->k NULL: none,
+ * or not of a shape we wrote), *version its header's. */
+static int base_read(struct pc_instance *inst, struct table *t, uint64_t *version)
 {
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
-	struct rule_base *m, *t;
+	struct rule_key *m;
+	size_t n, n_keys;
 	int fd, err = 0;
 
-	*out = NULL;
-	*n = 0;
+	memset(t, 0, sizeof(*t));
 	*version = 0;
 	if (!inst->pin_dir[0])
 		return 0;
@@ -184,54 +202,69 @@ static int base_read(struct pc_instance *inst, struct rule_base **out, size_t *n
 	    info.value_size != sizeof(*m) || !(info.map_flags & BPF_F_MMAPABLE) ||
 	    info.max_entries < 1)
 		goto out;	/* not ours: as no table */
-	m = mmap(NULL, table_bytes(info.max_entries), PROT_READ, MAP_SHARED | MAP_POPULATE,
-		 fd, 0);
+	n = info.max_entries;
+	m = mmap(NULL, page_round(n * sizeof(*m)), PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (m == MAP_FAILED) {
 		err = -errno;
 		goto out;
 	}
-	/* read in place (the writer made it whole before pinning it) */
-	t = m;
-	if (t[0].slot == SLOT_HEADER) {
-		*out = t;
-		*n = info.max_entries;
-		*version = t[0].key;
-	} else {
-		munmap(m, table_bytes(info.max_entries));
+	/* the writer made it whole before pinning it */
+	n_keys = m[0].off;
+	if (m[0].slot != SLOT_HEADER || n_keys > n - 1) {
+		munmap(m, page_round(n * sizeof(*m)));
+		goto out;
 	}
+	t->k = m;
+	t->n_keys = n_keys;
+	t->off = (struct pc_counter *)(m + 1 + n_keys);
+	t->n_off = (n - 1 - n_keys) / 3;
+	t->map_len = page_round(n * sizeof(*m));
+	*version = m[0].key;
 out:
 	close(fd);
 	return err;
 }
 
-static void base_unmap(struct rule_base *t, size_t n)
+/* Unmap a table read, or free one built. */
+static void table_free(struct table *t)
 {
-	if (t)
-		munmap(t, table_bytes(n));
+	if (t->map_len) {
+		munmap(t->k, t->map_len);
+	} else {
+		big_free(t->k);
+		big_free(t->off);
+	}
+	memset(t, 0, sizeof(*t));
 }
 
-/* Pin t[0..n) as the table, in place of the old one. */
-static int base_write(struct pc_instance *inst, const struct rule_base *t, size_t n)
+/* Pin t, for policy version, in place of the old table. */
+static int base_write(struct pc_instance *inst, struct table *t, uint64_t version)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	size_t n = 1 + t->n_keys + 3 * t->n_off;
+	struct rule_key *m;
 	char path[600];
-	void *m;
 	int fd, err = 0;
 
 	if (!inst->pin_dir[0])
 		return 0;
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pc_rule_base", 4, sizeof(*t),
-			    (__u32)n, &opts);
+	if (n > UINT32_MAX / 4)
+		return -E2BIG;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pc_rule_base", 4, sizeof(*m), (__u32)n,
+			    &opts);
 	if (fd < 0)
 		return -errno;
-	m = mmap(NULL, table_bytes(n), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-		 fd, 0);
+	m = mmap(NULL, page_round(n * sizeof(*m)), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (m == MAP_FAILED) {
 		err = -errno;
 		goto out;
 	}
-	memcpy(m, t, n * sizeof(*t));
-	munmap(m, table_bytes(n));
+	t->k[0] = (struct rule_key){ .slot = SLOT_HEADER, .off = (__u32)t->n_keys,
+				     .key = version };
+	memcpy(m, t->k, (1 + t->n_keys) * sizeof(*m));
+	memcpy(m + 1 + t->n_keys, t->off, t->n_off * sizeof(*t->off));
+	munmap(m, page_round(n * sizeof(*m)));
 	/* bpffs has no rename: readers wait for our lock, so they never see
 	 * the moment with no table */
 	err = pc_path(path, sizeof(path), inst->pin_dir, PC_PIN_RULE_BASE);
@@ -249,13 +282,17 @@ out:
 }
 
 /* Offsets of a table of the live version into rc. */
-static void add_offsets(struct pc_rule_counts *rc, const struct rule_base *t, size_t n)
+static void add_offsets(struct pc_rule_counts *rc, const struct table *t)
 {
-	for (size_t i = 1; i < n; i++) {
-		if (t[i].slot == SLOT_SOURCE)
-			add_counter(&rc->by_source, &t[i].offset);
-		else if (t[i].slot <= rc->n_rules)
-			add_counter(&rc->rule[t[i].slot], &t[i].offset);
+	for (size_t i = 1; i <= t->n_keys; i++) {
+		const struct pc_counter *o = table_offset(t, &t->k[i]);
+
+		if (!o)
+			continue;
+		if (t->k[i].slot == SLOT_SOURCE)
+			add_counter(&rc->by_source, o);
+		else if (t->k[i].slot <= rc->n_rules)
+			add_counter(&rc->rule[t->k[i].slot], o);
 	}
 }
 
@@ -269,23 +306,22 @@ static int read_locked(struct pc_instance *inst, struct pc_rule_counts *rc,
 {
 	struct pc_port_count *read = NULL;
 	const struct pc_port_count *pc = given;
-	struct rule_base *t = NULL;
+	struct table t = { 0 };
 	struct pc_settings s;
 	uint64_t tv;
-	size_t nt = 0;
 	int err;
 
 	err = pc_read_settings(inst, &s);
 	if (!err)
 		err = pc_read_live_ports(inst, ports);
 	if (!err)
-		err = base_read(inst, &t, &nt, &tv);
+		err = base_read(inst, &t, &tv);
 	if (!err && !given) {
 		err = pc_read_port_stats_sparse(inst, &read, &n);
 		pc = read;
 	}
 	if (err) {
-		base_unmap(t, nt);
+		table_free(&t);
 		return err;
 	}
 	rc->version = s.version;
@@ -293,16 +329,16 @@ static int read_locked(struct pc_instance *inst, struct pc_rule_counts *rc,
 	rc->rule = calloc((size_t)s.rule_count + 1, sizeof(*rc->rule));
 	if (!rc->rule) {
 		free(read);
-		base_unmap(t, nt);
+		table_free(&t);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < N_PORT_ENTRIES; i++)
 		rc->n_source_ports += ports[i].class_id != 0;
 	slot_sums(ports, pc, n, rc->rule, (size_t)rc->n_rules + 1, &rc->by_source);
-	if (t && tv == s.version)
-		add_offsets(rc, t, nt);
+	if (t.k && tv == s.version)
+		add_offsets(rc, &t);
 	free(read);
-	base_unmap(t, nt);
+	table_free(&t);
 	return 0;
 }
 
@@ -425,55 +461,62 @@ static const struct pc_counter *carried_take(struct carried *cr, uint64_t key)
 /* The new table for a policy of n_rules rules with keys, ports and the
  * port_stats pc[0..npc): each slot carries cr's counters of its key (cr
  * NULL: offsets 0, counters follow ports). Entries for the default, by
- * source, and every rule that decides a port or carries history. Header
- * version left 0. */
+ * source, and every rule that decides a port or carries history; offsets
+ * only where they are not 0. */
 static int build(const uint64_t *keys, size_t n_rules, const struct pc_port_entry *ports,
 		 const struct pc_port_count *pc, size_t npc, struct carried *cr,
-		 struct rule_base **out, size_t *n_out)
+		 struct table *out)
 {
-	/* ix[slot]: its entry in t, 0 none; [n_rules + 1] by source */
+	/* ix[slot]: its entry, 0 none; [n_rules + 1] by source */
 	uint32_t *ix = big_alloc((n_rules + 2) * sizeof(*ix));
-	struct rule_base *t = NULL;
-	size_t n = 1;
+	size_t n = 1, cap_off = (cr ? cr->n : 0) + npc + 2;
+	struct table t = { 0 };
 
-	if (!ix)
+	t.k = big_alloc((n_rules + 3) * sizeof(*t.k));
+	t.off = big_alloc(cap_off * sizeof(*t.off));
+	if (!ix || !t.k || !t.off) {
+		big_free(ix);
+		table_free(&t);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < N_PORT_ENTRIES; i++)
 		if (!ports[i].class_id && ports[i].rule_id <= n_rules)
 			ix[ports[i].rule_id] = 1;	/* owns a port */
-	t = big_alloc((n_rules + 3) * sizeof(*t));
-	if (!t) {
-		big_free(ix);
-		return -ENOMEM;
-	}
-	t[0].slot = SLOT_HEADER;
 	for (size_t i = 0; i <= n_rules + 1; i++) {
 		uint64_t key = i <= n_rules ? keys[i] : KEY_SOURCE;
 		const struct pc_counter *had = cr ? carried_take(cr, key) : NULL;
 
-		if (!(i == 0 || i > n_rules || ix[i] || (had && !counter_zero(had))))
+		if (had && counter_zero(had))
+			had = NULL;
+		if (!(i == 0 || i > n_rules || ix[i] || had))
 			continue;
-		t[n].slot = i <= n_rules ? (__u32)i : SLOT_SOURCE;
-		t[n].key = key;
-		if (had)
-			t[n].offset = *had;
+		t.k[n].slot = i <= n_rules ? (__u32)i : SLOT_SOURCE;
+		t.k[n].key = key;
+		if (had) {
+			t.off[t.n_off] = *had;
+			t.k[n].off = (__u32)++t.n_off;
+		}
 		ix[i] = (uint32_t)n++;
 	}
 	/* minus what the ports each slot decides now counted so far */
 	for (size_t i = 0; cr && i < npc; i++) {
 		const struct pc_port_entry *e;
+		struct rule_key *k;
 
 		if (pc[i].index >= N_PORT_ENTRIES)
 			continue;
 		e = &ports[pc[i].index];
-		if (e->class_id)
-			sub_counter(&t[ix[n_rules + 1]].offset, &pc[i].c);
-		else if (e->rule_id <= n_rules)
-			sub_counter(&t[ix[e->rule_id]].offset, &pc[i].c);
+		if (!e->class_id && e->rule_id > n_rules)
+			continue;
+		k = &t.k[ix[e->class_id ? n_rules + 1 : e->rule_id]];
+		if (!k->off && t.n_off < cap_off)
+			k->off = (__u32)++t.n_off;
+		if (k->off)
+			sub_counter(&t.off[k->off - 1], &pc[i].c);
 	}
 	big_free(ix);
+	t.n_keys = n - 1;
 	*out = t;
-	*n_out = n;
 	return 0;
 }
 
@@ -481,14 +524,14 @@ static int build(const uint64_t *keys, size_t n_rules, const struct pc_port_entr
  * t (of the live version) plus its ports' counters or, without one, the
  * ports' counters by the live policy's file. -ENOENT when the live texts
  * are not known. */
-static int carry(const struct pc_settings *s, const struct rule_base *t, size_t nt,
+static int carry(const struct pc_settings *s, const struct table *t,
 		 const struct pc_port_entry *ports, const struct pc_port_count *pc,
 		 size_t npc, struct carried *cr)
 {
 	struct pc_policy oldp;
 	uint64_t *keys = NULL;
 	uint32_t *ix = NULL;	/* table case: ix[slot] = 1 + carried entry */
-	size_t nr = s->rule_count;
+	size_t nr = s->rule_count, cap;
 	int err;
 
 	if (!t) {
@@ -500,25 +543,29 @@ static int carry(const struct pc_settings *s, const struct rule_base *t, size_t 
 		pc_policy_free(&oldp);
 		if (!keys)
 			return -ENOMEM;
-		nt = npc + 2;
+		cap = npc + 2;
 	} else {
 		ix = big_alloc((nr + 2) * sizeof(*ix));
 		if (!ix)
 			return -ENOMEM;
+		cap = t->n_keys + 1;
 	}
-	err = carried_init(cr, nt);
-	for (size_t i = 1; !err && t && i < nt; i++) {
-		size_t slot = t[i].slot == SLOT_SOURCE ? nr + 1 : t[i].slot;
+	err = carried_init(cr, cap);
+	for (size_t i = 1; !err && t && i <= t->n_keys; i++) {
+		const struct rule_key *k = &t->k[i];
+		const struct pc_counter *o = table_offset(t, k);
+		size_t slot = k->slot == SLOT_SOURCE ? nr + 1 : k->slot;
 		long e;
 
 		if (slot > nr + 1)
 			continue;
-		e = carried_get(cr, t[i].key);
+		e = carried_get(cr, k->key);
 		if (e < 0) {
 			err = -E2BIG;
 			break;
 		}
-		add_counter(&cr->c[e], &t[i].offset);
+		if (o)
+			add_counter(&cr->c[e], o);
 		ix[slot] = (uint32_t)e + 1;
 	}
 	for (size_t i = 0; !err && i < npc; i++) {
@@ -553,22 +600,22 @@ static int rules_publish_locked(struct pc_instance *inst, const struct pc_compil
 	struct pc_port_entry *ports = big_alloc(sizeof(*ports) * N_PORT_ENTRIES);
 	struct carried cr = { 0 };
 	struct pc_port_count *pc = NULL;
-	struct rule_base *t = NULL, *nt = NULL;
+	struct table t = { 0 }, nt = { 0 };
 	struct pc_settings s;
 	uint64_t *keys = NULL, tv, v = 0;
-	size_t n = 0, ntab = 0, nnew = 0;
+	size_t n = 0;
 	int err, have = 0, lock_fd = inst->lock_fd;
 
 	err = ports ? pc_read_settings(inst, &s) : -ENOMEM;
 	if (!err)
 		err = pc_read_live_ports(inst, ports);
 	if (!err)
-		err = base_read(inst, &t, &ntab, &tv);
+		err = base_read(inst, &t, &tv);
 	if (!err)
 		err = pc_read_port_stats_sparse(inst, &pc, &n);
 	if (!err) {
 		s.source[PC_SOURCE_LEN - 1] = '\0';
-		have = !carry(&s, t && tv == s.version ? t : NULL, ntab, ports, pc, n, &cr);
+		have = !carry(&s, t.k && tv == s.version ? &t : NULL, ports, pc, n, &cr);
 		keys = rule_keys(p);
 		if (!keys)
 			err = -ENOMEM;
@@ -576,8 +623,7 @@ static int rules_publish_locked(struct pc_instance *inst, const struct pc_compil
 	/* the counters as read here are the old policy's: a frame counted
 	 * between this read and the flip goes to its port's new rule */
 	if (!err)
-		err = build(keys, p->n_rules, &c->ports[0][0], pc, n, have ? &cr : NULL,
-			    &nt, &nnew);
+		err = build(keys, p->n_rules, &c->ports[0][0], pc, n, have ? &cr : NULL, &nt);
 	if (err)
 		goto out;
 	/* we hold the lock: the publish must not take it, nor drop it */
@@ -588,15 +634,14 @@ static int rules_publish_locked(struct pc_instance *inst, const struct pc_compil
 		goto out;
 	if (new_version)
 		*new_version = v;
-	nt[0].key = v;
 	/* the policy is live: a table not written leaves counters that
 	 * follow ports (a table of another version is ignored) */
-	base_write(inst, nt, nnew);
+	base_write(inst, &nt, v);
 out:
 	big_free(ports);
 	free(pc);
-	base_unmap(t, ntab);
-	big_free(nt);
+	table_free(&t);
+	table_free(&nt);
 	big_free(keys);
 	carried_free(&cr);
 	return err;
@@ -622,10 +667,10 @@ int pc_rules_record(struct pc_instance *inst, const struct pc_policy *p)
 {
 	struct pc_port_entry *ports = big_alloc(sizeof(*ports) * N_PORT_ENTRIES);
 	struct pc_port_count *pc = NULL;
-	struct rule_base *t = NULL, *nt = NULL;
+	struct table t = { 0 }, nt = { 0 };
 	struct pc_settings s;
 	uint64_t *keys = NULL, tv = 0;
-	size_t n = 0, ntab = 0, nnew = 0;
+	size_t n = 0;
 	int err;
 
 	if (!ports)
@@ -636,9 +681,9 @@ int pc_rules_record(struct pc_instance *inst, const struct pc_policy *p)
 	}
 	err = pc_read_settings(inst, &s);
 	if (!err)
-		err = base_read(inst, &t, &ntab, &tv);
+		err = base_read(inst, &t, &tv);
 	/* only for the live policy, and only once */
-	if (err || s.policy_hash != p->hash || (t && tv == s.version))
+	if (err || s.policy_hash != p->hash || (t.k && tv == s.version))
 		goto out;
 	err = pc_read_live_ports(inst, ports);
 	if (!err)
@@ -646,18 +691,16 @@ int pc_rules_record(struct pc_instance *inst, const struct pc_policy *p)
 	if (!err)
 		err = (keys = rule_keys(p)) ? 0 : -ENOMEM;
 	if (!err)
-		err = build(keys, p->n_rules, ports, pc, n, NULL, &nt, &nnew);
-	if (!err) {
-		nt[0].key = s.version;
-		err = base_write(inst, nt, nnew);
-	}
+		err = build(keys, p->n_rules, ports, pc, n, NULL, &nt);
+	if (!err)
+		err = base_write(inst, &nt, s.version);
 out:
 	if (inst->lock_fd >= 0)
 		flock(inst->lock_fd, LOCK_UN);
 	big_free(ports);
 	free(pc);
-	base_unmap(t, ntab);
-	big_free(nt);
+	table_free(&t);
+	table_free(&nt);
 	big_free(keys);
 	return err;
 }
