@@ -600,22 +600,27 @@ struct pc_sketch {
  * dropped frame while the CPU's budget lasts; submitted with
  * BPF_RB_NO_WAKEUP: a reader polls on a timer, so a drop costs no wake-up.
  * droplog_on: the program's global in PC_DROPLOG_SECTION (an mmapable
- * ARRAY of one struct pc_droplog_on): readers 0, no reader, and a drop
+ * ARRAY of one struct pc_droplog_on): until_ns 0, no reader, and a drop
  * costs one direct load and a test: it is neither logged nor counted.
+ * A reader keeps until_ns PC_DROPLOG_READER_TTL_MS ahead of the clock;
+ * with the budget spent, every 1,024th drop of a CPU reads the clock and,
+ * until_ns past (a reader killed without saying so), sets it back to 0:
+ * no reader.
  * droplog_budget: PERCPU_ARRAY, 1 entry, a __u64 per CPU: the events the
  * CPU may still log. Only the reader writes it whole; the program takes
  * one event with a compare and exchange. 0 (spent): the drop only adds 1
  * to droplog_state.not_logged.
  * The reader (portcullis log) sets every CPU's budget to
- * PC_DROPLOG_BUDGET and readers to 1 each PC_DROPLOG_REFILL_MS, and
- * readers to 0 when it ends: at most PC_DROPLOG_RATE events per second
- * per CPU, and no clock read but for an event written.
+ * PC_DROPLOG_BUDGET and until_ns each PC_DROPLOG_REFILL_MS, and until_ns
+ * to 0 when it ends: at most PC_DROPLOG_RATE events per second per CPU;
+ * a clock read for an event written, or one in 1,024 drops not logged.
  * droplog_state: PERCPU_ARRAY, 1 entry, written by the program only, so a
  * refill never loses a count. */
 #define PC_DROPLOG_REFILL_MS	100
 #define PC_DROPLOG_BUDGET	100	/* events per refill per CPU */
 #define PC_DROPLOG_RATE		(PC_DROPLOG_BUDGET * 1000 / PC_DROPLOG_REFILL_MS)
 #define PC_DROPLOG_RING_BYTES	(64 * 1024)	/* 1,024 events */
+#define PC_DROPLOG_READER_TTL_MS 1000	/* a reader silent this long is gone */
 
 /* Why a frame was dropped. The numbers of the bucket reasons are those of
  * enum pc_bucket (NON_IP, 0, is never dropped, so 0 is a rule). */
@@ -646,8 +651,8 @@ struct pc_drop_event {
 };
 
 struct pc_droplog_on {
-	__u32 readers;		/* 1 while a reader runs */
-	__u32 pad;
+	__u64 until_ns;		/* a reader runs until then (CLOCK_MONOTONIC,
+				 * as bpf_ktime_get_coarse_ns); 0: none */
 };
 
 struct pc_droplog_state {

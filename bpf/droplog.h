@@ -93,16 +93,22 @@ static __always_inline void droplog_describe(struct xdp_md *ctx,
 	e->dport = dport;
 }
 
-/* One more drop a reader does not get. */
-static __always_inline void droplog_not_logged(void)
+/* One more drop a reader does not get: the CPU's count now. */
+static __always_inline __u64 droplog_not_logged(void)
 {
 	struct pc_droplog_state *st;
 	__u32 zero = 0;
 
 	st = bpf_map_lookup_elem(&droplog_state, &zero);
-	if (st)
-		st->not_logged++;
+	if (!st)
+		return 0;
+	return ++st->not_logged;
 }
+
+/* How often a CPU that counts drops as not logged reads the clock to see
+ * whether the reader is still there: a flood pays for it once in this
+ * many drops (measured: the clock on every one cost +3 ns a drop). */
+#define DROPLOG_CHECK_EVERY 1024
 
 /* Log one dropped frame of len bytes: take one event of the CPU's budget
  * and write the event, or count the drop as not logged. Global (not
@@ -142,22 +148,28 @@ skip:
 
 /* The drop paths call this, inlined: with no reader a drop costs one
  * load and a test; with the budget spent, a look-up and a counter more.
- * No clock is read before an event is really written. */
+ * A reader that stopped refilling (killed: it could not say it ended)
+ * leaves the budget spent and until_ns passing: within
+ * DROPLOG_CHECK_EVERY drops a CPU reads the coarse clock, sees it and says
+ * no reader runs; drops cost one load again. The compare and exchange
+ * loses to a reader that just wrote a new deadline. */
 static __always_inline void droplog_drop(struct xdp_md *ctx, __u32 reason,
 					 __u64 len)
 {
 	__u32 zero = 0;
-	__u64 *budget;
+	__u64 *budget, until;
 
-	if (!*(volatile __u32 *)&droplog_on.readers)
+	until = *(volatile __u64 *)&droplog_on.until_ns;
+	if (!until)
 		return;
 	budget = bpf_map_lookup_elem(&droplog_budget, &zero);
 	if (!budget)
 		return;
 	if (*budget)
 		pc_droplog(ctx, reason, len);
-	else
-		droplog_not_logged();
+	else if (!(droplog_not_logged() & (DROPLOG_CHECK_EVERY - 1)) &&
+		 bpf_ktime_get_coarse_ns() > until)
+		__sync_val_compare_and_swap(&droplog_on.until_ns, until, 0);
 }
 
 #endif /* PORTCULLIS_DROPLOG_H */

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "cli.h"
+#include "../loader/rules.h"
 
 /* What decides one (proto, port): the verdict without a source match and
  * the content of its source class (0: no source look-up). */
@@ -294,7 +295,7 @@ out:
  * instance lock: with applies running at once, each prints the version it
  * really replaced, never a stale one read before it got the lock. */
 static int publish(struct pc_instance *inst, struct pc_compiled *c,
-		   const char *file)
+		   const struct pc_policy *p, const char *file)
 {
 	uint64_t old_version = 0, new_version = 0;
 	uint32_t size = 0, kept = 0;
@@ -311,7 +312,8 @@ static int publish(struct pc_instance *inst, struct pc_compiled *c,
 		}
 		resized = 1;
 	}
-	err = pc_publish_versions(inst, c, &old_version, &new_version);
+	/* pc_publish_versions, and each rule's counters follow its text */
+	err = pc_rules_publish(inst, c, p, &old_version, &new_version);
 	if (err) {
 		if (err == -ENOSPC || err == -E2BIG || err == -ENOMEM)
 			cli_error("failed to apply %s to %s: %s (too many prefixes "
@@ -429,7 +431,7 @@ int cmd_apply(int argc, char **argv)
 		rc = check_counters(inst, &p, c, argv[optind + 1]);
 		if (!rc)
 			rc = dry ? dry_run(inst, c, argv[optind + 1])
-				 : publish(inst, c, argv[optind + 1]);
+				 : publish(inst, c, &p, argv[optind + 1]);
 		pc_close(inst);
 	}
 	pc_compiled_free(c);

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <jansson.h>
 #include "cli.h"
+#include "../loader/rules.h"
 
 /* A frame must fit one page for a driver without multi-buffer XDP: on
  * veth that is an MTU of 3,506 bytes with 4 KiB pages. */
@@ -216,6 +217,8 @@ int cmd_attach(int argc, char **argv)
 		rc = attach_error(ifname, mode, err);
 		goto out;
 	}
+	if (policy)	/* its rule texts, for counters that follow them */
+		pc_rules_record(inst, &p);
 	print_attached(inst, policy);
 	pc_close(inst);
 	rc = PC_EXIT_OK;

@@ -388,7 +388,8 @@ int cmd_log(int argc, char **argv)
 	 * and dropped by on_event before the first budget is given */
 	err = pc_droplog_read(d);
 	while (err >= 0 && !stop && st.count != 0 && !st.error) {
-		/* readers too, each time: another reader may have ended */
+		/* the reader's deadline too, each time: another reader may
+		 * have ended, and one killed must not keep the log on */
 		err = pc_droplog_set_budget(st.inst, PC_DROPLOG_BUDGET);
 		if (!err)
 			err = pc_droplog_set_reader(st.inst, 1);

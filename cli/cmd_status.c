@@ -47,6 +47,7 @@
 #include <time.h>
 #include <jansson.h>
 #include "cli.h"
+#include "../loader/rules.h"
 
 static const char *mode_name(enum pc_attach_mode m)
 {
@@ -81,6 +82,8 @@ static json_t *describe(struct pc_instance *inst)
 		err = pc_attach_info(inst, &ai);
 	if (!err)
 		err = pc_map_memory(inst, &mem);
+	if (!err)
+		mem += pc_rules_memory(inst);	/* rule counters' offsets */
 	if (!err)
 		err = pc_counter_memory(inst, &cmem);
 	if (!err)

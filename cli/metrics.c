@@ -236,15 +236,22 @@ static void read_instance(struct inst_data *d, const char *pin_dir, unsigned top
 	}
 	if (!err) {
 		step = "read its counters";
-		err = pc_snapshot_read_sparse(k->inst, &snap);
+		/* one read of the counters for the port and the rule series,
+		 * the rules' table of the same version: a publish waits */
+		err = pc_read_lock(k->inst);
+		if (!err) {
+			err = pc_snapshot_read_sparse(k->inst, &snap);
+			if (!err) {
+				step = "read its rule counters";
+				err = pc_rule_counts_of(k->inst, snap.busy, snap.n_busy,
+							&d->rules);
+			}
+			pc_read_unlock(k->inst);
+		}
 	}
 	if (!err) {
 		step = "read its port table";
 		err = named_ports(k, &d->settings);
-	}
-	if (!err) {
-		step = "read its rule counters";
-		err = pc_read_rule_counts(k->inst, &d->rules);
 	}
 	if (!err) {
 		memcpy(d->classes, snap.classes, sizeof(d->classes));

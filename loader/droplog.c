@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "droplog.h"
@@ -103,8 +104,16 @@ int pc_droplog_set_budget(struct pc_instance *inst, uint64_t budget)
 
 int pc_droplog_set_reader(struct pc_instance *inst, int on)
 {
-	struct pc_droplog_on v = { .readers = on ? 1 : 0 };
+	struct pc_droplog_on v = { 0 };
+	struct timespec ts;
 	__u32 key = 0;
+
+	if (on) {
+		/* the program's coarse clock lags this one: never early */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		v.until_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec +
+			     PC_DROPLOG_READER_TTL_MS * 1000000ull;
+	}
 
 	if (bpf_map_update_elem(inst->droplog_on_fd, &key, &v, BPF_ANY))
 		return -errno;

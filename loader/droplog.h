@@ -31,7 +31,9 @@ int pc_droplog_not_logged(struct pc_instance *inst, uint64_t *out);
 /* Set every CPU's budget of events (bpf/abi.h, droplog_budget). */
 int pc_droplog_set_budget(struct pc_instance *inst, uint64_t budget);
 /* Tell the program whether a reader runs (droplog_on): with none, a drop
- * is neither logged nor counted. */
+ * is neither logged nor counted. on: for PC_DROPLOG_READER_TTL_MS from
+ * now (a reader calls it at each refill); the program forgets a reader
+ * that let it pass. */
 int pc_droplog_set_reader(struct pc_instance *inst, int on);
 
 #endif

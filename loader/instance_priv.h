@@ -59,6 +59,9 @@ void pc_log_init(void);
 /* Pins (pins.c). The bpf_link of a directly attached program is pinned
  * as PC_PIN_LINK (user space only, so not in the ABI). */
 #define PC_PIN_LINK "link"
+/* The per-rule counters' offsets (rules.c), user space only, made at the
+ * first apply. */
+#define PC_PIN_RULE_BASE "rule_base"
 /* Find the bpffs to pin in (may_mount: mount one where it would last);
  * -ENOMEDIUM when there is none that outlives the command. */
 int pc_bpffs_find(int may_mount);

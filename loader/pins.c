@@ -416,6 +416,8 @@ void pc_unlink_pins(const char *dir)
 	unlink(path);
 	pc_path(path, sizeof(path), dir, PC_PIN_LINK);
 	unlink(path);
+	pc_path(path, sizeof(path), dir, PC_PIN_RULE_BASE);
+	unlink(path);
 	pc_replies_unlink_pins(dir);
 	for (i = 0; i < pc_n_map_specs; i++) {
 		pc_path(path, sizeof(path), dir, pc_map_specs[i].pin);

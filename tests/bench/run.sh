@@ -11,6 +11,8 @@
 #   replies.sh   the denied path with and without tracked flows, and
 #                the egress program (bpftool prog run)
 #   bench_mem    map memory per interface as a function of CPU count
+#   bench_droplog  the drop log's cost per dropped frame: log off, a
+#                reader whose budget is spent, a reader getting events
 # The whole report is also written to build/bench/results.md (copy the
 # figures into docs/BENCHMARKS.md; --quick writes results-quick.md). Needs root and a BPF kernel.
 #
@@ -23,7 +25,7 @@ cd "$(dirname "$0")/../.."
 quick=
 [ "${1:-}" = --quick ] && quick=--quick
 B=build/tests/bench
-for b in bench_prog bench_drop bench_mem bench_fill bench_policy; do
+for b in bench_prog bench_drop bench_mem bench_fill bench_policy bench_droplog; do
 	[ -x $B/$b ] || { echo "bench: no $B/$b: run make first" >&2; exit 1; }
 done
 mkdir -p build/bench
@@ -35,7 +37,7 @@ out=build/bench/results${quick:+-quick}.md
 } >"$out"
 rc=0
 for step in "$B/bench_prog $quick" "$B/bench_drop $quick" "$B/bench_drop --split $quick" \
-	"tests/bench/ctl.sh $quick" "tests/bench/replies.sh $quick" "$B/bench_mem"; do
+	"tests/bench/ctl.sh $quick" "tests/bench/replies.sh $quick" "$B/bench_mem" "$B/bench_droplog $quick"; do
 	echo "bench: running $step" >&2
 	# shellcheck disable=SC2086
 	$step >>"$out" || { echo "bench: $step failed" >&2; rc=1; }

@@ -8,17 +8,18 @@
 # not-logged count that adds up to the drops the counters saw, and the
 # reader refills the budget the flood spent; with no
 # reader a flood writes no event and counts nothing (every budget 0); a
-# reader ends with exit 1 when the instance is detached under it; bad
-# arguments exit 2.
+# reader killed by SIGKILL (it cannot say it ended) is forgotten once its
+# deadline passed: drops then neither log nor count; a reader ends with
+# exit 1 when the instance is detached under it; bad arguments exit 2.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
 lab_need jq
 BUDGET=100	# PC_DROPLOG_BUDGET in bpf/abi.h: events per CPU per refill
 REFILL_MS=100	# PC_DROPLOG_REFILL_MS: the reader refills at most this often
 
-# droplog_now: "PRODUCER_POS NOT_LOGGED READERS" of the pinned instance:
+# droplog_now: "PRODUCER_POS NOT_LOGGED UNTIL" of the pinned instance:
 # the ring's producer position (bytes ever written to it), the sum over
-# CPUs of droplog_state.not_logged, and droplog_on.readers.
+# CPUs of droplog_state.not_logged, and droplog_on.until_ns (0: no reader).
 droplog_now() {
 	"$LAB_PY" - "$(lab_pin_dir)" <<'PY'
 import ctypes, mmap, os, platform, struct, sys
@@ -47,7 +48,7 @@ page = os.sysconf("SC_PAGE_SIZE")
 # a ring buffer map: the consumer page, then the producer page (read-only)
 prod = mmap.mmap(ring, page, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
 print(struct.unpack("Q", prod[:8])[0], sum(u64s(obj_get(d + "/droplog_state"), ncpu)),
-      u64s(obj_get(d + "/droplog_on"), 1)[0] & 0xffffffff)
+      u64s(obj_get(d + "/droplog_on"), 1)[0])
 PY
 }
 
@@ -195,6 +196,41 @@ expect_eq "drops with no reader" $(( $(pc_port_count udp 5002 dropped) - d0 )) 2
 expect_eq "bytes written to the ring with no reader" $((pos1 - pos0)) 0
 expect_eq "drops counted as not logged with no reader" $((nl1 - nl0)) 0
 ok "no reader: 20000 drops, no event, no count"
+
+# ---- a reader killed by SIGKILL: forgotten after its deadline ----
+lab_bg bash -c "exec nsenter --net=/var/run/netns/$LAB_S $PC_BIN log $LAB_SIF --json >/dev/null"
+KL_PID=$LAB_LAST_PID
+sleep 0.5
+read -r _ _ until <<<"$(droplog_now)" || fail "reading the drop log maps"
+[ "$until" != 0 ] || fail "no reader deadline while a reader runs"
+kill -KILL "$KL_PID"; wait "$KL_PID" 2>/dev/null
+sleep 1.5	# PC_DROPLOG_READER_TTL_MS (1 s) and then some
+read -r _ _ until <<<"$(droplog_now)" || fail "reading the drop log maps"
+[ "$until" != 0 ] || fail "the deadline of the killed reader was cleared by no drop"
+# drops3 N: N denied datagrams
+drops3() {
+	lab_c "$LAB_PY" - "$LAB_S4" "$1" <<'EOF' || fail "flood"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+a, sent, n = (sys.argv[1], 5002), 0, int(sys.argv[2])
+while sent < n:
+    try:
+        s.sendto(b"k" * 16, a)
+        sent += 1
+    except BlockingIOError:
+        pass
+EOF
+}
+# the budget it left (BUDGET per CPU), then up to 1,024 drops counted
+# before a CPU reads the clock (bpf/droplog.h): 3000 drops go past both
+drops3 3000
+read -r pos0 nl0 until <<<"$(droplog_now)" || fail "reading the drop log maps"
+expect_eq "reader deadline after drops past it" "$until" 0
+drops3 3000
+read -r pos1 nl1 _ <<<"$(droplog_now)" || fail "reading the drop log maps"
+expect_eq "bytes written to the ring once the reader is forgotten" $((pos1 - pos0)) 0
+expect_eq "drops counted as not logged once the reader is forgotten" $((nl1 - nl0)) 0
+ok "a reader killed by SIGKILL: forgotten once its deadline passed"
 
 # ---- the instance detached under a reader: it ends, exit 1 ----
 lab_bg bash -c "exec nsenter --net=/var/run/netns/$LAB_S $PC_BIN log $LAB_SIF 2>$LAB_TMP/detach.err"

@@ -4,12 +4,13 @@
 # ports, passed or dropped, with its line and text, and the default what
 # no rule matched; after an apply that inserts a rule above them (every
 # rule renumbered, texts unchanged) each rule keeps its counters; the
-# exporter's portcullis_rule_packets_total says the same; the Grafana
+# exporter's portcullis_rule_packets_total says the same, from one read of
+# the counters a scrape (strace counts the reads); the Grafana
 # dashboard in dist/ is valid JSON whose every selector names a series,
 # with labels, that a real scrape has.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
-lab_need jq curl
+lab_need jq curl strace
 DASH=$(cd "$(dirname "$0")/../.." && pwd)/dist/grafana-portcullis.json
 
 lab_up
@@ -75,6 +76,7 @@ ok "counters follow their rules across an apply that renumbers them"
 EXP=127.0.0.1:9477
 lab_bg nsenter --net="/var/run/netns/$LAB_S" "$PC_BIN" exporter --listen "$EXP" \
 	2>"$LAB_TMP/exporter.log"
+EXP_PID=$LAB_LAST_PID
 M=$LAB_TMP/metrics.txt
 for _ in $(seq 50); do
 	lab_s curl -sf "http://$EXP/metrics" >"$M" 2>/dev/null && break
@@ -87,6 +89,19 @@ expect_eq "exporter rule 3 drop" "$(sample 3 drop)" 5
 expect_eq "exporter default drop" "$(sample default drop)" 2
 expect_eq "exporter source pass" "$(sample source pass)" 6
 ok "portcullis_rule_packets_total"
+
+# ---- one read of the counters a scrape, for the port and rule series ----
+ST=$LAB_TMP/exporter.strace
+strace -f -qq -e trace=bpf -o "$ST" -p "$EXP_PID" 2>"$LAB_TMP/strace.err" &
+ST_PID=$!
+for _ in $(seq 50); do grep -q . "$ST" 2>/dev/null || [ -s "$LAB_TMP/strace.err" ] && break; sleep 0.1; done
+sleep 0.5	# every thread attached
+: >"$ST"
+for _ in 1 2 3; do lab_s curl -sf "http://$EXP/metrics" >/dev/null || fail "scrape under strace"; done
+kill -INT "$ST_PID"; wait "$ST_PID" 2>/dev/null
+# the counters are summed by one run of the sum program (loader/counters.c)
+expect_eq "counter reads in 3 scrapes" "$(grep -c 'BPF_PROG_TEST_RUN' "$ST")" 3
+ok "the exporter reads the counters once a scrape"
 
 # ---- the dashboard: valid JSON, every selector matches the scrape ----
 jq -e . "$DASH" >/dev/null || fail "$DASH is not valid JSON"
@@ -134,3 +149,51 @@ for e in found:
 print(f"# {len(found)} queries, {n} selectors, each matched by the scrape")
 EOF
 ok "dashboard: every query names series the exporter produced"
+
+# ---- counters follow rule texts, not ports ----
+# 5004 moves from 'allow udp 5003-5004' (text kept) to a new rule above it:
+# the new rule starts at 0 (5004's 4 earlier packets stay with the old
+# rule), then every rule is reordered, the new one dropped and 5004 given
+# back: the old rule goes on from its own count, not the new one's.
+cat >"$P" <<'EOF2'
+# test_rules.sh policy, 5004 moved to a rule of its own
+default deny
+allow udp 5004
+deny udp 6000
+allow udp 5001
+deny udp 5002
+allow udp 5003-5004
+allow udp 5005 from 192.0.2.0/25
+EOF2
+pc apply "$LAB_SIF" "$P" >/dev/null || fail "apply (5004 moved)"
+pc stats "$LAB_SIF" --rules --json >"$J" || fail "stats --rules --json after the move"
+expect_eq "the new rule of 5004, before traffic" "$(rule 'allow udp 5004' '"\(.rule) \(.passed.packets)"')" "1 0"
+expect_eq "5003-5004 keeps its count" "$(rule 'allow udp 5003-5004' '"\(.rule) \(.passed.packets) \(.passed.bytes)"')" "5 7 518"
+lab_udp_send "$LAB_S4" 5004 2 "$LAB_C4B"
+lab_udp_send "$LAB_S4" 5003 1 "$LAB_C4B"
+pc stats "$LAB_SIF" --rules --json >"$J" || fail "stats --rules --json after the move"
+expect_eq "allow udp 5004" "$(rule 'allow udp 5004' '"\(.passed.packets) \(.passed.bytes)"')" "2 148"
+expect_eq "allow udp 5003-5004" "$(rule 'allow udp 5003-5004' '"\(.passed.packets) \(.passed.bytes)"')" "8 592"
+expect_eq "allow udp 5001 still" "$(rule 'allow udp 5001' '.passed.packets')" 9
+ok "a port that moves to a new rule leaves its history with the rule it left"
+
+cat >"$P" <<'EOF2'
+# test_rules.sh policy, reordered, 5004 given back, blanks changed
+default deny
+allow udp 5005 from 192.0.2.0/25
+allow udp 5003-5004
+deny udp 5002
+allow   udp 5001
+deny udp 6000
+EOF2
+pc apply "$LAB_SIF" "$P" >/dev/null || fail "apply (reordered)"
+lab_udp_send "$LAB_S4" 5004 1 "$LAB_C4B"
+lab_udp_send "$LAB_S4" 5002 1 "$LAB_C4B"
+pc stats "$LAB_SIF" --rules --json >"$J" || fail "stats --rules --json after the reorder"
+expect_eq "allow udp 5003-5004 after the reorder" "$(rule 'allow udp 5003-5004' '"\(.rule) \(.passed.packets) \(.passed.bytes)"')" "2 9 666"
+expect_eq "deny udp 5002 after the reorder" "$(rule 'deny udp 5002' '"\(.rule) \(.dropped.packets) \(.dropped.bytes)"')" "3 6 444"
+expect_eq "allow udp 5001, re-spaced" "$(rule 'allow   udp 5001' '"\(.rule) \(.passed.packets)"')" "4 9"
+expect_eq "deny udp 6000" "$(rule 'deny udp 6000' '"\(.rule) \(.dropped.packets)"')" "5 0"
+expect_eq "default after the reorder" "$(jq -r '.default.dropped.packets' "$J")" 2
+expect_eq "by source after the reorder" "$(jq -r '.by_source.passed.packets' "$J")" 6
+ok "counters follow rule texts across applies that reorder rules and move ports"
