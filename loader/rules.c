@@ -119,6 +119,45 @@ static int add_run_slots(struct pc_instance *inst, struct pc_rule_counts *rc,
 	return err;
 }
 
+/* The counter slots of runs of ports as read at an apply (snapshot). */
+struct runs {
+	struct pc_counter *slots;	/* PC_COUNTER_SLOTS */
+	struct pc_counter_slots *keys;
+};
+
+static __u32 run_class(__u32 idx)
+{
+	return (idx / PC_NUM_PORTS) * PC_RANGE_CLASSES + pc_port_range_class(idx % PC_NUM_PORTS);
+}
+
+/* Whether ports [lo, hi] (indexes) are a whole run of one rule in ports, as
+ * pc_slots_publish (loader/slots.c) cuts them: it then keeps their slot. */
+static int is_run(const struct pc_port_entry *ports, __u32 lo, __u32 hi)
+{
+	__u32 r = ports[lo].rule_id, c = run_class(lo);
+
+	if (!r || hi >= N_PORT_ENTRIES)
+		return 0;
+	for (__u32 i = lo + 1; i <= hi; i++)
+		if (ports[i].rule_id != r || run_class(i) != c)
+			return 0;
+	if (lo > 0 && ports[lo - 1].rule_id == r && run_class(lo - 1) == c)
+		return 0;
+	return !(hi + 1 < N_PORT_ENTRIES && ports[hi + 1].rule_id == r && run_class(hi + 1) == c);
+}
+
+/* A run slot's bytes and audited packets (which the port counts hold as
+ * passed), applied to a rule's counters with sign +1 (add) or -1. */
+static void run_adjust(struct pc_counter *to, const struct pc_counter *slot, int sign)
+{
+	__u64 a = slot->packets[PC_OUT_AUDIT];
+
+	for (int o = 0; o < PC_OUT_MAX; o++)
+		to->bytes[o] += sign > 0 ? slot->bytes[o] : -slot->bytes[o];
+	to->packets[PC_OUT_PASS] += sign > 0 ? -a : a;
+	to->packets[PC_OUT_AUDIT] += sign > 0 ? a : -a;
+}
+
 static void sub_counter(struct pc_counter *to, const struct pc_counter *c)
 {
 	for (int o = 0; o < PC_OUT_MAX; o++) {
@@ -506,11 +545,11 @@ static const struct pc_counter *carried_take(struct carried *cr, uint64_t key)
  * only where they are not 0. */
 static int build(const uint64_t *keys, size_t n_rules, const struct pc_port_entry *ports,
 		 const struct pc_port_count *pc, size_t npc, struct carried *cr,
-		 struct table *out)
+		 const struct runs *runs, struct table *out)
 {
 	/* ix[slot]: its entry, 0 none; [n_rules + 1] by source */
 	uint32_t *ix = big_alloc((n_rules + 2) * sizeof(*ix));
-	size_t n = 1, cap_off = (cr ? cr->n : 0) + npc + 2;
+	size_t n = 1, cap_off = (cr ? cr->n : 0) + npc + PC_COUNTER_SLOTS + 2;
 	struct table t = { 0 };
 
 	t.k = big_alloc((n_rules + 3) * sizeof(*t.k));
@@ -555,6 +594,29 @@ static int build(const uint64_t *keys, size_t n_rules, const struct pc_port_entr
 		if (k->off)
 			sub_counter(&t.off[k->off - 1], &pc[i].c);
 	}
+	/* and minus the slots of the runs the new ports keep (the slot a
+	 * run of the same ports had: its bytes are added when read) */
+	for (__u32 sl = PC_CLASS_SLOTS; cr && runs && sl < PC_COUNTER_SLOTS; sl++) {
+		__u32 lo = runs->keys->slot[sl].lo, hi = runs->keys->slot[sl].hi;
+		const struct pc_port_entry *e;
+		struct rule_key *k;
+		int newest = 1;
+
+		if (!lo || lo >= hi || !is_run(ports, lo - 1, hi - 1))
+			continue;	/* free, or one port's (in its counts) */
+		/* pc_slots_publish keeps the last slot made for these ports */
+		for (__u32 o = sl + 1; o < PC_COUNTER_SLOTS; o++)
+			if (runs->keys->slot[o].lo == lo)
+				newest = 0;
+		e = &ports[lo - 1];
+		if (!newest || (!e->class_id && e->rule_id > n_rules))
+			continue;
+		k = &t.k[ix[e->class_id ? n_rules + 1 : e->rule_id]];
+		if (!k->off && t.n_off < cap_off)
+			k->off = (__u32)++t.n_off;
+		if (k->off)
+			run_adjust(&t.off[k->off - 1], &runs->slots[sl], -1);
+	}
 	big_free(ix);
 	t.n_keys = n - 1;
 	*out = t;
@@ -567,7 +629,7 @@ static int build(const uint64_t *keys, size_t n_rules, const struct pc_port_entr
  * are not known. */
 static int carry(const struct pc_settings *s, const struct table *t,
 		 const struct pc_port_entry *ports, const struct pc_port_count *pc,
-		 size_t npc, struct carried *cr)
+		 size_t npc, const struct runs *runs, struct carried *cr)
 {
 	struct pc_policy oldp;
 	uint64_t *keys = NULL;
@@ -627,6 +689,28 @@ static int carry(const struct pc_settings *s, const struct table *t,
 		if (e >= 0)
 			add_counter(&cr->c[e], &pc[i].c);
 	}
+	/* the live runs' slots, as read_locked adds them */
+	for (__u32 sl = PC_CLASS_SLOTS; !err && runs && sl < PC_COUNTER_SLOTS; sl++) {
+		__u32 lo = runs->keys->slot[sl].lo;
+		const struct pc_port_entry *pe;
+		size_t slot;
+		long e;
+
+		if (!lo || lo == runs->keys->slot[sl].hi || lo > N_PORT_ENTRIES)
+			continue;	/* free, or one port's (in its counts) */
+		pe = &ports[lo - 1];
+		if (pc_entry_slot(pe) != sl)
+			continue;	/* a run of an earlier policy */
+		slot = pe->class_id ? nr + 1 : pe->rule_id;
+		if (slot > nr + 1 || (!pe->class_id && !pe->rule_id))
+			continue;
+		if (t)
+			e = ix[slot] ? (long)ix[slot] - 1 : -1;
+		else
+			e = carried_get(cr, slot == nr + 1 ? KEY_SOURCE : keys[slot]);
+		if (e >= 0)
+			run_adjust(&cr->c[e], &runs->slots[sl], 1);
+	}
 	big_free(ix);
 	big_free(keys);
 	if (err)
@@ -643,20 +727,24 @@ static int rules_publish_locked(struct pc_instance *inst, const struct pc_compil
 	struct pc_port_count *pc = NULL;
 	struct table t = { 0 }, nt = { 0 };
 	struct pc_settings s;
+	struct runs runs = { malloc(PC_COUNTER_SLOTS * sizeof(struct pc_counter)),
+			     malloc(sizeof(struct pc_counter_slots)) };
 	uint64_t *keys = NULL, tv, v = 0;
 	size_t n = 0;
 	int err, have = 0, lock_fd = inst->lock_fd;
 
-	err = ports ? pc_read_settings(inst, &s) : -ENOMEM;
+	err = ports && runs.slots && runs.keys ? pc_read_settings(inst, &s) : -ENOMEM;
 	if (!err)
 		err = pc_read_live_ports(inst, ports);
 	if (!err)
 		err = base_read(inst, &t, &tv);
 	if (!err)
 		err = pc_read_port_stats_sparse(inst, &pc, &n);
+	if (!err)	/* the runs' bytes and audit, read with the ports */
+		err = pc_read_slot_stats(inst, runs.slots, runs.keys);
 	if (!err) {
 		s.source[PC_SOURCE_LEN - 1] = '\0';
-		have = !carry(&s, t.k && tv == s.version ? &t : NULL, ports, pc, n, &cr);
+		have = !carry(&s, t.k && tv == s.version ? &t : NULL, ports, pc, n, &runs, &cr);
 		keys = rule_keys(p);
 		if (!keys)
 			err = -ENOMEM;
@@ -664,7 +752,8 @@ static int rules_publish_locked(struct pc_instance *inst, const struct pc_compil
 	/* the counters as read here are the old policy's: a frame counted
 	 * between this read and the flip goes to its port's new rule */
 	if (!err)
-		err = build(keys, p->n_rules, &c->ports[0][0], pc, n, have ? &cr : NULL, &nt);
+		err = build(keys, p->n_rules, &c->ports[0][0], pc, n, have ? &cr : NULL, &runs,
+			    &nt);
 	if (err)
 		goto out;
 	/* we hold the lock: the publish must not take it, nor drop it */
@@ -681,6 +770,8 @@ static int rules_publish_locked(struct pc_instance *inst, const struct pc_compil
 out:
 	big_free(ports);
 	free(pc);
+	free(runs.slots);
+	free(runs.keys);
 	table_free(&t);
 	table_free(&nt);
 	big_free(keys);
@@ -732,7 +823,7 @@ int pc_rules_record(struct pc_instance *inst, const struct pc_policy *p)
 	if (!err)
 		err = (keys = rule_keys(p)) ? 0 : -ENOMEM;
 	if (!err)
-		err = build(keys, p->n_rules, ports, pc, n, NULL, &nt);
+		err = build(keys, p->n_rules, ports, pc, n, NULL, NULL, &nt);
 	if (!err)
 		err = base_write(inst, &nt, s.version);
 out:
