@@ -475,8 +475,13 @@ int portcullis_xdp(struct xdp_md *ctx)
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
 		verdict = port_verdict(gen, idx, &ip->saddr, 0);
-		if (verdict == PC_DENY && reply_v4(ip, c.pos, c.end, idx, gen))
-			goto reply;
+		if (verdict > PC_DENY_AUDIT) {
+			if (verdict & PC_VERDICT_GUARD)	/* limits.h */
+				return guard_frame(ctx, verdict, idx, gen, ip, 0,
+						   c.pos, c.end, bytes);
+			if (verdict == PC_DENY && reply_v4(ip, c.pos, c.end, idx, gen))
+				goto reply;
+		}
 		goto port;
 	}
 	if (eth_proto == bpf_htons(ETH_P_IPV6)) {
@@ -490,8 +495,13 @@ int portcullis_xdp(struct xdp_md *ctx)
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
 		verdict = port_verdict(gen, idx, &ip6->saddr, 1);
-		if (verdict == PC_DENY && reply_v6(ip6, c.pos, c.end, idx, gen))
-			goto reply;
+		if (verdict > PC_DENY_AUDIT) {
+			if (verdict & PC_VERDICT_GUARD)	/* limits.h */
+				return guard_frame(ctx, verdict, idx, gen, ip6, 1,
+						   c.pos, c.end, bytes);
+			if (verdict == PC_DENY && reply_v6(ip6, c.pos, c.end, idx, gen))
+				goto reply;
+		}
 		goto port;
 	}
 	cl = CL_NON_IP;
@@ -559,12 +569,11 @@ port:
 		count(cnt, PC_OUT_AUDIT, bytes);
 		return XDP_PASS;
 	}
-	if (verdict == PC_DENY) {
-		count(cnt, PC_OUT_DROP, bytes);
-		droplog_drop(ctx, PC_DROP_RULE, bytes);
-		return XDP_DROP;
-	}
-	return guard_frame(ctx, verdict, idx, cnt, bytes);	/* limits.h */
+	/* deny, or a verdict byte that is none of ours: fail closed (a
+	 * guarded one went to guard_frame in its family's branch) */
+	count(cnt, PC_OUT_DROP, bytes);
+	droplog_drop(ctx, PC_DROP_RULE, bytes);
+	return XDP_DROP;
 
 out:
 	count(cnt, outcome, bytes);

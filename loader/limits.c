@@ -10,6 +10,7 @@
 #include <time.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include "instance_priv.h"
 #include "limits.h"
 
@@ -79,6 +80,30 @@ static int publish_never(struct pc_instance *inst, const struct pc_compiled *c)
 	return err;
 }
 
+/* The clock and the per-CPU batch of a limit new in a slot (bpf/limits.h).
+ * The tick clock (jiffies x tick) when the burst holds at least two ticks
+ * of rate, the precise one otherwise; the tick is the resolution of
+ * CLOCK_MONOTONIC_COARSE (1 / HZ). A shared bucket lets a CPU take up to
+ * burst / (8 x CPUs) passes at once (at most PC_LIMIT_BATCH_MAX): credit
+ * held by all CPUs together is at most 1/8 of the burst. */
+static void limit_clock(struct pc_limit *l)
+{
+	struct timespec res;
+	int cpus = libbpf_num_possible_cpus();
+	uint64_t burst = l->interval_ns ? l->tolerance_ns / l->interval_ns : 0;
+	uint64_t batch;
+
+	l->tick_ns = 0;
+	if ((l->flags & PC_LIMIT_F_COARSE) &&
+	    !clock_getres(CLOCK_MONOTONIC_COARSE, &res) && res.tv_sec == 0 &&
+	    res.tv_nsec > 0 && l->tolerance_ns >= 2 * (uint64_t)res.tv_nsec)
+		l->tick_ns = (uint64_t)res.tv_nsec;
+	batch = cpus > 0 ? burst / (8 * (uint64_t)cpus) : 0;
+	if (l->flags & PC_LIMIT_F_PER_SOURCE)
+		batch = 0;
+	l->batch = batch > PC_LIMIT_BATCH_MAX ? PC_LIMIT_BATCH_MAX : (uint32_t)batch;
+}
+
 int pc_limits_publish(struct pc_instance *inst, uint32_t gen,
 		      const struct pc_compiled *c, struct pc_port_entry *half)
 {
@@ -108,6 +133,7 @@ int pc_limits_publish(struct pc_instance *inst, uint32_t gen,
 				found = s;
 				slot[s] = c->limits[n];
 				slot[s].tat = 0;
+				limit_clock(&slot[s]);
 				fresh[s] = 1;
 			}
 		if (found == PC_LIMIT_SLOTS)
@@ -132,6 +158,8 @@ int pc_limits_publish(struct pc_instance *inst, uint32_t gen,
 	memset(&g, 0, sizeof(g));
 	if (c)
 		g = c->guard;
+	if (c)
+		g.has_never = c->n_never || c->never_any;
 	if (bpf_map_update_elem(inst->guard_fd, &gen, &g, BPF_ANY))
 		return -errno;
 	err = publish_never(inst, c);
