@@ -291,3 +291,66 @@ int pc_block_clear(struct pc_instance *inst, size_t *n)
 	*n = cnt;
 	return recheck_blocks_hint(inst);
 }
+
+int pc_guard_query(struct pc_instance *inst, const struct pc_port_entry *e,
+		   int is_v6, const uint8_t *addr, struct pc_guard_info *out)
+{
+	struct pc_never_key nk;
+	struct pc_addr k;
+	struct pc_block b;
+	__u32 slot;
+	__u8 one;
+
+	memset(out, 0, sizeof(*out));
+	memset(&k, 0, sizeof(k));
+	if (is_v6) {
+		memcpy(k.a, addr, 16);
+	} else {
+		k.a[10] = k.a[11] = 0xff;
+		memcpy(&k.a[12], addr, 4);
+	}
+	out->guarded = (e->verdict & PC_VERDICT_GUARD) != 0;
+	if (e->limit) {
+		slot = e->limit - 1u;
+		if (bpf_map_lookup_elem(inst->limits_fd, &slot, &out->limit))
+			return -errno;
+		out->has_limit = 1;
+	}
+	if (!bpf_map_lookup_elem(inst->blocked_fd, &k, &b)) {
+		uint64_t now = mono_ns();
+
+		if (b.expires_ns > now) {
+			out->blocked = 1;
+			out->block = b;
+			out->left_ns = b.expires_ns - now;
+		}
+	}
+	memset(&nk, 0, sizeof(nk));
+	nk.prefixlen = 128;
+	nk.addr = k;
+	out->never = !bpf_map_lookup_elem(inst->never_fd, &nk, &one);
+	return 0;
+}
+
+int pc_limits_live(struct pc_instance *inst, struct pc_limit *out, size_t *n,
+		   struct pc_guard *g)
+{
+	struct pc_control ctl;
+	__u32 key = 0, live;
+
+	*n = 0;
+	if (bpf_map_lookup_elem(inst->control_fd, &key, &ctl))
+		return -errno;
+	live = ctl.gen & 1;
+	if (g && bpf_map_lookup_elem(inst->guard_fd, &live, g))
+		return -errno;
+	for (__u32 i = 0; i < PC_LIMIT_SLOTS; i++) {
+		struct pc_limit l;
+
+		if (bpf_map_lookup_elem(inst->limits_fd, &i, &l))
+			return -errno;
+		if (l.gens & (1u << live))
+			out[(*n)++] = l;
+	}
+	return 0;
+}

@@ -5,12 +5,12 @@
  * template; randsrc writes 10.x.y.z (a counter scrambled by a
  * multiplication: 2^24 distinct sources before one repeats) into it,
  * then
- *   - with out_ifindex 0: tail-calls next[0], the program measured
+ *   - with cfg.out_ifindex 0: tail-calls next[0], the program measured
  *     (BPF_PROG_TEST_RUN with a large repeat: the same frame buffer each
  *     run, so each run sees a source it has not seen for 2^24 runs);
- *   - else redirects it out of out_ifindex (BPF_F_TEST_XDP_LIVE_FRAMES:
+ *   - else redirects it out of cfg.out_ifindex (BPF_F_TEST_XDP_LIVE_FRAMES:
  *     the drop-rate generator, as livegen.bpf.c but random sources).
- * one_source 1 leaves the template's source as it is. The IPv4 checksum
+ * cfg.one_source 1 leaves the template's source as it is. The IPv4 checksum
  * is not fixed: XDP programs and nftables' ingress hook do not check it,
  * and the stack drops what passes at its first check, cheaply.
  */
@@ -20,8 +20,11 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-const volatile __u32 out_ifindex = 0;
-const volatile __u32 one_source = 0;
+/* Set through .rodata before load (one struct: a fixed layout). */
+const volatile struct {
+	__u32 out_ifindex;
+	__u32 one_source;
+} cfg = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -41,10 +44,10 @@ int randsrc(struct xdp_md *ctx)
 
 	if ((void *)(saddr + 1) > data_end)
 		return XDP_ABORTED;
-	if (!one_source)
+	if (!cfg.one_source)
 		*saddr = bpf_htonl(0x0a000000 | ((++seq * 0x9e3779b1u) >> 8));
-	if (out_ifindex)
-		return bpf_redirect(out_ifindex, 0);
+	if (cfg.out_ifindex)
+		return bpf_redirect(cfg.out_ifindex, 0);
 	bpf_tail_call(ctx, &next, 0);
 	return XDP_ABORTED;
 }
