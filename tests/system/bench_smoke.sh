@@ -22,14 +22,19 @@ tests/bench/run.sh --quick >"$out" 2>&1 || {
 }
 
 for section in "### Program cost" "### Scaling" "### Drop rate" \
-	"### Control plane latency" "### Map memory"; do
+	"### Control plane latency" "### Map memory" "### Limits: cost per frame" \
+	"### Limits against nftables"; do
 	grep -qF "$section" "$out" || { cat "$out"; fail "no \"$section\" table"; }
 	echo "ok - $section"
 done
 # 6 program cost + 2 scaling + 4 drop rate + 3 control plane + 3 memory
+# + 3 limits
 n=$(grep -cE '^TARGET .*: (PASS|MISS) ' "$out")
-[ "$n" = 18 ] || { cat "$out"; fail "$n TARGET lines, want 18"; }
-echo "ok - 18 TARGET lines"
+[ "$n" = 21 ] || { cat "$out"; fail "$n TARGET lines, want 21"; }
+echo "ok - 21 TARGET lines"
+n=$(grep -cE '^INFO limits vs nftables, .*: portcullis x[0-9]+\.[0-9]+$' "$out")
+[ "$n" = 3 ] || { cat "$out"; fail "$n INFO limits vs nftables lines, want 3"; }
+echo "ok - 3 INFO lines (limits against nftables)"
 # the drop rate with the receiver on a CPU of its own: shown, not judged
 n=$(grep -cE '^INFO drop rate .*: (PASS|MISS) ' "$out")
 [ "$n" = 4 ] || { cat "$out"; fail "$n INFO drop rate lines, want 4"; }
