@@ -24,7 +24,11 @@
  *     "audit_would_pass": bool,
  *     "replies": "allow"|"deny", "reply_flows": N (tracked flows of the
  *     host with ADDR from local port PORT, unexpired),
- *     "passes_as_reply": bool (denied, but passes as a reply) }
+ *     "passes_as_reply": bool (denied, but passes as a reply),
+ *     "limit": {rate, burst, syn, per_source, line, text} | null (the
+ *     port's), "subject_to_limit": bool, "blocked": {seconds_left,
+ *     reason, ports} | null (a blocked source's outcome is drop),
+ *     "never_block": bool }
  */
 #include <errno.h>
 #include <netdb.h>
