@@ -90,12 +90,15 @@ static __always_inline __u32 guard_hash(__u32 src_hash, __u32 what)
 	return h ^ (h >> 15);
 }
 
-/* A source's hash: its address words folded, times the golden ratio. */
-static __always_inline __u32 source_hash(const struct pc_addr *a)
+/* A source's hash, from its address in the packet: the address words
+ * folded, times the golden ratio. */
+static __always_inline __u32 source_hash(const void *saddr, const int is_v6)
 {
-	const __u32 *w = (const __u32 *)a->a;
+	const __u32 *w = saddr;
 
-	return (w[0] ^ w[1] ^ w[2] ^ w[3]) * 0x9e3779b1u;
+	if (is_v6)
+		return (w[0] ^ w[1] ^ w[2] ^ w[3]) * 0x9e3779b1u;
+	return w[0] * 0x9e3779b1u;
 }
 
 /* One sketch cell: counts of an older epoch start again from 0. */
@@ -172,10 +175,13 @@ static __always_inline int has_never(__u32 gen)
 	return !g || g->has_never;
 }
 
-static __always_inline int never_block(const struct pc_addr *a)
+static __always_inline int never_block(const void *saddr, const int is_v6)
 {
-	struct pc_never_key k = { .prefixlen = 128, .addr = *a };
+	struct pc_never_key k = { .prefixlen = 128 };
+	struct pc_addr a;
 
+	guard_addr(&a, saddr, is_v6);	/* k.addr is not 8-byte aligned */
+	k.addr = a;
 	return bpf_map_lookup_elem(&never, &k) != NULL;
 }
 
@@ -258,8 +264,8 @@ static __always_inline __u32 sketch_now(void)
 }
 
 /* Does this allowed packet pass limit slot? t: its TCP/UDP header. */
-static __always_inline int limit_pass(__u32 slot, const struct pc_addr *a,
-				      __u32 src_hash, const struct tcphdr *t,
+static __always_inline int limit_pass(__u32 slot, const void *saddr,
+				      const int is_v6, const struct tcphdr *t,
 				      void *end, int is_tcp)
 {
 	struct pc_limit *l = bpf_map_lookup_elem(&limits, &slot);
@@ -277,10 +283,11 @@ static __always_inline int limit_pass(__u32 slot, const struct pc_addr *a,
 		return limit_shared(l, slot);
 	/* light sources are not limited: no look-up, no state, no clock */
 	sk = sketch_get();
-	if (!sk || !heavy_source(sk, src_hash, slot + 1, l->threshold, sketch_now()))
+	if (!sk || !heavy_source(sk, source_hash(saddr, is_v6), slot + 1,
+				 l->threshold, sketch_now()))
 		return 1;
 	__builtin_memset(&k, 0, sizeof(k));
-	k.addr = *a;
+	guard_addr(&k.addr, saddr, is_v6);
 	k.slot = slot;
 	tat = bpf_map_lookup_elem(&limit_src, &k);
 	if (!tat) {
@@ -295,11 +302,12 @@ static __always_inline int limit_pass(__u32 slot, const struct pc_addr *a,
 }
 
 /* A denied packet from a: count its port; block a scanner. */
-static __always_inline void scan_watch(__u32 gen, const struct pc_addr *a,
-				       __u32 src_hash, __u32 dport)
+static __always_inline void scan_watch(__u32 gen, const void *saddr,
+				       const int is_v6, __u32 dport)
 {
 	const struct pc_guard *g = bpf_map_lookup_elem(&guard, &gen);
 	struct pc_scan *st, fresh = {};
+	struct pc_addr a_, *a = &a_;
 	struct pc_sketch *sk;
 	__u32 h, w;
 	__u64 bit, now;
@@ -307,13 +315,15 @@ static __always_inline void scan_watch(__u32 gen, const struct pc_addr *a,
 	if (!g || !g->scan_ports)
 		return;
 	sk = sketch_get();
-	if (!sk || !heavy_source(sk, src_hash, 0, g->candidate, sketch_now()))
+	if (!sk || !heavy_source(sk, source_hash(saddr, is_v6), 0, g->candidate,
+				 sketch_now()))
 		return;
+	guard_addr(&a_, saddr, is_v6);
 	/* CLOCK_MONOTONIC, as user space reads blocks' time left */
 	now = bpf_ktime_get_coarse_ns();
 	st = bpf_map_lookup_elem(&scan, a);
 	if (!st) {
-		if (!may_make_state(sk) || never_block(a))
+		if (!may_make_state(sk) || never_block(saddr, is_v6))
 			return;
 		fresh.start_ns = now;
 		bpf_map_update_elem(&scan, a, &fresh, BPF_NOEXIST);
@@ -352,20 +362,22 @@ static __always_inline void scan_watch(__u32 gen, const struct pc_addr *a,
 
 /* A blocked source whose block has not expired; an expired one goes.
  * No look-up while the table is known empty. */
-static __always_inline int source_blocked(const struct pc_addr *a)
+static __always_inline int source_blocked(const void *saddr, const int is_v6)
 {
 	__u32 shared = PC_GUARD_SHARED;
 	const struct pc_guard *sg = bpf_map_lookup_elem(&guard, &shared);
 	struct pc_block *b;
+	struct pc_addr a;
 
 	if (!sg || !sg->blocks)
 		return 0;
-	b = bpf_map_lookup_elem(&blocked, a);
+	guard_addr(&a, saddr, is_v6);
+	b = bpf_map_lookup_elem(&blocked, &a);
 	if (!b)
 		return 0;
 	if (bpf_ktime_get_coarse_ns() < b->expires_ns)
 		return 1;
-	bpf_map_delete_elem(&blocked, a);
+	bpf_map_delete_elem(&blocked, &a);
 	return 0;
 }
 
@@ -392,20 +404,18 @@ static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
 	struct pc_counter *cnt = bpf_map_lookup_elem(&port_stats, &sidx);
 	__u32 base = verdict & ~PC_VERDICT_GUARD;
 	const struct pc_port_entry *e;
-	struct pc_addr a;
+	const void *saddr = is_v6 ? (const void *)&((struct ipv6hdr *)l3)->saddr
+				  : (const void *)&((struct iphdr *)l3)->saddr;
 
-	if (is_v6)
-		guard_addr(&a, &((struct ipv6hdr *)l3)->saddr, 1);
-	else
-		guard_addr(&a, &((struct iphdr *)l3)->saddr, 0);
-	if (source_blocked(&a))
+	/* the source as a 16-byte key is made only where a look-up needs it */
+	if (source_blocked(saddr, is_v6))
 		return guard_drop(ctx, PC_BUCKET_BLOCKED, bytes);
 	if (base == PC_ALLOW) {
 		e = port_entry(gen, sidx);
 		if (e && e->limit &&
-		    !limit_pass(e->limit - 1, &a, source_hash(&a), l4, end,
+		    !limit_pass(e->limit - 1, saddr, is_v6, l4, end,
 				sidx < PC_NUM_PORTS) &&
-		    !(has_never(gen) && never_block(&a)))
+		    !(has_never(gen) && never_block(saddr, is_v6)))
 			return guard_drop(ctx, PC_BUCKET_LIMITED, bytes);
 		count(cnt, PC_OUT_PASS, bytes);
 		return XDP_PASS;
@@ -430,7 +440,7 @@ static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
 			return XDP_PASS;
 		}
 	}
-	scan_watch(gen, &a, source_hash(&a), sidx & (PC_NUM_PORTS - 1));
+	scan_watch(gen, saddr, is_v6, sidx & (PC_NUM_PORTS - 1));
 	/* denied, or a verdict byte that is none of ours: fail closed */
 	count(cnt, PC_OUT_DROP, bytes);
 	droplog_drop(ctx, PC_DROP_RULE, bytes);
