@@ -475,7 +475,7 @@ int portcullis_xdp(struct xdp_md *ctx)
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
 		verdict = port_verdict(gen, idx, &ip->saddr, 0);
-		if (verdict > PC_DENY_AUDIT) {
+		if (verdict & (PC_VERDICT_GUARD | PC_DENY)) {	/* not allow, audit */
 			if (verdict & PC_VERDICT_GUARD)	/* limits.h */
 				return guard_frame(ctx, verdict, idx, gen, ip, 0,
 						   c.pos, c.end, bytes);
@@ -495,7 +495,7 @@ int portcullis_xdp(struct xdp_md *ctx)
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
 		verdict = port_verdict(gen, idx, &ip6->saddr, 1);
-		if (verdict > PC_DENY_AUDIT) {
+		if (verdict & (PC_VERDICT_GUARD | PC_DENY)) {	/* not allow, audit */
 			if (verdict & PC_VERDICT_GUARD)	/* limits.h */
 				return guard_frame(ctx, verdict, idx, gen, ip6, 1,
 						   c.pos, c.end, bytes);
