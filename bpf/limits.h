@@ -221,12 +221,13 @@ static __always_inline int gcra_take(__u64 *tat, __u64 now, __u64 step,
 }
 
 /* A shared bucket. A CPU takes batch passes at once and spends them from
- * its own credit (no clock helper, no atomic); the batch is at most 1/8
+ * its own credit (no clock helper, no atomic); the batch is at most 1/32
  * of the burst over all CPUs (loader/limits.c). Credit lives a few ticks
  * (the stamp, from the inlined jiffies): what is left then goes back to
- * the bucket, so credit never outlives the flood that took it, and every
- * pass still comes out of the one tat: the rate holds on any number of
- * CPUs. Short of a whole batch, one pass at a time. */
+ * the bucket, and every pass still comes out of the one tat: the rate
+ * holds on any number of CPUs. (Credit given back after the bucket filled
+ * up meanwhile adds to it once: at most 1/32 of the burst.) Short of a
+ * whole batch, one pass at a time. */
 static __always_inline int limit_shared(struct pc_limit *l, __u32 slot)
 {
 	__u32 tag = (__u32)l->key | 1, k = l->batch, stamp;

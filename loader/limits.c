@@ -84,8 +84,8 @@ static int publish_never(struct pc_instance *inst, const struct pc_compiled *c)
  * The tick clock (jiffies x tick) when the burst holds at least two ticks
  * of rate, the precise one otherwise; the tick is the resolution of
  * CLOCK_MONOTONIC_COARSE (1 / HZ). A shared bucket lets a CPU take up to
- * burst / (8 x CPUs) passes at once (at most PC_LIMIT_BATCH_MAX): credit
- * held by all CPUs together is at most 1/8 of the burst. */
+ * burst / (32 x CPUs) passes at once (at most PC_LIMIT_BATCH_MAX): credit
+ * held by all CPUs together is at most 1/32 of the burst. */
 static void limit_clock(struct pc_limit *l)
 {
 	struct timespec res;
@@ -98,7 +98,7 @@ static void limit_clock(struct pc_limit *l)
 	    !clock_getres(CLOCK_MONOTONIC_COARSE, &res) && res.tv_sec == 0 &&
 	    res.tv_nsec > 0 && l->tolerance_ns >= 2 * (uint64_t)res.tv_nsec)
 		l->tick_ns = (uint64_t)res.tv_nsec;
-	batch = cpus > 0 ? burst / (8 * (uint64_t)cpus) : 0;
+	batch = cpus > 0 ? burst / (32 * (uint64_t)cpus) : 0;
 	if (l->flags & PC_LIMIT_F_PER_SOURCE)
 		batch = 0;
 	l->batch = batch > PC_LIMIT_BATCH_MAX ? PC_LIMIT_BATCH_MAX : (uint32_t)batch;
