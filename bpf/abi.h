@@ -508,14 +508,17 @@ struct pc_reply_key {
 #define PC_SCAN_ENTRIES		1024	/* sources watched for scanning (LRU) */
 #define PC_NEVER_ENTRIES	1024	/* never-block prefixes */
 #define PC_SKETCH_WIDTH		2048	/* cells per row of the sketch, 2 rows */
-#define PC_SKETCH_EPOCH_SHIFT	30	/* sketch window: 2^30 ns, about 1 s */
+#define PC_SKETCH_EPOCH_SHIFT	8	/* sketch window: 256 jiffies (1.02 s
+					 * at HZ 250), read inline */
 #define PC_NEW_STATE_PER_EPOCH	256	/* per-source states made per CPU per
 					 * sketch window at most */
 #define PC_SCAN_BITS		256	/* bitmap of hashed denied ports */
 
 #define PC_LIMIT_F_SYN		1u	/* TCP SYN (without ACK) only */
 #define PC_LIMIT_F_PER_SOURCE	2u	/* a bucket per source address */
-#define PC_LIMIT_F_COARSE	4u	/* bpf_ktime_get_coarse_ns is enough */
+#define PC_LIMIT_F_COARSE	4u	/* the tick clock (jiffies) is enough */
+#define PC_LIMIT_BATCH_MAX	64	/* passes a CPU takes from a shared
+					 * bucket at once, at most */
 
 /* limits: ARRAY, PC_LIMIT_SLOTS, shared by both generations. A GCRA
  * bucket: a packet at time now passes when max(tat, now) + interval -
@@ -528,7 +531,10 @@ struct pc_limit {
 	__u32 flags;		/* PC_LIMIT_F_* */
 	__u32 threshold;	/* per source: sketch count that makes a state */
 	__u32 gens;		/* user space: bit g = generation g uses it */
-	__u32 pad;
+	__u32 batch;		/* shared bucket: passes a CPU takes at once
+				 * (per-CPU credit in the sketch), <= 1 none */
+	__u64 tick_ns;		/* the clock: jiffies x tick_ns; 0: precise
+				 * (bpf_ktime_get_ns) */
 };
 
 /* guard: ARRAY, PC_GUARD_ENTRIES: entries 0 and 1 (by gen) the scan
@@ -544,7 +550,8 @@ struct pc_guard {
 				 * by whoever adds one, cleared by user space
 				 * when it empties the table): 0 skips the
 				 * blocked look-up of every frame */
-	__u32 pad;
+	__u32 has_never;	/* by gen: never-block prefixes exist; 0 skips
+				 * the never look-up of a limited frame */
 };
 
 struct pc_addr {
@@ -586,8 +593,17 @@ struct pc_never_key {
 
 /* sketch: PERCPU_ARRAY, 1 entry: a count-min sketch of packets per
  * (source, what) in the current epoch; a cell is epoch << 16 | count. */
+struct pc_credit {
+	__u32 left;		/* passes this CPU may still give */
+	__u32 tag;		/* (__u32)pc_limit.key | 1 of the slot's limit */
+	__u32 stamp;		/* jiffies >> PC_CREDIT_TICKS_SHIFT when taken:
+				 * older credit goes back to the bucket */
+	__u32 pad;
+};
+#define PC_CREDIT_TICKS_SHIFT	2	/* credit lives 4 ticks (16 ms at HZ 250) */
 struct pc_sketch {
 	__u32 cell[2][PC_SKETCH_WIDTH];
+	struct pc_credit credit[PC_LIMIT_SLOTS];	/* shared buckets */
 	__u32 epoch;		/* of made and total */
 	__u32 made;		/* states made this epoch */
 	__u32 total;		/* packets counted this epoch */
@@ -707,7 +723,7 @@ _Static_assert(PC_COUNTER_SLOTS * sizeof(struct pc_counter) <= 65536, "slot_off 
 _Static_assert((PC_COUNTER_SLOTS & (PC_COUNTER_SLOTS - 1)) == 0, "slots: a power of 2");
 _Static_assert(sizeof(struct pc_port_count) == 56, "pc_port_count layout");
 _Static_assert(sizeof(struct pc_reply_key) == 40, "pc_reply_key layout");
-_Static_assert(sizeof(struct pc_limit) == 48, "pc_limit layout");
+_Static_assert(sizeof(struct pc_limit) == 56, "pc_limit layout");
 _Static_assert(sizeof(struct pc_scan) == 48, "pc_scan layout");
 _Static_assert(sizeof(struct pc_guard) == 32, "pc_guard layout");
 _Static_assert(sizeof(struct pc_drop_event) == 56, "pc_drop_event layout");

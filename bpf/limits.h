@@ -81,16 +81,24 @@ static __always_inline void guard_addr(struct pc_addr *a, const void *saddr,
 	((__u32 *)a->a)[3] = *(const __u32 *)saddr;
 }
 
-static __always_inline __u32 guard_hash(const struct pc_addr *a, __u32 what)
+/* The sketch's hash of (source, what): the source's own hash (made once
+ * a frame by guard_frame) mixed with what; one multiplication. */
+static __always_inline __u32 guard_hash(__u32 src_hash, __u32 what)
 {
-	const __u32 *w = (const __u32 *)a->a;
-	__u32 h = (what + 1) * 0x9e3779b9u;
+	__u32 h = (src_hash ^ (what * 0x85ebca6bu)) * 0xc2b2ae35u;
 
-	h = (h ^ w[0]) * 0x85ebca6bu;
-	h = (h ^ w[1] ^ (h >> 15)) * 0xc2b2ae35u;
-	h = (h ^ w[2] ^ (h >> 13)) * 0x85ebca6bu;
-	h = (h ^ w[3] ^ (h >> 16)) * 0xc2b2ae35u;
-	return h ^ (h >> 16);
+	return h ^ (h >> 15);
+}
+
+/* A source's hash, from its address in the packet: the address words
+ * folded, times the golden ratio. */
+static __always_inline __u32 source_hash(const void *saddr, const int is_v6)
+{
+	const __u32 *w = saddr;
+
+	if (is_v6)
+		return (w[0] ^ w[1] ^ w[2] ^ w[3]) * 0x9e3779b1u;
+	return w[0] * 0x9e3779b1u;
 }
 
 /* One sketch cell: counts of an older epoch start again from 0. */
@@ -131,13 +139,13 @@ static __always_inline void sketch_epoch(struct pc_sketch *sk, __u32 epoch)
  * flood of spoofed sources every cell fills, and a source counts as heavy
  * only if it sends well above that, so the flood's sources cost a sketch
  * update each and no hash look-up. */
-static __always_inline int heavy_source(struct pc_sketch *sk, const struct pc_addr *a,
+static __always_inline int heavy_source(struct pc_sketch *sk, __u32 src_hash,
 					__u32 what, __u32 threshold, __u32 epoch)
 {
 	__u32 est, noise;
 
 	sketch_epoch(sk, epoch);
-	est = sketch_add(sk, guard_hash(a, what), epoch);
+	est = sketch_add(sk, guard_hash(src_hash, what), epoch);
 	/* the others' packets only: one source's own flood is no noise */
 	noise = ++sk->total > est ? (sk->total - est) / (PC_SKETCH_WIDTH / 2) : 0;
 	return est >= threshold + noise;
@@ -159,43 +167,112 @@ static __always_inline struct pc_sketch *sketch_get(void)
 	return bpf_map_lookup_elem(&sketch, &zero);
 }
 
-static __always_inline int never_block(const struct pc_addr *a)
+/* Has generation gen any never-block prefix? (no trie look-up if not) */
+static __always_inline int has_never(__u32 gen)
 {
-	struct pc_never_key k = { .prefixlen = 128, .addr = *a };
+	const struct pc_guard *g = bpf_map_lookup_elem(&guard, &gen);
 
+	return !g || g->has_never;
+}
+
+static __always_inline int never_block(const void *saddr, const int is_v6)
+{
+	struct pc_never_key k = { .prefixlen = 128 };
+	struct pc_addr a;
+
+	guard_addr(&a, saddr, is_v6);	/* k.addr is not 8-byte aligned */
+	k.addr = a;
 	return bpf_map_lookup_elem(&never, &k) != NULL;
 }
 
-/* GCRA on a shared tat: pass when max(tat, now) + interval - now <=
- * tolerance. Every CPU updates the one word atomically, so the rate holds
- * however a flood spreads over receive queues. */
-static __always_inline int gcra_pass(__u64 *tat, __u64 now, __u64 interval,
+/* The clock of a limit: jiffies x tick (bpf_jiffies64 is inlined by the
+ * verifier into one load: ~1 ns against ~20 for bpf_ktime_get_coarse_ns,
+ * the same 4 ms resolution), or the precise one when the burst holds less
+ * than two ticks of rate (loader/limits.c). A tick refills one tick of
+ * rate at once instead of smoothly: over any span the passes stay within
+ * rate x span + burst + rate x tick, and the long-run rate is exact. */
+static __always_inline __u64 limit_now(const struct pc_limit *l)
+{
+	if (l->tick_ns)
+		return bpf_jiffies64() * l->tick_ns;
+	return bpf_ktime_get_ns();
+}
+
+/* GCRA on a shared tat, taking step (n intervals): pass when max(tat,
+ * now) + step - now <= tolerance. The word is read first and written only
+ * when the packet passes (no atomic on a drop); every CPU updates the one
+ * word, so the rate holds however a flood spreads over receive queues. */
+static __always_inline int gcra_take(__u64 *tat, __u64 now, __u64 step,
 				     __u64 tolerance)
 {
 	__u64 old = *(volatile __u64 *)tat, prev;
 
-	if ((old > now ? old : now) + interval - now > tolerance)
+	if ((old > now ? old : now) + step - now > tolerance)
 		return 0;
 	if (old < now &&
-	    __sync_val_compare_and_swap(tat, old, now + interval) == old)
+	    __sync_val_compare_and_swap(tat, old, now + step) == old)
 		return 1;
-	prev = __sync_fetch_and_add(tat, interval);
-	if ((prev > now ? prev : now) + interval - now > tolerance) {
-		__sync_fetch_and_add(tat, -interval);	/* not ours: give back */
+	prev = __sync_fetch_and_add(tat, step);
+	if ((prev > now ? prev : now) + step - now > tolerance) {
+		__sync_fetch_and_add(tat, -step);	/* not ours: give back */
 		return 0;
 	}
 	return 1;
 }
 
-/* Does this allowed packet pass limit slot? l4: its TCP/UDP header. */
-static __always_inline int limit_pass(__u32 slot, const struct pc_addr *a,
-				      const struct tcphdr *t, void *end,
-				      int is_tcp)
+/* A shared bucket. A CPU takes batch passes at once and spends them from
+ * its own credit (no clock helper, no atomic); the batch is at most 1/32
+ * of the burst over all CPUs (loader/limits.c). Credit lives a few ticks
+ * (the stamp, from the inlined jiffies): what is left then goes back to
+ * the bucket, and every pass still comes out of the one tat: the rate
+ * holds on any number of CPUs. (Credit given back after the bucket filled
+ * up meanwhile adds to it once: at most 1/32 of the burst.) Short of a
+ * whole batch, one pass at a time. */
+static __always_inline int limit_shared(struct pc_limit *l, __u32 slot)
+{
+	__u32 tag = (__u32)l->key | 1, k = l->batch, stamp;
+	struct pc_credit *cr;
+	struct pc_sketch *sk;
+	__u64 now;
+
+	if (k <= 1 || k > PC_LIMIT_BATCH_MAX || !(sk = sketch_get()))
+		return gcra_take(&l->tat, limit_now(l), l->interval_ns, l->tolerance_ns);
+	cr = &sk->credit[slot & (PC_LIMIT_SLOTS - 1)];
+	stamp = (__u32)(bpf_jiffies64() >> PC_CREDIT_TICKS_SHIFT);
+	if (cr->tag == tag && cr->left) {
+		if (cr->stamp == stamp) {
+			cr->left--;
+			return 1;
+		}
+		/* old credit: back to the bucket */
+		__sync_fetch_and_add(&l->tat, -(cr->left * l->interval_ns));
+		cr->left = 0;
+	}
+	now = limit_now(l);
+	if (gcra_take(&l->tat, now, k * l->interval_ns, l->tolerance_ns)) {
+		cr->tag = tag;
+		cr->stamp = stamp;
+		cr->left = k - 1;
+		return 1;
+	}
+	return gcra_take(&l->tat, now, l->interval_ns, l->tolerance_ns);
+}
+
+/* The sketch's epoch: jiffies (one inlined load) in windows of 2^shift. */
+static __always_inline __u32 sketch_now(void)
+{
+	return bpf_jiffies64() >> PC_SKETCH_EPOCH_SHIFT;
+}
+
+/* Does this allowed packet pass limit slot? t: its TCP/UDP header. */
+static __always_inline int limit_pass(__u32 slot, const void *saddr,
+				      const int is_v6, const struct tcphdr *t,
+				      void *end, int is_tcp)
 {
 	struct pc_limit *l = bpf_map_lookup_elem(&limits, &slot);
 	struct pc_limit_src_key k;
 	struct pc_sketch *sk;
-	__u64 now, *tat, full = 0;
+	__u64 *tat, full = 0;
 
 	if (!l)
 		return 1;
@@ -203,16 +280,15 @@ static __always_inline int limit_pass(__u32 slot, const struct pc_addr *a,
 		if (!is_tcp || (void *)(t + 1) > end || !t->syn || t->ack)
 			return 1;
 	}
-	now = l->flags & PC_LIMIT_F_COARSE ? bpf_ktime_get_coarse_ns()
-					   : bpf_ktime_get_ns();
 	if (!(l->flags & PC_LIMIT_F_PER_SOURCE))
-		return gcra_pass(&l->tat, now, l->interval_ns, l->tolerance_ns);
-	/* light sources are not limited: no look-up, no state */
+		return limit_shared(l, slot);
+	/* light sources are not limited: no look-up, no state, no clock */
 	sk = sketch_get();
-	if (!sk || !heavy_source(sk, a, slot + 1, l->threshold, now >> PC_SKETCH_EPOCH_SHIFT))
+	if (!sk || !heavy_source(sk, source_hash(saddr, is_v6), slot + 1,
+				 l->threshold, sketch_now()))
 		return 1;
 	__builtin_memset(&k, 0, sizeof(k));
-	k.addr = *a;
+	guard_addr(&k.addr, saddr, is_v6);
 	k.slot = slot;
 	tat = bpf_map_lookup_elem(&limit_src, &k);
 	if (!tat) {
@@ -223,27 +299,32 @@ static __always_inline int limit_pass(__u32 slot, const struct pc_addr *a,
 		if (!tat)
 			return 1;
 	}
-	return gcra_pass(tat, now, l->interval_ns, l->tolerance_ns);
+	return gcra_take(tat, limit_now(l), l->interval_ns, l->tolerance_ns);
 }
 
 /* A denied packet from a: count its port; block a scanner. */
-static __always_inline void scan_watch(__u32 gen, const struct pc_addr *a,
-				       __u32 dport, __u64 now)
+static __always_inline void scan_watch(__u32 gen, const void *saddr,
+				       const int is_v6, __u32 dport)
 {
 	const struct pc_guard *g = bpf_map_lookup_elem(&guard, &gen);
 	struct pc_scan *st, fresh = {};
+	struct pc_addr a_, *a = &a_;
 	struct pc_sketch *sk;
 	__u32 h, w;
-	__u64 bit;
+	__u64 bit, now;
 
 	if (!g || !g->scan_ports)
 		return;
 	sk = sketch_get();
-	if (!sk || !heavy_source(sk, a, 0, g->candidate, now >> PC_SKETCH_EPOCH_SHIFT))
+	if (!sk || !heavy_source(sk, source_hash(saddr, is_v6), 0, g->candidate,
+				 sketch_now()))
 		return;
+	guard_addr(&a_, saddr, is_v6);
+	/* CLOCK_MONOTONIC, as user space reads blocks' time left */
+	now = bpf_ktime_get_coarse_ns();
 	st = bpf_map_lookup_elem(&scan, a);
 	if (!st) {
-		if (!may_make_state(sk) || never_block(a))
+		if (!may_make_state(sk) || never_block(saddr, is_v6))
 			return;
 		fresh.start_ns = now;
 		bpf_map_update_elem(&scan, a, &fresh, BPF_NOEXIST);
@@ -282,20 +363,22 @@ static __always_inline void scan_watch(__u32 gen, const struct pc_addr *a,
 
 /* A blocked source whose block has not expired; an expired one goes.
  * No look-up while the table is known empty. */
-static __always_inline int source_blocked(const struct pc_addr *a, __u64 now)
+static __always_inline int source_blocked(const void *saddr, const int is_v6)
 {
 	__u32 shared = PC_GUARD_SHARED;
 	const struct pc_guard *sg = bpf_map_lookup_elem(&guard, &shared);
 	struct pc_block *b;
+	struct pc_addr a;
 
 	if (!sg || !sg->blocks)
 		return 0;
-	b = bpf_map_lookup_elem(&blocked, a);
+	guard_addr(&a, saddr, is_v6);
+	b = bpf_map_lookup_elem(&blocked, &a);
 	if (!b)
 		return 0;
-	if (now < b->expires_ns)
+	if (bpf_ktime_get_coarse_ns() < b->expires_ns)
 		return 1;
-	bpf_map_delete_elem(&blocked, a);
+	bpf_map_delete_elem(&blocked, &a);
 	return 0;
 }
 
@@ -309,48 +392,30 @@ static __always_inline int guard_drop(struct xdp_md *ctx, __u32 bucket,
 	return XDP_DROP;
 }
 
-/* A TCP/UDP frame whose verdict byte has PC_VERDICT_GUARD: the headers are
- * parsed again here (a few ns) rather than kept live through the common
- * path. gen is read again: a flip in between only means the limit of the
- * new policy applies. sidx: its port's index, slot its counter slot. */
+/* A TCP/UDP frame whose verdict byte has PC_VERDICT_GUARD, called from
+ * the main parse with what it found (no second parse): l3 its IPv4 or
+ * IPv6 header (is_v6 a constant at each call), l4 its TCP/UDP header,
+ * sidx its port index (proto * 65536 + dport), slot its counter slot, gen
+ * the generation the verdict came from. */
 static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
-				       __u32 sidx, __u32 slot, __u64 bytes)
+				       __u32 sidx, __u32 slot, __u32 gen, void *l3,
+				       const int is_v6, void *l4, void *end,
+				       __u64 bytes)
 {
-	struct cursor c = { .pos = (void *)(long)ctx->data,
-			    .end = (void *)(long)ctx->data_end };
+	__u32 base = verdict & ~PC_VERDICT_GUARD;
 	const struct pc_port_entry *e;
-	struct ipv6hdr *ip6 = NULL;
-	struct iphdr *ip = NULL;
-	__u32 base = verdict & ~PC_VERDICT_GUARD, room = 0, dport = 0;
-	__u32 gen = live_gen();
-	struct pc_addr a;
-	__be16 proto;
-	__u64 now;
-	__u8 l4 = 0;
-	int cl;
+	const void *saddr = is_v6 ? (const void *)&((struct ipv6hdr *)l3)->saddr
+				  : (const void *)&((struct iphdr *)l3)->saddr;
 
-	if (parse_eth(&c, &proto) != CL_CONTINUE)
-		goto drop;
-	if (proto == bpf_htons(ETH_P_IP)) {
-		if (parse_ipv4(&c, &l4, &ip, &room) != CL_CONTINUE)
-			goto drop;
-		guard_addr(&a, &ip->saddr, 0);
-	} else {
-		if (parse_ipv6(&c, &l4, &ip6, &room) != CL_CONTINUE)
-			goto drop;
-		guard_addr(&a, &ip6->saddr, 1);
-	}
-	cl = parse_l4(&c, l4, ip ? IPPROTO_ICMP : IPPROTO_ICMPV6_, room, &dport);
-	if (cl != CL_TCP && cl != CL_UDP)
-		goto drop;
-	now = bpf_ktime_get_coarse_ns();
-	if (source_blocked(&a, now))
+	/* the source as a 16-byte key is made only where a look-up needs it */
+	if (source_blocked(saddr, is_v6))
 		return guard_drop(ctx, PC_BUCKET_BLOCKED, bytes);
 	if (base == PC_ALLOW) {
 		e = port_entry(gen, sidx);
 		if (e && e->limit &&
-		    !limit_pass(e->limit - 1, &a, c.pos, c.end, cl == CL_TCP) &&
-		    !never_block(&a))
+		    !limit_pass(e->limit - 1, saddr, is_v6, l4, end,
+				sidx < PC_NUM_PORTS) &&
+		    !(has_never(gen) && never_block(saddr, is_v6)))
 			return guard_drop(ctx, PC_BUCKET_LIMITED, bytes);
 		count_port(my_row(), sidx, slot, PC_OUT_PASS, bytes);
 		return XDP_PASS;
@@ -364,12 +429,12 @@ static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
 	if (base == PC_DENY) {
 		__u32 r = sidx >= PC_NUM_PORTS ? PC_BUCKET_REPLIES_UDP
 					       : PC_BUCKET_REPLIES_TCP;
-		int reply = 0;
+		int reply;
 
-		if (ip)
-			reply = reply_v4(ip, c.pos, c.end, sidx, gen);
-		else if (ip6)
-			reply = reply_v6(ip6, c.pos, c.end, sidx, gen);
+		if (is_v6)
+			reply = reply_v6(l3, l4, end, sidx, gen);
+		else
+			reply = reply_v4(l3, l4, end, sidx, gen);
 		if (reply) {
 			struct pc_counter *cnt = bpf_map_lookup_elem(&bucket_stats, &r);
 
@@ -377,8 +442,7 @@ static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
 			return XDP_PASS;
 		}
 	}
-	scan_watch(gen, &a, dport, now);
-drop:
+	scan_watch(gen, saddr, is_v6, sidx & (PC_NUM_PORTS - 1));
 	/* denied, or a verdict byte that is none of ours: fail closed */
 	count_port(my_row(), sidx, slot, PC_OUT_DROP, bytes);
 	droplog_drop(ctx, PC_DROP_RULE, bytes);

@@ -642,8 +642,13 @@ int portcullis_xdp(struct xdp_md *ctx)
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
 		verdict = port_verdict(gen, idx, &ip->saddr, 0, &slot);
-		if (verdict == PC_DENY && reply_v4(ip, c.pos, c.end, idx, gen))
-			goto reply;
+		if (verdict & (PC_VERDICT_GUARD | PC_DENY)) {	/* not allow, audit */
+			if (verdict & PC_VERDICT_GUARD)	/* limits.h */
+				return guard_frame(ctx, verdict, idx, slot, gen, ip, 0,
+						   c.pos, c.end, bytes);
+			if (verdict == PC_DENY && reply_v4(ip, c.pos, c.end, idx, gen))
+				goto reply;
+		}
 		goto port;
 	}
 	if (eth_proto == bpf_htons(ETH_P_IPV6)) {
@@ -657,8 +662,13 @@ int portcullis_xdp(struct xdp_md *ctx)
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
 		verdict = port_verdict(gen, idx, &ip6->saddr, 1, &slot);
-		if (verdict == PC_DENY && reply_v6(ip6, c.pos, c.end, idx, gen))
-			goto reply;
+		if (verdict & (PC_VERDICT_GUARD | PC_DENY)) {	/* not allow, audit */
+			if (verdict & PC_VERDICT_GUARD)	/* limits.h */
+				return guard_frame(ctx, verdict, idx, slot, gen, ip6, 1,
+						   c.pos, c.end, bytes);
+			if (verdict == PC_DENY && reply_v6(ip6, c.pos, c.end, idx, gen))
+				goto reply;
+		}
 		goto port;
 	}
 	cl = CL_NON_IP;
@@ -726,12 +736,11 @@ port:
 		count_port(row, idx, slot, PC_OUT_AUDIT, bytes);
 		return XDP_PASS;
 	}
-	if (verdict == PC_DENY) {
-		count_port(row, idx, slot, PC_OUT_DROP, bytes);
-		droplog_drop(ctx, PC_DROP_RULE, bytes);
-		return XDP_DROP;
-	}
-	return guard_frame(ctx, verdict, idx, slot, bytes);	/* limits.h */
+	/* deny, or a verdict byte that is none of ours: fail closed (a
+	 * guarded one went to guard_frame in its family's branch) */
+	count_port(row, idx, slot, PC_OUT_DROP, bytes);
+	droplog_drop(ctx, PC_DROP_RULE, bytes);
+	return XDP_DROP;
 
 out:
 	count(cnt, outcome, bytes);

@@ -68,6 +68,10 @@ int cmd_exporter(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_blocked(int argc, char **argv);	/* cmd_block.c */
 int cmd_block(int argc, char **argv);
+/* apply --dry-run: the limit, block and never statements (cmd_block.c) */
+json_t *cli_guard_dry_run(struct pc_instance *inst, const struct pc_policy *p,
+			  const struct pc_compiled *c);
+void cli_guard_dry_run_text(json_t *guard);
 int cmd_unblock(int argc, char **argv);
 
 #endif

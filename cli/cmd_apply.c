@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include "cli.h"
 #include "../loader/rules.h"
+#include "../loader/limits.h"
 
 /* What decides one (proto, port): the verdict without a source match and
  * the content of its source class (0: no source look-up). */
@@ -153,8 +154,9 @@ static void replies_settings(struct pc_instance *inst, json_t *arr,
 }
 
 static int dry_run(struct pc_instance *inst, struct pc_compiled *c,
-		   const char *file)
+		   const char *file, const struct pc_policy *p)
 {
+	json_t *guard = NULL;	/* limits, blocks (cmd_block.c) */
 	struct class_info *told = NULL, *tnew = NULL;
 	struct pc_compiled *live = NULL;
 	uint32_t nold, nnew;
@@ -185,6 +187,13 @@ static int dry_run(struct pc_instance *inst, struct pc_compiled *c,
 		free(c->prefixes);
 		c->prefixes = listed;
 		c->n_prefixes = n_listed;
+	}
+	if (pc_guard_used(p) || pc_guard_live(inst) > 0) {
+		guard = cli_guard_dry_run(inst, p, c);
+		if (!guard) {
+			err = PC_EXIT_FAIL;
+			goto out;
+		}
 	}
 	told = class_table(live, &nold);
 	tnew = class_table(c, &nnew);
@@ -240,6 +249,8 @@ static int dry_run(struct pc_instance *inst, struct pc_compiled *c,
 				"new_source", pc_json_str(file),
 				"changed", json_array_size(settings) || json_array_size(ports),
 				"settings", settings, "ports", ports);
+		if (guard)
+			json_object_set(out, "guard", guard);
 		json_dumpf(out, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
 		json_decref(out);
@@ -274,6 +285,8 @@ static int dry_run(struct pc_instance *inst, struct pc_compiled *c,
 			       range, json_string_value(json_object_get(it, "old")),
 			       json_string_value(json_object_get(it, "new")));
 		}
+		if (guard)
+			cli_guard_dry_run_text(guard);
 		if (!json_array_size(settings) && !json_array_size(ports))
 			printf("  no change: the new policy decides every packet as the live one does\n");
 		else
@@ -282,6 +295,7 @@ static int dry_run(struct pc_instance *inst, struct pc_compiled *c,
 	}
 	err = PC_EXIT_OK;
 out:
+	json_decref(guard);
 	json_decref(settings);
 	json_decref(ports);
 	free(told);
@@ -430,7 +444,7 @@ int cmd_apply(int argc, char **argv)
 	if (!rc) {
 		rc = check_counters(inst, &p, c, argv[optind + 1]);
 		if (!rc)
-			rc = dry ? dry_run(inst, c, argv[optind + 1])
+			rc = dry ? dry_run(inst, c, argv[optind + 1], &p)
 				 : publish(inst, c, &p, argv[optind + 1]);
 		pc_close(inst);
 	}

@@ -250,3 +250,117 @@ int cmd_unblock(int argc, char **argv)
 	}
 	return PC_EXIT_OK;
 }
+
+/* apply --dry-run: what the new policy's limit, block and never statements
+ * do to the live ones (cmd_apply.c). JSON object:
+ *   limits[]          { line, text, bucket: "kept" (the live policy has the
+ *                       same statement: its bucket carries over) | "new"
+ *                       (starts full) }
+ *   limits_removed    live limits the new policy does not keep
+ *   block_scanners    { ports, window_s, block_s } | null, and
+ *   block_scanners_live  the same of the live policy
+ *   never_block       ["CIDR" | "any", ...] of the new policy
+ * NULL on an error (said on stderr). */
+static json_t *scan_json(const struct pc_guard *g)
+{
+	if (!g->scan_ports)
+		return json_null();
+	return json_pack("{s:i,s:I,s:I}", "ports", (int)g->scan_ports,
+			 "window_s", (json_int_t)(g->scan_window_ns / 1000000000ull),
+			 "block_s", (json_int_t)(g->block_ns / 1000000000ull));
+}
+
+json_t *cli_guard_dry_run(struct pc_instance *inst, const struct pc_policy *p,
+			  const struct pc_compiled *c)
+{
+	struct pc_limit live[PC_LIMIT_SLOTS];
+	int kept_live[PC_LIMIT_SLOTS] = { 0 };
+	json_t *o, *limits, *never;
+	struct pc_guard g;
+	size_t n_live, removed = 0;
+	char buf[64];
+	int err;
+
+	memset(&g, 0, sizeof(g));
+	err = pc_limits_live(inst, live, &n_live, &g);
+	if (err) {
+		cli_error("cannot read the live limits of %s: %s", inst->ifname, strerror(-err));
+		return NULL;
+	}
+	o = json_object();
+	limits = json_array();
+	never = json_array();
+	for (size_t i = 0; i < c->n_limits && i < p->guard.n_limits; i++) {
+		const struct pc_limit_stmt *ls = &p->guard.limits[i];
+		const char *bucket = "new";
+
+		for (size_t k = 0; k < n_live; k++)
+			if (!kept_live[k] && live[k].key == c->limits[i].key) {
+				kept_live[k] = 1;
+				bucket = "kept";
+				break;
+			}
+		json_array_append_new(limits, json_pack("{s:i,s:o,s:s}", "line", ls->line,
+			"text", pc_json_str(ls->text ? ls->text : ""), "bucket", bucket));
+	}
+	for (size_t k = 0; k < n_live; k++)
+		removed += !kept_live[k];
+	if (p->guard.never_any)
+		json_array_append_new(never, json_string("any"));
+	for (size_t i = 0; i < p->guard.n_never; i++) {
+		const struct pc_prefix *pf = &p->guard.never[i];
+		char a[INET6_ADDRSTRLEN];
+
+		inet_ntop(pf->family, pf->addr, a, sizeof(a));
+		snprintf(buf, sizeof(buf), "%s/%u", a, pf->len);
+		json_array_append_new(never, json_string(buf));
+	}
+	json_object_set_new(o, "limits", limits);
+	json_object_set_new(o, "limits_removed", json_integer((json_int_t)removed));
+	json_object_set_new(o, "block_scanners", scan_json(&c->guard));
+	json_object_set_new(o, "block_scanners_live", scan_json(&g));
+	json_object_set_new(o, "never_block", never);
+	return o;
+}
+
+static void scan_text(json_t *s, char *buf, size_t len)
+{
+	if (!json_is_object(s)) {
+		snprintf(buf, len, "none");
+		return;
+	}
+	snprintf(buf, len, "after %d ports in %ds for %ds",
+		 (int)json_integer_value(json_object_get(s, "ports")),
+		 (int)json_integer_value(json_object_get(s, "window_s")),
+		 (int)json_integer_value(json_object_get(s, "block_s")));
+}
+
+void cli_guard_dry_run_text(json_t *o)
+{
+	json_t *it, *live = json_object_get(o, "block_scanners_live");
+	json_t *now = json_object_get(o, "block_scanners");
+	char a[96], b[96];
+	size_t i;
+
+	json_array_foreach(json_object_get(o, "limits"), i, it)
+		printf("  limit     line %d %s: %s\n",
+		       (int)json_integer_value(json_object_get(it, "line")),
+		       json_string_value(json_object_get(it, "text")),
+		       !strcmp(json_string_value(json_object_get(it, "bucket")), "kept")
+		       ? "unchanged, keeps its bucket" : "new, starts full");
+	if (json_integer_value(json_object_get(o, "limits_removed")))
+		printf("  limit     %d live limit(s) go with their buckets\n",
+		       (int)json_integer_value(json_object_get(o, "limits_removed")));
+	scan_text(live, a, sizeof(a));
+	scan_text(now, b, sizeof(b));
+	if (strcmp(a, b))
+		printf("  block scanners %s -> %s\n", a, b);
+	else if (json_is_object(now))
+		printf("  block scanners %s (unchanged)\n", b);
+	if (json_array_size(json_object_get(o, "never_block"))) {
+		printf("  never block");
+		json_array_foreach(json_object_get(o, "never_block"), i, it)
+			printf("%s %s", i ? "," : "", json_string_value(it));
+		printf("\n");
+	}
+}

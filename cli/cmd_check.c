@@ -95,12 +95,14 @@ int cmd_check(int argc, char **argv)
 		/* the path as given, its bytes kept where they are UTF-8 */
 		json_object_set_new(o, "file", pc_json_str(path));
 		json_object_set_new(o, "warnings", w.arr);
+		json_object_set_new(o, "guard", pc_describe_guard_json(&p, c));
 		if (json_dumpf(o, stdout, JSON_INDENT(2)))
 			ret = PC_EXIT_FAIL;
 		printf("\n");
 		json_decref(o);
 	} else {
 		pc_describe(stdout, &p, c);
+		pc_describe_guard(stdout, &p, c);
 		fflush(stdout);
 		pc_policy_warnings(&p, c, emit_warning, &w);
 		if (w.n) {

@@ -24,7 +24,11 @@
  *     "audit_would_pass": bool,
  *     "replies": "allow"|"deny", "reply_flows": N (tracked flows of the
  *     host with ADDR from local port PORT, unexpired),
- *     "passes_as_reply": bool (denied, but passes as a reply) }
+ *     "passes_as_reply": bool (denied, but passes as a reply),
+ *     "limit": {rate, burst, syn, per_source, line, text} | null (the
+ *     port's), "subject_to_limit": bool, "blocked": {seconds_left,
+ *     reason, ports} | null (a blocked source's outcome is drop),
+ *     "never_block": bool }
  */
 #include <errno.h>
 #include <netdb.h>
@@ -38,6 +42,7 @@
 #include "cli.h"
 #include "counters.h"
 #include "../loader/policy.h"
+#include "../loader/limits.h"
 
 struct query {
 	unsigned proto;		/* enum pc_proto */
@@ -60,7 +65,40 @@ struct answer {
 	const struct pc_rule *rule;	/* NULL: default or unknown */
 	char prefix[INET6_ADDRSTRLEN + 5];	/* "" when none known */
 	uint32_t reply_flows;	/* unexpired flows with the source to the port */
+	struct pc_guard_info guard;	/* limits, blocks (loader/limits.h) */
+	const struct pc_limit_stmt *limit;	/* its statement, when known */
 };
+
+/* An allowed packet the port's limit applies to (a never-block source is
+ * never limited). */
+static int subject_to_limit(const struct answer *a)
+{
+	return a->guard.has_limit && a->verdict == PC_ALLOW && !a->guard.never;
+}
+
+/* The limit statement of the live policy that names the port first (the
+ * one its port entry got), when the policy file is known. */
+static void find_limit(const struct query *q, struct answer *a)
+{
+	const struct pc_guard_policy *g = &a->policy.guard;
+
+	if (!a->have_policy || !a->guard.has_limit)
+		return;
+	for (size_t i = 0; i < g->n_limits && !a->limit; i++) {
+		if (!(g->limits[i].protos & (q->proto == PC_PROTO_TCP ? PC_PROTO_BIT_TCP
+								      : PC_PROTO_BIT_UDP)))
+			continue;
+		for (size_t r = 0; r < g->limits[i].n_ranges; r++)
+			if (q->port >= g->limits[i].ranges[r].lo &&
+			    q->port <= g->limits[i].ranges[r].hi)
+				a->limit = &g->limits[i];
+	}
+}
+
+static const char *block_reason(uint32_t r)
+{
+	return r == PC_BLOCK_SCAN ? "scan" : r == PC_BLOCK_MANUAL ? "manual" : "unknown";
+}
 
 /* The program lets a denied packet pass as a reply (bpf/replies.h). */
 static int passes_as_reply(const struct answer *a)
@@ -201,6 +239,8 @@ static void find_rule(const struct query *q, struct answer *a)
 
 static const char *outcome_of(const struct answer *a)
 {
+	if (a->guard.guarded && a->guard.blocked)
+		return "drop";	/* before any verdict, in either mode */
 	if (a->verdict == PC_ALLOW || passes_as_reply(a))
 		return "pass";
 	return a->settings.mode == PC_MODE_AUDIT ? "audit" : "drop";
@@ -242,6 +282,25 @@ static int print_json(const char *ifname, const struct query *q,
 		a->settings.replies_verdict == PC_ALLOW ? "allow" : "deny"));
 	json_object_set_new(o, "reply_flows", json_integer(a->reply_flows));
 	json_object_set_new(o, "passes_as_reply", json_boolean(passes_as_reply(a)));
+	/* limits and blocks: "limit" is the port's (null: none), whether it
+	 * applies to this packet in "subject_to_limit" */
+	json_object_set_new(o, "limit", !a->guard.has_limit ? json_null() :
+		json_pack("{s:I,s:I,s:b,s:b,s:o,s:o}",
+			  "rate", (json_int_t)(1000000000ull / (a->guard.limit.interval_ns ?
+								 a->guard.limit.interval_ns : 1)),
+			  "burst", (json_int_t)(a->guard.limit.interval_ns ?
+						a->guard.limit.tolerance_ns / a->guard.limit.interval_ns : 0),
+			  "syn", (a->guard.limit.flags & PC_LIMIT_F_SYN) != 0,
+			  "per_source", (a->guard.limit.flags & PC_LIMIT_F_PER_SOURCE) != 0,
+			  "line", a->limit ? json_integer(a->limit->line) : json_null(),
+			  "text", a->limit ? pc_json_str(a->limit->text ? a->limit->text : "")
+					   : json_null()));
+	json_object_set_new(o, "subject_to_limit", json_boolean(subject_to_limit(a)));
+	json_object_set_new(o, "blocked", !(a->guard.guarded && a->guard.blocked) ? json_null() :
+		json_pack("{s:f,s:s,s:i}", "seconds_left", a->guard.left_ns / 1e9,
+			  "reason", block_reason(a->guard.block.reason),
+			  "ports", (int)a->guard.block.ports));
+	json_object_set_new(o, "never_block", json_boolean(a->guard.never));
 	err = json_dumpf(o, stdout, JSON_INDENT(2)) ? -EIO : 0;
 	printf("\n");
 	json_decref(o);
@@ -301,6 +360,29 @@ static void print_text(const char *ifname, const struct query *q,
 		printf("  replies: %s, no unexpired flow of the host with %s from port %u\n",
 		       a->settings.replies_verdict == PC_ALLOW ? "allow" : "deny",
 		       q->addr_text, q->port);
+	if (a->guard.guarded && a->guard.blocked)
+		printf("  blocked: %s is blocked now (%s), %.0f s left: every packet from it is dropped, counted as blocked\n",
+		       q->addr_text, a->guard.block.reason == PC_BLOCK_SCAN ? "scanned denied ports" :
+		       a->guard.block.reason == PC_BLOCK_MANUAL ? "by hand" : "unknown reason",
+		       a->guard.left_ns / 1e9);
+	else if (a->guard.guarded)
+		printf("  blocked: no%s\n", a->guard.never ? "; never blocked nor limited (a never block prefix)" : "");
+	if (a->guard.has_limit && a->verdict == PC_ALLOW) {
+		const struct pc_limit *l = &a->guard.limit;
+		unsigned long long rate = 1000000000ull / (l->interval_ns ? l->interval_ns : 1);
+		unsigned long long burst = l->interval_ns ? l->tolerance_ns / l->interval_ns : 0;
+
+		if (a->guard.never)
+			printf("  limit: none for this source (never block), the port's is %llu/s burst %llu\n",
+			       rate, burst);
+		else
+			printf("  limit: %s%s over %llu/s after a burst of %llu %s dropped, counted as limited%s%s%s\n",
+			       l->flags & PC_LIMIT_F_SYN ? "SYNs" : "packets",
+			       l->flags & PC_LIMIT_F_PER_SOURCE ? " of this source" : " of all sources together",
+			       rate, burst, "are",
+			       a->limit ? " (" : "", a->limit && a->limit->text ? a->limit->text : "",
+			       a->limit ? ")" : "");
+	}
 	if (a->verdict == PC_ALLOW)
 		printf("  mode audit: passes too\n");
 	else if (a->settings.mode == PC_MODE_AUDIT)
@@ -386,6 +468,9 @@ int cmd_explain(int argc, char **argv)
 			err = pc_lookup(inst, q.proto, q.port, q.family, q.addr, &a.entry,
 					&a.lpm, &a.lpm_hit);
 		if (!err)
+			err = pc_guard_query(inst, &a.entry, q.family == AF_INET6,
+					     q.addr, &a.guard);
+		if (!err)
 			err = pc_replies_match(inst, &a.settings, q.proto,
 					       q.family == AF_INET6, q.addr, q.port,
 					       &a.reply_flows);
@@ -401,6 +486,7 @@ int cmd_explain(int argc, char **argv)
 	a.verdict = pc_policy_verdict(a.lpm_hit ? a.lpm.verdict : a.entry.verdict);
 	load_source(&a);
 	find_rule(&q, &a);
+	find_limit(&q, &a);
 
 	if (cli.json)
 		err = print_json(ifname, &q, &a);

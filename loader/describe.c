@@ -373,3 +373,107 @@ out:
 	}
 	return o;
 }
+
+/* ---- limit, block and never statements (issue 17) ---- */
+
+/* (proto, port) entries whose limit is limit i (0-based) of c: a port
+ * listed by an earlier limit keeps that one. */
+static uint32_t limit_ports(const struct pc_compiled *c, size_t i)
+{
+	uint32_t n = 0;
+
+	for (unsigned pr = 0; pr < PC_NUM_PROTOS; pr++)
+		for (unsigned port = 1; port < PC_NUM_PORTS; port++)
+			n += c->ports[pr][port].limit == i + 1;
+	return n;
+}
+
+const char *pc_limit_clock_name(const struct pc_limit *l)
+{
+	return l->flags & PC_LIMIT_F_COARSE ? "tick" : "precise";
+}
+
+int pc_describe_guard(FILE *out, const struct pc_policy *p, const struct pc_compiled *c)
+{
+	const struct pc_guard_policy *g = &p->guard;
+	char buf[64];
+
+	if (!pc_guard_used(p))
+		return 0;
+	fprintf(out, "\nlimits, blocks (after the rules allow; the first limit naming a port wins)\n");
+	for (size_t i = 0; i < c->n_limits && i < g->n_limits; i++) {
+		const struct pc_limit_stmt *ls = &g->limits[i];
+		const struct pc_limit *l = &c->limits[i];
+		uint32_t n = limit_ports(c, i);
+
+		fprintf(out, "  line %-4d %s\n", ls->line, ls->text ? ls->text : "limit");
+		fprintf(out, "            %s%s, %llu/s burst %llu: one packet per %llu ns, "
+			"%s clock; %u port%s%s\n",
+			ls->syn ? "TCP SYNs only" : "every packet",
+			ls->per_source ? ", a bucket per source" : ", all sources in one bucket",
+			(unsigned long long)ls->rate, (unsigned long long)ls->burst,
+			(unsigned long long)l->interval_ns, pc_limit_clock_name(l), n,
+			n == 1 ? "" : "s", n ? "" : " (every port it names has an earlier limit)");
+	}
+	if (g->scan_line)
+		fprintf(out, "  line %-4d block scanners: a source denied on %u distinct ports "
+			"within %u s is dropped for %u s (watched from %u denied packets)\n",
+			g->scan_line, g->scan_ports, g->scan_window_s, g->block_s,
+			c->guard.candidate);
+	if (g->never_line) {
+		fprintf(out, "  line %-4d never block: ", g->never_line);
+		if (g->never_any)
+			fprintf(out, "any source");
+		for (size_t i = 0; i < g->n_never; i++) {
+			prefix_str(&g->never[i], buf, sizeof(buf));
+			fprintf(out, "%s%s", i || g->never_any ? ", " : "", buf);
+		}
+		fprintf(out, " (never limited, never blocked)\n");
+	}
+	return ferror(out) ? -EIO : 0;
+}
+
+json_t *pc_describe_guard_json(const struct pc_policy *p, const struct pc_compiled *c)
+{
+	const struct pc_guard_policy *g = &p->guard;
+	json_t *o = json_object(), *limits = json_array(), *never = json_array();
+	char buf[64];
+	int bad = !o || !limits || !never;
+
+	for (size_t i = 0; !bad && i < c->n_limits && i < g->n_limits; i++) {
+		const struct pc_limit_stmt *ls = &g->limits[i];
+		const struct pc_limit *l = &c->limits[i];
+
+		jpush(limits, json_pack("{s:i,s:s,s:b,s:b,s:I,s:I,s:I,s:s,s:I}",
+					"line", ls->line, "text", ls->text ? ls->text : "",
+					"syn", ls->syn, "per_source", ls->per_source,
+					"rate", (json_int_t)ls->rate, "burst", (json_int_t)ls->burst,
+					"interval_ns", (json_int_t)l->interval_ns,
+					"clock", pc_limit_clock_name(l),
+					"ports", (json_int_t)limit_ports(c, i)), &bad);
+	}
+	if (!bad)
+		jset(o, "limits", limits, &bad);
+	else
+		json_decref(limits);
+	if (!bad)
+		jset(o, "block_scanners", g->scan_line ?
+		     json_pack("{s:i,s:i,s:i,s:i}", "line", g->scan_line,
+			       "ports", (int)g->scan_ports, "window_s", (int)g->scan_window_s,
+			       "block_s", (int)g->block_s) : json_null(), &bad);
+	if (g->never_any)
+		jpush(never, json_string("any"), &bad);
+	for (size_t i = 0; i < g->n_never; i++) {
+		prefix_str(&g->never[i], buf, sizeof(buf));
+		jpush(never, json_string(buf), &bad);
+	}
+	if (!bad)
+		jset(o, "never_block", never, &bad);
+	else
+		json_decref(never);
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}

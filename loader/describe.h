@@ -47,4 +47,17 @@ int pc_describe(FILE *out, const struct pc_policy *p, const struct pc_compiled *
  */
 json_t *pc_describe_json(const struct pc_policy *p, const struct pc_compiled *c);
 
+/* The limit, block scanners and never block statements as compiled (text:
+ * a "limits, blocks" section, nothing when the policy has none). JSON:
+ *   limits[]        { line, text, syn, per_source, rate, burst,
+ *                     interval_ns, clock: "tick"|"precise", ports: (proto,
+ *                     port) entries it limits (0: all taken by earlier
+ *                     limits) }
+ *   block_scanners  { line, ports, window_s, block_s } | null
+ *   never_block     ["CIDR" | "any", ...] */
+int pc_describe_guard(FILE *out, const struct pc_policy *p, const struct pc_compiled *c);
+json_t *pc_describe_guard_json(const struct pc_policy *p, const struct pc_compiled *c);
+/* "tick" (jiffies, 1 / HZ) or "precise": the clock a compiled limit reads. */
+const char *pc_limit_clock_name(const struct pc_limit *l);
+
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include "instance_priv.h"
 #include "limits.h"
 
@@ -79,6 +80,30 @@ static int publish_never(struct pc_instance *inst, const struct pc_compiled *c)
 	return err;
 }
 
+/* The clock and the per-CPU batch of a limit new in a slot (bpf/limits.h).
+ * The tick clock (jiffies x tick) when the burst holds at least two ticks
+ * of rate, the precise one otherwise; the tick is the resolution of
+ * CLOCK_MONOTONIC_COARSE (1 / HZ). A shared bucket lets a CPU take up to
+ * burst / (32 x CPUs) passes at once (at most PC_LIMIT_BATCH_MAX): credit
+ * held by all CPUs together is at most 1/32 of the burst. */
+static void limit_clock(struct pc_limit *l)
+{
+	struct timespec res;
+	int cpus = libbpf_num_possible_cpus();
+	uint64_t burst = l->interval_ns ? l->tolerance_ns / l->interval_ns : 0;
+	uint64_t batch;
+
+	l->tick_ns = 0;
+	if ((l->flags & PC_LIMIT_F_COARSE) &&
+	    !clock_getres(CLOCK_MONOTONIC_COARSE, &res) && res.tv_sec == 0 &&
+	    res.tv_nsec > 0 && l->tolerance_ns >= 2 * (uint64_t)res.tv_nsec)
+		l->tick_ns = (uint64_t)res.tv_nsec;
+	batch = cpus > 0 ? burst / (32 * (uint64_t)cpus) : 0;
+	if (l->flags & PC_LIMIT_F_PER_SOURCE)
+		batch = 0;
+	l->batch = batch > PC_LIMIT_BATCH_MAX ? PC_LIMIT_BATCH_MAX : (uint32_t)batch;
+}
+
 int pc_limits_publish(struct pc_instance *inst, uint32_t gen,
 		      const struct pc_compiled *c, struct pc_port_entry *half)
 {
@@ -108,6 +133,7 @@ int pc_limits_publish(struct pc_instance *inst, uint32_t gen,
 				found = s;
 				slot[s] = c->limits[n];
 				slot[s].tat = 0;
+				limit_clock(&slot[s]);
 				fresh[s] = 1;
 			}
 		if (found == PC_LIMIT_SLOTS)
@@ -132,6 +158,8 @@ int pc_limits_publish(struct pc_instance *inst, uint32_t gen,
 	memset(&g, 0, sizeof(g));
 	if (c)
 		g = c->guard;
+	if (c)
+		g.has_never = c->n_never || c->never_any;
 	if (bpf_map_update_elem(inst->guard_fd, &gen, &g, BPF_ANY))
 		return -errno;
 	err = publish_never(inst, c);
@@ -262,4 +290,67 @@ int pc_block_clear(struct pc_instance *inst, size_t *n)
 	}
 	*n = cnt;
 	return recheck_blocks_hint(inst);
+}
+
+int pc_guard_query(struct pc_instance *inst, const struct pc_port_entry *e,
+		   int is_v6, const uint8_t *addr, struct pc_guard_info *out)
+{
+	struct pc_never_key nk;
+	struct pc_addr k;
+	struct pc_block b;
+	__u32 slot;
+	__u8 one;
+
+	memset(out, 0, sizeof(*out));
+	memset(&k, 0, sizeof(k));
+	if (is_v6) {
+		memcpy(k.a, addr, 16);
+	} else {
+		k.a[10] = k.a[11] = 0xff;
+		memcpy(&k.a[12], addr, 4);
+	}
+	out->guarded = (e->verdict & PC_VERDICT_GUARD) != 0;
+	if (e->limit) {
+		slot = e->limit - 1u;
+		if (bpf_map_lookup_elem(inst->limits_fd, &slot, &out->limit))
+			return -errno;
+		out->has_limit = 1;
+	}
+	if (!bpf_map_lookup_elem(inst->blocked_fd, &k, &b)) {
+		uint64_t now = mono_ns();
+
+		if (b.expires_ns > now) {
+			out->blocked = 1;
+			out->block = b;
+			out->left_ns = b.expires_ns - now;
+		}
+	}
+	memset(&nk, 0, sizeof(nk));
+	nk.prefixlen = 128;
+	nk.addr = k;
+	out->never = !bpf_map_lookup_elem(inst->never_fd, &nk, &one);
+	return 0;
+}
+
+int pc_limits_live(struct pc_instance *inst, struct pc_limit *out, size_t *n,
+		   struct pc_guard *g)
+{
+	struct pc_control ctl;
+	__u32 key = 0, live;
+
+	*n = 0;
+	if (bpf_map_lookup_elem(inst->control_fd, &key, &ctl))
+		return -errno;
+	live = ctl.gen & 1;
+	if (g && bpf_map_lookup_elem(inst->guard_fd, &live, g))
+		return -errno;
+	for (__u32 i = 0; i < PC_LIMIT_SLOTS; i++) {
+		struct pc_limit l;
+
+		if (bpf_map_lookup_elem(inst->limits_fd, &i, &l))
+			return -errno;
+		if (l.gens & (1u << live))
+			out[(*n)++] = l;
+	}
+	return 0;
 }

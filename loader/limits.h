@@ -42,4 +42,24 @@ int pc_block_clear(struct pc_instance *inst, size_t *n);
 /* Entries of the blocked table (expired ones included): its bound holds. */
 int pc_blocked_count(struct pc_instance *inst, size_t *n);
 
+/* What the guarded path would do with a packet of port entry e (the live
+ * one) from addr (4 or 16 bytes): its limit, whether its source is
+ * blocked now, whether it is never blocked. */
+struct pc_guard_info {
+	int guarded;		/* the live policy runs the guarded path */
+	int has_limit;
+	struct pc_limit limit;	/* has_limit: the slot the entry names */
+	int blocked;
+	struct pc_block block;	/* blocked: the entry */
+	uint64_t left_ns;	/* blocked: until it expires */
+	int never;		/* a never-block prefix covers addr */
+};
+int pc_guard_query(struct pc_instance *inst, const struct pc_port_entry *e,
+		   int is_v6, const uint8_t *addr, struct pc_guard_info *out);
+
+/* The limits the live generation uses (out: room for PC_LIMIT_SLOTS) and
+ * its guard entry (scan settings) in *g when g is not NULL. */
+int pc_limits_live(struct pc_instance *inst, struct pc_limit *out, size_t *n,
+		   struct pc_guard *g);
+
 #endif

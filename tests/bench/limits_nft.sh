@@ -13,7 +13,8 @@
 # CPU time per frame (all CPUs' softirq time from /proc/stat over the
 # flood, divided by the frames judged: veth receive work included, the
 # same for every filter; other load on the machine shows up as noise).
-# Not part of `make bench`: a tool for docs/BENCHMARKS.md.
+# Not part of `make bench`, and bound by hping3's send rate: `make bench`
+# runs bench_limits_drop (an XDP frame generator) for the comparison.
 set -u -o pipefail
 cd "$(dirname "$0")/../.."
 source tests/lib/lab.sh

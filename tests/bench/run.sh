@@ -13,6 +13,10 @@
 #   bench_mem    map memory per interface as a function of CPU count
 #   bench_droplog  the drop log's cost per dropped frame: log off, a
 #                reader whose budget is spent, a reader getting events
+#   bench_limits       limits' cost per frame under a random-source flood
+#                      against the unlimited path (TARGET x2)
+#   bench_limits_drop  limits against nftables limit rate / meters on a
+#                      veth fed by the XDP generator (INFO lines)
 # The whole report is also written to build/bench/results.md (copy the
 # figures into docs/BENCHMARKS.md; --quick writes results-quick.md). Needs root and a BPF kernel.
 #
@@ -25,7 +29,7 @@ cd "$(dirname "$0")/../.."
 quick=
 [ "${1:-}" = --quick ] && quick=--quick
 B=build/tests/bench
-for b in bench_prog bench_drop bench_mem bench_fill bench_policy bench_droplog; do
+for b in bench_prog bench_drop bench_mem bench_fill bench_policy bench_droplog bench_limits bench_limits_drop; do
 	[ -x $B/$b ] || { echo "bench: no $B/$b: run make first" >&2; exit 1; }
 done
 mkdir -p build/bench
@@ -37,7 +41,8 @@ out=build/bench/results${quick:+-quick}.md
 } >"$out"
 rc=0
 for step in "$B/bench_prog $quick" "$B/bench_drop $quick" "$B/bench_drop --split $quick" \
-	"tests/bench/ctl.sh $quick" "tests/bench/replies.sh $quick" "$B/bench_mem" "$B/bench_droplog $quick"; do
+	"tests/bench/ctl.sh $quick" "tests/bench/replies.sh $quick" "$B/bench_mem" \
+	"$B/bench_droplog $quick" "$B/bench_limits $quick" "$B/bench_limits_drop $quick"; do
 	echo "bench: running $step" >&2
 	# shellcheck disable=SC2086
 	$step >>"$out" || { echo "bench: $step failed" >&2; rc=1; }

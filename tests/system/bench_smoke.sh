@@ -22,19 +22,23 @@ tests/bench/run.sh --quick >"$out" 2>&1 || {
 }
 
 for section in "### Program cost" "### Scaling" "### Drop rate" \
-	"### Control plane latency" "### Map memory" "### Drop log cost"; do
+	"### Control plane latency" "### Map memory" "### Drop log cost" \
+	"### Limits: cost per frame" "### Limits against nftables"; do
 	grep -qF "$section" "$out" || { cat "$out"; fail "no \"$section\" table"; }
 	echo "ok - $section"
 done
 # 6 program cost + 2 scaling + 4 drop rate + 3 control plane + 3 memory
-# + 2 drop log
+# + 2 drop log + 3 limits
 n=$(grep -cE '^TARGET .*: (PASS|MISS) ' "$out")
-[ "$n" = 20 ] || { cat "$out"; fail "$n TARGET lines, want 20"; }
-echo "ok - 20 TARGET lines"
+[ "$n" = 23 ] || { cat "$out"; fail "$n TARGET lines, want 23"; }
+echo "ok - 23 TARGET lines"
 # the drop log: its four states, each with a positive cost
 n=$(grep -cE '^\| (allowed frame|denied, )[^|]* \| [0-9]*[1-9][0-9]*\.[0-9] ' "$out")
 [ "$n" = 4 ] || { cat "$out"; fail "$n drop log rows with a cost, want 4"; }
 echo "ok - 4 drop log rows"
+n=$(grep -cE '^INFO limits vs nftables, .*: portcullis x[0-9]+\.[0-9]+$' "$out")
+[ "$n" = 3 ] || { cat "$out"; fail "$n INFO limits vs nftables lines, want 3"; }
+echo "ok - 3 INFO lines (limits against nftables)"
 # the drop rate with the receiver on a CPU of its own: shown, not judged
 n=$(grep -cE '^INFO drop rate .*: (PASS|MISS) ' "$out")
 [ "$n" = 4 ] || { cat "$out"; fail "$n INFO drop rate lines, want 4"; }

@@ -59,6 +59,31 @@ lab_wait_listen tcp 8081
 lab_wait_ready
 pc attach "$LAB_SIF" --mode native --policy "$P" || fail "attach"
 
+# ---- limits visible: check, apply --dry-run, explain ----
+"$PC_BIN" check "$P" 2>/dev/null | grep -q "^  line 7    limit tcp 8082 syn rate 10/s burst 1000" ||
+	fail "check: the limit statements are not shown"
+expect_eq "check --json: limits" "$("$PC_BIN" check --json "$P" 2>/dev/null |
+	jq -c '[.guard.limits[].line], .guard.block_scanners.ports, .guard.never_block')" \
+	"$(printf '[5,6,7]\n20\n["%s/32"]' "$LAB_C4B")"
+j=$(pc apply --dry-run --json "$LAB_SIF" "$P" 2>/dev/null) || fail "apply --dry-run --json"
+expect_eq "dry run of the same policy: buckets" "$(jq -c '[.guard.limits[].bucket], .guard.limits_removed' <<<"$j")" \
+	"$(printf '["kept","kept","kept"]\n0')"
+sed 's|rate 10/s burst 1000|rate 12/s burst 1000|' "$P" >"$LAB_TMP/changed.policy"
+j=$(pc apply --dry-run --json "$LAB_SIF" "$LAB_TMP/changed.policy" 2>/dev/null) || fail "apply --dry-run --json"
+expect_eq "dry run of a changed limit: buckets" "$(jq -c '[.guard.limits[].bucket], .guard.limits_removed' <<<"$j")" \
+	"$(printf '["kept","kept","new"]\n1')"
+pc apply --dry-run "$LAB_SIF" "$LAB_TMP/changed.policy" 2>/dev/null |
+	grep -q "limit tcp 8082 syn rate 12/s burst 1000: new, starts full" || fail "apply --dry-run: no limit line"
+e=$(pc explain --json "$LAB_SIF" "tcp $LAB_C4 -> 80") || fail "explain --json"
+expect_eq "explain: tcp 80 from the client" "$(jq -c '[.subject_to_limit, .limit.rate, .limit.burst, .limit.syn, .limit.line, .blocked, .never_block]' <<<"$e")" \
+	'[true,1000,100,true,5,null,false]'
+e=$(pc explain --json "$LAB_SIF" "tcp $LAB_C4B -> 80") || fail "explain --json"
+expect_eq "explain: tcp 80 from a never-block source" "$(jq -c '[.subject_to_limit, .never_block]' <<<"$e")" \
+	'[false,true]'
+pc explain "$LAB_SIF" "tcp $LAB_C4 -> 8080" | grep -q "limit: SYNs of this source over 20/s after a burst of 10" ||
+	fail "explain: no limit line"
+ok "check, apply --dry-run and explain show the limits"
+
 # ---- aggregate SYN limit: rate x time + burst within 10% ----
 t0=$(date +%s.%N)
 lab_c timeout 10 hping3 -q -S -p 80 --flood "$LAB_S4" >/dev/null 2>&1
@@ -129,6 +154,8 @@ lab_c nmap -n -Pn -sS -T4 --max-retries 1 --min-rate 300 --host-timeout 20s -p 1
 j=$(pc blocked "$LAB_SIF" --json) || fail "blocked --json"
 entry=$(jq -c --arg a "$LAB_C4" '.blocked[] | select(.address == $a)' <<<"$j")
 [ -n "$entry" ] || fail "nmap from $LAB_C4 not blocked: $j"
+expect_eq "explain of the scanner" "$(pc explain --json "$LAB_SIF" "tcp $LAB_C4 -> 8081" |
+	jq -c '[.verdict, .outcome, .blocked.reason]')" '["allow","drop","scan"]'
 ports=$(jq .ports <<<"$entry")
 expect_eq "block reason" "$(jq -r .reason <<<"$entry")" scan
 [ "$ports" -ge 20 ] && [ "$ports" -le 30 ] || fail "blocked after $ports ports, want about 20"
