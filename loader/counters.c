@@ -332,7 +332,7 @@ static void prog_own_maps(struct pc_instance *inst, uint64_t *sum)
 
 int pc_map_memory(struct pc_instance *inst, uint64_t *bytes)
 {
-	uint64_t sum = 0, b;
+	uint64_t sum = 0, b, all;
 	size_t i;
 	int err;
 
@@ -343,6 +343,9 @@ int pc_map_memory(struct pc_instance *inst, uint64_t *bytes)
 		sum += b;
 	}
 	prog_own_maps(inst, &sum);
+	/* the large tier's tables: inner maps of prefix_large, not specs */
+	if (!pc_prefix_table_memory(inst, &all, &b))
+		sum += b;
 	*bytes = sum;
 	return 0;
 }

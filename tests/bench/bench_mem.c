@@ -51,7 +51,8 @@ struct layout {
 	unsigned long long bytes[N_MAPS];	/* memlock of each map */
 	unsigned long long per_cpu;	/* P: bytes one more possible CPU adds */
 	unsigned long long fixed;	/* F: the rest */
-	uint32_t nodes;		/* prefix_nodes entries the policy uses */
+	uint32_t nodes;		/* trie nodes the policy uses */
+	unsigned long long large;	/* its large-tier tables, in fixed */
 };
 
 /* Every map of an instance (loader/maps.c): the XDP program's, the TC
@@ -89,7 +90,7 @@ static void measure(const char *name, const char *text, int ncpu,
 	struct pc_compiled *c = bench_compile(text);
 	struct pc_instance *inst = bench_portcullis(text);
 	unsigned long long total = 0;
-	uint64_t per_cpu;
+	uint64_t per_cpu, large, all;
 	int i, err;
 
 	memset(l, 0, sizeof(*l));
@@ -102,6 +103,12 @@ static void measure(const char *name, const char *text, int ncpu,
 		l->bytes[i] = memlock(*pc_spec_fd(inst, &pc_map_specs[i]));
 		total += l->bytes[i];
 	}
+	/* the large tier's tables (inner maps of prefix_large) */
+	err = pc_prefix_table_memory(inst, &all, &large);
+	if (err)
+		bench_die("prefix tables: %s", strerror(-err));
+	l->large = large;
+	total += large;
 	err = pc_map_memory_per_cpu(inst, &per_cpu);
 	if (err)
 		bench_die("per-CPU memory of the maps: %s", strerror(-err));
@@ -185,9 +192,11 @@ int main(void)
 			printf(" %.1f |", mib_at(&l[k], cpus[i]));
 		printf("\n");
 	}
-	printf("\nprefix_nodes is allocated whole (both generations, %u entries of %zu bytes); the first four policies use %u, %u, %u and %u entries of one generation's %u\n",
-	       PC_PREFIX_NODE_ENTRIES, sizeof(struct pc_node), l[0].nodes,
-	       l[1].nodes, l[2].nodes, l[3].nodes, PC_PREFIX_NODES);
+	printf("\nprefix tries: two small tables of %u nodes always (prefix_nodes); a policy of more nodes gets a large table of %u (%.1f MiB, in F). The first four policies use %u, %u, %u and %u nodes: large tables %.1f, %.1f, %.1f and %.1f MiB\n",
+	       PC_PREFIX_SMALL_NODES, PC_PREFIX_NODES,
+	       PC_PREFIX_NODES * sizeof(struct pc_node) / MIB, l[0].nodes,
+	       l[1].nodes, l[2].nodes, l[3].nodes, l[0].large / MIB,
+	       l[1].large / MIB, l[2].large / MIB, l[3].large / MIB);
 	printf("\nmemory per interface = F + P x possible CPUs (README); P here is one counter row of %zu bytes (%u ports x 8 + %u slots x %zu; `counters classes`: the slots only) plus the per-CPU maps of the buckets, limits and the drop log\n\n",
 	       sizeof(struct pc_counter_row), PC_PORT_STATS_ENTRIES, PC_COUNTER_SLOTS,
 	       sizeof(struct pc_counter));
