@@ -392,8 +392,15 @@ struct pc_counter {
  *    decides within one range class (counter_slots says which).
  * bucket_stats: PERCPU_ARRAY, PC_BUCKET_MAX: every frame not counted by
  * port. */
+/* rule[r]: packets and bytes per outcome of the frames to a port with
+ * sources (class_id != 0) that rule r decided (a leaf's rule, or the port
+ * entry's rule_id: 0 the default), in both layouts; rules with id >=
+ * PC_RULE_COUNTERS are counted only in their port's slot ("by source"). */
+#define PC_RULE_COUNTERS	1024
+
 struct pc_counter_row {
 	struct pc_counter slot[PC_COUNTER_SLOTS];
+	struct pc_counter rule[PC_RULE_COUNTERS];
 	__u32 port[PC_PORT_STATS_ENTRIES][2];	/* last: the lean row ends before */
 };
 
@@ -404,7 +411,7 @@ enum pc_counters {
 	PC_COUNTERS_PORTS = 0,		/* default: port halves, slots, buckets */
 	PC_COUNTERS_CLASSES = 1,	/* slots and buckets only */
 };
-#define PC_COUNTER_ROW_LEAN	(PC_COUNTER_SLOTS * sizeof(struct pc_counter))
+#define PC_COUNTER_ROW_LEAN	((PC_COUNTER_SLOTS + PC_RULE_COUNTERS) * sizeof(struct pc_counter))
 
 /* counter_carry: ARRAY, BPF_F_MMAPABLE, one entry: the 2^32s the port
  * halves of every row wrapped, so a port's count is the sum over rows plus

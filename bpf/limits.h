@@ -395,10 +395,11 @@ static __always_inline int guard_drop(struct xdp_md *ctx, __u32 bucket,
 /* A TCP/UDP frame whose verdict byte has PC_VERDICT_GUARD, called from
  * the main parse with what it found (no second parse): l3 its IPv4 or
  * IPv6 header (is_v6 a constant at each call), l4 its TCP/UDP header,
- * sidx its port index (proto * 65536 + dport), slot its counter slot, gen
+ * sidx its port index (proto * 65536 + dport), slot its counter slot, rule
+ * its deciding rule (ports with sources, else PC_RULE_COUNTERS), gen
  * the generation the verdict came from. */
 static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
-				       __u32 sidx, __u32 slot, __u32 gen, void *l3,
+				       __u32 sidx, __u32 slot, __u32 rule, __u32 gen, void *l3,
 				       const int is_v6, void *l4, void *end,
 				       __u64 bytes)
 {
@@ -417,11 +418,11 @@ static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
 				sidx < PC_NUM_PORTS) &&
 		    !(has_never(gen) && never_block(saddr, is_v6)))
 			return guard_drop(ctx, PC_BUCKET_LIMITED, bytes);
-		count_port(my_row(), sidx, slot, PC_OUT_PASS, bytes);
+		count_port(my_row(), sidx, slot, rule, PC_OUT_PASS, bytes);
 		return XDP_PASS;
 	}
 	if (base == PC_DENY_AUDIT) {
-		count_port(my_row(), sidx, slot, PC_OUT_AUDIT, bytes);
+		count_port(my_row(), sidx, slot, rule, PC_OUT_AUDIT, bytes);
 		return XDP_PASS;
 	}
 	/* a reply to one of the host's own flows passes as on the unguarded
@@ -444,7 +445,7 @@ static __always_inline int guard_frame(struct xdp_md *ctx, __u8 verdict,
 	}
 	scan_watch(gen, saddr, is_v6, sidx & (PC_NUM_PORTS - 1));
 	/* denied, or a verdict byte that is none of ours: fail closed */
-	count_port(my_row(), sidx, slot, PC_OUT_DROP, bytes);
+	count_port(my_row(), sidx, slot, rule, PC_OUT_DROP, bytes);
 	droplog_drop(ctx, PC_DROP_RULE, bytes);
 	return XDP_DROP;
 }

@@ -387,13 +387,16 @@ static __always_inline const struct pc_port_entry *port_entry(__u32 gen,
 	return bpf_map_lookup_elem(&ports, &idx);
 }
 
-/* What a slot a tail or bucket picked says: a leaf's verdict, the port
- * entry's for an empty slot, deny for anything else (a corrupt map). */
-static __always_inline __u8 slot_verdict(__u32 s, __u8 miss_verdict)
+/* What a slot a tail or bucket picked says: the verdict in bits 0..7
+ * (a leaf's, the port entry's for an empty slot, deny for anything else:
+ * a corrupt map) and the deciding rule above (a leaf's, else the port
+ * entry's: miss holds its verdict and its rule so; corrupt: rule
+ * PC_RULE_COUNTERS, none). */
+static __always_inline __u32 slot_result(__u32 s, __u32 miss)
 {
 	if (s & PC_SLOT_LEAF)
-		return pc_leaf_verdict(s);
-	return s ? PC_DENY : miss_verdict;
+		return pc_leaf_verdict(s) | pc_leaf_rule(s) << 8;
+	return s ? PC_DENY | PC_RULE_COUNTERS << 8 : miss;
 }
 
 /* A generation's node table: its first node and its size, a constant on
@@ -418,8 +421,8 @@ static __always_inline const struct pc_node *node_at(struct node_table t, __u32 
 #define PC_WALK_TABLE		struct node_table
 #define pc_walk_node(t, idx)	node_at(t, idx)
 #define pc_walk_stride(t)	1
-#define PC_WALK_RESULT		__u8
-#define pc_walk_decide(s, miss)	slot_verdict(s, miss)
+#define PC_WALK_RESULT		__u32
+#define pc_walk_decide(s, miss)	slot_result(s, miss)
 #include "bpf/trie_walk.h"
 
 /* The walks, per tier and family: global functions, which the verifier
@@ -434,9 +437,9 @@ __noinline int walk_small_v4(const struct pc_node_table_small *st, __u32 s, __u6
 	struct node_table t = { .n = PC_PREFIX_SMALL_NODES };
 
 	if (!st)
-		return PC_DENY;
+		return PC_DENY | PC_RULE_COUNTERS << 8;
 	t.node = st->node;
-	return pc_walk_from(t, s, hi, 0, 0, (__u8)miss);
+	return pc_walk_from(t, s, hi, 0, 0, miss);
 }
 
 __noinline int walk_small_v6(const struct pc_node_table_small *st, __u32 s, __u64 hi,
@@ -445,9 +448,9 @@ __noinline int walk_small_v6(const struct pc_node_table_small *st, __u32 s, __u6
 	struct node_table t = { .n = PC_PREFIX_SMALL_NODES };
 
 	if (!st)
-		return PC_DENY;
+		return PC_DENY | PC_RULE_COUNTERS << 8;
 	t.node = st->node;
-	return pc_walk_from(t, s, hi, lo, 1, (__u8)miss);
+	return pc_walk_from(t, s, hi, lo, 1, miss);
 }
 
 __noinline int walk_large_v4(const struct pc_node_table *lt, __u32 s, __u64 hi, __u32 miss)
@@ -455,9 +458,9 @@ __noinline int walk_large_v4(const struct pc_node_table *lt, __u32 s, __u64 hi, 
 	struct node_table t = { .n = PC_PREFIX_NODES };
 
 	if (!lt)
-		return PC_DENY;
+		return PC_DENY | PC_RULE_COUNTERS << 8;
 	t.node = lt->node;
-	return pc_walk_from(t, s, hi, 0, 0, (__u8)miss);
+	return pc_walk_from(t, s, hi, 0, 0, miss);
 }
 
 __noinline int walk_large_v6(const struct pc_node_table *lt, __u32 s, __u64 hi, __u64 lo,
@@ -466,9 +469,9 @@ __noinline int walk_large_v6(const struct pc_node_table *lt, __u32 s, __u64 hi, 
 	struct node_table t = { .n = PC_PREFIX_NODES };
 
 	if (!lt)
-		return PC_DENY;
+		return PC_DENY | PC_RULE_COUNTERS << 8;
 	t.node = lt->node;
-	return pc_walk_from(t, s, hi, lo, 1, (__u8)miss);
+	return pc_walk_from(t, s, hi, lo, 1, miss);
 }
 
 /* The source-prefix look-up: walk the trie of (class, family) from s, the
@@ -479,8 +482,8 @@ __noinline int walk_large_v6(const struct pc_node_table *lt, __u32 s, __u64 hi, 
  * unrolled walk (no loop counter; an IPv4 address in one register): one
  * walk for both, as clang once merged them, carried a 128-bit cursor and
  * a counter through every IPv4 look-up. */
-static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
-					   __u32 s, __u32 gen, __u8 miss)
+static __always_inline __u32 source_verdict(__u64 hi, __u64 lo, const int is_v6,
+					    __u32 s, __u32 gen, __u32 miss)
 {
 	const struct pc_node_table_small *st;
 	const struct pc_node_table *lt;
@@ -488,22 +491,22 @@ static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
 	__u32 zero = 0;
 
 	if (s & PC_SLOT_LEAF)
-		return pc_leaf_verdict(s);
+		return pc_leaf_verdict(s) | pc_leaf_rule(s) << 8;
 	if (!s)
 		return miss;
 	if (s & PC_ROOT_LARGE) {
 		large = bpf_map_lookup_elem(&prefix_large, &gen);
 		if (!large)
-			return PC_DENY;
+			return PC_DENY | PC_RULE_COUNTERS << 8;
 		lt = bpf_map_lookup_elem(large, &zero);
 		if (!lt)
-			return PC_DENY;
+			return PC_DENY | PC_RULE_COUNTERS << 8;
 		s &= ~PC_ROOT_LARGE;
 		return is_v6 ? walk_large_v6(lt, s, hi, lo, miss) : walk_large_v4(lt, s, hi, miss);
 	}
 	st = bpf_map_lookup_elem(&prefix_nodes, &gen);
 	if (!st)
-		return PC_DENY;
+		return PC_DENY | PC_RULE_COUNTERS << 8;
 	return is_v6 ? walk_small_v6(st, s, hi, lo, miss) : walk_small_v4(st, s, hi, miss);
 }
 
@@ -514,13 +517,13 @@ static __always_inline __u8 source_verdict(__u64 hi, __u64 lo, const int is_v6,
  * verdicts precisely, and its paths no longer pruned. */
 static __always_inline __u8 port_verdict(__u32 gen, __u32 sidx,
 					 const void *saddr, int is_v6,
-					 __u32 *slot)
+					 __u32 *slot, __u32 *rule)
 {
 	const struct pc_port_entry *e = port_entry(gen, sidx);
-	__u32 root;
-	__u8 miss;
+	__u32 root, miss, r;
 
 	*slot = 0;
+	*rule = PC_RULE_COUNTERS;	/* none: a port without sources */
 	if (!e)
 		return PC_DENY;
 	*slot = e->slot_off;
@@ -530,14 +533,16 @@ static __always_inline __u8 port_verdict(__u32 gen, __u32 sidx,
 	 * then dead, gen once the walk has its table, and the walk's values
 	 * fit in registers */
 	root = e->root[is_v6];
-	miss = e->verdict;
+	miss = e->verdict | (e->rule_id & PC_MAX_PREFIX_RULE) << 8;
 	if (is_v6)	/* two 8-byte loads (x86 and arm64 take unaligned packet loads) */
-		return source_verdict(bpf_be64_to_cpu(((const __u64 *)saddr)[0]),
-				      bpf_be64_to_cpu(((const __u64 *)saddr)[1]), 1, root,
-				      gen, miss);
-	/* iphdr is 4-byte aligned in the packet: one load */
-	return source_verdict((__u64)bpf_ntohl(*(const __u32 *)saddr) << 32, 0, 0, root,
-			      gen, miss);
+		r = source_verdict(bpf_be64_to_cpu(((const __u64 *)saddr)[0]),
+				   bpf_be64_to_cpu(((const __u64 *)saddr)[1]), 1, root,
+				   gen, miss);
+	else	/* iphdr is 4-byte aligned in the packet: one load */
+		r = source_verdict((__u64)bpf_ntohl(*(const __u32 *)saddr) << 32, 0, 0,
+				   root, gen, miss);
+	*rule = r >> 8;
+	return r & 0xff;
 }
 
 #include "bpf/droplog.h"
@@ -576,7 +581,8 @@ static __attribute__((noinline)) void carry_port(__u32 i)
  * per-port counter of packets and bytes took. Lean: the slot's packets
  * and bytes. */
 static __always_inline void count_port(struct pc_counter_row *row, __u32 sidx,
-				       __u32 slot_off, __u32 outcome, __u64 bytes)
+				       __u32 slot_off, __u32 rule, __u32 outcome,
+				       __u64 bytes)
 {
 	__u32 half = outcome == PC_OUT_DROP;
 	struct pc_counter *s;
@@ -584,6 +590,10 @@ static __always_inline void count_port(struct pc_counter_row *row, __u32 sidx,
 
 	if (!row)
 		return;
+	/* a port with sources: also its deciding rule's counter (one
+	 * compare for the others, whose rule is PC_RULE_COUNTERS) */
+	if (__builtin_expect(rule < PC_RULE_COUNTERS, 0))
+		count(&row->rule[rule], outcome, bytes);
 	if (__builtin_expect(pc_counters_lean, 0)) {
 		/* a lean row ends after the slots: an offset in range */
 		if (slot_off > (PC_COUNTER_SLOTS - 1) * sizeof(struct pc_counter))
@@ -623,7 +633,7 @@ int portcullis_xdp(struct xdp_md *ctx)
 	struct ipv6hdr *ip6;
 	struct iphdr *ip;
 	__be16 eth_proto;
-	__u32 gen, idx, outcome, dport = 0, room = 0, slot;
+	__u32 gen, idx, outcome, dport = 0, room = 0, slot, rule;
 	__u8 l4proto = 0, verdict;
 	int cl;
 
@@ -641,10 +651,10 @@ int portcullis_xdp(struct xdp_md *ctx)
 		idx = (cl == CL_TCP ? PC_PROTO_TCP : PC_PROTO_UDP) *
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
-		verdict = port_verdict(gen, idx, &ip->saddr, 0, &slot);
+		verdict = port_verdict(gen, idx, &ip->saddr, 0, &slot, &rule);
 		if (verdict & (PC_VERDICT_GUARD | PC_DENY)) {	/* not allow, audit */
 			if (verdict & PC_VERDICT_GUARD)	/* limits.h */
-				return guard_frame(ctx, verdict, idx, slot, gen, ip, 0,
+				return guard_frame(ctx, verdict, idx, slot, rule, gen, ip, 0,
 						   c.pos, c.end, bytes);
 			if (verdict == PC_DENY && reply_v4(ip, c.pos, c.end, idx, gen))
 				goto reply;
@@ -661,10 +671,10 @@ int portcullis_xdp(struct xdp_md *ctx)
 		idx = (cl == CL_TCP ? PC_PROTO_TCP : PC_PROTO_UDP) *
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
-		verdict = port_verdict(gen, idx, &ip6->saddr, 1, &slot);
+		verdict = port_verdict(gen, idx, &ip6->saddr, 1, &slot, &rule);
 		if (verdict & (PC_VERDICT_GUARD | PC_DENY)) {	/* not allow, audit */
 			if (verdict & PC_VERDICT_GUARD)	/* limits.h */
-				return guard_frame(ctx, verdict, idx, slot, gen, ip6, 1,
+				return guard_frame(ctx, verdict, idx, slot, rule, gen, ip6, 1,
 						   c.pos, c.end, bytes);
 			if (verdict == PC_DENY && reply_v6(ip6, c.pos, c.end, idx, gen))
 				goto reply;
@@ -729,16 +739,16 @@ port:
 	 * path every TCP/UDP frame takes. */
 	row = my_row();
 	if (verdict == PC_ALLOW) {
-		count_port(row, idx, slot, PC_OUT_PASS, bytes);
+		count_port(row, idx, slot, rule, PC_OUT_PASS, bytes);
 		return XDP_PASS;
 	}
 	if (verdict == PC_DENY_AUDIT) {
-		count_port(row, idx, slot, PC_OUT_AUDIT, bytes);
+		count_port(row, idx, slot, rule, PC_OUT_AUDIT, bytes);
 		return XDP_PASS;
 	}
 	/* deny, or a verdict byte that is none of ours: fail closed (a
 	 * guarded one went to guard_frame in its family's branch) */
-	count_port(row, idx, slot, PC_OUT_DROP, bytes);
+	count_port(row, idx, slot, rule, PC_OUT_DROP, bytes);
 	droplog_drop(ctx, PC_DROP_RULE, bytes);
 	return XDP_DROP;
 

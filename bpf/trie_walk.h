@@ -85,7 +85,7 @@ static __always_inline const struct pc_node_guard *pc_walk_guard(PC_WALK_TABLE t
 /* Where a walk ends that met a tail or bucket in slot s, with hi:lo the
  * address bits it has not used. */
 static __always_inline PC_WALK_RESULT pc_walk_end(PC_WALK_TABLE t, __u32 s, __u64 hi,
-						   __u64 lo, __u8 miss)
+						   __u64 lo, __u32 miss)
 {
 	const struct pc_node *n = pc_walk_node(t, s & PC_SLOT_ENTRY);
 
@@ -111,7 +111,7 @@ static __always_inline PC_WALK_RESULT pc_walk_end(PC_WALK_TABLE t, __u32 s, __u6
  * PC_TRIE_LEVELS for IPv6, then at most one tail or bucket. Slots name
  * entries of the generation's table, so the walk needs no generation. */
 static __always_inline PC_WALK_RESULT pc_walk_from(PC_WALK_TABLE t, __u32 s, __u64 hi,
-						    __u64 lo, const int is_v6, __u8 miss)
+						    __u64 lo, const int is_v6, __u32 miss)
 {
 	const struct pc_node_guard *g;
 	const __u32 *slot;

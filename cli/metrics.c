@@ -470,7 +470,8 @@ static void rule_sample(FILE *f, const struct inst_data *d, const char *rule,
 }
 
 /* Packets each rule decided: rule = its number, "default", "source" (the
- * ports whose rules have sources: not split per rule), "other" (rules
+ * ports whose rules have sources: what rules past PC_RULE_COUNTERS
+ * decided, not split per rule), "other" (rules
  * past PC_RULE_SERIES_MAX). */
 static void rule_family(FILE *f, struct found *fd)
 {

@@ -68,6 +68,14 @@ static void print_row(const char *rule, const char *line, const struct pc_counte
 	       (unsigned long long)(c->bytes[PC_OUT_DROP] + c->bytes[PC_OUT_AUDIT]), text);
 }
 
+static int counter_is_zero(const struct pc_counter *c)
+{
+	for (int o = 0; o < PC_OUT_MAX; o++)
+		if (c->packets[o] || c->bytes[o])
+			return 0;
+	return 1;
+}
+
 static void show_text(const char *ifname, const struct pc_rule_counts *rc,
 		      const struct pc_policy *p)
 {
@@ -89,8 +97,8 @@ static void show_text(const char *ifname, const struct pc_rule_counts *rc,
 		print_row(id, r ? line : "-", &rc->rule[i], esc);
 	}
 	print_row("default", "-", &rc->rule[0], "(no rule matched)");
-	if (rc->n_source_ports) {
-		snprintf(esc, sizeof(esc), "(%u ports whose rules have 'from': by source, not split per rule)",
+	if (rc->n_source_ports && !counter_is_zero(&rc->by_source)) {
+		snprintf(esc, sizeof(esc), "(%u ports whose rules have 'from': rules past 1,023, not split)",
 			 rc->n_source_ports);
 		print_row("source", "-", &rc->by_source, esc);
 	}

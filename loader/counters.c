@@ -113,6 +113,22 @@ int pc_read_slot_stats(struct pc_instance *inst, struct pc_counter *out,
 	return 0;
 }
 
+int pc_read_rule_stats(struct pc_instance *inst, struct pc_counter *out)
+{
+	int err = rows_map(inst);
+
+	if (err)
+		return err;
+	memset(out, 0, PC_RULE_COUNTERS * sizeof(*out));
+	for (int c = 0; c < inst->ncpus; c++) {
+		const struct pc_counter_row *r = row_of(inst, c);
+
+		for (unsigned i = 0; i < PC_RULE_COUNTERS; i++)
+			add_counter(&out[i], &r->rule[i]);
+	}
+	return 0;
+}
+
 int pc_slot_class(const struct pc_counter_slots *keys, unsigned slot)
 {
 	__u32 lo;

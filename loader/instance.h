@@ -171,6 +171,11 @@ int pc_read_port_stats_sparse(struct pc_instance *inst,
 int pc_read_slot_stats(struct pc_instance *inst, struct pc_counter *out,
 		       struct pc_counter_slots *keys);
 
+/* The per-rule counters of ports with sources (struct pc_counter_row
+ * rule[]) summed over CPUs: PC_RULE_COUNTERS entries, caller allocates;
+ * entry r the frames rule r decided (0 the default). */
+int pc_read_rule_stats(struct pc_instance *inst, struct pc_counter *out);
+
 /* The (proto, range class) a slot counts for: proto * 3 + class, or -1
  * for a free slot. */
 int pc_slot_class(const struct pc_counter_slots *keys, unsigned slot);

@@ -123,7 +123,18 @@ static int add_run_slots(struct pc_instance *inst, struct pc_rule_counts *rc,
 struct runs {
 	struct pc_counter *slots;	/* PC_COUNTER_SLOTS */
 	struct pc_counter_slots *keys;
+	struct pc_counter *rules;	/* PC_RULE_COUNTERS: rule[] of the rows */
 };
+
+/* Rules whose frames to ports with sources are counted per rule (rule[]
+ * of the counter rows): 0 (the default) .. this, of a policy of n_rules.
+ * These frames are also in their ports' counters, which go to "by
+ * source": a rule's counters are its ports' plus its rule[] entry, and
+ * "by source" is what is left of its ports' (rules past the cap). */
+static size_t rule_cap(size_t n_rules)
+{
+	return n_rules < PC_RULE_COUNTERS - 1 ? n_rules : PC_RULE_COUNTERS - 1;
+}
 
 static __u32 run_class(__u32 idx)
 {
@@ -377,6 +388,29 @@ static void add_offsets(struct pc_rule_counts *rc, const struct table *t)
 
 /* ---- reading ---- */
 
+/* The frames each rule decided on ports with sources: from "by source"
+ * to the rule (what is left there: rules past PC_RULE_COUNTERS; a field
+ * that would go below 0, as when ports with sources shared a class slot
+ * for their bytes, is 0). */
+static int add_rule_stats(struct pc_instance *inst, struct pc_rule_counts *rc)
+{
+	struct pc_counter *r = malloc(PC_RULE_COUNTERS * sizeof(*r));
+	int err = r ? pc_read_rule_stats(inst, r) : -ENOMEM;
+
+	for (size_t i = 0; !err && i <= rule_cap(rc->n_rules); i++) {
+		add_counter(&rc->rule[i], &r[i]);
+		sub_counter(&rc->by_source, &r[i]);
+	}
+	for (int o = 0; !err && o < PC_OUT_MAX; o++) {
+		if (rc->by_source.packets[o] > UINT64_MAX / 2)
+			rc->by_source.packets[o] = 0;
+		if (rc->by_source.bytes[o] > UINT64_MAX / 2)
+			rc->by_source.bytes[o] = 0;
+	}
+	free(r);
+	return err;
+}
+
 /* With pc NULL, port_stats read here; else pc[0..n) as the caller read
  * them under the same hold of the read lock. */
 static int read_locked(struct pc_instance *inst, struct pc_rule_counts *rc,
@@ -419,7 +453,10 @@ static int read_locked(struct pc_instance *inst, struct pc_rule_counts *rc,
 	free(read);
 	table_free(&t);
 	/* bytes and audit of runs of ports: in their slots, not the ports */
-	return add_run_slots(inst, rc, ports);
+	err = add_run_slots(inst, rc, ports);
+	if (!err)
+		err = add_rule_stats(inst, rc);
+	return err;
 }
 
 static int rule_counts(struct pc_instance *inst, const struct pc_port_count *pc,
@@ -549,7 +586,7 @@ static int build(const uint64_t *keys, size_t n_rules, const struct pc_port_entr
 {
 	/* ix[slot]: its entry, 0 none; [n_rules + 1] by source */
 	uint32_t *ix = big_alloc((n_rules + 2) * sizeof(*ix));
-	size_t n = 1, cap_off = (cr ? cr->n : 0) + npc + PC_COUNTER_SLOTS + 2;
+	size_t n = 1, cap_off = (cr ? cr->n : 0) + npc + PC_COUNTER_SLOTS + PC_RULE_COUNTERS + 2;
 	struct table t = { 0 };
 
 	t.k = big_alloc((n_rules + 3) * sizeof(*t.k));
@@ -562,6 +599,8 @@ static int build(const uint64_t *keys, size_t n_rules, const struct pc_port_entr
 	for (size_t i = 0; i < N_PORT_ENTRIES; i++)
 		if (!ports[i].class_id && ports[i].rule_id <= n_rules)
 			ix[ports[i].rule_id] = 1;	/* owns a port */
+	for (size_t i = 1; i <= rule_cap(n_rules); i++)
+		ix[i] = 1;	/* may decide for a source: rule[i] */
 	for (size_t i = 0; i <= n_rules + 1; i++) {
 		uint64_t key = i <= n_rules ? keys[i] : KEY_SOURCE;
 		const struct pc_counter *had = cr ? carried_take(cr, key) : NULL;
@@ -617,6 +656,21 @@ static int build(const uint64_t *keys, size_t n_rules, const struct pc_port_entr
 		if (k->off)
 			run_adjust(&t.off[k->off - 1], &runs->slots[sl], -1);
 	}
+	/* and minus rule[] as it is: from now on rule i's (by source: plus) */
+	for (size_t i = 0; cr && runs && runs->rules && i <= rule_cap(n_rules); i++) {
+		struct rule_key *k = &t.k[ix[i]], *src = &t.k[ix[n_rules + 1]];
+
+		if (counter_zero(&runs->rules[i]))
+			continue;
+		if (!k->off && t.n_off < cap_off)
+			k->off = (__u32)++t.n_off;
+		if (!src->off && t.n_off < cap_off)
+			src->off = (__u32)++t.n_off;
+		if (k->off)
+			sub_counter(&t.off[k->off - 1], &runs->rules[i]);
+		if (src->off)
+			add_counter(&t.off[src->off - 1], &runs->rules[i]);
+	}
 	big_free(ix);
 	t.n_keys = n - 1;
 	*out = t;
@@ -646,7 +700,7 @@ static int carry(const struct pc_settings *s, const struct table *t,
 		pc_policy_free(&oldp);
 		if (!keys)
 			return -ENOMEM;
-		cap = npc + 2;
+		cap = npc + PC_RULE_COUNTERS + 2;
 	} else {
 		ix = big_alloc((nr + 2) * sizeof(*ix));
 		if (!ix)
@@ -711,6 +765,24 @@ static int carry(const struct pc_settings *s, const struct table *t,
 		if (e >= 0)
 			run_adjust(&cr->c[e], &runs->slots[sl], 1);
 	}
+	/* rule[] as read_locked adds it: to the rule, from by source */
+	for (size_t i = 0; !err && runs && runs->rules && i <= rule_cap(nr); i++) {
+		long e, src;
+
+		if (counter_zero(&runs->rules[i]))
+			continue;
+		if (t) {
+			e = ix[i] ? (long)ix[i] - 1 : -1;
+			src = ix[nr + 1] ? (long)ix[nr + 1] - 1 : -1;
+		} else {
+			e = carried_get(cr, keys[i]);
+			src = carried_get(cr, KEY_SOURCE);
+		}
+		if (e < 0 || src < 0)
+			continue;
+		add_counter(&cr->c[e], &runs->rules[i]);
+		sub_counter(&cr->c[src], &runs->rules[i]);
+	}
 	big_free(ix);
 	big_free(keys);
 	if (err)
@@ -728,12 +800,14 @@ static int rules_publish_locked(struct pc_instance *inst, const struct pc_compil
 	struct table t = { 0 }, nt = { 0 };
 	struct pc_settings s;
 	struct runs runs = { malloc(PC_COUNTER_SLOTS * sizeof(struct pc_counter)),
-			     malloc(sizeof(struct pc_counter_slots)) };
+			     malloc(sizeof(struct pc_counter_slots)),
+			     malloc(PC_RULE_COUNTERS * sizeof(struct pc_counter)) };
 	uint64_t *keys = NULL, tv, v = 0;
 	size_t n = 0;
 	int err, have = 0, lock_fd = inst->lock_fd;
 
-	err = ports && runs.slots && runs.keys ? pc_read_settings(inst, &s) : -ENOMEM;
+	err = ports && runs.slots && runs.keys && runs.rules ? pc_read_settings(inst, &s)
+							    : -ENOMEM;
 	if (!err)
 		err = pc_read_live_ports(inst, ports);
 	if (!err)
@@ -742,6 +816,8 @@ static int rules_publish_locked(struct pc_instance *inst, const struct pc_compil
 		err = pc_read_port_stats_sparse(inst, &pc, &n);
 	if (!err)	/* the runs' bytes and audit, read with the ports */
 		err = pc_read_slot_stats(inst, runs.slots, runs.keys);
+	if (!err)
+		err = pc_read_rule_stats(inst, runs.rules);
 	if (!err) {
 		s.source[PC_SOURCE_LEN - 1] = '\0';
 		have = !carry(&s, t.k && tv == s.version ? &t : NULL, ports, pc, n, &runs, &cr);
@@ -772,6 +848,7 @@ out:
 	free(pc);
 	free(runs.slots);
 	free(runs.keys);
+	free(runs.rules);
 	table_free(&t);
 	table_free(&nt);
 	big_free(keys);

@@ -7,7 +7,9 @@
 # exporter's portcullis_rule_packets_total says the same, from one read of
 # the counters a scrape (strace counts the reads); the Grafana
 # dashboard in dist/ is valid JSON whose every selector names a series,
-# with labels, that a real scrape has.
+# with labels, that a real scrape has. Two rules with `from` sources on
+# one port (and the default for the other sources) are counted each on
+# its own (the rows' rule[]), and follow their texts across applies too.
 set -u
 . "$(dirname "$0")/../lib/lab.sh"
 lab_need jq curl strace
@@ -23,6 +25,7 @@ allow udp 5001
 deny udp 5002
 allow udp 5003-5004
 allow udp 5005 from 192.0.2.0/25
+deny udp 5005 from 192.0.2.128/25
 EOF
 pc attach "$LAB_SIF" --policy "$P" >/dev/null || fail "attach"
 
@@ -35,7 +38,9 @@ lab_udp_send "$LAB_S4" 5002 5 "$LAB_C4B"
 lab_udp_send "$LAB_S4" 5003 3 "$LAB_C4B"
 lab_udp_send "$LAB_S4" 5004 4 "$LAB_C4B"
 lab_udp_send "$LAB_S4" 5009 2 "$LAB_C4B"
-lab_udp_send "$LAB_S4" 5005 6 "$LAB_C4"	# decided by source
+lab_udp_send "$LAB_S4" 5005 6 "$LAB_C4"	# rule 4, by source
+lab_udp_send "$LAB_S4" 5005 4 "$LAB_C4B"	# rule 5, by source
+lab_udp_send "$LAB_S6" 5005 3 "$LAB_C6"	# no prefix: the default (94-byte frames)
 
 J=$LAB_TMP/rules.json
 pc stats "$LAB_SIF" --rules --json >"$J" || fail "stats --rules --json"
@@ -44,8 +49,10 @@ expect_eq "allow udp 5001: number, line" "$(rule 'allow udp 5001' '"\(.rule) \(.
 expect_eq "allow udp 5001 passed" "$(rule 'allow udp 5001' '"\(.passed.packets) \(.passed.bytes) \(.dropped.packets)"')" "7 518 0"
 expect_eq "deny udp 5002 dropped" "$(rule 'deny udp 5002' '"\(.rule) \(.line) \(.dropped.packets) \(.dropped.bytes) \(.passed.packets)"')" "2 4 5 370 0"
 expect_eq "allow udp 5003-5004 passed" "$(rule 'allow udp 5003-5004' '"\(.passed.packets) \(.passed.bytes)"')" "7 518"
-expect_eq "default dropped" "$(jq -r '"\(.default.dropped.packets) \(.default.passed.packets)"' "$J")" "2 0"
-expect_eq "by source" "$(jq -r '"\(.by_source.ports) \(.by_source.passed.packets)"' "$J")" "1 6"
+expect_eq "default dropped" "$(jq -r '"\(.default.dropped.packets) \(.default.passed.packets)"' "$J")" "5 0"
+expect_eq "allow udp 5005 from" "$(rule 'allow udp 5005 from 192.0.2.0/25' '"\(.rule) \(.passed.packets) \(.passed.bytes) \(.dropped.packets)"')" "4 6 444 0"
+expect_eq "deny udp 5005 from" "$(rule 'deny udp 5005 from 192.0.2.128/25' '"\(.rule) \(.dropped.packets) \(.dropped.bytes) \(.passed.packets)"')" "5 4 296 0"
+expect_eq "by source: none left" "$(jq -r '"\(.by_source.ports) \(.by_source.passed.packets) \(.by_source.dropped.packets)"' "$J")" "1 0 0"
 ok "stats --rules --json: every rule's packets and bytes, line and text"
 
 pc stats "$LAB_SIF" --rules >"$LAB_TMP/rules.txt" || fail "stats --rules"
@@ -62,14 +69,18 @@ allow udp 5001
 deny udp 5002
 allow udp 5003-5004
 allow udp 5005 from 192.0.2.0/25
+deny udp 5005 from 192.0.2.128/25
 EOF
 pc apply "$LAB_SIF" "$P" >/dev/null || fail "apply"
 lab_udp_send "$LAB_S4" 5001 2 "$LAB_C4B"
+lab_udp_send "$LAB_S4" 5005 2 "$LAB_C4"
 pc stats "$LAB_SIF" --rules --json >"$J" || fail "stats --rules --json after apply"
 expect_eq "allow udp 5001 after apply" "$(rule 'allow udp 5001' '"\(.rule) \(.line) \(.passed.packets)"')" "2 4 9"
 expect_eq "deny udp 5002 after apply" "$(rule 'deny udp 5002' '"\(.rule) \(.dropped.packets)"')" "3 5"
 expect_eq "allow udp 5003-5004 after apply" "$(rule 'allow udp 5003-5004' '.passed.packets')" 7
 expect_eq "the new rule" "$(rule 'deny udp 6000' '"\(.rule) \(.dropped.packets)"')" "1 0"
+expect_eq "allow udp 5005 from after apply" "$(rule 'allow udp 5005 from 192.0.2.0/25' '"\(.rule) \(.passed.packets) \(.passed.bytes) \(.dropped.packets)"')" "5 8 592 0"
+expect_eq "deny udp 5005 from after apply" "$(rule 'deny udp 5005 from 192.0.2.128/25' '"\(.rule) \(.dropped.packets) \(.dropped.bytes) \(.passed.packets)"')" "6 4 296 0"
 ok "counters follow their rules across an apply that renumbers them"
 
 # ---- the exporter ----
@@ -86,8 +97,9 @@ done
 sample() { grep -F "portcullis_rule_packets_total{interface=\"$LAB_SIF\",rule=\"$1\",verdict=\"$2\"} " "$M" | awk '{print $2}'; }
 expect_eq "exporter rule 2 pass" "$(sample 2 pass)" 9
 expect_eq "exporter rule 3 drop" "$(sample 3 drop)" 5
-expect_eq "exporter default drop" "$(sample default drop)" 2
-expect_eq "exporter source pass" "$(sample source pass)" 6
+expect_eq "exporter default drop" "$(sample default drop)" 5
+expect_eq "exporter rule 5 pass (from)" "$(sample 5 pass)" 8
+expect_eq "exporter rule 6 drop (from)" "$(sample 6 drop)" 4
 ok "portcullis_rule_packets_total"
 
 # ---- one read of the counters a scrape, for the port and rule series ----
@@ -176,6 +188,7 @@ allow udp 5001
 deny udp 5002
 allow udp 5003-5004
 allow udp 5005 from 192.0.2.0/25
+deny udp 5005 from 192.0.2.128/25
 EOF2
 pc apply "$LAB_SIF" "$P" >/dev/null || fail "apply (5004 moved)"
 pc stats "$LAB_SIF" --rules --json >"$J" || fail "stats --rules --json after the move"
@@ -196,6 +209,7 @@ allow udp 5005 from 192.0.2.0/25
 allow udp 5003-5004
 deny udp 5002
 allow   udp 5001
+deny udp 5005 from 192.0.2.128/25
 deny udp 6000
 EOF2
 pc apply "$LAB_SIF" "$P" >/dev/null || fail "apply (reordered)"
@@ -205,7 +219,9 @@ pc stats "$LAB_SIF" --rules --json >"$J" || fail "stats --rules --json after the
 expect_eq "allow udp 5003-5004 after the reorder" "$(rule 'allow udp 5003-5004' '"\(.rule) \(.passed.packets) \(.passed.bytes)"')" "2 9 666"
 expect_eq "deny udp 5002 after the reorder" "$(rule 'deny udp 5002' '"\(.rule) \(.dropped.packets) \(.dropped.bytes)"')" "3 6 444"
 expect_eq "allow udp 5001, re-spaced" "$(rule 'allow   udp 5001' '"\(.rule) \(.passed.packets)"')" "4 9"
-expect_eq "deny udp 6000" "$(rule 'deny udp 6000' '"\(.rule) \(.dropped.packets)"')" "5 0"
-expect_eq "default after the reorder" "$(jq -r '.default.dropped.packets' "$J")" 2
-expect_eq "by source after the reorder" "$(jq -r '.by_source.passed.packets' "$J")" 6
+expect_eq "deny udp 6000" "$(rule 'deny udp 6000' '"\(.rule) \(.dropped.packets)"')" "6 0"
+expect_eq "default after the reorder" "$(jq -r '.default.dropped.packets' "$J")" 5
+expect_eq "allow udp 5005 from after the reorder" "$(rule 'allow udp 5005 from 192.0.2.0/25' '"\(.rule) \(.passed.packets) \(.passed.bytes)"')" "1 8 592"
+expect_eq "deny udp 5005 from after the reorder" "$(rule 'deny udp 5005 from 192.0.2.128/25' '"\(.rule) \(.dropped.packets) \(.dropped.bytes)"')" "5 4 296"
+expect_eq "by source after the reorder" "$(jq -r '"\(.by_source.passed.packets) \(.by_source.dropped.packets)"' "$J")" "0 0"
 ok "counters follow rule texts across applies that reorder rules and move ports"
