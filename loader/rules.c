@@ -90,12 +90,18 @@ static int add_run_slots(struct pc_instance *inst, struct pc_rule_counts *rc,
 	struct pc_counter_slots *keys = malloc(sizeof(*keys));
 	int err = slots && keys ? pc_read_slot_stats(inst, slots, keys) : -ENOMEM;
 
-	for (unsigned s = PC_CLASS_SLOTS; !err && s < PC_COUNTER_SLOTS; s++) {
+	for (unsigned s = 0; !err && s < PC_COUNTER_SLOTS; s++) {
 		__u32 lo = keys->slot[s].lo;
 		const struct pc_port_entry *e;
 		struct pc_counter *to;
 		__u64 a = slots[s].packets[PC_OUT_AUDIT];
 
+		if (s < PC_CLASS_SLOTS) {
+			/* a class slot: the ports the default decides (and runs
+			 * past the slots' cap, which it takes for the default) */
+			to = &rc->rule[0];
+			goto add;
+		}
 		if (!lo || lo == keys->slot[s].hi || lo > PC_NUM_PROTOS * PC_NUM_PORTS)
 			continue;	/* free, or one port's (in its counts) */
 		e = &ports[lo - 1];
@@ -107,6 +113,7 @@ static int add_run_slots(struct pc_instance *inst, struct pc_rule_counts *rc,
 			to = &rc->rule[e->rule_id];
 		else
 			continue;
+add:
 		for (int o = 0; o < PC_OUT_MAX; o++)
 			to->bytes[o] += slots[s].bytes[o];
 		if (a > to->packets[PC_OUT_PASS])
@@ -143,18 +150,22 @@ static __u32 run_class(__u32 idx)
 
 /* Whether ports [lo, hi] (indexes) are a whole run of one rule in ports, as
  * pc_slots_publish (loader/slots.c) cuts them: it then keeps their slot. */
+static int same_run(const struct pc_port_entry *ports, __u32 i, __u32 lo)
+{
+	return ports[i].rule_id == ports[lo].rule_id &&
+	       ports[i].class_id == ports[lo].class_id && run_class(i) == run_class(lo);
+}
+
 static int is_run(const struct pc_port_entry *ports, __u32 lo, __u32 hi)
 {
-	__u32 r = ports[lo].rule_id, c = run_class(lo);
-
-	if (!r || hi >= N_PORT_ENTRIES)
+	if ((!ports[lo].rule_id && !ports[lo].class_id) || hi >= N_PORT_ENTRIES)
 		return 0;
 	for (__u32 i = lo + 1; i <= hi; i++)
-		if (ports[i].rule_id != r || run_class(i) != c)
+		if (!same_run(ports, i, lo))
 			return 0;
-	if (lo > 0 && ports[lo - 1].rule_id == r && run_class(lo - 1) == c)
+	if (lo > 0 && same_run(ports, lo - 1, lo))
 		return 0;
-	return !(hi + 1 < N_PORT_ENTRIES && ports[hi + 1].rule_id == r && run_class(hi + 1) == c);
+	return !(hi + 1 < N_PORT_ENTRIES && same_run(ports, hi + 1, lo));
 }
 
 /* A run slot's bytes and audited packets (which the port counts hold as
@@ -656,6 +667,15 @@ static int build(const uint64_t *keys, size_t n_rules, const struct pc_port_entr
 		if (k->off)
 			run_adjust(&t.off[k->off - 1], &runs->slots[sl], -1);
 	}
+	/* and minus the class slots, the default's from now on too */
+	for (__u32 sl = 0; cr && runs && sl < PC_CLASS_SLOTS; sl++) {
+		struct rule_key *k = &t.k[ix[0]];
+
+		if (!k->off && t.n_off < cap_off)
+			k->off = (__u32)++t.n_off;
+		if (k->off)
+			run_adjust(&t.off[k->off - 1], &runs->slots[sl], -1);
+	}
 	/* and minus rule[] as it is: from now on rule i's (by source: plus) */
 	for (size_t i = 0; cr && runs && runs->rules && i <= rule_cap(n_rules); i++) {
 		struct rule_key *k = &t.k[ix[i]], *src = &t.k[ix[n_rules + 1]];
@@ -762,6 +782,13 @@ static int carry(const struct pc_settings *s, const struct table *t,
 			e = ix[slot] ? (long)ix[slot] - 1 : -1;
 		else
 			e = carried_get(cr, slot == nr + 1 ? KEY_SOURCE : keys[slot]);
+		if (e >= 0)
+			run_adjust(&cr->c[e], &runs->slots[sl], 1);
+	}
+	/* the class slots, as read_locked adds them: to the default */
+	for (__u32 sl = 0; !err && runs && sl < PC_CLASS_SLOTS; sl++) {
+		long e = t ? (ix[0] ? (long)ix[0] - 1 : -1) : carried_get(cr, keys[0]);
+
 		if (e >= 0)
 			run_adjust(&cr->c[e], &runs->slots[sl], 1);
 	}

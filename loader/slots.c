@@ -67,9 +67,13 @@ int pc_slots_publish(struct pc_instance *inst, struct pc_port_entry *half)
 		__u32 j = i + 1, cls = class_slot(i);
 		__u16 s = 0;
 
-		if (half[i].rule_id) {
+		/* a port with sources is a run of its own kind even when its
+		 * entry's rule is the default: the class slots then hold only
+		 * what the default decides (loader/rules.c gives it them) */
+		if (half[i].rule_id || half[i].class_id) {
 			while (j < PC_PORT_STATS_ENTRIES &&
 			       half[j].rule_id == half[i].rule_id &&
+			       half[j].class_id == half[i].class_id &&
 			       class_slot(j) == cls)
 				j++;
 			s = run_slot(k, by_lo, i, j - 1, &next, &changed);
