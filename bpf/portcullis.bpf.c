@@ -69,35 +69,7 @@ struct {
 	__type(value, struct pc_port_entry);
 } ports SEC(".maps");
 
-/* Source prefixes: one trie per (class, family), each generation's in one
- * table value: a walk looks it up once, then reads nodes as memory. The
- * small tier, always there (bpf/abi.h). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, PC_NUM_GENS);
-	__type(key, __u32);
-	__type(value, struct pc_node_table_small);
-} prefix_nodes SEC(".maps");
-
-/* The large tier: slot gen holds a table only while generation gen
- * needs it (the publisher makes and drops them). */
-struct pc_large_table {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	/* struct pc_node_table as an array: a struct only named here would
-	 * be a forward declaration in BTF, which libbpf cannot size */
-	__type(value, struct pc_node[PC_PREFIX_NODES]);
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, PC_NUM_GENS);
-	__type(key, __u32);
-	__array(values, struct pc_large_table);
-} prefix_large SEC(".maps");
+#include "bpf/prefix_maps.h"	/* prefix_nodes, prefix_large */
 
 /* Counters: one row per possible CPU (bpf/abi.h, struct pc_counter_row),
  * max_entries set to the possible CPUs when the loader creates the map.

@@ -27,30 +27,7 @@ struct {
 	__type(value, struct pc_port_entry);
 } ports SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, PC_NUM_GENS);
-	__type(key, __u32);
-	__type(value, struct pc_node_table_small);
-} prefix_nodes SEC(".maps");
-
-struct pc_large_table {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	/* struct pc_node_table as an array: a struct only named here would
-	 * be a forward declaration in BTF, which libbpf cannot size */
-	__type(value, struct pc_node[PC_PREFIX_NODES]);
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, PC_NUM_GENS);
-	__type(key, __u32);
-	__array(values, struct pc_large_table);
-} prefix_large SEC(".maps");
+#include "bpf/prefix_maps.h"
 
 struct node_table {
 	const struct pc_node *node;
