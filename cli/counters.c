@@ -161,14 +161,11 @@ void pc_counter_delta(const struct pc_counter *a, const struct pc_counter *b,
 
 int pc_named_ports(struct pc_instance *inst, uint8_t *named, size_t *count)
 {
-	struct pc_port_entry *vals;
+	const struct pc_port_entry *vals;
 	size_t n = 0;
 	int err;
 
-	vals = calloc(PC_PORT_STATS_ENTRIES, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	err = pc_read_live_ports(inst, vals);
+	err = pc_live_ports_view(inst, &vals);
 	if (!err) {
 		for (size_t i = 0; i < PC_PORT_STATS_ENTRIES; i++) {
 			/* port 0 is never matched by a rule (compile.h) */
@@ -178,7 +175,6 @@ int pc_named_ports(struct pc_instance *inst, uint8_t *named, size_t *count)
 		}
 		*count = n;
 	}
-	free(vals);
 	return err;
 }
 

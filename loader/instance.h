@@ -61,6 +61,11 @@ struct pc_instance {
 	void *carry;		/* (read-only) at the first read, or NULL */
 	uint64_t *port_last;	/* per port half, the last total read
 				 * (counters.c: never lower), or NULL */
+	struct pc_port_entry *live_ports;	/* the live half as last read
+						 * (publish.c), or NULL */
+	uint32_t live_ports_gen;	/* ... of this generation (valid when
+					 * live_ports is not NULL) */
+	uint64_t live_ports_version;	/* ... and this settings version */
 };
 
 /* The pin directory of ifname's instance in the caller's network
@@ -150,6 +155,9 @@ int pc_read_live(struct pc_instance *inst, struct pc_compiled **out);
 /* The live generation's port entries, PC_NUM_PROTOS * PC_NUM_PORTS of
  * them, laid out as pc_compiled's ports[proto][port]. */
 int pc_read_live_ports(struct pc_instance *inst, struct pc_port_entry *out);
+/* The same, without a copy: *out is the instance's own, valid until the
+ * next call or pc_close. */
+int pc_live_ports_view(struct pc_instance *inst, const struct pc_port_entry **out);
 
 /* Counters summed over CPUs (loader/counters.c reads the rows by mmap).
  * Per port: PC_PORT_STATS_ENTRIES entries (caller allocates), index

@@ -377,6 +377,7 @@ void pc_close(struct pc_instance *inst)
 	if (!inst)
 		return;
 	pc_counters_release(inst);
+	free(inst->live_ports);
 	for (i = 0; i < pc_n_map_specs; i++) {
 		int fd = *pc_spec_fd(inst, &pc_map_specs[i]);
 

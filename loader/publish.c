@@ -471,12 +471,46 @@ int pc_read_settings(struct pc_instance *inst, struct pc_settings *out)
 	return 0;
 }
 
-int pc_read_live_ports(struct pc_instance *inst, struct pc_port_entry *out)
+/* The live half is read from a copy kept while the live generation and
+ * its settings' version stay the same: a publish always writes the other
+ * half and gives it a new version, so an unchanged pair means an
+ * unchanged table. The exporter reads it on every scrape, and reading
+ * the map costs a mapping of all of it each time. */
+int pc_live_ports_view(struct pc_instance *inst, const struct pc_port_entry **out)
 {
+	struct pc_settings s;
 	__u32 g;
 	int err = read_gen(inst, &g);
 
-	return err ? err : pc_ports_read(inst, g, out);
+	if (err)
+		return err;
+	if (bpf_map_lookup_elem(inst->settings_fd, &g, &s))
+		return -errno;
+	if (!inst->live_ports || inst->live_ports_gen != g ||
+	    inst->live_ports_version != s.version) {
+		if (!inst->live_ports)
+			inst->live_ports = malloc(sizeof(*inst->live_ports) * PORT_HALF);
+		if (!inst->live_ports)
+			return -ENOMEM;
+		inst->live_ports_gen = UINT32_MAX;	/* no copy until read whole */
+		err = pc_ports_read(inst, g, inst->live_ports);
+		if (err)
+			return err;
+		inst->live_ports_gen = g;
+		inst->live_ports_version = s.version;
+	}
+	*out = inst->live_ports;
+	return 0;
+}
+
+int pc_read_live_ports(struct pc_instance *inst, struct pc_port_entry *out)
+{
+	const struct pc_port_entry *v;
+	int err = pc_live_ports_view(inst, &v);
+
+	if (!err)
+		memcpy(out, v, sizeof(*out) * PORT_HALF);
+	return err;
 }
 
 int pc_lookup(struct pc_instance *inst, unsigned proto, unsigned port,

@@ -425,9 +425,9 @@ static int add_rule_stats(struct pc_instance *inst, struct pc_rule_counts *rc)
 /* With pc NULL, port_stats read here; else pc[0..n) as the caller read
  * them under the same hold of the read lock. */
 static int read_locked(struct pc_instance *inst, struct pc_rule_counts *rc,
-		       struct pc_port_entry *ports, const struct pc_port_count *given,
-		       size_t n)
+		       const struct pc_port_count *given, size_t n)
 {
+	const struct pc_port_entry *ports = NULL;
 	struct pc_port_count *read = NULL;
 	const struct pc_port_count *pc = given;
 	struct table t = { 0 };
@@ -437,7 +437,7 @@ static int read_locked(struct pc_instance *inst, struct pc_rule_counts *rc,
 
 	err = pc_read_settings(inst, &s);
 	if (!err)
-		err = pc_read_live_ports(inst, ports);
+		err = pc_live_ports_view(inst, &ports);
 	if (!err)
 		err = base_read(inst, &t, &tv);
 	if (!err && !given) {
@@ -473,22 +473,17 @@ static int read_locked(struct pc_instance *inst, struct pc_rule_counts *rc,
 static int rule_counts(struct pc_instance *inst, const struct pc_port_count *pc,
 		       size_t n, int lock, struct pc_rule_counts *out)
 {
-	struct pc_port_entry *ports;
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
-	ports = big_alloc(sizeof(*ports) * N_PORT_ENTRIES);
-	if (!ports)
-		return -ENOMEM;
 	/* settings, port table and counters of one version: a publish waits */
 	if (lock)
 		err = pc_read_lock(inst);
 	if (!err) {
-		err = read_locked(inst, out, ports, pc, n);
+		err = read_locked(inst, out, pc, n);
 		if (lock)
 			pc_read_unlock(inst);
 	}
-	big_free(ports);
 	if (err)
 		pc_rule_counts_free(out);
 	return err;
