@@ -171,8 +171,10 @@ static int read_ports(struct pc_instance *inst, struct pc_counter *slots,
 	uint64_t *t;
 	int err;
 
+	/* port_last and, after it, the sums of this read: kept with the
+	 * instance, as the exporter reads on every scrape */
 	if (!inst->port_last) {
-		inst->port_last = calloc((size_t)PC_PORT_STATS_ENTRIES * 2, sizeof(uint64_t));
+		inst->port_last = calloc((size_t)PC_PORT_STATS_ENTRIES * 4, sizeof(uint64_t));
 		if (!inst->port_last)
 			return -ENOMEM;
 	}
@@ -180,23 +182,19 @@ static int read_ports(struct pc_instance *inst, struct pc_counter *slots,
 	err = pc_read_slot_stats(inst, slots, &keys);
 	if (err)
 		return err;
-	t = calloc((size_t)PC_PORT_STATS_ENTRIES * 2, sizeof(uint64_t));
-	if (!t)
-		return -ENOMEM;
+	t = inst->port_last + (size_t)PC_PORT_STATS_ENTRIES * 2;
+	cy = inst->carry;
+	for (size_t i = 0; i < (size_t)PC_PORT_STATS_ENTRIES * 2; i++)
+		t[i] = (uint64_t)(&cy->port[0][0])[i] << 32;
 	for (int c = 0; c < inst->ncpus && !inst->counters_lean; c++) {
 		const __u32 *p = &row_of(inst, c)->port[0][0];
 
 		for (size_t i = 0; i < (size_t)PC_PORT_STATS_ENTRIES * 2; i++)
 			t[i] += p[i];
 	}
-	cy = inst->carry;
-	for (size_t i = 0; i < (size_t)PC_PORT_STATS_ENTRIES * 2; i++) {
-		uint64_t v = t[i] + ((uint64_t)(&cy->port[0][0])[i] << 32);
-
-		if (v > inst->port_last[i])
-			inst->port_last[i] = v;
-	}
-	free(t);
+	for (size_t i = 0; i < (size_t)PC_PORT_STATS_ENTRIES * 2; i++)
+		if (t[i] > inst->port_last[i])
+			inst->port_last[i] = t[i];
 	memset(own, 0, PC_PORT_STATS_ENTRIES * sizeof(*own));
 	for (unsigned s = PC_CLASS_SLOTS; s < PC_COUNTER_SLOTS; s++) {
 		__u32 lo = keys.slot[s].lo;

@@ -60,7 +60,8 @@ struct pc_instance {
 	void *rows;		/* counter_rows and counter_carry mmapped */
 	void *carry;		/* (read-only) at the first read, or NULL */
 	uint64_t *port_last;	/* per port half, the last total read
-				 * (counters.c: never lower), or NULL */
+				 * (counters.c: never lower), then room
+				 * for the next read's sums, or NULL */
 	struct pc_port_entry *live_ports;	/* the live half as last read
 						 * (publish.c), or NULL */
 	uint32_t live_ports_gen;	/* ... of this generation (valid when
