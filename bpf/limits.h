@@ -223,6 +223,30 @@ static __always_inline int gcra_take_k(__u64 *tat, __u64 now, __u64 interval,
 	return gcra_commit(tat, old, now, interval, tolerance);
 }
 
+/* A shared bucket's frame that found no credit to spend: old credit goes
+ * back, then a batch (or one pass) from tat. Once a batch, or for a
+ * frame over the limit. */
+static __attribute__((noinline)) int limit_shared_slow(struct pc_limit *l,
+							struct pc_credit *cr,
+							__u32 stamp, __u32 k)
+{
+	__u32 tag = (__u32)l->key | 1;
+	int taken;
+
+	if (cr->tag == tag && cr->left) {
+		/* old credit: back to the bucket */
+		__sync_fetch_and_add(&l->tat, -(cr->left * l->interval_ns));
+		cr->left = 0;
+	}
+	taken = gcra_take_k(&l->tat, limit_now(l), l->interval_ns, l->tolerance_ns, k);
+	if (taken == 2) {
+		cr->tag = tag;
+		cr->stamp = stamp;
+		cr->left = k - 1;
+	}
+	return taken;
+}
+
 /* A shared bucket. A CPU takes batch passes at once and spends them from
  * its own credit (no clock helper, no atomic); the batch is at most 1/32
  * of the burst over all CPUs (loader/limits.c). Credit lives a few ticks
@@ -230,36 +254,24 @@ static __always_inline int gcra_take_k(__u64 *tat, __u64 now, __u64 interval,
  * the bucket, and every pass still comes out of the one tat: the rate
  * holds on any number of CPUs. (Credit given back after the bucket filled
  * up meanwhile adds to it once: at most 1/32 of the burst.) Short of a
- * whole batch, one pass at a time. */
+ * whole batch, one pass at a time. Only the credit's test is inlined:
+ * the rest is a function of its own, so that the frames spending credit
+ * keep their values in registers (about 0.7 ns a frame). */
 static __always_inline int limit_shared(struct pc_limit *l, __u32 slot)
 {
-	__u32 tag = (__u32)l->key | 1, k = l->batch, stamp;
+	__u32 k = l->batch, stamp;
 	struct pc_credit *cr;
 	struct pc_sketch *sk;
-	__u64 now;
-	int taken;
 
 	if (k <= 1 || k > PC_LIMIT_BATCH_MAX || !(sk = sketch_get()))
 		return gcra_take(&l->tat, limit_now(l), l->interval_ns, l->tolerance_ns);
 	cr = &sk->credit[slot & (PC_LIMIT_SLOTS - 1)];
 	stamp = (__u32)(bpf_jiffies64() >> PC_CREDIT_TICKS_SHIFT);
-	if (cr->tag == tag && cr->left) {
-		if (cr->stamp == stamp) {
-			cr->left--;
-			return 1;
-		}
-		/* old credit: back to the bucket */
-		__sync_fetch_and_add(&l->tat, -(cr->left * l->interval_ns));
-		cr->left = 0;
+	if (cr->left && cr->stamp == stamp && cr->tag == ((__u32)l->key | 1)) {
+		cr->left--;
+		return 1;
 	}
-	now = limit_now(l);
-	taken = gcra_take_k(&l->tat, now, l->interval_ns, l->tolerance_ns, k);
-	if (taken == 2) {
-		cr->tag = tag;
-		cr->stamp = stamp;
-		cr->left = k - 1;
-	}
-	return taken;
+	return limit_shared_slow(l, cr, stamp, k);
 }
 
 /* The sketch's epoch: jiffies (one inlined load) in windows of 2^shift. */
@@ -275,7 +287,7 @@ static __always_inline int limit_take(struct pc_limit *l, __u32 slot,
 {
 	struct pc_limit_src_key k;
 	struct pc_sketch *sk;
-	__u64 *tat, full = 0;
+	__u64 *tat;
 
 	if (l->flags & PC_LIMIT_F_SYN) {
 		if (!is_tcp || (void *)(t + 1) > end || !t->syn || t->ack)
@@ -293,6 +305,8 @@ static __always_inline int limit_take(struct pc_limit *l, __u32 slot,
 	k.slot = slot;
 	tat = bpf_map_lookup_elem(&limit_src, &k);
 	if (!tat) {
+		__u64 full = 0;
+
 		if (!may_make_state(sk))
 			return 1;
 		bpf_map_update_elem(&limit_src, &k, &full, BPF_NOEXIST);
