@@ -16,6 +16,10 @@
  *   - limit_src holds at most PC_NEW_STATE_PER_EPOCH states per sketch
  *     window the flood touched (an insert per packet would fill its
  *     4,096 entries).
+ * Then `never block` under a shared limit (the never trie is read only
+ * when the limit's PC_LIMIT_F_NEVER says prefixes exist): a never-block
+ * source's SYNs all pass a `rate 100/s burst 10` that holds another
+ * source to about its burst.
  * Counts, not timings: a loaded machine slows the flood, not the bucket.
  */
 #include <sched.h>
@@ -44,6 +48,39 @@ static long count_states(int fd)
 		n++;
 	}
 	return n;
+}
+
+/* N SYNs from addr: how many passed. */
+static long flood_from(int prog_fd, struct pkt *p, __u32 addr, long n)
+{
+	long passed = 0;
+	__u32 act;
+
+	set_src(p, addr);
+	for (long i = 0; i < n; i++) {
+		bench_test_run(prog_fd, p, 1, &act);
+		passed += act == XDP_PASS;
+	}
+	return passed;
+}
+
+/* A never-block source passes a limit that another source is held to. */
+static int never_passes(struct pkt *syn)
+{
+	struct pc_instance *inst = bench_portcullis(
+		"default deny\nallow tcp 80\nlimit tcp 80 syn rate 100/s burst 10\n"
+		"never block from 192.0.2.10/32\n");
+	const long n = 20000;
+	long other, never;
+	int ok;
+
+	other = flood_from(inst->prog_fd, syn, 0xc000020b, n);	/* 192.0.2.11 */
+	never = flood_from(inst->prog_fd, syn, 0xc000020a, n);	/* 192.0.2.10 */
+	ok = never == n && other < n / 2;
+	printf("%s - never block under a shared limit: %ld of %ld SYNs passed from the never-block source, %ld of %ld from another\n",
+	       ok ? "ok" : "not ok", never, n, other, n);
+	pc_close(inst);
+	return !ok;
 }
 
 int main(void)
@@ -117,5 +154,6 @@ int main(void)
 	fails += !ok;
 
 	pc_close(inst);
+	fails += never_passes(&syn);
 	return fails ? 1 : 0;
 }
