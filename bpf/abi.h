@@ -514,7 +514,8 @@ struct pc_reply_key {
 #define PC_LIMIT_SRC_ENTRIES	4096	/* per-source limit states (LRU) */
 #define PC_SCAN_ENTRIES		1024	/* sources watched for scanning (LRU) */
 #define PC_NEVER_ENTRIES	1024	/* never-block prefixes */
-#define PC_SKETCH_WIDTH		2048	/* cells per row of the sketch, 2 rows */
+#define PC_SKETCH_WIDTH		2048	/* cells per half of the sketch: the
+					 * program reads both as one row */
 #define PC_SKETCH_EPOCH_SHIFT	8	/* sketch window: 256 jiffies (1.02 s
 					 * at HZ 250), read inline */
 #define PC_NEW_STATE_PER_EPOCH	256	/* per-source states made per CPU per
@@ -524,6 +525,9 @@ struct pc_reply_key {
 #define PC_LIMIT_F_SYN		1u	/* TCP SYN (without ACK) only */
 #define PC_LIMIT_F_PER_SOURCE	2u	/* a bucket per source address */
 #define PC_LIMIT_F_COARSE	4u	/* the tick clock (jiffies) is enough */
+#define PC_LIMIT_F_NEVER	8u	/* never-block prefixes may exist (set by
+					 * the publisher): 0 skips the never
+					 * look-up of a limited frame */
 #define PC_LIMIT_BATCH_MAX	64	/* passes a CPU takes from a shared
 					 * bucket at once, at most */
 
@@ -557,8 +561,8 @@ struct pc_guard {
 				 * by whoever adds one, cleared by user space
 				 * when it empties the table): 0 skips the
 				 * blocked look-up of every frame */
-	__u32 has_never;	/* by gen: never-block prefixes exist; 0 skips
-				 * the never look-up of a limited frame */
+	__u32 has_never;	/* by gen: never-block prefixes exist (user
+				 * space: makes PC_LIMIT_F_NEVER) */
 };
 
 struct pc_addr {
@@ -598,8 +602,9 @@ struct pc_never_key {
 	struct pc_addr addr;
 };
 
-/* sketch: PERCPU_ARRAY, 1 entry: a count-min sketch of packets per
- * (source, what) in the current epoch; a cell is epoch << 16 | count. */
+/* sketch: PERCPU_ARRAY, 1 entry: a count-min sketch (one row of
+ * 2 x PC_SKETCH_WIDTH cells) of packets per (source, what) in the current
+ * epoch; a cell is epoch << 16 | count. */
 struct pc_credit {
 	__u32 left;		/* passes this CPU may still give */
 	__u32 tag;		/* (__u32)pc_limit.key | 1 of the slot's limit */

@@ -484,16 +484,19 @@ static __always_inline __u32 source_verdict(__u64 hi, __u64 lo, const int is_v6,
 
 /* Verdict of a TCP/UDP packet: one port look-up, at most one trie walk.
  * saddr: the source address in the packet, already bounds-checked.
+ * *ent: the port entry (read again only on the guarded path).
  * *slot: the entry's counter slot (its offset), kept apart from the verdict: one value
  * holding slot and verdict made the verifier track the walk's constant
  * verdicts precisely, and its paths no longer pruned. */
 static __always_inline __u8 port_verdict(__u32 gen, __u32 sidx,
 					 const void *saddr, int is_v6,
-					 __u32 *slot, __u32 *rule)
+					 __u32 *slot, __u32 *rule,
+					 const struct pc_port_entry **ent)
 {
 	const struct pc_port_entry *e = port_entry(gen, sidx);
 	__u32 root, miss, r;
 
+	*ent = e;	/* for the guarded path (limits.h): no second look-up */
 	*slot = 0;
 	*rule = PC_RULE_COUNTERS;	/* none: a port without sources */
 	if (!e)
@@ -599,6 +602,7 @@ int portcullis_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct cursor c = { .pos = data, .end = data_end };
 	__u64 bytes = bpf_xdp_get_buff_len(ctx);	/* every buffer */
+	const struct pc_port_entry *ent;
 	const struct pc_settings *s;
 	struct pc_counter_row *row;
 	struct pc_counter *cnt;
@@ -623,10 +627,10 @@ int portcullis_xdp(struct xdp_md *ctx)
 		idx = (cl == CL_TCP ? PC_PROTO_TCP : PC_PROTO_UDP) *
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
-		verdict = port_verdict(gen, idx, &ip->saddr, 0, &slot, &rule);
+		verdict = port_verdict(gen, idx, &ip->saddr, 0, &slot, &rule, &ent);
 		if (verdict & (PC_VERDICT_GUARD | PC_DENY)) {	/* not allow, audit */
 			if (verdict & PC_VERDICT_GUARD)	/* limits.h */
-				return guard_frame(ctx, verdict, idx, slot, rule, gen, ip, 0,
+				return guard_frame(ctx, verdict, ent, idx, slot, rule, gen, ip, 0,
 						   c.pos, c.end, bytes);
 			if (verdict == PC_DENY && reply_v4(ip, c.pos, c.end, idx, gen))
 				goto reply;
@@ -643,10 +647,10 @@ int portcullis_xdp(struct xdp_md *ctx)
 		idx = (cl == CL_TCP ? PC_PROTO_TCP : PC_PROTO_UDP) *
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
-		verdict = port_verdict(gen, idx, &ip6->saddr, 1, &slot, &rule);
+		verdict = port_verdict(gen, idx, &ip6->saddr, 1, &slot, &rule, &ent);
 		if (verdict & (PC_VERDICT_GUARD | PC_DENY)) {	/* not allow, audit */
 			if (verdict & PC_VERDICT_GUARD)	/* limits.h */
-				return guard_frame(ctx, verdict, idx, slot, rule, gen, ip6, 1,
+				return guard_frame(ctx, verdict, ent, idx, slot, rule, gen, ip6, 1,
 						   c.pos, c.end, bytes);
 			if (verdict == PC_DENY && reply_v6(ip6, c.pos, c.end, idx, gen))
 				goto reply;

@@ -108,7 +108,9 @@ int pc_limits_publish(struct pc_instance *inst, uint32_t gen,
 		      const struct pc_compiled *c, struct pc_port_entry *half)
 {
 	struct pc_limit slot[PC_LIMIT_SLOTS];
-	struct pc_guard g;
+	struct pc_guard g, lg;
+	__u32 live = 1 - gen;
+	int never;
 	uint32_t live_bit = 1u << (1 - gen), new_bit = 1u << gen;
 	uint32_t slot_of[PC_MAX_LIMITS];
 	uint8_t fresh[PC_LIMIT_SLOTS] = { 0 };
@@ -141,8 +143,16 @@ int pc_limits_publish(struct pc_instance *inst, uint32_t gen,
 		slot[found].gens |= new_bit;
 		slot_of[n] = found;
 	}
+	/* never-block prefixes of either generation: the limits' drops look
+	 * the source up in never (both generations read the one trie) */
+	never = c && (c->n_never || c->never_any);
+	if (!bpf_map_lookup_elem(inst->guard_fd, &live, &lg) && lg.has_never)
+		never = 1;
 	for (__u32 i = 0; i < PC_LIMIT_SLOTS; i++) {
 		struct pc_limit cur;
+
+		slot[i].flags = never ? slot[i].flags | PC_LIMIT_F_NEVER
+				      : slot[i].flags & ~PC_LIMIT_F_NEVER;
 
 		/* keep the bucket's tat as the program has it now */
 		if (!fresh[i] && !bpf_map_lookup_elem(inst->limits_fd, &i, &cur) &&
