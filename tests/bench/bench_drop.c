@@ -29,25 +29,15 @@
  * Prints a markdown table and "TARGET ..." lines like bench_prog.
  */
 #include <dirent.h>
-#include <fcntl.h>
-#include <sys/mount.h>
-#include <ifaddrs.h>
-#include <linux/if_link.h>
-#include <sys/socket.h>
 #include <getopt.h>
-#include <net/if.h>
-#include <sched.h>
-#include <signal.h>
 #include <linux/bpf.h>
 
 #include "tests/bench/benchlib.h"
 
 #define DROP_PORT 9
 #define PC 2	/* portcullis' place among the contenders */
-#define MAC_B "02:00:00:00:00:02"
 
-static char ns_name[64], ns_path[128];
-static const char *dev_a = "pcbA", *dev_b = "pcbB";
+static const char *dev_b = BENCH_DEV_B;
 static int ifindex_a, ifindex_b;
 static long frames = 2000000, batch = 256, cpu, rx_cpu = 1;
 static int same_cpu = 1;
@@ -56,94 +46,18 @@ static struct pkt frame;
 static struct bpf_object *gen_obj;
 static int gen_fd;
 
-static void cleanup(void)
-{
-	char cmd[256];
-
-	if (!ns_name[0])
-		return;
-	snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null", ns_name);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench: could not delete netns %s\n", ns_name);
-	ns_name[0] = 0;
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	exit(1);	/* runs cleanup() through atexit */
-}
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	/* children inherit our network namespace */
-	if (system(cmd) != 0)
-		bench_die("command failed: %s", cmd);
-}
-
 static void setup_ns(void)
 {
-	int fd;
-
-	snprintf(ns_name, sizeof(ns_name), "pcbench-%d", getpid());
-	snprintf(ns_path, sizeof(ns_path), "/var/run/netns/%s", ns_name);
-	atexit(cleanup);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	sh("ip netns add %s", ns_name);
-	fd = open(ns_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWNET))
-		bench_die("enter %s: %s", ns_path, strerror(errno));
-	close(fd);
-	/* our own mount namespace with a sysfs of our network namespace, to
-	 * reach /sys/class/net/DEV/threaded (the host's /sys stays as is) */
-	if (unshare(CLONE_NEWNS) ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
-	    mount("sysfs", "/sys", "sysfs", 0, NULL))
-		bench_die("private sysfs: %s", strerror(errno));
-	sh("ip link add %s type veth peer name %s", dev_a, dev_b);
-	sh("ip link set %s address " MAC_B, dev_b);
-	sh("ip link set %s up && ip link set %s up && ip link set lo up",
-	   dev_a, dev_b);
-	/* GRO gives the receiving veth a NAPI context, so redirected frames
-	 * reach the stack (nftables, iptables) when no XDP program is there */
-	sh("ethtool -K %s gro on >/dev/null", dev_b);
+	bench_veth_up(&ifindex_a, &ifindex_b);
 	/* The receiver's NAPI in a kernel thread of its own, pinned to
 	 * another CPU than the generator (see pin_napi_thread) */
 	if (!same_cpu)
-		sh("echo 1 > /sys/class/net/%s/threaded", dev_b);
-	ifindex_a = if_nametoindex(dev_a);
-	ifindex_b = if_nametoindex(dev_b);
-	if (!ifindex_a || !ifindex_b)
-		bench_die("veth pair did not appear");
+		bench_sh("echo 1 > /sys/class/net/%s/threaded", dev_b);
 }
 
 static void setup_generator(void)
 {
-	struct pkt_ip4 ip;
-	unsigned mac[6];
-	int i;
-
-	pkt_init(&frame, PKT_ETH_IPV4);
-	sscanf(MAC_B, "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2], &mac[3],
-	       &mac[4], &mac[5]);
-	for (i = 0; i < 6; i++)
-		frame.b[i] = mac[i];
-	memset(&ip, 0, sizeof(ip));
-	pkt_addr4(BENCH_SRC4, ip.src);
-	pkt_addr4("198.51.100.1", ip.dst);
-	ip.proto = PKT_IP_UDP;
-	pkt_ipv4(&frame, &ip);
-	pkt_udp(&frame, 40000, DROP_PORT);
-	pkt_payload(&frame, 60 - frame.len, 0);
-	pkt_finish(&frame);
+	bench_veth_frame(&frame, PKT_IP_UDP, DROP_PORT);
 	gen_obj = bench_open_obj("livegen.bpf.o", &ifindex_a, sizeof(ifindex_a));
 	gen_fd = bench_prog_fd(gen_obj, "livegen");
 }
@@ -151,53 +65,7 @@ static void setup_generator(void)
 /* Send n frames; returns the wall time in seconds. */
 static double generate(long n)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, o,
-		.data_in = frame.b,
-		.data_size_in = frame.len,
-		.repeat = n,
-		.batch_size = batch,
-		.flags = BPF_F_TEST_XDP_LIVE_FRAMES,
-	);
-	double t0 = bench_now();
-
-	if (bpf_prog_test_run_opts(gen_fd, &o))
-		bench_die("live frames run: %s", strerror(errno));
-	return bench_now() - t0;
-}
-
-/* Frames the receiving veth took (XDP runs count them here too). Read
- * through netlink (getifaddrs) because /sys/class/net shows the
- * namespace sysfs was mounted in, not ours. 32 bits: deltas only. */
-static unsigned long long rx_packets(void)
-{
-	struct ifaddrs *ifa, *i;
-	unsigned long long v = 0;
-	int found = 0;
-
-	if (getifaddrs(&ifa))
-		bench_die("getifaddrs: %s", strerror(errno));
-	for (i = ifa; i; i = i->ifa_next)
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_PACKET &&
-		    i->ifa_data && !strcmp(i->ifa_name, dev_b)) {
-			v = ((struct rtnl_link_stats *)i->ifa_data)->rx_packets;
-			found = 1;
-		}
-	freeifaddrs(ifa);
-	if (!found)
-		bench_die("no statistics for %s", dev_b);
-	return v;
-}
-
-/* Run a shell pipeline and read the first number it prints. */
-static unsigned long long sh_number(const char *cmd)
-{
-	unsigned long long v = 0;
-	FILE *f = popen(cmd, "r");
-
-	if (!f || fscanf(f, "%llu", &v) != 1)
-		bench_die("no number from: %s", cmd);
-	pclose(f);
-	return v;
+	return bench_live_run(gen_fd, &frame, n, batch);
 }
 
 enum kind { K_XDP, K_NFT, K_IPT, K_NFT_CT };
@@ -213,28 +81,28 @@ struct contender {
 
 static void attach(struct contender *c)
 {
+	char rule[128];
+
 	switch (c->kind) {
 	case K_XDP:
-		if (bpf_xdp_attach(ifindex_b, c->prog_fd, XDP_FLAGS_DRV_MODE, NULL))
-			bench_die("attach %s: %s", c->name, strerror(errno));
+		bench_xdp_attach(ifindex_b, c->prog_fd, c->name);
 		break;
 	case K_NFT:
-		sh("nft 'add table netdev pcbench; "
-		   "add chain netdev pcbench in { type filter hook ingress device %s priority 0; }; "
-		   "add rule netdev pcbench in udp dport %d counter drop'",
-		   dev_b, DROP_PORT);
+		snprintf(rule, sizeof(rule),
+			 "add rule netdev pcbench in udp dport %d counter drop", DROP_PORT);
+		bench_nft_ingress(rule);
 		break;
 	case K_IPT:
-		sh("iptables -t raw -A PREROUTING -i %s -p udp --dport %d -j DROP",
+		bench_sh("iptables -t raw -A PREROUTING -i %s -p udp --dport %d -j DROP",
 		   dev_b, DROP_PORT);
 		break;
 	case K_NFT_CT:
 		/* what a stateful host firewall does for replies: conntrack
 		 * (its hook at priority -200) looks every packet up first */
-		sh("nft 'add table inet pcbench_ct; "
-		   "add chain inet pcbench_ct pre { type filter hook prerouting priority 0; }; "
-		   "add rule inet pcbench_ct pre ct state established,related accept; "
-		   "add rule inet pcbench_ct pre udp dport %d counter drop'", DROP_PORT);
+		bench_sh("nft 'add table inet pcbench_ct; "
+			 "add chain inet pcbench_ct pre { type filter hook prerouting priority 0; }; "
+			 "add rule inet pcbench_ct pre ct state established,related accept; "
+			 "add rule inet pcbench_ct pre udp dport %d counter drop'", DROP_PORT);
 		break;
 	}
 }
@@ -246,14 +114,14 @@ static void detach(struct contender *c)
 		bpf_xdp_detach(ifindex_b, XDP_FLAGS_DRV_MODE, NULL);
 		break;
 	case K_NFT:
-		sh("nft delete table netdev pcbench");
+		bench_sh("nft delete table netdev pcbench");
 		break;
 	case K_IPT:
-		sh("iptables -t raw -D PREROUTING -i %s -p udp --dport %d -j DROP",
+		bench_sh("iptables -t raw -D PREROUTING -i %s -p udp --dport %d -j DROP",
 		   dev_b, DROP_PORT);
 		break;
 	case K_NFT_CT:
-		sh("nft delete table inet pcbench_ct");
+		bench_sh("nft delete table inet pcbench_ct");
 		break;
 	}
 }
@@ -265,16 +133,14 @@ static unsigned long long dropped(struct contender *c)
 
 	switch (c->kind) {
 	case K_NFT:
-		return sh_number("nft list table netdev pcbench | "
-				 "sed -n 's/.*counter packets \\([0-9]*\\).*/\\1/p'");
+		return bench_nft_counted("netdev pcbench");
 	case K_NFT_CT:
-		return sh_number("nft list table inet pcbench_ct | "
-				 "sed -n 's/.*counter packets \\([0-9]*\\).*/\\1/p'");
+		return bench_nft_counted("inet pcbench_ct");
 	case K_IPT:
 		snprintf(cmd, sizeof(cmd),
 			 "iptables -t raw -L PREROUTING -v -x -n | awk '/dpt:%d/ {print $1}'",
 			 DROP_PORT);
-		return sh_number(cmd);
+		return bench_sh_number(cmd);
 	default:
 		return 0;
 	}
@@ -319,6 +185,12 @@ static void pin_napi_thread(void)
 		bench_die("no NAPI thread for %s", dev_b);
 }
 
+/* Frames the contender took so far: the veth's count, or its own. */
+static unsigned long long taken(struct contender *c)
+{
+	return c->kind == K_XDP ? bench_rx_packets(dev_b) : dropped(c);
+}
+
 static void measure(struct contender *c, int round, long n)
 {
 	unsigned long long rx0, rx1, got;
@@ -327,29 +199,24 @@ static void measure(struct contender *c, int round, long n)
 	attach(c);
 	pin_napi_thread();
 	generate(n / 10 + 1);	/* warm up caches and the NAPI path */
-	rx0 = c->kind == K_XDP ? rx_packets() : dropped(c);
+	rx0 = taken(c);
 	t = generate(n);
-	rx1 = c->kind == K_XDP ? rx_packets() : dropped(c);
+	rx1 = taken(c);
 	/* --split: a receiver thread that other load kept off its CPU for
 	 * the whole (short, --quick) run has not taken anything yet, though
 	 * the ring holds frames for it: give it a moment before judging it
 	 * broken (what it takes then is not in the rate's time) */
 	for (int i = 0; i < 20 && rx1 == rx0; i++) {
 		usleep(10000);
-		rx1 = c->kind == K_XDP ? rx_packets() : dropped(c);
+		rx1 = taken(c);
 	}
 	detach(c);
-	got = c->kind == K_XDP ? (__u32)(rx1 - rx0) : rx1 - rx0;
-	/* a frame or two of the kernel's own (IPv6 DAD, ...) may arrive */
-	if (got > (unsigned long long)n)
-		got = n;
 	/* A receiver slower than the generator lets the veth ring overflow:
 	 * what it took in the time is its rate, as a NIC at line rate
 	 * would see; the loss is reported beside it. Only a receiver that
 	 * took nothing is broken: on this shared machine a slow one under
 	 * a burst of other load may take a few percent in a short run. */
-	if (got == 0)
-		bench_die("%s took none of %ld frames", c->name, n);
+	got = bench_frames_taken(rx0, rx1, c->kind == K_XDP, n, c->name);
 	c->mpps[round] = got / t / 1e6;
 	c->lost[round] = 100.0 * (n - got) / n;
 }
@@ -359,16 +226,15 @@ static void target(const char *name, const char *mode, int ok,
 static void target(const char *name, const char *mode, int ok,
 		   const char *fmt, ...)
 {
+	char full[256];
 	va_list ap;
 
+	snprintf(full, sizeof(full), "%s (%s)", name, mode);
 	/* the split mode swings with the load on the other CPU: shown, but
 	 * not the figure the targets are judged on */
-	printf("%s %s (%s): %s ", same_cpu ? "TARGET" : "INFO", name, mode,
-	       ok ? "PASS" : "MISS");
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	bench_vtarget(same_cpu ? "TARGET" : "INFO", full, ok, fmt, ap);
 	va_end(ap);
-	printf("\n");
 }
 
 /* portcullis at least k times as fast as contender b. With it, the ceiling
@@ -387,10 +253,7 @@ static void ratio_target(const char *name, const char *mode,
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "quick", no_argument, NULL, 'q' },
-		{ "rounds", required_argument, NULL, 'r' },
-		{ "frames", required_argument, NULL, 'n' },
-		{ "cpu", required_argument, NULL, 'c' },
+		BENCH_VETH_OPTIONS,
 		{ "batch", required_argument, NULL, 'b' },
 		{ "rx-cpu", required_argument, NULL, 'R' },
 		{ "split", no_argument, NULL, 'S' },
@@ -402,25 +265,13 @@ int main(int argc, char **argv)
 	struct bpf_object *empty;
 	struct pc_instance *pc;
 	char policy[128];
-	cpu_set_t set;
 	const char *mode;
 	int o, n = 0, i, r;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (bench_veth_option(o, optarg, &rounds, &frames, &cpu))
+			continue;
 		switch (o) {
-		case 'q':
-			rounds = 1;
-			frames = 5000;
-			break;
-		case 'r':
-			rounds = atoi(optarg);
-			break;
-		case 'n':
-			frames = atol(optarg);
-			break;
-		case 'c':
-			cpu = atol(optarg);
-			break;
 		case 'b':
 			batch = atol(optarg);
 			break;
@@ -435,15 +286,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (geteuid() != 0)
-		bench_die("needs root (CAP_BPF, CAP_NET_ADMIN)");
-	if (rounds < 1 || rounds > 32 || frames < 1000)
-		bench_die("--rounds 1..32, --frames >= 1000");
-	libbpf_set_print(bench_quiet_print);
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		bench_die("pin to CPU %ld: %s", cpu, strerror(errno));
+	bench_veth_start(rounds, frames, cpu);
 
 	mode = same_cpu ? "generator and receiver on one CPU" :
 			  "receiver on its own CPU";

@@ -19,7 +19,6 @@
  * Usage: bench_droplog [--quick] [--rounds N] [--cpu N]
  */
 #include <getopt.h>
-#include <sched.h>
 #include "tests/bench/benchlib.h"
 #include "loader/droplog.h"
 
@@ -75,19 +74,6 @@ static double measure(enum state s)
 	return sum / subruns;
 }
 
-static void target(const char *name, int ok, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void target(const char *name, int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("TARGET %s: %s ", name, ok ? "PASS" : "MISS");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -100,7 +86,6 @@ int main(int argc, char **argv)
 	struct bench_stat st[ST_MAX], ov[ST_MAX];
 	unsigned long want_events;
 	int o, cpu = 0, err;
-	cpu_set_t set;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -119,16 +104,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (geteuid() != 0)
-		bench_die("needs root (CAP_BPF, CAP_NET_ADMIN)");
 	if (rounds < 1)
 		bench_die("--rounds must be positive");
-	libbpf_set_print(bench_quiet_print);
 	/* the budget is per CPU and BPF_PROG_TEST_RUN runs on the caller's */
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		bench_die("pin to CPU %d: %s", cpu, strerror(errno));
+	bench_start(cpu);
 	bench_frame(SH_V4_TCP_ALLOW, &allow_frame);
 	bench_frame(SH_V4_TCP_DENY, &deny_frame);
 	inst = bench_portcullis(BENCH_BASE_POLICY);
@@ -165,12 +144,12 @@ int main(int argc, char **argv)
 		       bench_spread_pct(st[s]), ov[s].median);
 	printf("\nrounds %d, %d sub-runs x repeat %d each, pinned to CPU %d; %lu events read\n\n",
 	       rounds, subruns, REPEAT, cpu, events_read);
-	target("drop log off: a denied frame <= an allowed one + 2 ns",
-	       -ov[ST_ALLOWED].median <= 2.0, "%+.1f ns (target <= +2)",
-	       -ov[ST_ALLOWED].median);
-	target("drop log, budget spent: <= +10 ns a frame over no reader",
-	       ov[ST_SPENT].median <= 10.0, "%+.1f ns (target <= +10)",
-	       ov[ST_SPENT].median);
+	bench_target("drop log off: a denied frame <= an allowed one + 2 ns",
+		     -ov[ST_ALLOWED].median <= 2.0, "%+.1f ns (target <= +2)",
+		     -ov[ST_ALLOWED].median);
+	bench_target("drop log, budget spent: <= +10 ns a frame over no reader",
+		     ov[ST_SPENT].median <= 10.0, "%+.1f ns (target <= +10)",
+		     ov[ST_SPENT].median);
 
 	pc_droplog_close(ring);
 	pc_close(inst);

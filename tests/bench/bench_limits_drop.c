@@ -25,21 +25,9 @@
  *
  * Usage: bench_limits_drop [--quick] [--rounds N] [--frames N] [--cpu N]
  */
-#include <fcntl.h>
 #include <getopt.h>
-#include <ifaddrs.h>
-#include <linux/if_link.h>
-#include <net/if.h>
-#include <sched.h>
-#include <signal.h>
-#include <sys/mount.h>
-#include <sys/socket.h>
 #include "tests/bench/benchlib.h"
 
-#define MAC_B "02:00:00:00:00:02"
-
-static char ns_name[64];
-static const char *dev_a = "pcbA", *dev_b = "pcbB";
 static int ifindex_a, ifindex_b;
 static long frames = 2000000, batch = 256, cpu;
 static int rounds = 3;
@@ -47,96 +35,11 @@ static struct pkt frame;
 static int gen_fd[2];		/* random sources, one source */
 static struct bpf_object *gen_obj[2];
 
-static void cleanup(void)
-{
-	char cmd[256];
-
-	if (!ns_name[0])
-		return;
-	snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null", ns_name);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench: could not delete netns %s\n", ns_name);
-	ns_name[0] = 0;
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	exit(1);	/* runs cleanup() through atexit */
-}
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		bench_die("command failed: %s", cmd);
-}
-
-static unsigned long long sh_number(const char *cmd)
-{
-	unsigned long long v = 0, x;
-	FILE *f = popen(cmd, "r");
-
-	if (!f)
-		bench_die("popen: %s", cmd);
-	while (fscanf(f, "%llu", &x) == 1)	/* the sum of every number */
-		v += x;
-	pclose(f);
-	return v;
-}
-
-static void setup_ns(void)
-{
-	char path[128];
-	int fd;
-
-	snprintf(ns_name, sizeof(ns_name), "pcbench-%d", getpid());
-	snprintf(path, sizeof(path), "/var/run/netns/%s", ns_name);
-	atexit(cleanup);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	sh("ip netns add %s", ns_name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWNET))
-		bench_die("enter %s: %s", path, strerror(errno));
-	close(fd);
-	sh("ip link add %s type veth peer name %s", dev_a, dev_b);
-	sh("ip link set %s address " MAC_B, dev_b);
-	sh("ip link set %s up && ip link set %s up && ip link set lo up", dev_a, dev_b);
-	/* GRO gives the receiving veth a NAPI context, so redirected frames
-	 * reach the stack (nftables) when no XDP program is there */
-	sh("ethtool -K %s gro on >/dev/null", dev_b);
-	ifindex_a = if_nametoindex(dev_a);
-	ifindex_b = if_nametoindex(dev_b);
-	if (!ifindex_a || !ifindex_b)
-		bench_die("veth pair did not appear");
-}
-
 static void setup_generator(void)
 {
 	struct { __u32 out_ifindex, one_source; } cfg;
-	struct pkt_ip4 ip;
-	unsigned mac[6];
 
-	pkt_init(&frame, PKT_ETH_IPV4);
-	sscanf(MAC_B, "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2], &mac[3],
-	       &mac[4], &mac[5]);
-	for (int i = 0; i < 6; i++)
-		frame.b[i] = mac[i];
-	memset(&ip, 0, sizeof(ip));
-	pkt_addr4(BENCH_SRC4, ip.src);
-	pkt_addr4("198.51.100.1", ip.dst);
-	ip.proto = PKT_IP_TCP;
-	pkt_ipv4(&frame, &ip);
-	pkt_tcp(&frame, 40000, 80, 0, 0x02);
-	pkt_payload(&frame, 60 - frame.len, 0);
-	pkt_finish(&frame);
+	bench_veth_frame(&frame, PKT_IP_TCP, 80);
 	for (int one = 0; one < 2; one++) {
 		cfg.out_ifindex = ifindex_a;
 		cfg.one_source = one;
@@ -147,33 +50,7 @@ static void setup_generator(void)
 
 static double generate(int one, long n)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, o,
-		.data_in = frame.b,
-		.data_size_in = frame.len,
-		.repeat = n,
-		.batch_size = batch,
-		.flags = BPF_F_TEST_XDP_LIVE_FRAMES,
-	);
-	double t0 = bench_now();
-
-	if (bpf_prog_test_run_opts(gen_fd[one], &o))
-		bench_die("live frames run: %s", strerror(errno));
-	return bench_now() - t0;
-}
-
-static unsigned long long rx_packets(void)
-{
-	struct ifaddrs *ifa, *i;
-	unsigned long long v = 0;
-
-	if (getifaddrs(&ifa))
-		bench_die("getifaddrs: %s", strerror(errno));
-	for (i = ifa; i; i = i->ifa_next)
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_PACKET &&
-		    i->ifa_data && !strcmp(i->ifa_name, dev_b))
-			v = ((struct rtnl_link_stats *)i->ifa_data)->rx_packets;
-	freeifaddrs(ifa);
-	return v;
+	return bench_live_run(gen_fd[one], &frame, n, batch);
 }
 
 struct contender {
@@ -190,28 +67,22 @@ struct contender {
 static unsigned long long judged(struct contender *c)
 {
 	if (c->nft)
-		return sh_number("nft list chain netdev pcbench in | "
-				 "sed -n 's/.*counter packets \\([0-9]*\\).*/\\1/p'");
-	return rx_packets();
+		return bench_nft_counted("netdev pcbench");
+	return bench_rx_packets(BENCH_DEV_B);
 }
 
 static void attach(struct contender *c)
 {
-	if (c->nft) {
-		sh("nft 'add table netdev pcbench; "
-		   "add chain netdev pcbench in { type filter hook ingress device %s priority 0; }'",
-		   dev_b);
-		sh("nft -f - <<'EOF'\n%s\nEOF", c->nft);
-		return;
-	}
-	if (bpf_xdp_attach(ifindex_b, c->prog_fd, XDP_FLAGS_DRV_MODE, NULL))
-		bench_die("attach %s: %s", c->name, strerror(errno));
+	if (c->nft)
+		bench_nft_ingress(c->nft);
+	else
+		bench_xdp_attach(ifindex_b, c->prog_fd, c->name);
 }
 
 static void detach(struct contender *c)
 {
 	if (c->nft)
-		sh("nft delete table netdev pcbench");
+		bench_sh("nft delete table netdev pcbench");
 	else
 		bpf_xdp_detach(ifindex_b, XDP_FLAGS_DRV_MODE, NULL);
 }
@@ -227,22 +98,13 @@ static void measure(struct contender *c, int round)
 	t = generate(c->one, frames);
 	j1 = judged(c);
 	detach(c);
-	if (!c->nft)
-		j1 = j0 + (__u32)(j1 - j0);	/* 32-bit statistics: deltas only */
-	if (j1 - j0 > (unsigned long long)frames)
-		j1 = j0 + frames;	/* a frame or two of the kernel's own */
-	if (j1 == j0)
-		bench_die("%s judged none of %ld frames", c->name, frames);
-	c->rate[round] = (j1 - j0) / t / 1e6;
+	c->rate[round] = bench_frames_taken(j0, j1, !c->nft, frames, c->name) / t / 1e6;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "quick", no_argument, NULL, 'q' },
-		{ "rounds", required_argument, NULL, 'r' },
-		{ "frames", required_argument, NULL, 'n' },
-		{ "cpu", required_argument, NULL, 'c' },
+		BENCH_VETH_OPTIONS,
 		{ 0 }
 	};
 	static const char *nft_limit =
@@ -272,40 +134,17 @@ int main(int argc, char **argv)
 	};
 	const int n = sizeof(c) / sizeof(c[0]);
 	struct bpf_object *empty;
-	cpu_set_t set;
 	int o;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 'q':
-			rounds = 1;
-			frames = 5000;
-			break;
-		case 'r':
-			rounds = atoi(optarg);
-			break;
-		case 'n':
-			frames = atol(optarg);
-			break;
-		case 'c':
-			cpu = atol(optarg);
-			break;
-		default:
+		if (!bench_veth_option(o, optarg, &rounds, &frames, &cpu)) {
 			fprintf(stderr, "usage: %s [--quick] [--rounds N] [--frames N] [--cpu N]\n", argv[0]);
 			return 2;
 		}
 	}
-	if (geteuid() != 0)
-		bench_die("needs root (CAP_BPF, CAP_NET_ADMIN)");
-	if (rounds < 1 || rounds > 32 || frames < 1000)
-		bench_die("--rounds 1..32, --frames >= 1000");
-	libbpf_set_print(bench_quiet_print);
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		bench_die("pin to CPU %ld: %s", cpu, strerror(errno));
-	bench_obj_dir();	/* before setup_ns() changes namespaces */
-	setup_ns();
+	bench_veth_start(rounds, frames, cpu);
+	bench_obj_dir();	/* before bench_veth_up() changes namespaces */
+	bench_veth_up(&ifindex_a, &ifindex_b);
 	setup_generator();
 	empty = bench_open_obj("empty.bpf.o", NULL, 0);
 	for (int i = 0; i < n; i++) {

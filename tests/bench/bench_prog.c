@@ -23,7 +23,6 @@
  *                   [--cpu N]   (runs pinned to CPU N, default 0)
  */
 #include <getopt.h>
-#include <sched.h>
 #include <arpa/inet.h>
 #include <linux/bpf.h>
 
@@ -137,19 +136,6 @@ static void check_actions(struct contender *c, int n)
 		}
 }
 
-static void target(const char *name, int ok, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void target(const char *name, int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("TARGET %s: %s ", name, ok ? "PASS" : "MISS");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
 static void program_cost(void)
 {
 	unsigned deny[] = { BENCH_DENY_PORT };
@@ -215,13 +201,13 @@ static void program_cost(void)
 		 * parity the rounds split and the median difference is
 		 * within the noise */
 		d = paired(&c[4], &c[cheap], s, &wins);
-		target(nm, ov_pc <= ov_t, "portcullis +%.1f ns, xdp-filter +%.1f ns (ratio %.2f); "
-		       "portcullis minus xdp-filter, paired per round: median %+.1f ns, portcullis cheaper in %d of %d rounds",
-		       ov_pc, ov_t, ov_t > 0 ? ov_pc / ov_t : 0, d.median, wins, rounds);
+		bench_target(nm, ov_pc <= ov_t, "portcullis +%.1f ns, xdp-filter +%.1f ns (ratio %.2f); "
+			     "portcullis minus xdp-filter, paired per round: median %+.1f ns, portcullis cheaper in %d of %d rounds",
+			     ov_pc, ov_t, ov_t > 0 ? ov_pc / ov_t : 0, d.median, wins, rounds);
 		snprintf(nm, sizeof(nm), "overhead <= 1/3 xdp-filter all (%s)",
 			 bench_shape_name[s]);
-		target(nm, ov_pc * 3 <= ov_a, "portcullis +%.1f ns, xdp-filter all +%.1f ns (ratio %.2f, target <= 0.33)",
-		       ov_pc, ov_a, ov_a > 0 ? ov_pc / ov_a : 0);
+		bench_target(nm, ov_pc * 3 <= ov_a, "portcullis +%.1f ns, xdp-filter all +%.1f ns (ratio %.2f, target <= 0.33)",
+			     ov_pc, ov_a, ov_a > 0 ? ov_pc / ov_a : 0);
 	}
 	free_samples(c, n);
 	for (i = 4; i < n; i++)
@@ -330,10 +316,10 @@ static void scaling(void)
 		}
 	}
 	printf("\n");
-	target("flat scaling, port rules 1 -> 65,536", worst <= 1.10,
-	       "worst shape %s: x%.2f (target <= 1.10)", worst_shape, worst);
-	target("flat scaling, prefixes 1 -> 100,000", worst_x <= 1.10,
-	       "worst shape %s: x%.2f (target <= 1.10)", worst_shape_x, worst_x);
+	bench_target("flat scaling, port rules 1 -> 65,536", worst <= 1.10,
+		     "worst shape %s: x%.2f (target <= 1.10)", worst_shape, worst);
+	bench_target("flat scaling, prefixes 1 -> 100,000", worst_x <= 1.10,
+		     "worst shape %s: x%.2f (target <= 1.10)", worst_shape_x, worst_x);
 	/* the IPv6 frame against the IPv4 set of one: it walks no trie
 	 * there and is denied, so this is the cost of the walk itself */
 	v6_no_walk = c[n - 1].st[SH_V6_TCP_EXT2].median /
@@ -356,7 +342,6 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	int o, no_scaling = 0, s, cpu = 0;
-	cpu_set_t set;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -383,17 +368,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (geteuid() != 0)
-		bench_die("needs root (CAP_BPF, CAP_NET_ADMIN)");
 	if (rounds < 1 || repeat < 1)
 		bench_die("--rounds and --repeat must be positive");
-	libbpf_set_print(bench_quiet_print);
-	/* BPF_PROG_TEST_RUN runs on the calling CPU: staying on one halves
-	 * the spread on this shared machine */
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		bench_die("pin to CPU %d: %s", cpu, strerror(errno));
+	bench_start(cpu);
 	cpu_pinned = cpu;
 	for (s = 0; s < SH_MAX; s++)
 		bench_frame(s, &frames[s]);

@@ -3,7 +3,8 @@
  * benchlib.h - shared by the benchmark programs in tests/bench/ (each .c
  * there is its own program, so the shared pieces live here as static
  * functions): the frame shapes, policies as text, loading portcullis,
- * xdp-filter and the empty programs, and median / spread statistics.
+ * xdp-filter and the empty programs, median / spread statistics, TARGET
+ * lines, and the veth pair fed by an XDP frame generator.
  *
  * Everything returns 0 or -errno unless it says otherwise; bench_die()
  * ends the program with a message, because a benchmark that cannot set
@@ -14,14 +15,22 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
 #include <libgen.h>
 #include <limits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -538,6 +547,296 @@ static inline const char *bench_action_name(__u32 a)
 {
 	return a == XDP_PASS ? "pass" : a == XDP_DROP ? "drop" :
 	       a == XDP_ABORTED ? "ABORTED" : "other";
+}
+
+/* ---- starting a benchmark, and its TARGET lines ---- */
+
+/* Root, libbpf's warnings only with BENCH_VERBOSE, and the calling thread
+ * pinned to cpu: BPF_PROG_TEST_RUN runs on the caller's CPU, and staying
+ * on one halves the spread on a shared machine. */
+static inline void bench_start(long cpu)
+{
+	cpu_set_t set;
+
+	if (geteuid() != 0)
+		bench_die("needs root (CAP_BPF, CAP_NET_ADMIN)");
+	libbpf_set_print(bench_quiet_print);
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		bench_die("pin to CPU %ld: %s", cpu, strerror(errno));
+}
+
+/* "KIND NAME: PASS|MISS " and the rest, one line (KIND: TARGET, INFO) */
+static inline void bench_vtarget(const char *kind, const char *name, int ok,
+				 const char *fmt, va_list ap)
+{
+	printf("%s %s: %s ", kind, name, ok ? "PASS" : "MISS");
+	vprintf(fmt, ap);
+	printf("\n");
+}
+
+static inline void __attribute__((format(printf, 3, 4)))
+bench_target(const char *name, int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	bench_vtarget("TARGET", name, ok, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- a veth pair fed by an XDP frame generator (bench_drop,
+ * bench_limits_drop) ----
+ * A network namespace of our own, pcbench-PID, holds the pair: the
+ * generator redirects frames into BENCH_DEV_A, and they arrive at
+ * BENCH_DEV_B, where the contenders are attached. The namespace goes at
+ * exit and on SIGINT / SIGTERM, and takes the pair and everything
+ * attached to it along; traffic never leaves the pair. */
+
+#define BENCH_DEV_A "pcbA"
+#define BENCH_DEV_B "pcbB"
+#define BENCH_MAC_B "02:00:00:00:00:02"
+
+static char bench_netns[64] __attribute__((unused));
+
+static inline void bench_netns_del(void)
+{
+	char cmd[256];
+
+	if (!bench_netns[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null", bench_netns);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench: could not delete netns %s\n", bench_netns);
+	bench_netns[0] = 0;
+}
+
+static inline void bench_on_signal(int sig)
+{
+	(void)sig;
+	exit(1);	/* runs bench_netns_del() through atexit */
+}
+
+/* Run a shell command; children inherit our network namespace. */
+static inline void __attribute__((format(printf, 1, 2)))
+bench_sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0)
+		bench_die("command failed: %s", cmd);
+}
+
+/* Run a shell pipeline: the sum of every number it prints (at least one). */
+static inline unsigned long long bench_sh_number(const char *cmd)
+{
+	unsigned long long v = 0, x;
+	int got = 0;
+	FILE *f = popen(cmd, "r");
+
+	if (!f)
+		bench_die("popen: %s", cmd);
+	while (fscanf(f, "%llu", &x) == 1) {
+		v += x;
+		got = 1;
+	}
+	pclose(f);
+	if (!got)
+		bench_die("no number from: %s", cmd);
+	return v;
+}
+
+/* Make the namespace and enter it, with a mount namespace of our own whose
+ * /sys is our network namespace's (to reach /sys/class/net/DEV/...: the
+ * host's /sys stays as is), and the veth pair in it, up. Call
+ * bench_obj_dir() first. *ifindex_a, *ifindex_b: the pair's ends. */
+static inline void bench_veth_up(int *ifindex_a, int *ifindex_b)
+{
+	char path[128];
+	int fd;
+
+	snprintf(bench_netns, sizeof(bench_netns), "pcbench-%d", getpid());
+	snprintf(path, sizeof(path), "/var/run/netns/%s", bench_netns);
+	atexit(bench_netns_del);
+	signal(SIGINT, bench_on_signal);
+	signal(SIGTERM, bench_on_signal);
+	bench_sh("ip netns add %s", bench_netns);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET))
+		bench_die("enter %s: %s", path, strerror(errno));
+	close(fd);
+	if (unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("sysfs", "/sys", "sysfs", 0, NULL))
+		bench_die("private sysfs: %s", strerror(errno));
+	bench_sh("ip link add " BENCH_DEV_A " type veth peer name " BENCH_DEV_B);
+	bench_sh("ip link set " BENCH_DEV_B " address " BENCH_MAC_B);
+	bench_sh("ip link set " BENCH_DEV_A " up && ip link set " BENCH_DEV_B
+		 " up && ip link set lo up");
+	/* GRO gives the receiving veth a NAPI context, so redirected frames
+	 * reach the stack (nftables, iptables) when no XDP program is there */
+	bench_sh("ethtool -K " BENCH_DEV_B " gro on >/dev/null");
+	*ifindex_a = if_nametoindex(BENCH_DEV_A);
+	*ifindex_b = if_nametoindex(BENCH_DEV_B);
+	if (!*ifindex_a || !*ifindex_b)
+		bench_die("veth pair did not appear");
+}
+
+/* The options every veth benchmark takes, for its getopt_long table:
+ * --quick (one round of 5,000 frames), --rounds N, --frames N, --cpu N */
+#define BENCH_VETH_OPTIONS \
+	{ "quick", no_argument, NULL, 'q' }, \
+	{ "rounds", required_argument, NULL, 'r' }, \
+	{ "frames", required_argument, NULL, 'n' }, \
+	{ "cpu", required_argument, NULL, 'c' }
+
+/* 1 when getopt's o is one of BENCH_VETH_OPTIONS (then taken), else 0 */
+static inline int bench_veth_option(int o, const char *arg, int *rounds,
+				    long *frames, long *cpu)
+{
+	switch (o) {
+	case 'q':
+		*rounds = 1;
+		*frames = 5000;
+		return 1;
+	case 'r':
+		*rounds = atoi(arg);
+		return 1;
+	case 'n':
+		*frames = atol(arg);
+		return 1;
+	case 'c':
+		*cpu = atol(arg);
+		return 1;
+	}
+	return 0;
+}
+
+/* The options checked, then bench_start(cpu). */
+static inline void bench_veth_start(int rounds, long frames, long cpu)
+{
+	if (rounds < 1 || rounds > 32 || frames < 1000)
+		bench_die("--rounds 1..32, --frames >= 1000");
+	bench_start(cpu);
+}
+
+/* The generator's 64-byte frame template: to BENCH_MAC_B, from BENCH_SRC4
+ * to 198.51.100.1, a UDP datagram (proto PKT_IP_UDP) or a TCP SYN to
+ * dport. */
+static inline void bench_veth_frame(struct pkt *f, uint8_t proto, uint16_t dport)
+{
+	struct pkt_ip4 ip;
+	unsigned mac[6];
+
+	pkt_init(f, PKT_ETH_IPV4);
+	sscanf(BENCH_MAC_B, "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2],
+	       &mac[3], &mac[4], &mac[5]);
+	for (int i = 0; i < 6; i++)
+		f->b[i] = mac[i];
+	memset(&ip, 0, sizeof(ip));
+	pkt_addr4(BENCH_SRC4, ip.src);
+	pkt_addr4("198.51.100.1", ip.dst);
+	ip.proto = proto;
+	pkt_ipv4(f, &ip);
+	if (proto == PKT_IP_UDP)
+		pkt_udp(f, 40000, dport);
+	else
+		pkt_tcp(f, 40000, dport, 0, 0x02);
+	pkt_payload(f, 60 - f->len, 0);
+	pkt_finish(f);
+}
+
+/* Send n frames of template f with generator prog_fd (BPF_PROG_TEST_RUN
+ * with BPF_F_TEST_XDP_LIVE_FRAMES, batch frames a batch); returns the
+ * wall time in seconds. */
+static inline double bench_live_run(int prog_fd, const struct pkt *f, long n,
+				    long batch)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o,
+		.data_in = f->b,
+		.data_size_in = f->len,
+		.repeat = n,
+		.batch_size = batch,
+		.flags = BPF_F_TEST_XDP_LIVE_FRAMES,
+	);
+	double t0 = bench_now();
+
+	if (bpf_prog_test_run_opts(prog_fd, &o))
+		bench_die("live frames run: %s", strerror(errno));
+	return bench_now() - t0;
+}
+
+/* Frames veth dev took (XDP runs count them here too). Read through
+ * netlink (getifaddrs): /sys/class/net shows the network namespace sysfs
+ * was mounted in. 32 bits: deltas only (bench_frames_taken). */
+static inline unsigned long long bench_rx_packets(const char *dev)
+{
+	struct ifaddrs *ifa, *i;
+	unsigned long long v = 0;
+	int found = 0;
+
+	if (getifaddrs(&ifa))
+		bench_die("getifaddrs: %s", strerror(errno));
+	for (i = ifa; i; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_PACKET &&
+		    i->ifa_data && !strcmp(i->ifa_name, dev)) {
+			v = ((struct rtnl_link_stats *)i->ifa_data)->rx_packets;
+			found = 1;
+		}
+	freeifaddrs(ifa);
+	if (!found)
+		bench_die("no statistics for %s", dev);
+	return v;
+}
+
+/* Frames a receiver took of n sent, from its counts before and after
+ * (stats32: 32-bit statistics, bench_rx_packets). A frame or two of the
+ * kernel's own (IPv6 DAD, ...) may arrive: never more than n. A receiver
+ * that took none is broken: dies, naming it. */
+static inline unsigned long long bench_frames_taken(unsigned long long before,
+						    unsigned long long after,
+						    int stats32, long n,
+						    const char *name)
+{
+	unsigned long long got = stats32 ? (__u32)(after - before) : after - before;
+
+	if (got > (unsigned long long)n)
+		got = n;
+	if (got == 0)
+		bench_die("%s took none of %ld frames", name, n);
+	return got;
+}
+
+/* XDP program fd on ifindex in native mode (veth's), or die naming it. */
+static inline void bench_xdp_attach(int ifindex, int fd, const char *name)
+{
+	if (bpf_xdp_attach(ifindex, fd, XDP_FLAGS_DRV_MODE, NULL))
+		bench_die("attach %s: %s", name, strerror(errno));
+}
+
+/* nftables at BENCH_DEV_B's ingress: table netdev pcbench, chain in, and
+ * rules, lines of "add rule netdev pcbench in ..." */
+static inline void bench_nft_ingress(const char *rules)
+{
+	bench_sh("nft 'add table netdev pcbench; "
+		 "add chain netdev pcbench in { type filter hook ingress device "
+		 BENCH_DEV_B " priority 0; }'");
+	bench_sh("nft -f - <<'EOF'\n%s\nEOF", rules);
+}
+
+/* Packets the counters of an nftables table saw, summed ("netdev pcbench") */
+static inline unsigned long long bench_nft_counted(const char *table)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "nft list table %s | "
+		 "sed -n 's/.*counter packets \\([0-9]*\\).*/\\1/p'", table);
+	return bench_sh_number(cmd);
 }
 
 #endif

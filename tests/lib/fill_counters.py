@@ -11,33 +11,11 @@
 # c*5 + o) % 11) packets, 100 * packets + c bytes. A fill with a larger
 # SCALE (default 1) makes every counter grow. Used by the system tests that
 # check stats and the exporter with every counter set.
-import array, ctypes, json, mmap, os, platform, struct, sys
+import array, json, mmap, os, struct, sys
 
-NR_BPF = {"x86_64": 321, "aarch64": 280}[platform.machine()]
-BPF_MAP_LOOKUP_ELEM, BPF_OBJ_GET, BPF_OBJ_GET_INFO_BY_FD = 1, 7, 15
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
+from pcbpf import lookup, map_info, obj_get
+
 N, SLOTS = 131072, 1024
-
-
-def bpf(cmd, attr):
-    buf = ctypes.create_string_buffer(attr, 128)
-    r = libc.syscall(NR_BPF, cmd, buf, 128)
-    if r < 0:
-        raise OSError(ctypes.get_errno(), "bpf cmd %d" % cmd)
-    return r
-
-
-def obj_get(path):
-    p = ctypes.create_string_buffer(path.encode())
-    return bpf(BPF_OBJ_GET, struct.pack("QII", ctypes.addressof(p), 0, 0))
-
-
-def map_info(fd):
-    info = ctypes.create_string_buffer(80)
-    bpf(BPF_OBJ_GET_INFO_BY_FD, struct.pack("IIQ", fd, 80, ctypes.addressof(info)))
-    # type, id, key_size, value_size, max_entries
-    return struct.unpack_from("IIIII", info.raw)
 
 
 pin_dir = sys.argv[1]
@@ -47,11 +25,7 @@ slots_fd = obj_get(os.path.join(pin_dir, "counter_slots"))
 _, _, _, row_size, ncpu = map_info(rows_fd)
 row_size = (row_size + 7) // 8 * 8
 assert row_size >= 48 * SLOTS + 8 * N, "a lean row: no port halves to fill"
-key = ctypes.create_string_buffer(struct.pack("I", 0), 4)
-keys = ctypes.create_string_buffer(8 * SLOTS)
-bpf(BPF_MAP_LOOKUP_ELEM, struct.pack("IIQQ", slots_fd, 0, ctypes.addressof(key),
-                                     ctypes.addressof(keys)))
-slot_key = struct.unpack("%dI" % (2 * SLOTS), keys.raw)
+slot_key = struct.unpack("%dI" % (2 * SLOTS), lookup(slots_fd, struct.pack("I", 0), 8 * SLOTS))
 length = (ncpu * row_size + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE
 m = mmap.mmap(rows_fd, length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
 

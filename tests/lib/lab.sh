@@ -152,6 +152,15 @@ lab_init() {
 	trap 'exit 143' TERM
 }
 
+# lab_policy NAME LINE...: writes the policy LINE... (one a line) to
+# $LAB_TMP/NAME.policy and prints that path
+lab_policy() {
+	local f=$LAB_TMP/$1.policy
+	shift
+	printf '%s\n' "$@" >"$f" || fail "cannot write $f"
+	echo "$f"
+}
+
 # ---- building ----
 # lab_up [--vlan VID] [--sif NAME]
 #   --sif NAME: name of the server end (the same name in two labs is how
@@ -181,19 +190,12 @@ lab_up() {
 	LAB_NETNS+=("$LAB_S")
 	LAB_SERVER_NETNS+=("$LAB_S")
 
-	# made inside the client namespace, the server end moved at once:
-	# the pair never appears in the host namespace
-	ip -n "$LAB_C" link add "$LAB_CIF" type veth peer name "$LAB_SIF" netns "$LAB_S" ||
-		fail "veth pair"
 	LAB_S4=192.0.2.1 LAB_C4=192.0.2.2 LAB_C4B=192.0.2.200
 	LAB_S6=2001:db8:1::1 LAB_C6=2001:db8:1::2 LAB_C6B=2001:db8:1::1:2
-	lab_if_setup "$LAB_C" "$LAB_CIF" "$LAB_C4 $LAB_C4B" "$LAB_C6 $LAB_C6B"
-	lab_if_setup "$LAB_S" "$LAB_SIF" "$LAB_S4" "$LAB_S6"
+	lab_veth "$LAB_CIF" "$LAB_SIF" "$LAB_C4 $LAB_C4B" "$LAB_C6 $LAB_C6B" "$LAB_S4" "$LAB_S6"
 	ip -n "$LAB_C" link set lo up
 	ip -n "$LAB_S" link set lo up
 	lab_c ethtool -K "$LAB_CIF" txvlan off >/dev/null 2>&1
-	lab_static_neigh "$LAB_C" "$LAB_CIF" "$LAB_S" "$LAB_SIF" "$LAB_S4 $LAB_S6"
-	lab_static_neigh "$LAB_S" "$LAB_SIF" "$LAB_C" "$LAB_CIF" "$LAB_C4 $LAB_C4B $LAB_C6 $LAB_C6B"
 
 	LAB_VID=
 	if [ -n "$vid" ]; then
@@ -202,10 +204,7 @@ lab_up() {
 		LAB_S6V=2001:db8:64::1 LAB_C6V=2001:db8:64::2
 		ip -n "$LAB_C" link add link "$LAB_CIF" name "$LAB_CVIF" type vlan id "$vid" || fail "vlan"
 		ip -n "$LAB_S" link add link "$LAB_SIF" name "$LAB_SVIF" type vlan id "$vid" || fail "vlan"
-		lab_if_setup "$LAB_C" "$LAB_CVIF" "$LAB_C4V" "$LAB_C6V"
-		lab_if_setup "$LAB_S" "$LAB_SVIF" "$LAB_S4V" "$LAB_S6V"
-		lab_static_neigh "$LAB_C" "$LAB_CVIF" "$LAB_S" "$LAB_SVIF" "$LAB_S4V $LAB_S6V"
-		lab_static_neigh "$LAB_S" "$LAB_SVIF" "$LAB_C" "$LAB_CVIF" "$LAB_C4V $LAB_C6V"
+		lab_pair_setup "$LAB_CVIF" "$LAB_SVIF" "$LAB_C4V" "$LAB_C6V" "$LAB_S4V" "$LAB_S6V"
 	fi
 	LAB_ID=$id
 	lab_log "lab: client $LAB_C/$LAB_CIF  server $LAB_S/$LAB_SIF${vid:+  vlan $vid}"
@@ -219,12 +218,27 @@ lab_add_pair() {
 	LAB_CIF2=d$LAB_ID LAB_SIF2=t$LAB_ID
 	LAB_S4_2=203.0.113.1 LAB_C4_2=203.0.113.2
 	LAB_S6_2=2001:db8:2::1 LAB_C6_2=2001:db8:2::2
-	ip -n "$LAB_C" link add "$LAB_CIF2" type veth peer name "$LAB_SIF2" netns "$LAB_S" ||
-		fail "second veth pair"
-	lab_if_setup "$LAB_C" "$LAB_CIF2" "$LAB_C4_2" "$LAB_C6_2"
-	lab_if_setup "$LAB_S" "$LAB_SIF2" "$LAB_S4_2" "$LAB_S6_2"
-	lab_static_neigh "$LAB_C" "$LAB_CIF2" "$LAB_S" "$LAB_SIF2" "$LAB_S4_2 $LAB_S6_2"
-	lab_static_neigh "$LAB_S" "$LAB_SIF2" "$LAB_C" "$LAB_CIF2" "$LAB_C4_2 $LAB_C6_2"
+	lab_veth "$LAB_CIF2" "$LAB_SIF2" "$LAB_C4_2" "$LAB_C6_2" "$LAB_S4_2" "$LAB_S6_2"
+}
+
+# lab_veth CIF SIF "C4 ..." "C6 ..." "S4 ..." "S6 ...": a veth pair between
+# the current lab's namespaces, CIF in the client's and SIF in the
+# server's, set up by lab_pair_setup. Made inside the client namespace and
+# the server end moved at once: the pair never appears in the host's.
+lab_veth() {
+	ip -n "$LAB_C" link add "$1" type veth peer name "$2" netns "$LAB_S" ||
+		fail "veth pair $1 - $2"
+	lab_pair_setup "$@"
+}
+
+# lab_pair_setup CIF SIF "C4 ..." "C6 ..." "S4 ..." "S6 ...": the client's
+# CIF and the server's SIF get their addresses (lab_if_setup) and go up,
+# and each gets static neighbours for the other's addresses.
+lab_pair_setup() {
+	lab_if_setup "$LAB_C" "$1" "$3" "$4"
+	lab_if_setup "$LAB_S" "$2" "$5" "$6"
+	lab_static_neigh "$LAB_C" "$1" "$LAB_S" "$2" "$5 $6"
+	lab_static_neigh "$LAB_S" "$2" "$LAB_C" "$1" "$3 $4"
 }
 
 # lab_static_neigh NS IF PEER_NS PEER_IF "ADDR ...": permanent ARP / NDP
@@ -289,6 +303,33 @@ lab_wait_ready() {
 	fail "lab not reachable: $LAB_C -> $LAB_S"
 }
 
+# lab_exporter ADDR [ARGS...]: `portcullis exporter --listen ADDR ARGS...`
+# in the server namespace, killed at exit, its stderr appended to
+# $LAB_TMP/exporter.log; returns once it answers on ADDR (fails if it
+# dies or never answers). LAB_LAST_PID is the exporter's own pid (nsenter
+# execs it). Environment for it: VAR=value lab_exporter ...
+lab_exporter() {
+	local addr=$1 pid i
+	shift
+	lab_bg nsenter --net="/var/run/netns/$LAB_S" "$PC_BIN" exporter --listen "$addr" "$@" \
+		2>>"$LAB_TMP/exporter.log"
+	pid=$LAB_LAST_PID
+	for i in $(seq 50); do
+		lab_s curl -sfg "http://$addr/" >/dev/null 2>&1 && return 0
+		kill -0 "$pid" 2>/dev/null || fail "exporter died: $(cat "$LAB_TMP/exporter.log")"
+		sleep 0.1
+	done
+	fail "exporter does not answer on $addr: $(tail -n 5 "$LAB_TMP/exporter.log")"
+}
+
+# lab_promcheck TEXT: promtool finds nothing to say about a scrape
+lab_promcheck() {
+	local out
+	out=$(promtool check metrics <<<"$1" 2>&1) || fail "promtool check metrics: $out"
+	[ -z "$out" ] || fail "promtool check metrics complains: $out"
+	ok "promtool check metrics: clean"
+}
+
 # ---- servers (inside the server namespace) ----
 # One listener for IPv4 and IPv6 (ipv6only=0) on every address, VLAN
 # included. TCP (socat) answers "tcp PORT" and closes; UDP answers each
@@ -320,6 +361,15 @@ lab_wait_listen() {
 		sleep 0.1
 	done
 	fail "no $1 listener on $2"
+}
+
+# lab_serve PROTO PORT...: a lab_tcp_server or lab_udp_server on each PORT,
+# and returns once every one is bound
+lab_serve() {
+	local proto=$1 p
+	shift
+	for p in "$@"; do "lab_${proto}_server" "$p"; done
+	for p in "$@"; do lab_wait_listen "$proto" "$p"; done
 }
 
 # ---- probes (from the client namespace) ----

@@ -21,25 +21,12 @@ REFILL_MS=100	# PC_DROPLOG_REFILL_MS: the reader refills at most this often
 # the ring's producer position (bytes ever written to it), the sum over
 # CPUs of droplog_state.not_logged, and droplog_on.until_ns (0: no reader).
 droplog_now() {
-	"$LAB_PY" - "$(lab_pin_dir)" <<'PY'
-import ctypes, mmap, os, platform, struct, sys
-NR_BPF = {"x86_64": 321, "aarch64": 280}[platform.machine()]
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-def bpf(cmd, attr):
-    buf = ctypes.create_string_buffer(attr, 128)
-    r = libc.syscall(NR_BPF, cmd, buf, 128)
-    if r < 0:
-        raise OSError(ctypes.get_errno(), "bpf cmd %d" % cmd)
-    return r
-def obj_get(path):  # BPF_OBJ_GET
-    p = ctypes.create_string_buffer(path.encode())
-    return bpf(7, struct.pack("QII", ctypes.addressof(p), 0, 0))
-def u64s(fd, n):  # BPF_MAP_LOOKUP_ELEM of key 0: n u64s
-    key = ctypes.create_string_buffer(4)
-    val = ctypes.create_string_buffer(8 * n)
-    bpf(1, struct.pack("IIQQQ", fd, 0, ctypes.addressof(key), ctypes.addressof(val), 0))
-    return struct.unpack("%dQ" % n, val.raw)
+	"$LAB_PY" - "$(lab_pin_dir)" "$LAB_ROOT/tests/lib" <<'PY'
+import mmap, os, struct, sys
+sys.path.insert(0, sys.argv[2])
+from pcbpf import lookup, obj_get
+def u64s(fd, n):  # the value of key 0: n u64s
+    return struct.unpack("%dQ" % n, lookup(fd, bytes(4), 8 * n))
 possible = open("/sys/devices/system/cpu/possible").read().strip()
 ncpu = int(possible.split(",")[-1].split("-")[-1]) + 1
 d = sys.argv[1]
@@ -50,6 +37,14 @@ prod = mmap.mmap(ring, page, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
 print(struct.unpack("Q", prod[:8])[0], sum(u64s(obj_get(d + "/droplog_state"), ncpu)),
       u64s(obj_get(d + "/droplog_on"), 1)[0])
 PY
+}
+# nothing_logged WHEN: since droplog_now gave pos0 and nl0, no byte was
+# written to the ring and no drop counted as not logged
+nothing_logged() {
+	local pos nl
+	read -r pos nl _ <<<"$(droplog_now)" || fail "reading the drop log maps"
+	expect_eq "bytes written to the ring $1" $((pos - pos0)) 0
+	expect_eq "drops counted as not logged $1" $((nl - nl0)) 0
 }
 
 lab_up
@@ -129,6 +124,24 @@ grep -Eq "^[0-9:.]+ udp $LAB_C4B\.[0-9]+ > $LAB_S4\.5002 length 74: rule 2 \(lin
 ok "text line: $(cat "$LAB_TMP/log.txt")"
 
 # ---- flood: 100,000 denied datagrams in about a second ----
+# flood N [CMD...]: N denied datagrams (udp 5002) from the client as fast
+# as it sends them, CMD... (taskset -c 0) running the sender
+flood() {
+	local n=$1
+	shift
+	lab_c "$@" "$LAB_PY" - "$LAB_S4" "$n" <<'EOF' || fail "flood"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+a, sent, n = (sys.argv[1], 5002), 0, int(sys.argv[2])
+while sent < n:
+    try:
+        s.sendto(b"f" * 16, a)
+        sent += 1
+    except BlockingIOError:
+        pass
+EOF
+}
 sleep 1.2	# every CPU's rate window from the drops above has closed
 FL=$LAB_TMP/flood.json
 lab_bg bash -c "exec nsenter --net=/var/run/netns/$LAB_S $PC_BIN log $LAB_SIF --json >$FL"
@@ -138,18 +151,7 @@ d0=$(pc_port_count udp 5002 dropped)
 t0=$(date +%s%N)
 # on CPU 0 (a veth frame is received on the CPU that sent it): the flood
 # spends CPU 0's budget for sure, and the burst after it needs a refill
-lab_c taskset -c 0 "$LAB_PY" - "$LAB_S4" <<'EOF' || fail "flood"
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-a, sent = (sys.argv[1], 5002), 0
-while sent < 100000:
-    try:
-        s.sendto(b"f" * 16, a)
-        sent += 1
-    except BlockingIOError:
-        pass
-EOF
+flood 100000 taskset -c 0
 t1=$(date +%s%N)
 sleep 0.3	# two reads of the ring and of the counts, two refills
 ( taskset -p -c 0 "$BASHPID" >/dev/null && lab_udp_send "$LAB_S4" 5004 5 "$LAB_C4B" ) ||
@@ -180,21 +182,9 @@ ok "flood: $events events (cap $BUDGET per $REFILL_MS ms per CPU, $ncpu CPUs) + 
 read -r pos0 nl0 readers <<<"$(droplog_now)" || fail "reading the drop log maps"
 expect_eq "readers after the reader ended" "$readers" 0
 d0=$(pc_port_count udp 5002 dropped)
-lab_c "$LAB_PY" - "$LAB_S4" <<'EOF' || fail "flood"
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-a, sent = (sys.argv[1], 5002), 0
-while sent < 20000:
-    try:
-        s.sendto(b"n" * 16, a)
-        sent += 1
-    except BlockingIOError:
-        pass
-EOF
-read -r pos1 nl1 readers <<<"$(droplog_now)" || fail "reading the drop log maps"
+flood 20000
 expect_eq "drops with no reader" $(( $(pc_port_count udp 5002 dropped) - d0 )) 20000
-expect_eq "bytes written to the ring with no reader" $((pos1 - pos0)) 0
-expect_eq "drops counted as not logged with no reader" $((nl1 - nl0)) 0
+nothing_logged "with no reader"
 ok "no reader: 20000 drops, no event, no count"
 
 # ---- a reader killed by SIGKILL: forgotten after its deadline ----
@@ -207,29 +197,13 @@ kill -KILL "$KL_PID"; wait "$KL_PID" 2>/dev/null
 sleep 1.5	# PC_DROPLOG_READER_TTL_MS (1 s) and then some
 read -r _ _ until <<<"$(droplog_now)" || fail "reading the drop log maps"
 [ "$until" != 0 ] || fail "the deadline of the killed reader was cleared by no drop"
-# drops3 N: N denied datagrams
-drops3() {
-	lab_c "$LAB_PY" - "$LAB_S4" "$1" <<'EOF' || fail "flood"
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-a, sent, n = (sys.argv[1], 5002), 0, int(sys.argv[2])
-while sent < n:
-    try:
-        s.sendto(b"k" * 16, a)
-        sent += 1
-    except BlockingIOError:
-        pass
-EOF
-}
 # the budget it left (BUDGET per CPU), then up to 1,024 drops counted
 # before a CPU reads the clock (bpf/droplog.h): 3000 drops go past both
-drops3 3000
+flood 3000
 read -r pos0 nl0 until <<<"$(droplog_now)" || fail "reading the drop log maps"
 expect_eq "reader deadline after drops past it" "$until" 0
-drops3 3000
-read -r pos1 nl1 _ <<<"$(droplog_now)" || fail "reading the drop log maps"
-expect_eq "bytes written to the ring once the reader is forgotten" $((pos1 - pos0)) 0
-expect_eq "drops counted as not logged once the reader is forgotten" $((nl1 - nl0)) 0
+flood 3000
+nothing_logged "once the reader is forgotten"
 ok "a reader killed by SIGKILL: forgotten once its deadline passed"
 
 # ---- the instance detached under a reader: it ends, exit 1 ----

@@ -29,17 +29,8 @@ lab_wait_ready
 
 ADDR=127.0.0.1:9477	# loopback of our own server namespace: no clash
 start_exporter() {
-	# nsenter execs the exporter: the pid lab_bg records is the exporter's own
-	lab_bg nsenter --net="/var/run/netns/$LAB_S" "$PC_BIN" exporter --listen "$1" --top 3 \
-		2>>"$LAB_TMP/exporter.log"
+	lab_exporter "$1" --top 3
 	EXP_PID=$LAB_LAST_PID
-	local i
-	for i in $(seq 50); do
-		lab_s curl -sfg "http://$1/" >/dev/null 2>&1 && return 0
-		kill -0 "$EXP_PID" 2>/dev/null || fail "exporter died: $(cat "$LAB_TMP/exporter.log")"
-		sleep 0.1
-	done
-	fail "exporter does not answer on $1"
 }
 # (the exporter's own log says why it stopped answering: a sanitizer report
 # under `make sanitize`, for one)
@@ -50,12 +41,6 @@ value() {
 	v=$(grep -F "$1{$2}" <<<"$M" | awk '{print $2}')
 	echo "${v:-absent}"
 }
-promcheck() {
-	local out
-	out=$(promtool check metrics <<<"$M" 2>&1) || fail "promtool check metrics: $out"
-	[ -z "$out" ] || fail "promtool check metrics complains: $out"
-	ok "promtool check metrics: clean"
-}
 I="interface=\"$LAB_SIF\""
 
 start_exporter "$ADDR"
@@ -65,7 +50,7 @@ lab_udp_send "$LAB_S4" 9999 37 "" 10 || fail "send"
 for n in 1 2 3 4 5 6; do lab_udp_send "$LAB_S4" $((7000 + n)) $n "" 10 || fail "send"; done
 
 M=$(scrape)
-promcheck
+lab_promcheck "$M"
 expect_eq "udp 5353 pass packets" "$(value portcullis_packets_total "$I,protocol=\"udp\",port=\"5353\",verdict=\"pass\"")" 100
 expect_eq "udp 5353 pass bytes" "$(value portcullis_bytes_total "$I,protocol=\"udp\",port=\"5353\",verdict=\"pass\"")" 9200
 expect_eq "udp 5353 drop packets" "$(value portcullis_packets_total "$I,protocol=\"udp\",port=\"5353\",verdict=\"drop\"")" 0
@@ -149,7 +134,7 @@ FAKE=$(dirname "$(lab_pin_dir)")/999999-pcx$$
 mkdir -m 700 "$FAKE" && bpftool prog pin pinned "$(lab_pin_dir)/prog" "$FAKE/prog" || fail "fake pin dir"
 lab_on_exit "rm -rf '$FAKE'"
 M=$(scrape)
-promcheck
+lab_promcheck "$M"
 grep -q "^# portcullis: skipped interface pcx$$: " <<<"$M" || fail "no skip comment: $(grep '^# portcullis' <<<"$M")"
 ok "half-pinned instance skipped with a comment"
 expect_eq "skipped instances" "$(grep '^portcullis_scrape_skipped_instances ' <<<"$M" | awk '{print $2}')" 1
@@ -161,7 +146,7 @@ rm -rf "$FAKE"
 # detach and re-attach between scrapes
 pc detach "$LAB_SIF" || fail "detach"
 M=$(scrape)
-promcheck
+lab_promcheck "$M"
 expect_eq "no series of a detached interface" "$(grep -c "$I" <<<"$M")" 0
 pc attach "$LAB_SIF" --policy "$P" || fail "re-attach"
 lab_udp_send "$LAB_S4" 5353 5 "" 50 || fail "send"
@@ -214,7 +199,7 @@ fill1=$(lab_s "$LAB_PY" tests/lib/fill_counters.py "$(lab_pin_dir)" 1) || fail "
 MA=$(scrape)
 fill2=$(lab_s "$LAB_PY" tests/lib/fill_counters.py "$(lab_pin_dir)" 2) || fail "cannot fill the counters"
 M=$(scrape)
-promcheck
+lab_promcheck "$M"
 expect_eq "port series stay bounded" "$(grep -c "^portcullis_packets_total{$I," <<<"$M")" 24
 [ "$(grep "^portcullis_packets_total{$I," <<<"$MA" | awk '{print $1}')" = \
   "$(grep "^portcullis_packets_total{$I," <<<"$M" | awk '{print $1}')" ] ||

@@ -29,14 +29,8 @@ lab_udp_send "$LAB_S4_2" 7000 20 || fail "send"
 ADDR=127.0.0.1:9477
 # (under make sanitize, no ASan quarantine: it would hold freed memory up
 # to 256 MiB and look like growth)
-lab_bg nsenter --net="/var/run/netns/$LAB_S" env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0" \
-	"$PC_BIN" exporter --listen "$ADDR" \
-	2>"$LAB_TMP/exporter.log"
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0" lab_exporter "$ADDR"
 EXP=$LAB_LAST_PID
-for i in $(seq 50); do
-	lab_s curl -sf "http://$ADDR/" >/dev/null 2>&1 && break
-	sleep 0.1
-done
 
 # scrape N: N scrapes over one keep-alive connection; each must name all
 # three interfaces as attached

@@ -21,31 +21,12 @@ pc attach "$LAB_SIF" --policy "$P" >/dev/null || fail "attach"
 lab_wait_ready
 I="interface=\"$LAB_SIF\""
 
-# start_exporter ADDR ARGS...
-start_exporter() {
-	local addr=$1 i
-	shift
-	lab_bg nsenter --net="/var/run/netns/$LAB_S" "$PC_BIN" exporter --listen "$addr" "$@" \
-		2>>"$LAB_TMP/exporter.log"
-	for i in $(seq 50); do
-		lab_s curl -sf "http://$addr/" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	fail "exporter does not answer on $addr"
-}
-promcheck() {
-	local out
-	out=$(promtool check metrics <<<"$1" 2>&1) || fail "promtool check metrics: $out"
-	[ -z "$out" ] || fail "promtool check metrics complains: $out"
-	ok "promtool check metrics: clean"
-}
-
 # ---- a changing ranking, with --top 3: three ports get many small
 # datagrams at once (7001 fewer than 7002 and 7003), then 7004 gets big
 # ones, a few at a time, until it passes 7001 in packets: an exporter that
 # re-ranked would move 7004's bytes out of port="other" and 7001's far
 # fewer in, and "other" would go down. 100 scrapes meanwhile ----
-start_exporter 127.0.0.1:9478 --top 3
+lab_exporter 127.0.0.1:9478 --top 3
 lab_c "$LAB_PY" - "$LAB_S4" <<'PY' &
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -96,7 +77,7 @@ printf 'default deny\nallow udp 5353\ndeny tcp,udp 1-65535\n' >"$P"
 pc apply "$LAB_SIF" "$P" >/dev/null || fail "apply"
 pc detach "$LAB_SIF" >/dev/null && pc attach "$LAB_SIF" --policy "$P" >/dev/null ||
 	fail "re-attach (counters from zero)"
-start_exporter 127.0.0.1:9477
+lab_exporter 127.0.0.1:9477
 lab_c "$LAB_PY" - "$LAB_S4" <<'PY' || fail "send"
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -104,7 +85,7 @@ for port in range(20000, 25000):
     s.sendto(b"x" * 32, (sys.argv[1], port))
 PY
 M=$(lab_s curl -sf http://127.0.0.1:9477/metrics) || fail "scrape"
-promcheck "$M"
+lab_promcheck "$M"
 n=$(grep -c "^portcullis_packets_total{$I," <<<"$M")
 echo "# $n per-port packet series for traffic to 5000 ports under a policy naming all 65535"
 expect_eq "per-port series: (50 + other) x 2 protocols x 3 verdicts" "$n" 306
@@ -125,7 +106,7 @@ ip -n "$LAB_S" link add name "$BAD" type veth peer name "v$LAB_ID" || fail "odd 
 ip -n "$LAB_S" link set "v$LAB_ID" up && ip -n "$LAB_S" link set "$BAD" up || fail "link up"
 pc attach "$BAD" >/dev/null 2>&1 || fail "attach to the odd name"
 M=$(lab_s curl -sf http://127.0.0.1:9477/metrics) || fail "scrape"
-promcheck "$M"
+lab_promcheck "$M"
 # \xff and the lone \xc3 as \xHH (backslash escaped), the quote and the
 # backslash escaped
 WANT='interface="u\\xff\"\\\\xc3("'

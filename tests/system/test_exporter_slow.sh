@@ -15,13 +15,8 @@ P=$LAB_TMP/p.policy
 printf 'default deny\nallow udp 5353\n' >"$P"
 pc attach "$LAB_SIF" --policy "$P" >/dev/null || fail "attach"
 ADDR=127.0.0.1:9477
-lab_bg nsenter --net="/var/run/netns/$LAB_S" "$PC_BIN" exporter --listen "$ADDR" \
-	2>"$LAB_TMP/exporter.log"
+lab_exporter "$ADDR"
 EXP=$LAB_LAST_PID
-for i in $(seq 50); do
-	lab_s curl -sf "http://$ADDR/" >/dev/null 2>&1 && break
-	sleep 0.1
-done
 
 lab_s "$LAB_PY" - "$ADDR" "$LAB_SIF" <<'PY' || fail "slow or idle clients (exporter log: $(tail -3 "$LAB_TMP/exporter.log"))"
 import socket, sys, time

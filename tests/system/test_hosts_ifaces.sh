@@ -14,12 +14,9 @@ set -u
 lab_need jq
 
 lab_up
-P=$LAB_TMP/p.policy
-printf 'default deny\nallow udp 5004\n' >"$P"
-P2=$LAB_TMP/p2.policy
-printf 'default deny\nallow udp 5004,5005\n' >"$P2"
-lab_udp_server 5004; lab_udp_server 5005
-lab_wait_listen udp 5004; lab_wait_listen udp 5005
+P=$(lab_policy p 'default deny' 'allow udp 5004')
+P2=$(lab_policy p2 'default deny' 'allow udp 5004,5005')
+lab_serve udp 5004 5005
 lab_wait_ready
 
 # ---- renamed while attached ----
@@ -56,12 +53,7 @@ ok "renamed $OLD -> $NEW: found, applied, counted, detached"
 pc attach "$NEW" --policy "$P" >/dev/null || fail "attach $NEW"
 PIN_OLD=$(lab_pin_dir)
 ip -n "$LAB_S" link del "$NEW" || fail "delete $NEW"
-ip -n "$LAB_C" link add "$LAB_CIF" type veth peer name "$NEW" netns "$LAB_S" ||
-	fail "make $NEW again"
-lab_if_setup "$LAB_C" "$LAB_CIF" "$LAB_C4 $LAB_C4B" "$LAB_C6 $LAB_C6B"
-lab_if_setup "$LAB_S" "$NEW" "$LAB_S4" "$LAB_S6"
-lab_static_neigh "$LAB_C" "$LAB_CIF" "$LAB_S" "$NEW" "$LAB_S4 $LAB_S6"
-lab_static_neigh "$LAB_S" "$NEW" "$LAB_C" "$LAB_CIF" "$LAB_C4 $LAB_C4B $LAB_C6 $LAB_C6B"
+lab_veth "$LAB_CIF" "$NEW" "$LAB_C4 $LAB_C4B" "$LAB_C6 $LAB_C6B" "$LAB_S4" "$LAB_S6"
 lab_wait_ready
 [ -z "$(lab_xdp_prog_id)" ] || fail "a program on the new $NEW"
 j=$(pc status --json) || fail "status --json"

@@ -16,7 +16,7 @@ for end in "$LAB_C $LAB_CIF" "$LAB_S $LAB_SIF"; do
 done
 P=$LAB_TMP/p.policy
 printf 'default deny\nallow udp 5004\n' >"$P"
-lab_udp_server 5004; lab_wait_listen udp 5004
+lab_serve udp 5004
 lab_wait_ready
 
 pc attach "$LAB_SIF" --mode native --policy "$P" >/dev/null ||

@@ -13,12 +13,9 @@ lab_need jq systemd-escape
 lab_init
 dotted=s$(printf '%x' $$)$((RANDOM % 100)).100	# at most 15 characters
 lab_up --sif "$dotted"
-P=$LAB_TMP/p.policy
-printf 'default deny\nallow udp 5004\n' >"$P"
-P2=$LAB_TMP/p2.policy
-printf 'default deny\nallow udp 5004,5005\n' >"$P2"
-lab_udp_server 5004; lab_udp_server 5005
-lab_wait_listen udp 5004; lab_wait_listen udp 5005
+P=$(lab_policy p 'default deny' 'allow udp 5004')
+P2=$(lab_policy p2 'default deny' 'allow udp 5004,5005')
+lab_serve udp 5004 5005
 
 # ---- a dotted name ----
 pc attach "$LAB_SIF" --policy "$P" >/dev/null || fail "attach $LAB_SIF"

@@ -11,10 +11,8 @@ set -u
 lab_need jq
 
 lab_up
-P=$LAB_TMP/p.policy
-printf 'default deny\nallow udp 5004\n' >"$P"
-P2=$LAB_TMP/p2.policy
-printf 'default deny\nallow udp 5005\n' >"$P2"
+P=$(lab_policy p 'default deny' 'allow udp 5004')
+P2=$(lab_policy p2 'default deny' 'allow udp 5005')
 NSDIR=$PC_PIN_ROOT/netns-$(lab_netns_cookie "$LAB_S")
 PIN=$(lab_pin_dir)
 [ -d "$PC_PIN_ROOT" ] || { mkdir -p -m 700 "$PC_PIN_ROOT" || fail "mkdir $PC_PIN_ROOT"; }

@@ -13,8 +13,7 @@ lab_add_pair
 PUB=$LAB_SIF PRIV=$LAB_SIF2
 printf 'default deny\nallow tcp 5001\n' >"$LAB_TMP/public.policy"
 printf 'default allow\ndeny tcp 5001\ndeny udp 5004\n' >"$LAB_TMP/private.policy"
-lab_tcp_server 5001; lab_udp_server 5003; lab_udp_server 5004
-lab_wait_listen tcp 5001; lab_wait_listen udp 5003; lab_wait_listen udp 5004
+lab_serve tcp 5001; lab_serve udp 5003 5004
 
 pc attach "$PUB" --policy "$LAB_TMP/public.policy" >/dev/null 2>&1 || fail "attach $PUB"
 pc attach "$PRIV" --policy "$LAB_TMP/private.policy" >/dev/null 2>&1 || fail "attach $PRIV"

@@ -33,8 +33,7 @@ deny udp 5004
 EOF
 BAD=$LAB_TMP/bad.policy
 printf 'default deny\nallow tcp 80\nallow tcp 70000\n' >"$BAD"
-lab_tcp_server 5002; lab_udp_server 5004
-lab_wait_listen tcp 5002; lab_wait_listen udp 5004
+lab_serve tcp 5002; lab_serve udp 5004
 lab_wait_ready
 PIN=$(lab_pin_dir)
 
@@ -180,19 +179,19 @@ pc detach "$name" >/dev/null || fail "detach (default path)"
 lab_s xdp-loader unload -a "$name" >/dev/null 2>&1
 [ -z "$(xdp_prog_id "$name")" ] || fail "program left after detach (default path)"
 
-LIBXDP_SKIP_DISPATCHER=1 pc attach "$name" --policy "$GOOD" >/dev/null || fail "attach (direct)"
-expect_eq "status attach_type (LIBXDP_SKIP_DISPATCHER=1)" "$(pc status "$name" --json | jq -r .attach_type)" direct
-lab_udp_send "$LAB_S4" 5004 4 || fail "send"
-expect_eq "direct path filters" "$(pc_port_count udp 5004 dropped "$name")" 4
-pc detach "$name" >/dev/null || fail "detach (direct)"
-[ -z "$(xdp_prog_id "$name")" ] || fail "program left after detach (direct)"
+# attach_direct VAR WHAT N: attached with VAR=1, the attach type is
+# direct, N datagrams to 5004 are dropped, detach leaves no program
+attach_direct() {
+	( export "$1=1"; pc attach "$name" --policy "$GOOD" >/dev/null ) || fail "attach ($2)"
+	expect_eq "status attach_type ($1=1)" "$(pc status "$name" --json | jq -r .attach_type)" direct
+	lab_udp_send "$LAB_S4" 5004 "$3" || fail "send"
+	expect_eq "$2 path filters" "$(pc_port_count udp 5004 dropped "$name")" "$3"
+	pc detach "$name" >/dev/null || fail "detach ($2)"
+	[ -z "$(xdp_prog_id "$name")" ] || fail "program left after detach ($2)"
+}
+attach_direct LIBXDP_SKIP_DISPATCHER direct 4
 # the loader's own fallback, without libxdp at all
-PORTCULLIS_DIRECT_ATTACH=1 pc attach "$name" --policy "$GOOD" >/dev/null || fail "attach (loader direct)"
-expect_eq "status attach_type (PORTCULLIS_DIRECT_ATTACH=1)" "$(pc status "$name" --json | jq -r .attach_type)" direct
-lab_udp_send "$LAB_S4" 5004 2 || fail "send"
-expect_eq "loader direct path filters" "$(pc_port_count udp 5004 dropped "$name")" 2
-pc detach "$name" >/dev/null || fail "detach (loader direct)"
-[ -z "$(xdp_prog_id "$name")" ] || fail "program left after detach (loader direct)"
-lab_udp_server 5004; lab_wait_listen udp 5004
+attach_direct PORTCULLIS_DIRECT_ATTACH "loader direct" 2
+lab_serve udp 5004
 lab_expect_probe open udp "$LAB_S4" 5004
 echo "test_lifecycle: all checks passed"

@@ -52,10 +52,7 @@ block scanners after 20 ports in 3s for 30s
 never block from admins
 EOF
 "$PC_BIN" check "$P" >/dev/null || fail "check of the limits policy"
-lab_tcp_server 8080
-lab_tcp_server 8081
-lab_wait_listen tcp 8080
-lab_wait_listen tcp 8081
+lab_serve tcp 8080 8081
 lab_wait_ready
 pc attach "$LAB_SIF" --mode native --policy "$P" || fail "attach"
 
@@ -99,14 +96,8 @@ ok "limit tcp 80 syn rate 1000/s: $passed passed in 10 s (want $want +-10%), $li
 
 # ---- the exporter gives the two buckets ----
 EXP=127.0.0.1:$((20000 + RANDOM % 20000))
-lab_bg nsenter --net="/var/run/netns/$LAB_S" "$PC_BIN" exporter --listen "$EXP" \
-	2>"$LAB_TMP/exporter.log"
-m=
-for i in $(seq 50); do
-	m=$(lab_s curl -sf "http://$EXP/metrics") && break
-	sleep 0.1
-done
-[ -n "$m" ] || fail "no metrics from the exporter: $(tail -3 "$LAB_TMP/exporter.log")"
+lab_exporter "$EXP"
+m=$(lab_s curl -sf "http://$EXP/metrics") || fail "no metrics from the exporter: $(tail -3 "$LAB_TMP/exporter.log")"
 got=$(awk -v i="$LAB_SIF" '$1 == "portcullis_bucket_packets_total{interface=\"" i "\",bucket=\"limited\",verdict=\"drop\"}" { print $2 }' <<<"$m")
 [ -n "$got" ] && [ "$got" -ge "$limited" ] || fail "exporter: limited drops '$got', want >= $limited"
 grep -q "^portcullis_bucket_packets_total{interface=\"$LAB_SIF\",bucket=\"blocked\",verdict=\"drop\"} " <<<"$m" ||

@@ -20,10 +20,9 @@ pc attach "$LAB_SIF" --policy "$P" || fail "attach"
 lab_wait_ready
 
 EXP=127.0.0.1:9477 PROM=127.0.0.1:9090
-# nsenter execs its command, so lab_bg records (and the EXIT trap kills) the
-# exporter and Prometheus themselves, not a subshell that would orphan them
-lab_bg nsenter --net="/var/run/netns/$LAB_S" "$PC_BIN" exporter --listen "$EXP" \
-	2>"$LAB_TMP/exporter.log"
+lab_exporter "$EXP"
+# nsenter execs its command, so lab_bg records (and the EXIT trap kills)
+# Prometheus itself, not a subshell that would orphan it
 cat >"$LAB_TMP/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s

@@ -24,9 +24,12 @@ printf 'default deny\nicmp deny\nother deny\nreplies deny\n' >"$DENY"
 SIZE=1048576
 lab_bg nsenter --net="/var/run/netns/$LAB_C" socat TCP6-LISTEN:7001,ipv6only=0,reuseaddr,fork \
 	SYSTEM:"head -c $SIZE /dev/zero"
-# one socket per address: a socket bound to :: answers from whichever
-# address source selection picks (LAB_C6B), which is no reply
-lab_bg nsenter --net="/var/run/netns/$LAB_C" "$LAB_PY" -c '
+# client_echo ADDR...: a UDP echo server ("echo " + the datagram) on port
+# 7002 of each ADDR, in the client namespace. One socket per address: a
+# socket bound to :: answers from whichever address source selection picks
+# (LAB_C6B), which is no reply
+client_echo() {
+	lab_bg nsenter --net="/var/run/netns/$LAB_C" "$LAB_PY" -c '
 import select, socket, sys
 socks = []
 for a in sys.argv[1:]:
@@ -37,7 +40,9 @@ while True:
     for s in select.select(socks, [], [])[0]:
         data, peer = s.recvfrom(65535)
         s.sendto(b"echo " + data, peer)
-' "$LAB_C4" "$LAB_C6"
+' "$@"
+}
+client_echo "$LAB_C4" "$LAB_C6"
 for i in $(seq 50); do
 	lab_c ss -Hln "sport = :7001" | grep -q . && lab_c ss -Hlnu "sport = :7002" | grep -q . && break
 	sleep 0.1
@@ -87,14 +92,8 @@ expect_eq "replies by protocol: udp (two answers)" "$nu" 2
 expect_eq "replies by protocol: icmp" "$ni" 0
 expect_eq "replies total = tcp + udp + icmp" "$n" $((nt + nu + ni))
 EXP=127.0.0.1:$((20000 + RANDOM % 20000))
-lab_bg nsenter --net="/var/run/netns/$LAB_S" "$PC_BIN" exporter --listen "$EXP" \
-	2>"$LAB_TMP/exporter.log"
-m=
-for i in $(seq 50); do
-	m=$(lab_s curl -sf "http://$EXP/metrics") && break
-	sleep 0.1
-done
-[ -n "$m" ] || fail "no metrics from the exporter: $(tail -3 "$LAB_TMP/exporter.log")"
+lab_exporter "$EXP"
+m=$(lab_s curl -sf "http://$EXP/metrics") || fail "no metrics from the exporter: $(tail -3 "$LAB_TMP/exporter.log")"
 expect_eq "exporter: replies of udp" \
 	"$(awk -v i="$LAB_SIF" '$1 == "portcullis_replies_packets_total{interface=\"" i "\",protocol=\"udp\"}" { print $2 }' <<<"$m")" 2
 pc stats "$LAB_SIF" --classes | grep -Eq '^- +replies/udp +2 ' ||
@@ -371,14 +370,7 @@ other_count() {
 }
 for how in tcx clsact; do
 	lab_up
-	lab_bg nsenter --net="/var/run/netns/$LAB_C" "$LAB_PY" -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], 7002))
-while True:
-    data, peer = s.recvfrom(100)
-    s.sendto(b"echo " + data, peer)
-' "$LAB_C4"
+	client_echo "$LAB_C4"
 	lab_wait_ready
 	lab_s tc qdisc add dev "$LAB_SIF" clsact || fail "clsact"
 	lab_s tc filter add dev "$LAB_SIF" egress prio 65000 bpf da obj "$TC_OBJ" sec tc ||
@@ -407,14 +399,7 @@ done
 
 # ---- the table's size: `replies table N`, fixed at attach ----
 lab_up
-lab_bg nsenter --net="/var/run/netns/$LAB_C" "$LAB_PY" -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], 7002))
-while True:
-    data, peer = s.recvfrom(100)
-    s.sendto(b"echo " + data, peer)
-' "$LAB_C4"
+client_echo "$LAB_C4"
 lab_wait_ready
 SMALL=$LAB_TMP/small.policy
 printf 'default deny\nicmp deny\nother deny\nreplies allow\nreplies table 2048\nreplies timeout udp 40\n' >"$SMALL"

@@ -18,15 +18,22 @@ DASH=$(cd "$(dirname "$0")/../.." && pwd)/dist/grafana-portcullis.json
 lab_up
 lab_wait_ready
 P=$LAB_TMP/rules.policy
-cat >"$P" <<'EOF'
-# test_rules.sh policy
-default deny
+# rules_policy [RULE]: the test's policy into $P, RULE first if given
+rules_policy() {
+	{
+		echo "# test_rules.sh policy${1:+, a rule inserted above}"
+		echo "default deny"
+		[ -z "${1:-}" ] || echo "$1"
+		cat <<'EOF'
 allow udp 5001
 deny udp 5002
 allow udp 5003-5004
 allow udp 5005 from 192.0.2.0/25
 deny udp 5005 from 192.0.2.128/25
 EOF
+	} >"$P"
+}
+rules_policy
 pc attach "$LAB_SIF" --policy "$P" >/dev/null || fail "attach"
 
 lab_expect_rc 2 "--rules" pc stats "$LAB_SIF" --rules --classes
@@ -62,16 +69,7 @@ grep -Eq '^2 +4 +0 +0 +5 +370  deny udp 5002$' "$LAB_TMP/rules.txt" ||
 ok "stats --rules text"
 
 # ---- an apply that renumbers every rule and keeps their texts ----
-cat >"$P" <<'EOF'
-# test_rules.sh policy, a rule inserted above
-default deny
-deny udp 6000
-allow udp 5001
-deny udp 5002
-allow udp 5003-5004
-allow udp 5005 from 192.0.2.0/25
-deny udp 5005 from 192.0.2.128/25
-EOF
+rules_policy "deny udp 6000"
 pc apply "$LAB_SIF" "$P" >/dev/null || fail "apply"
 lab_udp_send "$LAB_S4" 5001 2 "$LAB_C4B"
 lab_udp_send "$LAB_S4" 5005 2 "$LAB_C4"
@@ -86,15 +84,10 @@ ok "counters follow their rules across an apply that renumbers them"
 
 # ---- the exporter ----
 EXP=127.0.0.1:9477
-lab_bg nsenter --net="/var/run/netns/$LAB_S" "$PC_BIN" exporter --listen "$EXP" \
-	2>"$LAB_TMP/exporter.log"
+lab_exporter "$EXP"
 EXP_PID=$LAB_LAST_PID
 M=$LAB_TMP/metrics.txt
-for _ in $(seq 50); do
-	lab_s curl -sf "http://$EXP/metrics" >"$M" 2>/dev/null && break
-	sleep 0.1
-done
-[ -s "$M" ] || fail "no scrape (exporter log: $(tail -3 "$LAB_TMP/exporter.log"))"
+lab_s curl -sf "http://$EXP/metrics" >"$M" || fail "no scrape (exporter log: $(tail -3 "$LAB_TMP/exporter.log"))"
 sample() { grep -F "portcullis_rule_packets_total{interface=\"$LAB_SIF\",rule=\"$1\",verdict=\"$2\"} " "$M" | awk '{print $2}'; }
 expect_eq "exporter rule 2 pass" "$(sample 2 pass)" 9
 expect_eq "exporter rule 3 drop" "$(sample 3 drop)" 5

@@ -29,10 +29,8 @@ allow tcp 5005 from 192.0.2.0/25, 2001:db8:1::/120
 allow udp 5006 from 192.0.2.0/25 2001:db8:1::/120
 EOF
 
-for p in 5001 5002 5005; do lab_tcp_server $p; done
-for p in 5003 5004 5006; do lab_udp_server $p; done
-for p in 5001 5002 5005; do lab_wait_listen tcp $p; done
-for p in 5003 5004 5006; do lab_wait_listen udp $p; done
+lab_serve tcp 5001 5002 5005
+lab_serve udp 5003 5004 5006
 lab_wait_ready
 
 # Baseline without portcullis: every listener answers, so a silent port
@@ -177,7 +175,7 @@ lab_expect_probe timeout udp "$LAB_S4" 5004 "" 1 3000   # the port still decides
 if lab_vlan_supported; then
 	lab_up --vlan 42
 	pc attach "$LAB_SIF" --mode native --policy "$P" || fail "attach (vlan lab)"
-	lab_tcp_server 5001; lab_tcp_server 5002; lab_wait_listen tcp 5002
+	lab_serve tcp 5001 5002
 	lab_expect_probe open tcp "$LAB_S4V" 5001
 	lab_expect_probe timeout tcp "$LAB_S4V" 5002
 	lab_expect_probe open tcp "$LAB_S6V" 5001
