@@ -485,25 +485,23 @@ static __always_inline __u32 source_verdict(__u64 hi, __u64 lo, const int is_v6,
 	return is_v6 ? walk_small_v6(st, s, hi, lo, miss) : walk_small_v4(st, s, hi, miss);
 }
 
-/* Verdict of a TCP/UDP packet: one port look-up, at most one trie walk.
- * saddr: the source address in the packet, already bounds-checked.
+/* Verdict of a TCP/UDP packet to a port with sources, from its port
+ * entry e (NULL: none, deny): at most one trie walk; a port without
+ * sources the caller decides from its entry. saddr: the source address in the packet, already bounds-checked.
  * *slot: the entry's counter slot (its offset), kept apart from the verdict: one value
  * holding slot and verdict made the verifier track the walk's constant
  * verdicts precisely, and its paths no longer pruned. */
-static __always_inline __u8 port_verdict(__u32 gen, __u32 sidx,
+static __always_inline __u8 port_verdict(const struct pc_port_entry *e, __u32 gen,
 					 const void *saddr, int is_v6,
 					 __u32 *slot, __u32 *rule)
 {
-	const struct pc_port_entry *e = port_entry(gen, sidx);
 	__u32 root, miss, r;
 
 	*slot = 0;
-	*rule = PC_RULE_COUNTERS;	/* none: a port without sources */
+	*rule = PC_RULE_COUNTERS;	/* none */
 	if (!e)
 		return PC_DENY;
 	*slot = e->slot_off;
-	if (!e->class_id)
-		return e->verdict;
 	/* what the walk needs of the entry, read now: the entry pointer is
 	 * then dead, gen once the walk has its table, and the walk's values
 	 * fit in registers */
@@ -602,6 +600,7 @@ int portcullis_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct cursor c = { .pos = data, .end = data_end };
 	__u64 bytes = bpf_xdp_get_buff_len(ctx);	/* every buffer */
+	const struct pc_port_entry *e;
 	const struct pc_settings *s;
 	struct pc_counter_row *row;
 	struct pc_counter *cnt;
@@ -626,7 +625,16 @@ int portcullis_xdp(struct xdp_md *ctx)
 		idx = (cl == CL_TCP ? PC_PROTO_TCP : PC_PROTO_UDP) *
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
-		verdict = port_verdict(gen, idx, &ip->saddr, 0, &slot, &rule);
+		e = port_entry(gen, idx);
+		if (e && !e->class_id) {	/* no sources: the entry decides */
+			slot = e->slot_off;
+			verdict = e->verdict;
+			if (verdict == PC_ALLOW)
+				goto allow;	/* the common case, a path of its own */
+			rule = PC_RULE_COUNTERS;
+		} else {
+			verdict = port_verdict(e, gen, &ip->saddr, 0, &slot, &rule);
+		}
 		if (verdict & (PC_VERDICT_GUARD | PC_DENY)) {	/* not allow, audit */
 			if (verdict & PC_VERDICT_GUARD)	/* limits.h */
 				return guard_frame(ctx, verdict, idx, slot, rule, gen, ip, 0,
@@ -646,7 +654,16 @@ int portcullis_xdp(struct xdp_md *ctx)
 		idx = (cl == CL_TCP ? PC_PROTO_TCP : PC_PROTO_UDP) *
 		      PC_NUM_PORTS + dport;
 		gen = live_gen();
-		verdict = port_verdict(gen, idx, &ip6->saddr, 1, &slot, &rule);
+		e = port_entry(gen, idx);
+		if (e && !e->class_id) {	/* no sources: the entry decides */
+			slot = e->slot_off;
+			verdict = e->verdict;
+			if (verdict == PC_ALLOW)
+				goto allow;	/* the common case, a path of its own */
+			rule = PC_RULE_COUNTERS;
+		} else {
+			verdict = port_verdict(e, gen, &ip6->saddr, 1, &slot, &rule);
+		}
 		if (verdict & (PC_VERDICT_GUARD | PC_DENY)) {	/* not allow, audit */
 			if (verdict & PC_VERDICT_GUARD)	/* limits.h */
 				return guard_frame(ctx, verdict, idx, slot, rule, gen, ip6, 1,
@@ -726,6 +743,14 @@ port:
 	count_port(row, idx, slot, rule, PC_OUT_DROP, bytes);
 	droplog_drop(ctx, PC_DROP_RULE, bytes);
 	return XDP_DROP;
+
+allow:
+	/* an allowed port without sources: its port's passed packets and its
+	 * slot's bytes; no rule, no verdict left to test (about 0.5 ns less
+	 * than through port:, tests/bench/ab.sh) */
+	row = my_row();
+	count_port(row, idx, slot, PC_RULE_COUNTERS, PC_OUT_PASS, bytes);
+	return XDP_PASS;
 
 out:
 	count(cnt, outcome, bytes);
