@@ -631,6 +631,11 @@ int portcullis_xdp(struct xdp_md *ctx)
 			verdict = e->verdict;
 			if (verdict == PC_ALLOW)
 				goto allow;	/* the common case, a path of its own */
+			if (verdict == PC_DENY) {	/* and the flood's */
+				if (reply_v4(ip, c.pos, c.end, idx, gen))
+					goto reply;
+				goto deny;
+			}
 			rule = PC_RULE_COUNTERS;
 		} else {
 			verdict = port_verdict(e, gen, &ip->saddr, 0, &slot, &rule);
@@ -660,6 +665,11 @@ int portcullis_xdp(struct xdp_md *ctx)
 			verdict = e->verdict;
 			if (verdict == PC_ALLOW)
 				goto allow;	/* the common case, a path of its own */
+			if (verdict == PC_DENY) {	/* and the flood's */
+				if (reply_v6(ip6, c.pos, c.end, idx, gen))
+					goto reply;
+				goto deny;
+			}
 			rule = PC_RULE_COUNTERS;
 		} else {
 			verdict = port_verdict(e, gen, &ip6->saddr, 1, &slot, &rule);
@@ -751,6 +761,13 @@ allow:
 	row = my_row();
 	count_port(row, idx, slot, PC_RULE_COUNTERS, PC_OUT_PASS, bytes);
 	return XDP_PASS;
+
+deny:
+	/* a denied port without sources that is no reply: the same for drops */
+	row = my_row();
+	count_port(row, idx, slot, PC_RULE_COUNTERS, PC_OUT_DROP, bytes);
+	droplog_drop(ctx, PC_DROP_RULE, bytes);
+	return XDP_DROP;
 
 out:
 	count(cnt, outcome, bytes);
