@@ -639,6 +639,8 @@ int portcullis_xdp(struct xdp_md *ctx)
 			rule = PC_RULE_COUNTERS;
 		} else {
 			verdict = port_verdict(e, gen, &ip->saddr, 0, &slot, &rule);
+			if (verdict == PC_ALLOW)
+				goto allow_rule;
 		}
 		if (verdict & (PC_VERDICT_GUARD | PC_DENY)) {	/* not allow, audit */
 			if (verdict & PC_VERDICT_GUARD)	/* limits.h */
@@ -673,6 +675,8 @@ int portcullis_xdp(struct xdp_md *ctx)
 			rule = PC_RULE_COUNTERS;
 		} else {
 			verdict = port_verdict(e, gen, &ip6->saddr, 1, &slot, &rule);
+			if (verdict == PC_ALLOW)
+				goto allow_rule;
 		}
 		if (verdict & (PC_VERDICT_GUARD | PC_DENY)) {	/* not allow, audit */
 			if (verdict & PC_VERDICT_GUARD)	/* limits.h */
@@ -760,6 +764,12 @@ allow:
 	 * than through port:, tests/bench/ab.sh) */
 	row = my_row();
 	count_port(row, idx, slot, PC_RULE_COUNTERS, PC_OUT_PASS, bytes);
+	return XDP_PASS;
+
+allow_rule:
+	/* allowed by a port with sources: the same and the deciding rule's */
+	row = my_row();
+	count_port(row, idx, slot, rule, PC_OUT_PASS, bytes);
 	return XDP_PASS;
 
 deny:
