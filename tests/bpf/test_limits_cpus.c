@@ -102,23 +102,20 @@ static int run(const char *what, const int *cpus, int n)
 	return ok && atomic_load(&dropped) >= p ? 0 : 1;
 }
 
+/* A 60-byte TCP SYN from 192.0.2.10 to 198.51.100.1 port 80. */
+static const struct pkt_desc syn_desc = {
+	.family = 4, .src = "192.0.2.10", .dst = "198.51.100.1",
+	.proto = PKT_IP_TCP, .dport = 80, .payload = 6,
+};
+
 int main(void)
 {
 	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN), cpus[64], fails = 0;
-	struct pkt_ip4 ip;
 
 	if (ncpu > 64)
 		ncpu = 64;
 	libbpf_set_print(bench_quiet_print);
-	memset(&ip, 0, sizeof(ip));
-	pkt_addr4("192.0.2.10", ip.src);
-	pkt_addr4("198.51.100.1", ip.dst);
-	ip.proto = PKT_IP_TCP;
-	pkt_init(&syn, PKT_ETH_IPV4);
-	pkt_ipv4(&syn, &ip);
-	pkt_tcp(&syn, 40000, 80, 0, 0x02);
-	pkt_payload(&syn, 60 - syn.len, 0);
-	pkt_finish(&syn);
+	pkt_build(&syn, &syn_desc);
 
 	cpus[0] = cpus[1] = 0;
 	fails += run("one CPU (two threads on CPU 0)", cpus, 2);

@@ -83,11 +83,16 @@ static int never_passes(struct pkt *syn)
 	return !ok;
 }
 
+/* A 60-byte TCP SYN from 192.0.2.10 to 198.51.100.1 port 80. */
+static const struct pkt_desc syn_desc = {
+	.family = 4, .src = "192.0.2.10", .dst = "198.51.100.1",
+	.proto = PKT_IP_TCP, .dport = 80, .payload = 6,
+};
+
 int main(void)
 {
 	struct pc_instance *inst;
 	struct pkt syn;
-	struct pkt_ip4 ip;
 	long heavy = 0, heavy_pass = 0, spoofed = 0, spoofed_pass = 0, states, most;
 	double t0, t, want, window;
 	struct timespec res;
@@ -100,15 +105,7 @@ int main(void)
 	CPU_SET(cpu < 0 ? 0 : cpu, &set);
 	if (sched_setaffinity(0, sizeof(set), &set))
 		bench_die("pin to CPU %d: %s", cpu, strerror(errno));
-	memset(&ip, 0, sizeof(ip));
-	pkt_addr4("192.0.2.10", ip.src);
-	pkt_addr4("198.51.100.1", ip.dst);
-	ip.proto = PKT_IP_TCP;
-	pkt_init(&syn, PKT_ETH_IPV4);
-	pkt_ipv4(&syn, &ip);
-	pkt_tcp(&syn, 40000, 80, 0, 0x02);
-	pkt_payload(&syn, 60 - syn.len, 0);
-	pkt_finish(&syn);
+	pkt_build(&syn, &syn_desc);
 
 	inst = bench_portcullis("default deny\nallow tcp 80\n"
 				"limit tcp 80 syn rate 100/s burst 10 per source\n");
