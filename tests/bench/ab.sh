@@ -13,8 +13,9 @@
 # the alternations. Frames and policies come from bench_policy (build/).
 #
 # The kernel reports whole ns; the mean over alternations resolves less.
-# Running a build against itself shows the resolution on this machine
-# (about ±0.5 ns here). Not part of `make bench`: a tool for one change.
+# Running a build against itself shows the resolution on this machine:
+# about ±1 ns here, as one build loaded twice differs by up to 1 ns on a
+# shape (the JIT places each load's image differently). Not part of `make bench`: a tool for one change.
 set -u -o pipefail
 [ $# -ge 2 ] || { echo "usage: $0 OLD_BUILD NEW_BUILD [ALTERNATIONS]" >&2; exit 2; }
 OLD=$(cd "$1" && pwd) NEW=$(cd "$2" && pwd) N=${3:-31}
