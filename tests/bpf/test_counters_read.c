@@ -8,7 +8,8 @@
  * in a run slot or class slot (packets only); then every port on every
  * CPU; a wrap seen before its carry (never reported lower); a real wrap
  * made by the program (BPF_PROG_TEST_RUN on a half preloaded to
- * 2^32 - 1, the carry must take it); then every port zero. The time of a
+ * 2^32 - 1, the carry must take it); then every port zero; per-rule
+ * counters of rules with and without sources. The time of a
  * read is printed, not asserted (the machine is shared).
  * Needs root and BPF: fails (never skips) without them.
  */
@@ -25,6 +26,7 @@
 #include <sys/mman.h>
 #include <bpf/bpf.h>
 #include "loader/instance.h"
+#include "loader/rules.h"
 #include "tests/lib/packet.h"
 #include "tests/lib/testkit.h"
 
@@ -396,6 +398,68 @@ static void test_lean(void **state)
 	pc_policy_free(&pol);
 }
 
+/* One TCP/UDP frame from src to port through inst's program, which must
+ * give want; its length into *len. */
+static void run_from(struct pc_instance *inst, const char *src, int udp,
+		     unsigned port, uint32_t want, size_t *len)
+{
+	const struct pkt_desc d = {
+		.family = 4, .src = src, .dst = "192.0.2.2",
+		.proto = udp ? PKT_IP_UDP : PKT_IP_TCP, .dport = (uint16_t)port,
+	};
+	struct pkt p;
+	uint32_t action = 0;
+
+	pkt_build(&p, &d);
+	assert_int_equal(tk_run(inst->prog_fd, p.b, p.len, &action), 0);
+	assert_int_equal(action, want);
+	*len = p.len;
+}
+
+/* Per-rule counters as `stats --rules` and the exporter read them: rules
+ * with sources count per rule (their own rule[] entries), a rule without
+ * sources by its ports' slot, the default what no rule decides. */
+static void test_rule_counts(void **state)
+{
+	struct pc_rule_counts rc;
+	struct pc_instance *inst = NULL;
+	struct pc_compiled *c = NULL;
+	struct pc_policy pol;
+	size_t tlen = 0, ulen = 0;
+
+	(void)state;
+	assert_int_equal(tk_policy("default deny\n"
+				   "allow tcp 22 from 192.0.2.0/24\n"
+				   "deny tcp 22 from 198.51.100.0/24\n"
+				   "allow udp 53\n", &pol, &c), 0);
+	assert_int_equal(pc_load_unattached(c, &inst), 0);
+	for (int i = 0; i < 3; i++)
+		run_from(inst, "192.0.2.7", 0, 22, XDP_PASS, &tlen);
+	for (int i = 0; i < 2; i++)
+		run_from(inst, "198.51.100.9", 0, 22, XDP_DROP, &tlen);
+	run_from(inst, "203.0.113.1", 0, 22, XDP_DROP, &tlen);	/* default */
+	for (int i = 0; i < 4; i++)
+		run_from(inst, "203.0.113.1", 1, 53, XDP_PASS, &ulen);
+	run_from(inst, "203.0.113.1", 1, 54, XDP_DROP, &ulen);	/* default */
+
+	assert_int_equal(pc_read_rule_counts(inst, &rc), 0);
+	assert_int_equal(rc.n_rules, 3);
+	assert_int_equal(rc.rule[1].packets[PC_OUT_PASS], 3);
+	assert_int_equal(rc.rule[1].bytes[PC_OUT_PASS], 3 * tlen);
+	assert_int_equal(rc.rule[1].packets[PC_OUT_DROP], 0);
+	assert_int_equal(rc.rule[2].packets[PC_OUT_DROP], 2);
+	assert_int_equal(rc.rule[2].bytes[PC_OUT_DROP], 2 * tlen);
+	assert_int_equal(rc.rule[2].packets[PC_OUT_PASS], 0);
+	assert_int_equal(rc.rule[3].packets[PC_OUT_PASS], 4);
+	assert_int_equal(rc.rule[3].bytes[PC_OUT_PASS], 4 * ulen);
+	assert_int_equal(rc.rule[0].packets[PC_OUT_DROP], 2);
+	assert_int_equal(rc.rule[0].packets[PC_OUT_PASS], 0);
+	pc_rule_counts_free(&rc);
+	pc_close(inst);
+	pc_compiled_free(c);
+	pc_policy_free(&pol);
+}
+
 static void test_all_zero(void **state)
 {
 	struct fixture *f = *state;
@@ -413,6 +477,7 @@ int main(void)
 		cmocka_unit_test(test_program_wrap),
 		cmocka_unit_test(test_all_zero),
 		cmocka_unit_test(test_lean),
+		cmocka_unit_test(test_rule_counts),
 	};
 
 	if (geteuid() != 0) {
