@@ -2,7 +2,7 @@
 /*
  * counters.c - counter snapshots and their aggregation, shared by `stats`
  * and the exporter (contract in counters.h). Reads go through the library
- * (pc_read_port_stats_sparse / pc_read_bucket_stats / pc_read_live_ports).
+ * (pc_read_port_stats_sparse / pc_read_bucket_stats / pc_live_ports_view).
  */
 #include <errno.h>
 #include <netdb.h>

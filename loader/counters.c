@@ -62,8 +62,9 @@ void pc_counters_release(struct pc_instance *inst)
 	if (inst->carry)
 		munmap(inst->carry, CARRY_LEN);
 	free(inst->port_last);
+	free(inst->port_sums);
 	inst->rows = inst->carry = NULL;
-	inst->port_last = NULL;
+	inst->port_last = inst->port_sums = NULL;
 }
 
 static int rows_map(struct pc_instance *inst)
@@ -171,18 +172,22 @@ static int read_ports(struct pc_instance *inst, struct pc_counter *slots,
 	uint64_t *t;
 	int err;
 
-	/* port_last and, after it, the sums of this read: kept with the
-	 * instance, as the exporter reads on every scrape */
+	/* both kept with the instance: the exporter reads on every scrape */
 	if (!inst->port_last) {
-		inst->port_last = calloc((size_t)PC_PORT_STATS_ENTRIES * 4, sizeof(uint64_t));
-		if (!inst->port_last)
+		inst->port_last = calloc((size_t)PC_PORT_STATS_ENTRIES * 2, sizeof(uint64_t));
+		inst->port_sums = malloc((size_t)PC_PORT_STATS_ENTRIES * 2 * sizeof(uint64_t));
+		if (!inst->port_last || !inst->port_sums) {
+			free(inst->port_last);
+			free(inst->port_sums);
+			inst->port_last = inst->port_sums = NULL;
 			return -ENOMEM;
+		}
 	}
 	/* the slots first: a port's slot never counts more than its half */
 	err = pc_read_slot_stats(inst, slots, &keys);
 	if (err)
 		return err;
-	t = inst->port_last + (size_t)PC_PORT_STATS_ENTRIES * 2;
+	t = inst->port_sums;
 	cy = inst->carry;
 	for (size_t i = 0; i < (size_t)PC_PORT_STATS_ENTRIES * 2; i++)
 		t[i] = (uint64_t)(&cy->port[0][0])[i] << 32;

@@ -60,8 +60,8 @@ struct pc_instance {
 	void *rows;		/* counter_rows and counter_carry mmapped */
 	void *carry;		/* (read-only) at the first read, or NULL */
 	uint64_t *port_last;	/* per port half, the last total read
-				 * (counters.c: never lower), then room
-				 * for the next read's sums, or NULL */
+				 * (counters.c: never lower), or NULL */
+	uint64_t *port_sums;	/* room for a read's sums, with port_last */
 	struct pc_port_entry *live_ports;	/* the live half as last read
 						 * (publish.c), or NULL */
 	uint32_t live_ports_gen;	/* ... of this generation (valid when
@@ -154,10 +154,9 @@ int pc_lookup(struct pc_instance *inst, unsigned proto, unsigned port,
 int pc_read_live(struct pc_instance *inst, struct pc_compiled **out);
 
 /* The live generation's port entries, PC_NUM_PROTOS * PC_NUM_PORTS of
- * them, laid out as pc_compiled's ports[proto][port]. */
-int pc_read_live_ports(struct pc_instance *inst, struct pc_port_entry *out);
-/* The same, without a copy: *out is the instance's own, valid until the
- * next call or pc_close. */
+ * them, laid out as pc_compiled's ports[proto][port]: *out is the
+ * instance's own copy, valid (and unchanged) until the next call or
+ * pc_close. */
 int pc_live_ports_view(struct pc_instance *inst, const struct pc_port_entry **out);
 
 /* Counters summed over CPUs (loader/counters.c reads the rows by mmap).

@@ -503,16 +503,6 @@ int pc_live_ports_view(struct pc_instance *inst, const struct pc_port_entry **ou
 	return 0;
 }
 
-int pc_read_live_ports(struct pc_instance *inst, struct pc_port_entry *out)
-{
-	const struct pc_port_entry *v;
-	int err = pc_live_ports_view(inst, &v);
-
-	if (!err)
-		memcpy(out, v, sizeof(*out) * PORT_HALF);
-	return err;
-}
-
 int pc_lookup(struct pc_instance *inst, unsigned proto, unsigned port,
 	      int family, const uint8_t addr[16], struct pc_port_entry *entry,
 	      struct pc_lpm_value *lpm, int *lpm_hit)

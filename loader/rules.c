@@ -816,7 +816,7 @@ static int rules_publish_locked(struct pc_instance *inst, const struct pc_compil
 				const struct pc_policy *p, uint64_t *old_version,
 				uint64_t *new_version)
 {
-	struct pc_port_entry *ports = big_alloc(sizeof(*ports) * N_PORT_ENTRIES);
+	const struct pc_port_entry *ports = NULL;
 	struct carried cr = { 0 };
 	struct pc_port_count *pc = NULL;
 	struct table t = { 0 }, nt = { 0 };
@@ -828,10 +828,9 @@ static int rules_publish_locked(struct pc_instance *inst, const struct pc_compil
 	size_t n = 0;
 	int err, have = 0, lock_fd = inst->lock_fd;
 
-	err = ports && runs.slots && runs.keys && runs.rules ? pc_read_settings(inst, &s)
-							    : -ENOMEM;
-	if (!err)
-		err = pc_read_live_ports(inst, ports);
+	err = runs.slots && runs.keys && runs.rules ? pc_read_settings(inst, &s) : -ENOMEM;
+	if (!err)	/* the instance's copy: nothing below reads it again */
+		err = pc_live_ports_view(inst, &ports);
 	if (!err)
 		err = base_read(inst, &t, &tv);
 	if (!err)
@@ -866,7 +865,6 @@ static int rules_publish_locked(struct pc_instance *inst, const struct pc_compil
 	 * follow ports (a table of another version is ignored) */
 	base_write(inst, &nt, v);
 out:
-	big_free(ports);
 	free(pc);
 	free(runs.slots);
 	free(runs.keys);
@@ -896,7 +894,7 @@ int pc_rules_publish(struct pc_instance *inst, const struct pc_compiled *c,
 
 int pc_rules_record(struct pc_instance *inst, const struct pc_policy *p)
 {
-	struct pc_port_entry *ports = big_alloc(sizeof(*ports) * N_PORT_ENTRIES);
+	const struct pc_port_entry *ports = NULL;
 	struct pc_port_count *pc = NULL;
 	struct table t = { 0 }, nt = { 0 };
 	struct pc_settings s;
@@ -904,19 +902,15 @@ int pc_rules_record(struct pc_instance *inst, const struct pc_policy *p)
 	size_t n = 0;
 	int err;
 
-	if (!ports)
-		return -ENOMEM;
-	if (inst->lock_fd >= 0 && flock(inst->lock_fd, LOCK_EX)) {
-		big_free(ports);
+	if (inst->lock_fd >= 0 && flock(inst->lock_fd, LOCK_EX))
 		return -errno;
-	}
 	err = pc_read_settings(inst, &s);
 	if (!err)
 		err = base_read(inst, &t, &tv);
 	/* only for the live policy, and only once */
 	if (err || s.policy_hash != p->hash || (t.k && tv == s.version))
 		goto out;
-	err = pc_read_live_ports(inst, ports);
+	err = pc_live_ports_view(inst, &ports);
 	if (!err)
 		err = pc_read_port_stats_sparse(inst, &pc, &n);
 	if (!err)
@@ -928,7 +922,6 @@ int pc_rules_record(struct pc_instance *inst, const struct pc_policy *p)
 out:
 	if (inst->lock_fd >= 0)
 		flock(inst->lock_fd, LOCK_UN);
-	big_free(ports);
 	free(pc);
 	table_free(&t);
 	table_free(&nt);

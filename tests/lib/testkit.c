@@ -94,12 +94,11 @@ void tk_counters_free(struct tk_counters *c)
 
 static int read_slot_of(struct pc_instance *inst, uint16_t *slot_of)
 {
-	struct pc_port_entry *e = malloc(PC_PORT_STATS_ENTRIES * sizeof(*e));
-	int err = e ? pc_read_live_ports(inst, e) : -ENOMEM;
+	const struct pc_port_entry *e = NULL;
+	int err = pc_live_ports_view(inst, &e);
 
 	for (uint32_t i = 0; !err && i < PC_PORT_STATS_ENTRIES; i++)
 		slot_of[i] = (uint16_t)pc_entry_slot(&e[i]);
-	free(e);
 	return err;
 }
 
