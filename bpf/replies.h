@@ -64,6 +64,15 @@ struct reply_clock {
 	__u32 now, timeout;
 };
 
+/* 1 when egress ever saw a flow from (proto, local port) sidx: the only
+ * test a packet to any other port pays (the flood case: one array read). */
+static __always_inline int reply_port_seen(__u32 sidx)
+{
+	__u32 *seen = bpf_map_lookup_elem(&reply_ports, &sidx);
+
+	return seen && *seen;
+}
+
 /* 1 when a packet to (proto, local port) sidx may be a reply: replies
  * allowed in generation gen and a flow from that port seen recently. */
 static __always_inline int reply_gate(__u32 sidx, __u32 gen,
@@ -95,10 +104,12 @@ static __always_inline int reply_lookup(const struct pc_reply_key *k,
 	return seen && rc->now - *seen <= rc->timeout;
 }
 
-/* A TCP/UDP packet over IPv4 whose verdict is not allow: 1 when it is a
- * reply. l4: its transport header (ports first); sidx: proto * 65536 +
- * destination port. */
-static __always_inline int reply_v4(const struct iphdr *ip, const void *l4,
+/* A TCP/UDP packet over IPv4 whose verdict is not allow, to a port egress
+ * saw a flow from: 1 when it is a reply. l4: its transport header (ports
+ * first); sidx: proto * 65536 + destination port. Not inlined: the key
+ * and the hash look-up stay off the path of a flood to other ports (clang
+ * zeroed the key before the gate's test when they were inline). */
+static __noinline int reply_v4_flow(const struct iphdr *ip, const void *l4,
 				    const void *end, __u32 sidx, __u32 gen)
 {
 	struct pc_reply_key k = {};
@@ -116,7 +127,7 @@ static __always_inline int reply_v4(const struct iphdr *ip, const void *l4,
 }
 
 /* The same over IPv6. */
-static __always_inline int reply_v6(const struct ipv6hdr *ip6, const void *l4,
+static __noinline int reply_v6_flow(const struct ipv6hdr *ip6, const void *l4,
 				    const void *end, __u32 sidx, __u32 gen)
 {
 	struct pc_reply_key k = {};
@@ -131,6 +142,20 @@ static __always_inline int reply_v6(const struct ipv6hdr *ip6, const void *l4,
 	k.proto = sidx >> 16;
 	k.family = 6;
 	return reply_lookup(&k, &rc);
+}
+
+/* 1 when a TCP/UDP packet whose verdict is not allow is a reply to one of
+ * the host's own flows (the two functions above, past one array read). */
+static __always_inline int reply_v4(const struct iphdr *ip, const void *l4,
+				    const void *end, __u32 sidx, __u32 gen)
+{
+	return reply_port_seen(sidx) && reply_v4_flow(ip, l4, end, sidx, gen);
+}
+
+static __always_inline int reply_v6(const struct ipv6hdr *ip6, const void *l4,
+				    const void *end, __u32 sidx, __u32 gen)
+{
+	return reply_port_seen(sidx) && reply_v6_flow(ip6, l4, end, sidx, gen);
 }
 
 /* enum pc_proto of an IP protocol number, or -1. */
