@@ -40,6 +40,7 @@
 #include <linux/icmpv6.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 
 #include "bpf/abi.h"
 
@@ -591,17 +592,49 @@ static __always_inline void count_port(struct pc_counter_row *row, __u32 sidx,
 
 #include "bpf/limits.h"
 
-/* xdp.frags: the program accepts multi-buffer frames, so native XDP
- * attaches at jumbo MTUs (a driver refuses a program without it once a
- * frame no longer fits one page). Headers are parsed from the first
+/* The kernel's struct xdp_buff, as much of it as frame_len reads: its
+ * flags, found by name in the running kernel's BTF (CO-RE), wherever they
+ * sit in it. */
+struct xdp_buff___pc {
+	__u32 flags;
+} __attribute__((preserve_access_index));
+
+enum xdp_buff_flags___pc {
+	XDP_FLAGS_HAS_FRAGS___pc = 1,
+};
+
+/* The XDP context as the kernel's xdp_buff (Linux 6.2+): the verifier
+ * turns the call into a register move. Weak: the loader loads the program
+ * that uses it only where the kernel has it (loader/maps.c). */
+extern void *bpf_cast_to_kern_ctx(void *ctx) __ksym __weak;
+
+/* Bytes of the whole frame, every buffer. bpf_xdp_get_buff_len() is a
+ * call, and a call's return costs 1.5-2.5 ns a frame on CPUs that need a
+ * return thunk (AMD Zen 2 here, tests/bench/ab.sh, docs/BENCHMARKS.md).
+ * With kern_ctx, a frame in one buffer (all but jumbo frames) costs one
+ * load of the buffer's flags and a test instead; a multi-buffer frame
+ * still asks the helper. */
+static __always_inline __u64 frame_len(struct xdp_md *ctx, void *data, void *data_end,
+				       const int kern_ctx)
+{
+	struct xdp_buff___pc *xdp;
+
+	if (!kern_ctx)
+		return bpf_xdp_get_buff_len(ctx);
+	xdp = bpf_cast_to_kern_ctx(ctx);
+	if (xdp->flags & bpf_core_enum_value(enum xdp_buff_flags___pc, XDP_FLAGS_HAS_FRAGS___pc))
+		return bpf_xdp_get_buff_len(ctx);
+	return data_end - data;
+}
+
+/* The filter, for both programs below. Headers are parsed from the first
  * buffer (data .. data_end); bytes are counted for the whole frame. */
-SEC("xdp.frags")
-int portcullis_xdp(struct xdp_md *ctx)
+static __always_inline int filter_frame(struct xdp_md *ctx, const int kern_ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct cursor c = { .pos = data, .end = data_end };
-	__u64 bytes = bpf_xdp_get_buff_len(ctx);	/* every buffer */
+	__u64 bytes = frame_len(ctx, data, data_end, kern_ctx);
 	const struct pc_port_entry *e;
 	const struct pc_settings *s;
 	struct pc_counter_row *row;
@@ -787,4 +820,21 @@ out:
 		return XDP_PASS;
 	droplog_drop(ctx, idx, bytes);	/* a bucket's number is its reason */
 	return XDP_DROP;
+}
+
+/* xdp.frags: the programs accept multi-buffer frames, so native XDP
+ * attaches at jumbo MTUs (a driver refuses a program without it once a
+ * frame no longer fits one page). The loader loads one of the two:
+ * portcullis_xdp where the kernel has bpf_cast_to_kern_ctx, else
+ * portcullis_compat, which asks the helper for every frame's length. */
+SEC("xdp.frags")
+int portcullis_xdp(struct xdp_md *ctx)
+{
+	return filter_frame(ctx, 1);
+}
+
+SEC("xdp.frags")
+int portcullis_compat(struct xdp_md *ctx)
+{
+	return filter_frame(ctx, 0);
 }

@@ -30,8 +30,6 @@
 #include <xdp/libxdp.h>
 #include "instance_priv.h"
 
-#define PROG_NAME "portcullis_xdp"
-
 static enum xdp_attach_mode to_xdp_mode(enum pc_attach_mode m)
 {
 	switch (m) {
@@ -107,7 +105,11 @@ static int attach_prog(struct pc_instance *inst, enum pc_attach_mode mode)
 		xp = NULL;
 		xerr = -EOPNOTSUPP;
 	} else {
-		xp = xdp_program__from_bpf_obj(pc_skel_obj(inst->skel), NULL);
+		DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts,
+				    .obj = pc_skel_obj(inst->skel),
+				    .prog_name = bpf_program__name(pc_skel_prog(inst->skel)));
+
+		xp = xdp_program__create(&xopts);
 		xerr = libxdp_get_error(xp);
 	}
 	if (!xerr) {

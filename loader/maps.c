@@ -12,12 +12,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 #include "bpf/abi.h"		/* types of the skeleton's globals */
@@ -306,6 +308,29 @@ int pc_maps_create(struct pc_instance *inst)
 	return 0;
 }
 
+/* Whether the kernel has bpf_cast_to_kern_ctx (Linux 6.2+), which
+ * portcullis_xdp uses to read a frame's length without a helper call; where
+ * it has not, or has no BTF to tell, portcullis_compat is loaded instead.
+ * PORTCULLIS_FRAME_LEN_HELPER=1 forces the latter (the tests use it). */
+static bool kern_ctx_available(void)
+{
+	static int avail = -1;
+	const char *force = secure_getenv("PORTCULLIS_FRAME_LEN_HELPER");
+	struct btf *vmlinux;
+
+	if (force && !strcmp(force, "1"))
+		return false;
+	if (avail < 0) {
+		vmlinux = btf__load_vmlinux_btf();
+		avail = !libbpf_get_error(vmlinux) &&
+			btf__find_by_name_kind(vmlinux, "bpf_cast_to_kern_ctx",
+					       BTF_KIND_FUNC) > 0;
+		if (!libbpf_get_error(vmlinux))
+			btf__free(vmlinux);
+	}
+	return avail;
+}
+
 int pc_skel_open(struct pc_instance *inst, void **skel_out)
 {
 	struct portcullis_bpf *skel;
@@ -341,6 +366,13 @@ int pc_skel_open(struct pc_instance *inst, void **skel_out)
 	}
 	/* the rows' layout, a constant to the verifier (bpf/abi.h) */
 	skel->rodata->pc_counters_lean = inst->counters_lean ? 1 : 0;
+	/* one of the two programs: the other is never verified */
+	if (kern_ctx_available())
+		err = bpf_program__set_autoload(skel->progs.portcullis_compat, false);
+	else
+		err = bpf_program__set_autoload(skel->progs.portcullis_xdp, false);
+	if (err)
+		goto fail;
 	*skel_out = skel;
 	return 0;
 fail:
@@ -360,7 +392,10 @@ struct bpf_object *pc_skel_obj(void *skel)
 
 struct bpf_program *pc_skel_prog(void *skel)
 {
-	return ((struct portcullis_bpf *)skel)->progs.portcullis_xdp;
+	struct portcullis_bpf *s = skel;
+
+	return bpf_program__autoload(s->progs.portcullis_xdp) ? s->progs.portcullis_xdp
+							      : s->progs.portcullis_compat;
 }
 
 int pc_skel_load(void *skel)
