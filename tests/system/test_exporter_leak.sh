@@ -1,7 +1,8 @@
 #!/bin/bash
 # test_exporter_leak.sh - the exporter under many scrapes: 5,000 scrapes of
 # three attached interfaces leave its file descriptors and memory flat
-# (counted after a warm-up of 500 and at the end); a detach while scrapes
+# (file descriptors counted after a warm-up of 500 and at the end; memory
+# after the warm-up and after each third of the rest, see below); a detach while scrapes
 # go on frees the detached program and its maps in the kernel (their ids
 # leave `bpftool prog show` / `bpftool map show`) while the exporter keeps
 # running and serving the other interfaces. The programs the exporter
@@ -57,15 +58,30 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$EXP/status"; }
 # program too), sorted, each once
 prog_ids() { cat /proc/$EXP/fdinfo/* 2>/dev/null | awk '/^prog_id:/ {print $2}' | sort -nu | xargs; }
 
+# Memory: RSS after the warm-up and after each of three runs of 1,500
+# scrapes. A leak grows it in every run; an allocator's one-time step (a
+# new arena, a cache filled once, seen once under ASan on a slow host:
+# +1.2 MiB in one run) grows it in one. So the test fails when all three
+# runs grew by more than 128 KiB each (about 90 bytes a scrape), or when
+# the whole grew by more than 4 MiB.
 t0=$SECONDS
 scrape 500 || fail "warm-up scrapes: $(tail -3 "$LAB_TMP/exporter.log")"
-fd0=$(fds) rss0=$(rss_kib) progs0=$(prog_ids)
-scrape 4500 || fail "scrapes: $(tail -3 "$LAB_TMP/exporter.log")"
-fd1=$(fds) rss1=$(rss_kib) progs1=$(prog_ids)
-echo "# 5000 scrapes of 3 interfaces in $((SECONDS - t0)) s; fds $fd0 -> $fd1, RSS $rss0 -> $rss1 KiB"
+fd0=$(fds) progs0=$(prog_ids)
+rss=("$(rss_kib)")
+for run in 1 2 3; do
+	scrape 1500 || fail "scrapes: $(tail -3 "$LAB_TMP/exporter.log")"
+	rss+=("$(rss_kib)")
+done
+fd1=$(fds) progs1=$(prog_ids)
+echo "# 5000 scrapes of 3 interfaces in $((SECONDS - t0)) s; fds $fd0 -> $fd1, RSS ${rss[*]} KiB"
 expect_eq "file descriptors after 500 and 5000 scrapes" "$fd1" "$fd0"
-[ "$rss1" -le $((rss0 + 1024)) ] || fail "RSS grew from $rss0 to $rss1 KiB over 4500 scrapes"
-ok "RSS flat within 1 MiB ($rss0 -> $rss1 KiB)"
+grew=0
+for run in 1 2 3; do
+	[ $((rss[run] - rss[run - 1])) -gt 128 ] && grew=$((grew + 1))
+done
+[ "$grew" -lt 3 ] || fail "RSS grew in every run of 1500 scrapes: ${rss[*]} KiB"
+[ "${rss[3]}" -le $((rss[0] + 4096)) ] || fail "RSS grew from ${rss[0]} to ${rss[3]} KiB over 4500 scrapes"
+ok "RSS flat: no steady growth over 4500 scrapes (${rss[*]} KiB)"
 [ "$(wc -w <<<"$progs0")" -eq 3 ] || fail "want 3 programs held (3 XDP), got: $progs0"
 expect_eq "programs held after 500 and 5000 scrapes (none loaded per scrape)" "$progs1" "$progs0"
 
