@@ -50,7 +50,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRCS))
 
-.PHONY: all test sanitize check-test bench fuzz fuzz-policy demo deps install uninstall clean help
+.PHONY: all test test-kernel sanitize check-test bench fuzz fuzz-policy demo deps install uninstall clean help
 
 all: $(CLI) $(TEST_BINS) $(BENCH_BINS) $(BENCH_BPF_OBJS) $(TEST_BPF_OBJS)
 
@@ -103,6 +103,15 @@ SAN_CC    := $(CC) -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 sanitize: all
 	$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) CC="$(SAN_CC)" all
 	TEST_BUILD=$(SAN_BUILD) tests/run.sh
+
+# test-kernel: the tests where kernels differ most, again on Debian 12's
+# stock kernel (Linux 6.1) booted under QEMU (KVM where the CPU allows,
+# else emulated: several minutes): there the loader picks
+# portcullis_compat, libxdp's dispatcher attaches, egress falls back to
+# a clsact filter, and an older verifier checks the program.
+KERNEL_TESTS := test_datapath fuzz_diff test_traffic test_hosts_jumbo test_lifecycle
+test-kernel: all
+	tests/kernels/run-on-kernel.sh --tcg -- env TESTS="$(KERNEL_TESTS)" tests/run.sh
 
 fuzz: all
 	$(BUILD)/tests/bpf/fuzz_diff $(N)
@@ -162,6 +171,7 @@ help:
 	@echo "make            build the XDP object, skeleton, library, CLI and tests"
 	@echo "make test       run unit, BPF, fuzz and system tests (root, BPF kernel)"
 	@echo "make sanitize   the same tests, built with ASan and UBSan"
+	@echo "make test-kernel  some of the tests on Debian 12's Linux 6.1, under QEMU"
 	@echo "make fuzz N=..  differential fuzz with N frames"
 	@echo "make fuzz-policy FUZZ_SECONDS=..  libFuzzer on the policy parser and compiler"
 	@echo "make bench      benchmarks (docs/BENCHMARKS.md)"

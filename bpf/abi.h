@@ -723,6 +723,7 @@ struct pc_droplog_state {
 _Static_assert(sizeof(struct pc_control) == 8, "pc_control layout");
 _Static_assert(sizeof(struct pc_settings) == 48 + PC_SOURCE_LEN, "pc_settings layout");
 _Static_assert(sizeof(struct pc_port_entry) == 20, "pc_port_entry layout");
+_Static_assert((PC_RULE_COUNTERS & (PC_RULE_COUNTERS - 1)) == 0, "PC_RULE_COUNTERS: a power of 2 (a mask bounds it)");
 _Static_assert(PC_PREFIX_NODES <= PC_ROOT_LARGE, "a root's entry fits below PC_ROOT_LARGE");
 _Static_assert(sizeof(struct pc_node) == 64, "pc_node layout");
 _Static_assert(PC_PREFIX_NODES <= PC_SLOT_ENTRY + 1, "entries fit a slot");

@@ -568,8 +568,15 @@ static __always_inline void count_port(struct pc_counter_row *row, __u32 sidx,
 		return;
 	/* a port with sources: also its deciding rule's counter (one
 	 * compare for the others, whose rule is PC_RULE_COUNTERS) */
-	if (__builtin_expect(rule < PC_RULE_COUNTERS, 0))
-		count(&row->rule[rule], outcome, bytes);
+	if (__builtin_expect(rule < PC_RULE_COUNTERS, 0)) {
+		/* bounded again where it indexes: clang may reload rule from
+		 * the stack after the test, and Linux 6.1's verifier (Debian
+		 * 12's kernel) does not carry a test's bound over to a second
+		 * reload of a spilled value; the mask is a no-op here, the
+		 * empty asm keeps clang from dropping it */
+		asm volatile("" : "+r"(rule));
+		count(&row->rule[rule & (PC_RULE_COUNTERS - 1)], outcome, bytes);
+	}
 	if (__builtin_expect(pc_counters_lean, 0)) {
 		/* a lean row ends after the slots: an offset in range */
 		if (slot_off > (PC_COUNTER_SLOTS - 1) * sizeof(struct pc_counter))

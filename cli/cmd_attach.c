@@ -97,7 +97,11 @@ static int attach_error(const char *ifname, enum pc_attach_mode mode, int err)
 		break;
 	case EPERM:
 	case EACCES:
-		cli_error("need root (CAP_BPF and CAP_NET_ADMIN)");
+		/* the caller has the capabilities (cli_need_root): the kernel
+		 * refused the program, its verifier most often */
+		cli_error("failed to attach to %s: the kernel refused the XDP program "
+			  "(%s): run with -v for the verifier's log", ifname,
+			  strerror(-err));
 		break;
 	case EINVAL:
 		cli_error("failed to attach to %s: the XDP object does not match "

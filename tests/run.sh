@@ -5,6 +5,7 @@
 # Needs root and a BPF-capable kernel: fails loudly without them.
 # TEST_BUILD=DIR runs the programs and the CLI built in DIR instead of
 # build/ (`make sanitize`); the benchmark programs always come from build/.
+# TESTS="A B ..." runs only the tests whose path contains one of the words.
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib/preflight.sh || exit 1
@@ -26,15 +27,21 @@ run() {
 	rm -f "$log"
 }
 only=${TESTS:-}
+chosen() { # PATH: true when TESTS is empty or a word of it is part of PATH
+	local w
+	[ -z "$only" ] && return 0
+	for w in $only; do [[ "$1" == *"$w"* ]] && return 0; done
+	return 1
+}
 for bin in "$B"/tests/unit/* "$B"/tests/bpf/*; do
 	[ -x "$bin" ] && [ -f "$bin" ] || continue
 	case "$bin" in *.o|*.d) continue ;; esac
-	[ -n "$only" ] && [[ "$bin" != *$only* ]] && continue
+	chosen "$bin" || continue
 	run "${bin#"$B"/}" "$bin"
 done
 for t in tests/system/*.sh; do
 	[ -f "$t" ] || continue
-	[ -n "$only" ] && [[ "$t" != *$only* ]] && continue
+	chosen "$t" || continue
 	run "${t#tests/}" bash "$t"
 done
 echo

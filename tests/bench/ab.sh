@@ -35,8 +35,10 @@ lab_up >/dev/null
 	"$BP" frames "$LAB_TMP" >"$LAB_TMP/frames" || fail "bench_policy"
 
 # one instance per build, each in its own lab
+# (attached directly, not under libxdp's dispatcher, whose EXT programs
+# kernels before 6.x cannot test-run)
 attach_build() { # BUILD -> prints the interface, the server namespace and the pinned program
-	PC_BIN=$1/portcullis pc attach "$LAB_SIF" >/dev/null || fail "attach with $1/portcullis"
+	LIBXDP_SKIP_DISPATCHER=1 PC_BIN=$1/portcullis pc attach "$LAB_SIF" >/dev/null || fail "attach with $1/portcullis"
 	echo "$LAB_SIF $LAB_S $(lab_pin_dir)/prog"
 }
 apply_build() { # BUILD IFACE NS POLICY
