@@ -50,6 +50,11 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRCS))
 
+# the policy fuzzer (fuzz-policy below): the parser and compiler alone
+POLICY_FUZZ := $(BUILD)/fuzz/policy_fuzz
+POLICY_FUZZ_SRCS := tests/fuzz/policy_fuzz.c loader/policy.c loader/policy_replies.c \
+	loader/policy_limits.c loader/compile.c loader/trie.c
+
 .PHONY: all test test-kernel sanitize check-test bench fuzz fuzz-policy demo deps install uninstall clean help
 
 all: $(CLI) $(TEST_BINS) $(BENCH_BINS) $(BENCH_BPF_OBJS) $(TEST_BPF_OBJS)
@@ -92,7 +97,7 @@ SERIES_OBJS := $(BUILD)/cli/series.o $(BUILD)/cli/counters.o
 $(BUILD)/tests/unit/test_series: $(BUILD)/tests/unit/test_series.o $(SERIES_OBJS) $(TLIB) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(SERIES_OBJS) $(TLIB) $(LIB) $(LDLIBS) -lcmocka -lpthread
 
-test: all
+test: all $(POLICY_FUZZ)
 	tests/run.sh
 
 # sanitize: the same tests with the CLI, library and test programs built
@@ -117,15 +122,18 @@ fuzz: all
 	$(BUILD)/tests/bpf/fuzz_diff $(N)
 
 # fuzz-policy: libFuzzer on the policy parser and compiler, under ASan and
-# UBSan, for FUZZ_SECONDS, from the examples (the corpus grows in
-# $(BUILD)/fuzz/corpus and is kept between runs). Not part of make test.
+# UBSan, for FUZZ_SECONDS, from the examples and tests/fuzz/seeds (the
+# corpus grows in $(BUILD)/fuzz/corpus and is kept between runs). make test
+# builds the fuzzer and runs a short fixed-seed pass (tests/fuzz/smoke.sh),
+# so that its list of sources cannot fall behind the parser's again.
 FUZZ_SECONDS ?= 60
-fuzz-policy:
-	@mkdir -p $(BUILD)/fuzz/corpus
+$(POLICY_FUZZ): $(POLICY_FUZZ_SRCS) $(wildcard loader/*.h) bpf/abi.h
+	@mkdir -p $(@D)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-std=gnu11 -D_GNU_SOURCE -Wall -Werror -I. tests/fuzz/policy_fuzz.c \
-		loader/policy.c loader/policy_replies.c loader/compile.c loader/trie.c -o $(BUILD)/fuzz/policy_fuzz
-	cp -n examples/*.policy $(BUILD)/fuzz/corpus/
+		-std=gnu11 -D_GNU_SOURCE -Wall -Werror -I. $(POLICY_FUZZ_SRCS) -o $@
+fuzz-policy: $(POLICY_FUZZ)
+	@mkdir -p $(BUILD)/fuzz/corpus
+	cp -n examples/*.policy tests/fuzz/seeds/*.policy $(BUILD)/fuzz/corpus/
 	cd $(BUILD)/fuzz && ./policy_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 		-timeout=10 -print_final_stats=1 corpus
 

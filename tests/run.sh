@@ -1,6 +1,7 @@
 #!/bin/bash
 # Run every test: unit and BPF programs under build/tests/{unit,bpf}/, then
-# the system tests tests/system/*.sh. Each is one test; prints a closing
+# the policy fuzzer's short pass tests/fuzz/smoke.sh and the system tests
+# tests/system/*.sh. Each is one test; prints a closing
 # "N passed, N failed" line and exits non-zero when anything failed.
 # Needs root and a BPF-capable kernel: fails loudly without them.
 # TEST_BUILD=DIR runs the programs and the CLI built in DIR instead of
@@ -39,7 +40,7 @@ for bin in "$B"/tests/unit/* "$B"/tests/bpf/*; do
 	chosen "$bin" || continue
 	run "${bin#"$B"/}" "$bin"
 done
-for t in tests/system/*.sh; do
+for t in tests/fuzz/*.sh tests/system/*.sh; do
 	[ -f "$t" ] || continue
 	chosen "$t" || continue
 	run "${t#tests/}" bash "$t"
