@@ -8,7 +8,8 @@
 # while the others are served; detach, re-attach and apply between scrapes
 # (and during a burst of scrapes) never break it; bad listen addresses
 # (` 80`, `+80`, `127.1`, `0x7f000001`, ...) are exit 2 with a message and
-# a port in use exit 1; IPv6 listening; SIGTERM stops it cleanly. Finally
+# a port in use exit 1; IPv6 listening; SIGTERM stops it cleanly; the man
+# page lists exactly the metric families a scrape has. Finally
 # every port counter is set on every CPU, twice: the series stay bounded,
 # none decreases, their increases add up exactly to the counters', and
 # the latency is printed (not asserted: the machine is shared).
@@ -97,6 +98,13 @@ O=$(lab_s env PORTCULLIS_COUNTER_READ=sum setpriv --bounding-set "-all,$caps" --
 grep -qF "portcullis_packets_total{$I,protocol=\"udp\",port=\"5353\",verdict=\"pass\"} 100" <<<"$O" ||
 	fail "with the unit's capabilities ($caps): $(grep -m3 'skipped\|5353' <<<"$O")"
 ok "the unit's capabilities ($caps) are enough"
+# the man page's METRICS list is what a scrape has: every family, no other
+man_families=$(sed -n '/^\.SH METRICS/,/^\.SH /p' "$LAB_ROOT/dist/portcullis.8" |
+	sed -n '/^\.nf/,/^\.fi/p' | grep '^portcullis_' | sed 's/{.*//' | sort -u)
+scrape_families=$(sed -n 's/^# TYPE \([a-z_]*\) .*/\1/p' <<<"$O" | sort -u)
+[ -n "$scrape_families" ] || fail "no # TYPE line in a scrape"
+expect_eq "metric families: the man page's METRICS against a scrape (< man only, > scrape only)" \
+	"$(diff <(echo "$man_families") <(echo "$scrape_families") | grep '^[<>]' | tr '\n' ' ')" ""
 O=$(lab_s setpriv --bounding-set -all --inh-caps -all "$PC_BIN" exporter --once 2>&1); rc=$?
 expect_eq "exit without capabilities" $rc 1
 grep -q "need CAP_BPF" <<<"$O" || fail "message without capabilities: $O"
