@@ -88,13 +88,8 @@ bpftool map update pinned "$D/reply_flows" key hex c0 00 02 01 $(printf '00 %.0s
 	fail "reply_flows"
 echo "| port, miss | $(run "$D/prog" "$LAB_TMP/other.frame" 1) |"
 echo "| reply | $(run "$D/prog" "$LAB_TMP/reply.frame" 2) |"
-# the egress program: a tcx link's (6.6+), else the clsact filter's pin
-if [ -e "$D/egress_link" ]; then
-	eprog=$(bpftool link show pinned "$D/egress_link" -j | jq -r '.prog_id')
-else
-	eprog=$(bpftool prog show pinned "$D/egress_prog" -j | jq -r '.id')
-fi
-[ -n "$eprog" ] && [ "$eprog" != null ] || fail "no egress program"
+eprog=$(lab_egress_prog_id "$D")
+[ -n "$eprog" ] || fail "no egress program"
 echo "| egress, IPv4 | $(run "id $eprog" "$LAB_TMP/out4.frame" "") |"
 echo "| egress, 802.1Q tag | $(run "id $eprog" "$LAB_TMP/outvlan.frame" "") |"
 echo "| egress, IPv6 + DSTOPTS | $(run "id $eprog" "$LAB_TMP/out6ext.frame" "") |"

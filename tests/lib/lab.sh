@@ -72,6 +72,24 @@ lab_xdp_prog_id() {
 	ip -n "${2:-$LAB_S}" -j link show dev "${1:-$LAB_SIF}" | jq -r '.[0].xdp.prog.id // empty'
 }
 
+# lab_egress_prog_id PIN_DIR: id of an instance's egress program: its tcx
+# link's program (Linux 6.6+), else the pinned program of its clsact filter
+# (older kernels, or PORTCULLIS_EGRESS_CLSACT=1); empty if it has neither.
+lab_egress_prog_id() {
+	if [ -e "$1/egress_link" ]; then
+		bpftool link show pinned "$1/egress_link" -j | jq -r '.prog_id // empty'
+	elif [ -e "$1/egress_prog" ]; then
+		bpftool prog show pinned "$1/egress_prog" -j | jq -r '.id // empty'
+	fi
+}
+
+# lab_has_tcx: 0 when the running kernel has tcx (its BTF names tcx_link,
+# Linux 6.6+) and PORTCULLIS_EGRESS_CLSACT does not force the clsact path.
+lab_has_tcx() {
+	[ -z "${PORTCULLIS_EGRESS_CLSACT:-}" ] &&
+		bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null | grep -q "^\[[0-9]*\] STRUCT 'tcx_link'"
+}
+
 # ---- clean-up ----
 lab_on_exit() { LAB_EXIT_HOOKS+=("$*"); }
 
