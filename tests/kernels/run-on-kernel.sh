@@ -20,6 +20,8 @@
 #   --kernel-pkg PKG    exact package, e.g. linux-image-6.1.0-57-amd64
 #   --tcg               allow software emulation when KVM is unusable
 #   --smp N, --mem SIZE guest CPUs (default 2) and memory (default 2G)
+#   --append ARGS       more kernel command line, e.g. possible_cpus=256
+#                       (CPUs the kernel counts as possible, not online)
 #   --timeout SECS      kill the guest after this long (default 3600)
 #   --cache DIR         where packages and initramfs are kept
 #                       (default ${TMPDIR:-/tmp}/run-on-kernel-cache)
@@ -42,6 +44,7 @@ kpkg=
 tcg=0
 smp=2
 mem=2G
+append=
 timeout_s=3600
 cache=${TMPDIR:-/tmp}/run-on-kernel-cache
 keep=0
@@ -54,6 +57,7 @@ while [ $# -gt 0 ]; do
 	--tcg) tcg=1; shift ;;
 	--smp) smp=${2:?}; shift 2 ;;
 	--mem) mem=${2:?}; shift 2 ;;
+	--append) append=${2:?}; shift 2 ;;
 	--timeout) timeout_s=${2:?}; shift 2 ;;
 	--cache) cache=${2:?}; shift 2 ;;
 	--keep) keep=1; shift ;;
@@ -261,7 +265,7 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp "$smp
 	-nodefaults -display none -no-reboot -nic none \
 	-chardev "stdio,id=con,signal=off,logfile=$run/console.log" -serial chardev:con \
 	-kernel "$kdir/boot/vmlinuz-$kver" -initrd "$initrd" \
-	-append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init" \
+	-append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init${append:+ $append}" \
 	-fsdev "local,id=fs0,path=/,security_model=none,readonly=on,multidevs=remap" \
 	-device virtio-9p-pci,fsdev=fs0,mount_tag=hostroot \
 	-fsdev "local,id=fs1,path=$mdir,security_model=none,readonly=on" \
