@@ -105,7 +105,7 @@ test: all $(POLICY_FUZZ)
 # any report fails the test that triggered it.
 SAN_BUILD := $(BUILD)/sanitize
 SAN_CC    := $(CC) -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-sanitize: all
+sanitize: all $(POLICY_FUZZ)
 	$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) CC="$(SAN_CC)" all
 	TEST_BUILD=$(SAN_BUILD) tests/run.sh
 
