@@ -90,6 +90,12 @@ lab_has_tcx() {
 		bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null | grep -q "^\[[0-9]*\] STRUCT 'tcx_link'"
 }
 
+# lab_man_section NAME: the lines of the man page's section NAME (from its
+# .SH line to the next); lab_man_example NAME: only the text of its
+# .nf ... .fi block (the policy example, the metrics list)
+lab_man_section() { sed -n "/^\.SH $1\$/,/^\.SH /p" "$LAB_ROOT/dist/portcullis.8"; }
+lab_man_example() { lab_man_section "$1" | sed -n '/^\.nf/,/^\.fi/p' | grep -v '^\.'; }
+
 # ---- clean-up ----
 lab_on_exit() { LAB_EXIT_HOOKS+=("$*"); }
 

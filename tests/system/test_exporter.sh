@@ -99,8 +99,7 @@ grep -qF "portcullis_packets_total{$I,protocol=\"udp\",port=\"5353\",verdict=\"p
 	fail "with the unit's capabilities ($caps): $(grep -m3 'skipped\|5353' <<<"$O")"
 ok "the unit's capabilities ($caps) are enough"
 # the man page's METRICS list is what a scrape has: every family, no other
-man_families=$(sed -n '/^\.SH METRICS/,/^\.SH /p' "$LAB_ROOT/dist/portcullis.8" |
-	sed -n '/^\.nf/,/^\.fi/p' | grep '^portcullis_' | sed 's/{.*//' | sort -u)
+man_families=$(lab_man_example METRICS | grep '^portcullis_' | sed 's/{.*//' | sort -u)
 scrape_families=$(sed -n 's/^# TYPE \([a-z_]*\) .*/\1/p' <<<"$O" | sort -u)
 [ -n "$scrape_families" ] || fail "no # TYPE line in a scrape"
 expect_eq "metric families: the man page's METRICS against a scrape (< man only, > scrape only)" \
